@@ -1,0 +1,76 @@
+/**
+ * Typed errors. Every error a user can cause carries a `userMessage` that is safe to show in
+ * chat or on the command line; `code` lets callers branch without parsing text.
+ */
+export type ErrorCode =
+  | "invalid_input"
+  | "model_folder"
+  | "cancelled"
+  | "queue_full"
+  | "not_found"
+  | "forbidden"
+  | "timeout"
+  | "device_failure"
+  | "config";
+
+export class EaselError extends Error {
+  readonly code: ErrorCode;
+  readonly userMessage: string;
+
+  constructor(code: ErrorCode, userMessage: string, options?: { cause?: unknown }) {
+    super(userMessage, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.userMessage = userMessage;
+  }
+}
+
+/** Bad input from a user or a caller: nothing was queued or run. */
+export class InvalidInputError extends EaselError {
+  /** The option or flag at fault, when there is one (e.g. "steps"). */
+  readonly field: string | undefined;
+
+  constructor(message: string, field?: string) {
+    super("invalid_input", message);
+    this.field = field;
+  }
+}
+
+/** A model folder that is missing, malformed or not an SDXL export. */
+export class ModelFolderError extends EaselError {
+  readonly path: string;
+
+  constructor(path: string, problem: string, options?: { cause?: unknown }) {
+    super("model_folder", `${path}: ${problem}`, options);
+    this.path = path;
+  }
+}
+
+/** The run was stopped through its AbortSignal. */
+export class CancelledError extends EaselError {
+  constructor(message = "Cancelled.") {
+    super("cancelled", message);
+  }
+}
+
+/** A device failed while running a job (ONNX error, out of memory, crashed worker). */
+export class DeviceFailureError extends EaselError {
+  constructor(userMessage: string, options?: { cause?: unknown }) {
+    super("device_failure", userMessage, options);
+  }
+}
+
+export class ConfigError extends EaselError {
+  constructor(message: string) {
+    super("config", message);
+  }
+}
+
+export function isEaselError(error: unknown): error is EaselError {
+  return error instanceof EaselError;
+}
+
+/** The message to show a user for any thrown value; internal details stay in the logs. */
+export function userMessageOf(error: unknown): string {
+  return isEaselError(error) ? error.userMessage : "Something went wrong on our side. Please try again.";
+}

@@ -1,0 +1,92 @@
+/**
+ * The pipeline's public contract: what a caller asks for and what comes back. Plain data, so it
+ * can cross a worker-thread boundary (seeds are bigint, which structured clone supports).
+ */
+
+export const SCHEDULER_NAMES = ["euler", "euler-a", "dpmpp-2m-karras", "ddim"] as const;
+export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+
+export interface VariationParams {
+  /** Seed of the second noise that is blended in. */
+  subseed: bigint;
+  /** 0 = exactly the seed's noise, 1 = exactly the subseed's. */
+  strength: number;
+}
+
+export interface RefinerParams {
+  /** Fraction of the schedule the base runs before handing over (diffusers' denoising_end). */
+  switchAt: number;
+}
+
+export interface SourceImageParams {
+  /** Encoded PNG, JPEG or WebP. */
+  image: Uint8Array;
+  /** How much of the schedule to re-run, in (0, 1]. */
+  strength: number;
+  /** Resize factor applied before refining. */
+  upscale: 1 | 1.5 | 2;
+}
+
+export interface GenerateParams {
+  prompt: string;
+  /** Absent means "no negative prompt" (zeros for the base model), "" is encoded. */
+  negativePrompt?: string;
+  width: number;
+  height: number;
+  /** 64-bit unsigned; image i of a batch uses seed + i. */
+  seed: bigint;
+  steps: number;
+  guidance: number;
+  scheduler: SchedulerName;
+  /** Images in one request, 1-4, run as one UNet batch. */
+  count: number;
+  refiner?: RefinerParams;
+  variation?: VariationParams;
+  /** Refine / img2img an existing image instead of starting from noise. */
+  source?: SourceImageParams;
+}
+
+export interface EncodedImage {
+  mime: "image/png" | "image/webp" | "image/jpeg";
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface Progress {
+  /** 1-based step just finished, counted over base and refiner together. */
+  step: number;
+  totalSteps: number;
+  elapsedMs: number;
+  stage: "base" | "refiner";
+  /** A cheap latent-space preview of image 0, present every `previewEvery` steps. */
+  preview?: EncodedImage;
+}
+
+export interface GenerateHooks {
+  signal?: AbortSignal;
+  onProgress?: (progress: Progress) => void;
+  /** Deliver a preview every k steps; 0 or absent disables previews. */
+  previewEvery?: number;
+}
+
+export interface GeneratedImage extends EncodedImage {
+  seed: bigint;
+}
+
+export interface GenerateTimings {
+  totalMs: number;
+  /** Time spent inside InferenceSession.run, summed over all sessions. */
+  sessionMs: number;
+  textEncodeMs: number;
+  denoiseMs: number;
+  vaeMs: number;
+  encodeImageMs: number;
+}
+
+export interface GenerateResult {
+  images: GeneratedImage[];
+  /** Final latents before the VAE, [count, 4, height/8, width/8]. */
+  latents: Float32Array;
+  timings: GenerateTimings;
+}
