@@ -1,0 +1,129 @@
+/**
+ * Pixels at the VAE's two ends, as pure functions over typed arrays.
+ *
+ * Decoder side: diffusers' `VaeImageProcessor.postprocess(output_type="pil")` turns the decoder's
+ * NCHW float32 output (nominal range [-1, 1]) into uint8 pixels as
+ *   denormalized = clamp(x * 0.5 + 0.5, 0, 1)   (float32)
+ *   times255     = denormalized * 255           (float32)
+ *   pixel        = round half to even(times255) (numpy's round)
+ * `vaeOutputToRgb` reproduces that bit for bit; round-half-up would differ on exact .5 values.
+ *
+ * Encoder side (img2img): diffusers' `VaeImageProcessor.preprocess` gives the VAE
+ *   float32(p / 255) * 2 - 1                     (float32)
+ * per pixel value p, in NCHW order.
+ *
+ * Layouts: the VAE works in NCHW ([batch, channel, height, width]); images are interleaved RGB
+ * (HWC, `height * width * 3` bytes, row-major, top row first).
+ */
+
+export { float16BitsToFloat32, float32ToFloat16Bits } from "./float16.js";
+
+const fround = Math.fround;
+
+function expectLength(name: string, actual: number, expected: number): void {
+  if (actual !== expected) {
+    throw new RangeError(`${name} holds ${actual} values; the given shape needs ${expected}`);
+  }
+}
+
+/** numpy's `round` on a non-negative value: ties go to the even neighbour. */
+function roundHalfToEven(value: number): number {
+  const floor = Math.floor(value);
+  const fraction = value - floor;
+  if (fraction > 0.5) return floor + 1;
+  if (fraction < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/**
+ * One decoded value to its uint8 pixel, with diffusers' float32 arithmetic. Every step is rounded
+ * to float32 (Math.fround); computing each step in float64 first is exact enough that the final
+ * rounding equals float32 arithmetic (float64 has more than twice float32's precision).
+ * NaN maps to 0; callers check `isBadDecode` first and never post such an image.
+ */
+export function decodedValueToByte(value: number): number {
+  let denormalized = fround(fround(value * 0.5) + 0.5);
+  if (denormalized > 1) denormalized = 1;
+  else if (!(denormalized >= 0)) denormalized = 0; // also NaN
+  return roundHalfToEven(fround(denormalized * 255));
+}
+
+/**
+ * VAE decoder output [batch, 3, height, width] (NCHW float32) -> one interleaved RGB uint8 image
+ * (HWC) per batch entry, exactly as diffusers post-processes it.
+ */
+export function vaeOutputToRgb(
+  decoded: Float32Array,
+  batch: number,
+  height: number,
+  width: number,
+): Uint8Array[] {
+  const plane = height * width;
+  expectLength("decoded", decoded.length, batch * 3 * plane);
+  const images: Uint8Array[] = [];
+  for (let b = 0; b < batch; b++) {
+    const rgb = new Uint8Array(plane * 3);
+    const base = b * 3 * plane;
+    for (let channel = 0; channel < 3; channel++) {
+      const source = base + channel * plane;
+      for (let i = 0, target = channel; i < plane; i++, target += 3) {
+        rgb[target] = decodedValueToByte(decoded[source + i]);
+      }
+    }
+    images.push(rgb);
+  }
+  return images;
+}
+
+/**
+ * True when a decode must not be shown: any value is NaN or ±Infinity (the symptom of the SDXL
+ * 1.0 VAE overflowing in float16), or one of the `batch` images is degenerate (every value equal,
+ * e.g. all zeros from a failed kernel). The caller then decodes again with a float32 VAE.
+ * One pass over the data; `batch` defaults to 1 (the whole array is one image).
+ */
+export function isBadDecode(decoded: Float32Array, batch = 1): boolean {
+  if (decoded.length === 0 || batch < 1 || decoded.length % batch !== 0) return true;
+  const perImage = decoded.length / batch;
+  for (let start = 0; start < decoded.length; start += perImage) {
+    const first = decoded[start];
+    let varies = false;
+    for (let i = start, end = start + perImage; i < end; i++) {
+      const value = decoded[i];
+      // x - x is 0 for finite x and NaN for NaN and ±Infinity.
+      if (value - value !== 0) return true;
+      if (value !== first) varies = true;
+    }
+    if (!varies) return true;
+  }
+  return false;
+}
+
+/** float32(p / 255) * 2 - 1 for every byte value, in float32 as diffusers computes it. */
+const BYTE_TO_VAE_INPUT: Float32Array = (() => {
+  const table = new Float32Array(256);
+  for (let p = 0; p < 256; p++) table[p] = fround(fround(p / 255) * 2 - 1);
+  return table;
+})();
+
+/**
+ * A source image for img2img: interleaved RGB uint8 (HWC) -> NCHW float32 [1, 3, height, width]
+ * in [-1, 1]. Writes into `out` when given (no allocation).
+ */
+export function rgbToVaeInput(
+  rgb: Uint8Array,
+  height: number,
+  width: number,
+  out?: Float32Array,
+): Float32Array {
+  const plane = height * width;
+  expectLength("rgb", rgb.length, plane * 3);
+  const result = out ?? new Float32Array(plane * 3);
+  expectLength("out", result.length, plane * 3);
+  for (let channel = 0; channel < 3; channel++) {
+    const target = channel * plane;
+    for (let i = 0, source = channel; i < plane; i++, source += 3) {
+      result[target + i] = BYTE_TO_VAE_INPUT[rgb[source]];
+    }
+  }
+  return result;
+}
