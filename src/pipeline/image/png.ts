@@ -150,7 +150,8 @@ function metadataJson(metadata: ImageMetadata): ImageMetadata {
 
 // --- chunk writing -------------------------------------------------------------------------
 
-const latin1 = new TextEncoder(); // ASCII-only input below, where UTF-8 and Latin-1 agree
+/** Keywords and tEXt bodies are ASCII here, where UTF-8 and Latin-1 agree. */
+const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: false });
 const latin1Decoder = new TextDecoder("latin1");
 
@@ -160,14 +161,14 @@ export function textChunk(keyword: string, text: string): Uint8Array {
     throw new RangeError(`invalid PNG text keyword: ${JSON.stringify(keyword)}`);
   }
   const clean = text.replaceAll("\0", "");
-  const keywordBytes = latin1.encode(keyword);
+  const keywordBytes = utf8Encoder.encode(keyword);
   // tEXt text may hold tab and newline, nothing else below 0x20.
   if (/^[\t\n\x20-\x7e]*$/.test(clean)) {
-    return chunk("tEXt", concat([keywordBytes, Uint8Array.of(0), latin1.encode(clean)]));
+    return chunk("tEXt", concat([keywordBytes, Uint8Array.of(0), utf8Encoder.encode(clean)]));
   }
   // iTXt: keyword, NUL, compression flag 0, method 0, empty language tag + NUL,
   // empty translated keyword + NUL, UTF-8 text.
-  return chunk("iTXt", concat([keywordBytes, Uint8Array.of(0, 0, 0, 0, 0), new TextEncoder().encode(clean)]));
+  return chunk("iTXt", concat([keywordBytes, Uint8Array.of(0, 0, 0, 0, 0), utf8Encoder.encode(clean)]));
 }
 
 function chunk(type: string, data: Uint8Array): Uint8Array {
