@@ -1,0 +1,38 @@
+/**
+ * `easel`, the command line: generation and inspection commands over the SDXL pipeline, the
+ * fixture generator and the one-shot `imagine` path through the queue.
+ */
+import { Command, CommanderError } from "commander";
+import { registerFixturesCommand } from "./cli/fixtures.js";
+import { registerGenerateCommands } from "./cli/generate.js";
+import { registerImagineCommand } from "./cli/imagine.js";
+import { registerInspectCommands } from "./cli/inspect.js";
+import { isEaselError } from "./errors.js";
+
+export function buildProgram(): Command {
+  const program = new Command("easel")
+    .description("Self-hosted SDXL image generation for chat: CLI")
+    .showHelpAfterError()
+    .exitOverride();
+  registerGenerateCommands(program);
+  registerInspectCommands(program);
+  registerFixturesCommand(program);
+  registerImagineCommand(program);
+  return program;
+}
+
+/** Runs the CLI; returns the process exit code. Errors become one clear line, never a stack trace. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv], { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    if (isEaselError(error)) {
+      process.stderr.write(`error: ${error.userMessage}\n`);
+      return 2;
+    }
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,152 @@
+/** `easel generate` and `easel refine`: one request straight through the SDXL pipeline. */
+import { readFile, writeFile } from "node:fs/promises";
+import { extname } from "node:path";
+import type { Command } from "commander";
+import { bucketForAspect } from "../commands/aspect.js";
+import { loadConfig } from "../config.js";
+import { InvalidInputError } from "../errors.js";
+import { loadPipeline } from "../pipeline/index.js";
+import { encodeNpyFloat32 } from "../pipeline/npy.js";
+import { type GenerateParams, type GenerateResult, SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
+import { parseInteger, parseNumber, parseSeed, randomSeed } from "./args.js";
+import { progressBar } from "./progress-bar.js";
+
+interface SharedOptions {
+  model?: string;
+  refiner?: string;
+  refinerSwitch?: string;
+  prompt: string;
+  negative?: string;
+  seed?: string;
+  steps?: string;
+  guidance?: string;
+  scheduler?: string;
+  count?: string;
+  subseed?: string;
+  variationStrength?: string;
+  out: string;
+  latents?: string;
+  device?: string;
+  diffusersExclamation?: boolean;
+}
+
+function addSharedOptions(command: Command): Command {
+  return command
+    .requiredOption("--prompt <text>", "what to draw")
+    .option("--negative <text>", "what to keep out of the image")
+    .option("--model <dir>", "SDXL base ONNX folder (default: EASEL_MODEL_DIR)")
+    .option("--refiner <dir>", "SDXL refiner ONNX folder")
+    .option("--refiner-switch <fraction>", "share of the schedule the base runs before the refiner", "0.8")
+    .option("--seed <n>", "64-bit seed (default: random, printed)")
+    .option("--steps <n>", "denoising steps", "30")
+    .option("--guidance <g>", "classifier-free guidance scale", "5")
+    .option("--scheduler <name>", `one of ${SCHEDULER_NAMES.join(", ")}`, "euler")
+    .option("--count <n>", "images, 1-4 (image i uses seed + i)", "1")
+    .option("--subseed <n>", "variation seed blended into the seed's noise")
+    .option("--variation-strength <x>", "0 = the seed's image, 1 = the subseed's", "0")
+    .option("--latents <file.npy>", "also write the final latents (before the VAE) as float32 .npy")
+    .option("--device <name>", "cpu or cuda:N", "cpu")
+    .option("--diffusers-exclamation", "tokenize a typed ! as diffusers' tokenizer_2 does (id 0)");
+}
+
+function schedulerOf(name: string): SchedulerName {
+  if (!(SCHEDULER_NAMES as readonly string[]).includes(name)) {
+    throw new InvalidInputError(`Unknown scheduler "${name}"; choose one of ${SCHEDULER_NAMES.join(", ")}.`, "scheduler");
+  }
+  return name as SchedulerName;
+}
+
+function paramsOf(options: SharedOptions, size: { width: number; height: number }): GenerateParams {
+  const subseed = options.subseed !== undefined ? parseSeed(options.subseed, "--subseed") : undefined;
+  return {
+    prompt: options.prompt,
+    ...(options.negative !== undefined ? { negativePrompt: options.negative } : {}),
+    ...size,
+    seed: options.seed !== undefined ? parseSeed(options.seed) : randomSeed(),
+    steps: parseInteger(options.steps ?? "30", "--steps"),
+    guidance: parseNumber(options.guidance ?? "5", "--guidance"),
+    scheduler: schedulerOf(options.scheduler ?? "euler"),
+    count: parseInteger(options.count ?? "1", "--count"),
+    ...(options.refiner ? { refiner: { switchAt: parseNumber(options.refinerSwitch ?? "0.8", "--refiner-switch") } } : {}),
+    ...(subseed !== undefined
+      ? { variation: { subseed, strength: parseNumber(options.variationStrength ?? "0", "--variation-strength") } }
+      : {}),
+  };
+}
+
+/** out.png -> [out.png] for one image, [out-1.png, out-2.png, ...] for several. */
+export function outputPaths(out: string, count: number): string[] {
+  if (count === 1) return [out];
+  const extension = extname(out) || ".png";
+  const stem = out.slice(0, out.length - extname(out).length);
+  return Array.from({ length: count }, (_, i) => `${stem}-${i + 1}${extension}`);
+}
+
+async function run(options: SharedOptions, params: GenerateParams): Promise<void> {
+  const config = loadConfig();
+  const pipeline = await loadPipeline({
+    modelDir: options.model ?? config.modelDir,
+    ...(options.refiner ? { refinerDir: options.refiner } : {}),
+    device: options.device ?? "cpu",
+    intraOpThreads: config.ort.intraOpThreads,
+    exclamationAsPad: options.diffusersExclamation === true,
+  });
+  try {
+    const onProgress = progressBar();
+    process.stderr.write(`seed ${params.seed}\n`);
+    const result: GenerateResult = await pipeline.generate(params, onProgress ? { onProgress } : {});
+    const paths = outputPaths(options.out, result.images.length);
+    await Promise.all(result.images.map((image, i) => writeFile(paths[i]!, image.data)));
+    if (options.latents) {
+      const first = result.images[0]!;
+      const shape = [result.images.length, 4, first.height / 8, first.width / 8];
+      await writeFile(options.latents, encodeNpyFloat32(result.latents, shape));
+    }
+    for (const [i, image] of result.images.entries()) {
+      process.stdout.write(`${paths[i]}  seed ${image.seed}  ${image.width}x${image.height}\n`);
+    }
+    const t = result.timings;
+    process.stderr.write(`${(t.totalMs / 1000).toFixed(2)}s total, ${(t.sessionMs / 1000).toFixed(2)}s in ONNX sessions\n`);
+  } finally {
+    await pipeline.dispose();
+  }
+}
+
+export function registerGenerateCommands(program: Command): void {
+  addSharedOptions(program.command("generate").description("text to image"))
+    .option("--width <px>", "image width, a multiple of 8 in 512-2048")
+    .option("--height <px>", "image height, a multiple of 8 in 512-2048")
+    .option("--aspect <w:h>", "aspect ratio, mapped to the nearest SDXL bucket (e.g. 16:9)")
+    .option("--out <file.png>", "output file", "out.png")
+    .action(async (options: SharedOptions & { width?: string; height?: string; aspect?: string }) => {
+      if (options.aspect && (options.width || options.height)) {
+        throw new InvalidInputError("Give either --aspect or --width/--height, not both.", "aspect");
+      }
+      const size = options.aspect
+        ? bucketForAspect(options.aspect)
+        : { width: parseInteger(options.width ?? "1024", "--width"), height: parseInteger(options.height ?? "1024", "--height") };
+      await run(options, paramsOf(options, size));
+    });
+
+  addSharedOptions(program.command("refine").description("refine (img2img) an existing image, optionally upscaled first"))
+    .requiredOption("--image <file>", "PNG, JPEG or WebP image to refine")
+    .option("--strength <x>", "how much of the schedule to re-run, in (0, 1]", "0.3")
+    .option("--upscale <factor>", "1, 1.5 or 2, applied before refining", "1")
+    .option("--out <file.png>", "output file", "refined.png")
+    .action(async (options: SharedOptions & { image: string; strength: string; upscale: string }) => {
+      const upscale = parseNumber(options.upscale, "--upscale");
+      if (upscale !== 1 && upscale !== 1.5 && upscale !== 2) {
+        throw new InvalidInputError(`--upscale must be 1, 1.5 or 2; got ${options.upscale}.`, "upscale");
+      }
+      let image: Uint8Array;
+      try {
+        image = await readFile(options.image);
+      } catch {
+        throw new InvalidInputError(`Cannot read the image ${options.image}.`, "image");
+      }
+      // The size comes from the image; these placeholders only pass validation.
+      const params = paramsOf({ ...options, refiner: undefined }, { width: 1024, height: 1024 });
+      params.source = { image, strength: parseNumber(options.strength, "--strength"), upscale };
+      await run(options, params);
+    });
+}

@@ -1,0 +1,301 @@
+/**
+ * SDXL text-to-image, base + refiner and img2img on onnxruntime-node, following diffusers'
+ * StableDiffusionXLPipeline / StableDiffusionXLImg2ImgPipeline. One instance per device: the
+ * sessions are loaded once and reused for every request.
+ */
+import { basename } from "node:path";
+import { InvalidInputError } from "../errors.js";
+import { baseTimeIds, REFINER_AESTHETIC_SCORE, REFINER_NEGATIVE_AESTHETIC_SCORE, refinerTimeIds, stackRows, usesGuidance } from "./conditioning.js";
+import { denoise, type LatentGeometry, ProgressReporter, throwIfAborted } from "./denoise.js";
+import { encodePng, type ImageMetadata } from "./image/png.js";
+import { rgbToVaeInput, vaeOutputToRgb } from "./image/pixels.js";
+import { loadSourceImage } from "./image/source.js";
+import { type ModelFolder, readModelFolder } from "./model-folder.js";
+import { slerpNoise, TorchGenerator } from "./noise/index.js";
+import { ModelSession, type SessionPlacement, SessionClock } from "./onnx/session.js";
+import { createScheduler, img2imgStart, parseSchedulerConfig, type SchedulerConfig, splitForRefiner } from "./schedulers/index.js";
+import { ClipTextEncoder, type EncodedPrompts, encodePrompts } from "./text-encoder.js";
+import { ClipTokenizer } from "./tokenizer/index.js";
+import type { GeneratedImage, GenerateHooks, GenerateParams, GenerateResult } from "./types.js";
+import { GuidedUnet } from "./unet.js";
+import { validateGenerateParams } from "./validate.js";
+import { LATENT_CHANNELS, VAE_SCALE, VaeDecoder, VaeEncoder } from "./vae.js";
+
+export interface PipelineOptions extends SessionPlacement {
+  modelDir: string;
+  refinerDir?: string;
+  /** transformers' tokenizer_2 quirk (typed "!" becomes the pad id) for bit-parity with diffusers. */
+  exclamationAsPad?: boolean;
+  /** Largest source image accepted for refining, in pixels after upscaling. */
+  maxSourcePixels?: number;
+}
+
+/** Everything loaded from one model folder. */
+class LoadedModel {
+  private constructor(
+    readonly folder: ModelFolder,
+    readonly encoders: ClipTextEncoder[],
+    readonly unet: ModelSession,
+    readonly decoder: VaeDecoder,
+    readonly encoder: VaeEncoder | undefined,
+    readonly schedulerConfig: SchedulerConfig,
+    private readonly sessions: ModelSession[],
+  ) {}
+
+  static async load(dir: string, options: PipelineOptions, clock: SessionClock): Promise<LoadedModel> {
+    const folder = await readModelFolder(dir);
+    const schedulerConfig = parseSchedulerConfig(folder.schedulerConfig);
+    const load = (path: string) => ModelSession.load(path, options, clock);
+    const tokenizerOptions = { exclamationAsPad: options.exclamationAsPad ?? false };
+    const encoders: ClipTextEncoder[] = [];
+    const sessions: ModelSession[] = [];
+    if (folder.textEncoder && folder.tokenizerDir) {
+      const session = await load(folder.textEncoder);
+      sessions.push(session);
+      encoders.push(new ClipTextEncoder(session, await ClipTokenizer.fromFolder(folder.tokenizerDir, tokenizerOptions), undefined));
+    }
+    const encoder2 = await load(folder.textEncoder2);
+    sessions.push(encoder2);
+    encoders.push(new ClipTextEncoder(encoder2, await ClipTokenizer.fromFolder(folder.tokenizer2Dir, tokenizerOptions), "text_embeds"));
+    const unet = await load(folder.unet);
+    const decoder = await load(folder.vaeDecoder);
+    const vaeEncoder = folder.vaeEncoder ? await load(folder.vaeEncoder) : undefined;
+    sessions.push(unet, decoder, ...(vaeEncoder ? [vaeEncoder] : []));
+    for (const input of ["sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids"]) {
+      if (!unet.hasInput(input)) {
+        throw new InvalidInputError(`${folder.unet}: the UNet has no "${input}" input, so this is not an SDXL model.`, "model");
+      }
+    }
+    return new LoadedModel(
+      folder,
+      encoders,
+      unet,
+      new VaeDecoder(decoder, folder.vaeScalingFactor),
+      vaeEncoder ? new VaeEncoder(vaeEncoder, folder.vaeScalingFactor) : undefined,
+      schedulerConfig,
+      sessions,
+    );
+  }
+
+  /** Width of the time ids the UNet takes: 6 for the base, 5 (aesthetic score) for the refiner. */
+  get timeIdsWidth(): number {
+    const width = this.unet.input("time_ids").shape.at(-1);
+    return typeof width === "number" ? width : this.folder.requiresAestheticsScore ? 5 : 6;
+  }
+
+  async release(): Promise<void> {
+    await Promise.all(this.sessions.map((session) => session.release()));
+  }
+}
+
+export class SdxlPipeline {
+  private constructor(
+    private readonly base: LoadedModel,
+    private readonly refiner: LoadedModel | undefined,
+    private readonly clock: SessionClock,
+    private readonly options: PipelineOptions,
+  ) {}
+
+  static async load(options: PipelineOptions): Promise<SdxlPipeline> {
+    const clock = new SessionClock();
+    const base = await LoadedModel.load(options.modelDir, options, clock);
+    const refiner = options.refinerDir ? await LoadedModel.load(options.refinerDir, options, clock) : undefined;
+    return new SdxlPipeline(base, refiner, clock, options);
+  }
+
+  get hasRefiner(): boolean {
+    return this.refiner !== undefined;
+  }
+
+  async generate(params: GenerateParams, hooks: GenerateHooks = {}): Promise<GenerateResult> {
+    validateGenerateParams(params);
+    if (params.refiner && !this.refiner) {
+      throw new InvalidInputError("The refiner is not configured on this server.", "refiner");
+    }
+    const started = performance.now();
+    const sessionMsBefore = this.clock.totalMs;
+    const timings = { textEncodeMs: 0, denoiseMs: 0, vaeMs: 0, encodeImageMs: 0 };
+    throwIfAborted(hooks.signal);
+
+    const source = params.source ? await this.prepareSource(params) : undefined;
+    const width = source?.width ?? params.width;
+    const height = source?.height ?? params.height;
+    const geometry: LatentGeometry = { count: params.count, channels: LATENT_CHANNELS, height: height / VAE_SCALE, width: width / VAE_SCALE };
+    const imageSize = LATENT_CHANNELS * geometry.height * geometry.width;
+    const guidance = usesGuidance(params.guidance);
+
+    // Stage models: text-to-image runs the base (then the refiner); img2img runs the refiner when configured.
+    const first = source && this.refiner ? this.refiner : this.base;
+    const second = !source && params.refiner ? this.refiner : undefined;
+
+    let t = performance.now();
+    const firstPrompts = await this.encode(first, params, guidance);
+    const secondPrompts = second ? await this.encode(second, params, guidance) : undefined;
+    timings.textEncodeMs = performance.now() - t;
+
+    t = performance.now();
+    const generators = Array.from({ length: params.count }, (_, i) => new TorchGenerator(params.seed + BigInt(i)));
+    const scheduler = createScheduler(params.scheduler, first.schedulerConfig, params.steps);
+    let latents: Float32Array;
+    let firstRange: [number, number];
+    let secondRange: [number, number] | undefined;
+    if (source) {
+      // img2img, in diffusers' draw order: the VAE's latent sample, then the noise added at the
+      // start timestep that `strength` gives.
+      const clean = await this.encodeSource(first, source, generators, imageSize);
+      const { tStart } = img2imgStart(params.steps, params.source!.strength);
+      latents = new Float32Array(clean.length);
+      scheduler.addNoise(clean, this.initialNoise(params, generators, geometry), tStart, latents);
+      firstRange = [tStart, params.steps];
+    } else {
+      latents = this.initialNoise(params, generators, geometry);
+      const sigma = Math.fround(scheduler.initNoiseSigma);
+      for (let i = 0; i < latents.length; i++) latents[i] = Math.fround(latents[i]! * sigma);
+      if (second) {
+        const split = splitForRefiner(params.scheduler, first.schedulerConfig, params.steps, params.refiner!.switchAt);
+        firstRange = [0, split.baseSteps];
+        secondRange = [split.refinerBeginIndex, params.steps];
+      } else {
+        firstRange = [0, params.steps];
+      }
+    }
+    const totalSteps = firstRange[1] - firstRange[0] + (secondRange ? secondRange[1] - secondRange[0] : 0);
+    const progress = new ProgressReporter(totalSteps, hooks);
+    const run = { latents, geometry, generators, progress, signal: hooks.signal };
+    await denoise({
+      ...run,
+      unet: this.unet(first, firstPrompts, params, width, height, guidance),
+      scheduler,
+      from: firstRange[0],
+      to: firstRange[1],
+      stage: first === this.refiner ? "refiner" : "base",
+    });
+    if (second && secondPrompts && secondRange) {
+      await denoise({
+        ...run,
+        unet: this.unet(second, secondPrompts, params, width, height, guidance),
+        scheduler: createScheduler(params.scheduler, second.schedulerConfig, params.steps),
+        from: secondRange[0],
+        to: secondRange[1],
+        stage: "refiner",
+      });
+    }
+    timings.denoiseMs = performance.now() - t;
+
+    const images: GeneratedImage[] = [];
+    const decoder = (second ?? first).decoder;
+    for (let i = 0; i < params.count; i++) {
+      throwIfAborted(hooks.signal);
+      t = performance.now();
+      const pixels = await decoder.decode(latents.subarray(i * imageSize, (i + 1) * imageSize), geometry.height, geometry.width);
+      const [rgb] = vaeOutputToRgb(pixels, 1, height, width);
+      timings.vaeMs += performance.now() - t;
+      t = performance.now();
+      const seed = params.seed + BigInt(i);
+      const png = await encodePng(rgb!, width, height, this.metadataOf(params, seed, width, height));
+      timings.encodeImageMs += performance.now() - t;
+      images.push({ mime: "image/png", data: png, width, height, seed });
+    }
+    return {
+      images,
+      latents,
+      timings: { ...timings, totalMs: performance.now() - started, sessionMs: this.clock.totalMs - sessionMsBefore },
+    };
+  }
+
+  async dispose(): Promise<void> {
+    await this.base.release();
+    await this.refiner?.release();
+  }
+
+  private encode(model: LoadedModel, params: GenerateParams, guidance: boolean): Promise<EncodedPrompts> {
+    return encodePrompts(model.encoders, params.prompt, params.negativePrompt, {
+      guidance,
+      zeroMissingNegative: model.folder.forceZerosForEmptyPrompt,
+    });
+  }
+
+  /** Starting noise of each image: the seed's (seed + i), blended towards the subseed's for variations. */
+  private initialNoise(params: GenerateParams, generators: readonly TorchGenerator[], g: LatentGeometry): Float32Array {
+    const shape = [1, g.channels, g.height, g.width];
+    const imageSize = g.channels * g.height * g.width;
+    const latents = new Float32Array(params.count * imageSize);
+    generators.forEach((generator, i) => {
+      const image = latents.subarray(i * imageSize, (i + 1) * imageSize);
+      generator.randn(shape, image);
+      if (params.variation && params.variation.strength > 0) {
+        const other = new TorchGenerator(params.variation.subseed + BigInt(i)).randn(shape);
+        slerpNoise(image.slice(), other, params.variation.strength, image);
+      }
+    });
+    return latents;
+  }
+
+  private unet(model: LoadedModel, prompts: EncodedPrompts, params: GenerateParams, width: number, height: number, guidance: boolean): GuidedUnet {
+    const count = params.count;
+    const refinerIds = model.timeIdsWidth === 5;
+    const positiveIds = Float32Array.from(refinerIds ? refinerTimeIds(width, height, REFINER_AESTHETIC_SCORE) : baseTimeIds(width, height));
+    const negativeIds = Float32Array.from(refinerIds ? refinerTimeIds(width, height, REFINER_NEGATIVE_AESTHETIC_SCORE) : baseTimeIds(width, height));
+    const negative = guidance ? prompts.negative : undefined;
+    return new GuidedUnet(
+      model.unet,
+      count,
+      [LATENT_CHANNELS, height / VAE_SCALE, width / VAE_SCALE],
+      {
+        hidden: stackRows(prompts.positive.hidden, negative?.hidden, count),
+        pooled: stackRows(prompts.positive.pooled, negative?.pooled, count),
+        timeIds: stackRows(positiveIds, negative ? negativeIds : undefined, count),
+        tokens: prompts.positive.chunks * 77,
+      },
+      guidance ? params.guidance : undefined,
+    );
+  }
+
+  private async prepareSource(params: GenerateParams) {
+    const source = params.source!;
+    return loadSourceImage(source.image, {
+      upscale: source.upscale,
+      maxPixels: this.options.maxSourcePixels ?? 2048 * 2048,
+      maxBytes: 32 * 1024 * 1024,
+    });
+  }
+
+  private async encodeSource(
+    model: LoadedModel,
+    source: { rgb: Uint8Array; width: number; height: number },
+    generators: readonly TorchGenerator[],
+    imageSize: number,
+  ): Promise<Float32Array> {
+    if (!model.encoder) {
+      throw new InvalidInputError(`${model.folder.dir} has no vae_encoder, so it cannot refine an existing image.`, "model");
+    }
+    const pixels = rgbToVaeInput(source.rgb, source.height, source.width);
+    const clean = new Float32Array(generators.length * imageSize);
+    for (const [i, generator] of generators.entries()) {
+      clean.set(await model.encoder.encode(pixels, source.height, source.width, generator), i * imageSize);
+    }
+    return clean;
+  }
+
+  private metadataOf(params: GenerateParams, seed: bigint, width: number, height: number): ImageMetadata {
+    return {
+      prompt: params.prompt,
+      ...(params.negativePrompt !== undefined ? { negativePrompt: params.negativePrompt } : {}),
+      seed: seed.toString(),
+      steps: params.steps,
+      guidance: params.guidance,
+      scheduler: params.scheduler,
+      width,
+      height,
+      model: basename(this.base.folder.dir),
+      ...(params.refiner && this.refiner
+        ? { refiner: { model: basename(this.refiner.folder.dir), switchAt: params.refiner.switchAt } }
+        : {}),
+      ...(params.variation
+        ? { variation: { subseed: params.variation.subseed.toString(), strength: params.variation.strength } }
+        : {}),
+      ...(params.source ? { img2img: { strength: params.source.strength, upscale: params.source.upscale } } : {}),
+      software: "easel",
+    };
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * One guided noise prediction per denoising step. Every latent-sized buffer and tensor is
+ * allocated once per request and reused across steps; only a scalar timestep tensor is made
+ * per step.
+ */
+import * as ort from "onnxruntime-node";
+import { ModelFolderError } from "../errors.js";
+import { applyGuidance } from "./conditioning.js";
+import type { ModelSession, TensorInfo } from "./onnx/session.js";
+import { floatInput, floatOutput, integerInput, writeFloatInto } from "./onnx/tensors.js";
+
+export interface UnetConditioning {
+  /** Rows of encoder_hidden_states, text_embeds and time_ids, already in batch order. */
+  hidden: Float32Array;
+  pooled: Float32Array;
+  timeIds: Float32Array;
+  /** Sequence length of encoder_hidden_states (77 per chunk). */
+  tokens: number;
+}
+
+export class GuidedUnet {
+  private readonly rows: number;
+  private readonly latentSize: number;
+  private readonly sample: ort.Tensor;
+  private readonly sampleData: Float32Array;
+  private readonly feeds: Record<string, ort.Tensor>;
+  private readonly output: ort.Tensor | undefined;
+  private readonly timestepInfo: TensorInfo;
+  readonly eps: Float32Array;
+
+  constructor(
+    private readonly session: ModelSession,
+    private readonly count: number,
+    private readonly latentShape: readonly [number, number, number],
+    conditioning: UnetConditioning,
+    private readonly guidance: number | undefined,
+  ) {
+    const [channels, h, w] = latentShape;
+    this.rows = guidance === undefined ? count : 2 * count;
+    this.latentSize = count * channels * h * w;
+    const hiddenWidth = conditioning.hidden.length / (this.rows * conditioning.tokens);
+    const expectedWidth = session.input("encoder_hidden_states").shape.at(-1);
+    if (typeof expectedWidth === "number" && expectedWidth !== hiddenWidth) {
+      throw new ModelFolderError(session.path, `expects prompt embeddings ${expectedWidth} wide, got ${hiddenWidth} (is this the right model for this role?)`);
+    }
+    const sampleInfo = session.input("sample");
+    this.sampleData = new Float32Array(this.rows * channels * h * w);
+    this.sample = floatInput(sampleInfo, this.sampleData, [this.rows, channels, h, w]);
+    this.timestepInfo = session.input("timestep");
+    this.feeds = {
+      sample: this.sample,
+      encoder_hidden_states: floatInput(session.input("encoder_hidden_states"), conditioning.hidden, [this.rows, conditioning.tokens, hiddenWidth]),
+      text_embeds: floatInput(session.input("text_embeds"), conditioning.pooled, [this.rows, conditioning.pooled.length / this.rows]),
+      time_ids: floatInput(session.input("time_ids"), conditioning.timeIds, [this.rows, conditioning.timeIds.length / this.rows]),
+    };
+    const outName = session.outputNames[0]!;
+    // A preallocated float32 output avoids a latent-sized allocation per step.
+    this.output =
+      session.output(outName).type === "float32"
+        ? new ort.Tensor("float32", new Float32Array(this.rows * channels * h * w), [this.rows, channels, h, w])
+        : undefined;
+    this.eps = new Float32Array(this.latentSize);
+  }
+
+  private timestepTensor(timestep: number): ort.Tensor {
+    const info = this.timestepInfo;
+    const rank = info.shape.length;
+    if (info.type === "int64" || info.type === "int32") {
+      const values = rank === 0 ? [Math.round(timestep)] : new Array<number>(this.rows).fill(Math.round(timestep));
+      return integerInput(info, values, rank === 0 ? [] : [values.length]);
+    }
+    const values = new Float32Array(rank === 0 ? 1 : this.rows).fill(timestep);
+    return floatInput(info, values, rank === 0 ? [] : [values.length]);
+  }
+
+  /** Guided eps for `modelInput` (the scheduler-scaled latents of all images), into `this.eps`. */
+  async predict(modelInput: Float32Array, timestep: number): Promise<Float32Array> {
+    if (this.sample.type === "float32") {
+      this.sampleData.set(modelInput);
+      if (this.guidance !== undefined) this.sampleData.set(modelInput, this.latentSize);
+    } else {
+      this.sampleData.set(modelInput);
+      if (this.guidance !== undefined) this.sampleData.set(modelInput, this.latentSize);
+      writeFloatInto(this.sample, this.sampleData);
+    }
+    const feeds = { ...this.feeds, timestep: this.timestepTensor(timestep) };
+    const outName = this.session.outputNames[0]!;
+    const result = await this.session.run(feeds, this.output ? { [outName]: this.output } : [outName]);
+    const predicted = floatOutput(result[outName] ?? this.output!, outName);
+    if (this.guidance === undefined) {
+      this.eps.set(predicted.subarray(0, this.latentSize));
+    } else {
+      applyGuidance(predicted.subarray(0, this.latentSize), predicted.subarray(this.latentSize), this.guidance, this.eps);
+    }
+    return this.eps;
+  }
+}

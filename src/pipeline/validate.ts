@@ -1,0 +1,85 @@
+/**
+ * The pipeline's own limits on a request, checked before any work starts. The chat commands
+ * apply stricter, configurable limits on top; these are what the models can do at all.
+ */
+import { InvalidInputError } from "../errors.js";
+import { type GenerateParams, SCHEDULER_NAMES } from "./types.js";
+
+export const LIMITS = {
+  minSide: 512,
+  maxSide: 2048,
+  maxSteps: 150,
+  maxGuidance: 30,
+  maxCount: 4,
+  maxSeed: (1n << 64n) - 1n,
+} as const;
+
+function requireFinite(value: number, field: string, label: string): void {
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new InvalidInputError(`${label} must be a number; got ${String(value)}.`, field);
+  }
+}
+
+function requireRange(value: number, min: number, max: number, field: string, label: string): void {
+  requireFinite(value, field, label);
+  if (value < min || value > max) {
+    throw new InvalidInputError(`${label} must be between ${min} and ${max}; got ${value}.`, field);
+  }
+}
+
+function requireInteger(value: number, min: number, max: number, field: string, label: string): void {
+  requireRange(value, min, max, field, label);
+  if (!Number.isInteger(value)) throw new InvalidInputError(`${label} must be a whole number; got ${value}.`, field);
+}
+
+export function validateSize(width: number, height: number): void {
+  for (const [value, field] of [
+    [width, "width"],
+    [height, "height"],
+  ] as const) {
+    requireInteger(value, LIMITS.minSide, LIMITS.maxSide, field, field === "width" ? "Width" : "Height");
+    if (value % 8 !== 0) throw new InvalidInputError(`${field === "width" ? "Width" : "Height"} must be a multiple of 8; got ${value}.`, field);
+  }
+}
+
+export function validateSeed(seed: bigint, field = "seed"): void {
+  if (typeof seed !== "bigint" || seed < 0n || seed > LIMITS.maxSeed) {
+    throw new InvalidInputError(`Seeds are whole numbers from 0 to ${LIMITS.maxSeed}.`, field);
+  }
+}
+
+export function validateGenerateParams(params: GenerateParams): void {
+  if (typeof params.prompt !== "string" || params.prompt.trim() === "") {
+    throw new InvalidInputError("The prompt is empty: describe the image you want.", "prompt");
+  }
+  validateSize(params.width, params.height);
+  requireInteger(params.steps, 1, LIMITS.maxSteps, "steps", "Steps");
+  requireRange(params.guidance, 0, LIMITS.maxGuidance, "guidance", "Guidance");
+  requireInteger(params.count, 1, LIMITS.maxCount, "count", "The image count");
+  if (!SCHEDULER_NAMES.includes(params.scheduler)) {
+    throw new InvalidInputError(`Unknown scheduler "${String(params.scheduler)}"; choose one of ${SCHEDULER_NAMES.join(", ")}.`, "scheduler");
+  }
+  validateSeed(params.seed);
+  if (params.seed + BigInt(params.count - 1) > LIMITS.maxSeed) {
+    throw new InvalidInputError("The seed is too large for this many images (image i uses seed + i).", "seed");
+  }
+  if (params.refiner) {
+    requireFinite(params.refiner.switchAt, "refiner", "The refiner switch point");
+    if (params.refiner.switchAt <= 0 || params.refiner.switchAt >= 1) {
+      throw new InvalidInputError(`The refiner switch point must be between 0 and 1 (exclusive); got ${params.refiner.switchAt}.`, "refiner");
+    }
+  }
+  if (params.variation) {
+    validateSeed(params.variation.subseed, "subseed");
+    requireRange(params.variation.strength, 0, 1, "variation", "Variation strength");
+  }
+  if (params.source) {
+    requireFinite(params.source.strength, "strength", "Strength");
+    if (params.source.strength <= 0 || params.source.strength > 1) {
+      throw new InvalidInputError(`Strength must be above 0 and at most 1; got ${params.source.strength}.`, "strength");
+    }
+    if (![1, 1.5, 2].includes(params.source.upscale)) {
+      throw new InvalidInputError(`Upscale must be 1, 1.5 or 2; got ${params.source.upscale}.`, "upscale");
+    }
+  }
+}

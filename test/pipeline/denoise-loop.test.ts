@@ -1,0 +1,169 @@
+/**
+ * The production denoising loop (scale, guided prediction, scheduler step, ancestral noise from
+ * each image's generator, refiner hand-over) driven by the reference's stand-in UNet, against
+ * diffusers' recorded trajectories.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { applyGuidance } from "../../src/pipeline/conditioning.js";
+import { denoise, type NoisePredictor, ProgressReporter } from "../../src/pipeline/denoise.js";
+import { TorchGenerator } from "../../src/pipeline/noise/index.js";
+import { createScheduler, parseSchedulerConfig, splitForRefiner } from "../../src/pipeline/schedulers/index.js";
+import type { SchedulerName } from "../../src/pipeline/types.js";
+
+interface StandIn {
+  k: number;
+  cond: number[];
+  uncond: number[];
+}
+
+interface Trajectory {
+  id: string;
+  kind: string;
+  scheduler: string;
+  config: string;
+  steps: number;
+  guidance_scale: number;
+  classifier_free_guidance: boolean;
+  stand_in_model?: string;
+  base_stand_in_model?: string;
+  refiner_stand_in_model?: string;
+  generator?: { seed: number | string };
+  initial_noise?: string;
+  initial_noise_values?: number[];
+  timesteps?: number[];
+  noise_per_step?: number[][];
+  latents_after_step?: number[][];
+  denoising_end?: number;
+  base_latents_after_step?: number[][];
+  refiner_latents_after_step?: number[][];
+}
+
+const reference = JSON.parse(readFileSync(new URL("../fixtures/reference/trajectories.json", import.meta.url), "utf8")) as {
+  configs: Record<string, unknown>;
+  stand_in_models: Record<string, StandIn>;
+  arrays: Record<string, number[]>;
+  trajectories: Trajectory[];
+};
+
+const NAMES: Record<string, SchedulerName> = {
+  euler: "euler",
+  euler_ancestral: "euler-a",
+  dpmpp_2m_karras: "dpmpp-2m-karras",
+  ddim: "ddim",
+};
+const SHAPE = [1, 4, 8, 8];
+const geometry = { count: 1, channels: 4, height: 8, width: 8 };
+
+/** eps = (x*t)/(t + k) + c in float32, guided with the production guidance code. */
+function standIn(model: StandIn, guidance: number | undefined): NoisePredictor {
+  const cond = Float32Array.from(model.cond);
+  const uncond = Float32Array.from(model.uncond);
+  const epsCond = new Float32Array(cond.length);
+  const epsUncond = new Float32Array(cond.length);
+  const eps = new Float32Array(cond.length);
+  const k = Math.fround(model.k);
+  const run = (x: Float32Array, t: number, c: Float32Array, out: Float32Array) => {
+    const tf = Math.fround(t);
+    const d = Math.fround(tf + k);
+    for (let i = 0; i < x.length; i++) out[i] = Math.fround(Math.fround(x[i]! * tf) / d) + c[i]!;
+  };
+  return {
+    async predict(x, t) {
+      run(x, t, cond, epsCond);
+      if (guidance === undefined) return epsCond;
+      run(x, t, uncond, epsUncond);
+      applyGuidance(epsUncond, epsCond, guidance, eps);
+      return eps;
+    },
+  };
+}
+
+/** Replays recorded per-step noise where a trajectory gives it explicitly. */
+function recordedNoise(steps: number[][]): TorchGenerator {
+  let next = 0;
+  const replay = {
+    randn(_shape: readonly number[], out?: Float32Array) {
+      const values = Float32Array.from(steps[next++]!);
+      if (out) out.set(values);
+      return out ?? values;
+    },
+  };
+  return replay as unknown as TorchGenerator;
+}
+
+function assertClose(actual: Float32Array, expected: number[], label: string): number {
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const scale = Math.max(Math.abs(expected[i]!), 1e-3);
+    worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!) / scale);
+  }
+  assert.ok(worst <= 1e-4, `${label}: relative error ${worst}`);
+  return worst;
+}
+
+async function runStage(
+  trajectory: Trajectory,
+  model: StandIn,
+  latents: Float32Array,
+  range: [number, number],
+  generator: TorchGenerator,
+  expected: number[][],
+  stage: "base" | "refiner",
+): Promise<void> {
+  const config = parseSchedulerConfig(reference.configs[trajectory.config]);
+  const scheduler = createScheduler(NAMES[trajectory.scheduler]!, config, trajectory.steps);
+  const guidance = trajectory.classifier_free_guidance ? trajectory.guidance_scale : undefined;
+  const seen: Float32Array[] = [];
+  const progress = new ProgressReporter(range[1] - range[0], {
+    onProgress: () => seen.push(latents.slice()),
+  });
+  await denoise({
+    unet: standIn(model, guidance),
+    scheduler,
+    latents,
+    geometry,
+    generators: [generator],
+    from: range[0],
+    to: range[1],
+    stage,
+    progress,
+    signal: undefined,
+  });
+  assert.equal(seen.length, expected.length);
+  seen.forEach((step, i) => assertClose(step, expected[i]!, `${trajectory.id} ${stage} step ${i}`));
+}
+
+describe("denoising loop against diffusers' trajectories", () => {
+  for (const trajectory of reference.trajectories.filter((t) => t.kind === "text2img_torch_generator")) {
+    it(`${trajectory.id}: seeded noise, guidance and every step`, async () => {
+      const generator = new TorchGenerator(BigInt(trajectory.generator!.seed));
+      const scheduler = createScheduler(NAMES[trajectory.scheduler]!, parseSchedulerConfig(reference.configs[trajectory.config]), trajectory.steps);
+      const latents = generator.randn(SHAPE);
+      assertClose(latents, trajectory.initial_noise_values!, "initial noise");
+      const sigma = Math.fround(scheduler.initNoiseSigma);
+      for (let i = 0; i < latents.length; i++) latents[i] = Math.fround(latents[i]! * sigma);
+      const model = reference.stand_in_models[trajectory.stand_in_model!]!;
+      await runStage(trajectory, model, latents, [0, trajectory.steps], generator, trajectory.latents_after_step!, "base");
+    });
+  }
+
+  for (const trajectory of reference.trajectories.filter((t) => t.kind === "base_plus_refiner")) {
+    it(`${trajectory.id}: base hands its latents to the refiner at ${trajectory.denoising_end}`, async () => {
+      const name = NAMES[trajectory.scheduler]!;
+      const config = parseSchedulerConfig(reference.configs[trajectory.config]);
+      const split = splitForRefiner(name, config, trajectory.steps, trajectory.denoising_end!);
+      const scheduler = createScheduler(name, config, trajectory.steps);
+      const latents = Float32Array.from(reference.arrays[trajectory.initial_noise!]!);
+      const sigma = Math.fround(scheduler.initNoiseSigma);
+      for (let i = 0; i < latents.length; i++) latents[i] = Math.fround(latents[i]! * sigma);
+      const noise = trajectory.noise_per_step ?? [];
+      const generator = recordedNoise(noise);
+      const base = reference.stand_in_models[trajectory.base_stand_in_model!]!;
+      const refiner = reference.stand_in_models[trajectory.refiner_stand_in_model!]!;
+      await runStage(trajectory, base, latents, [0, split.baseSteps], generator, trajectory.base_latents_after_step!, "base");
+      await runStage(trajectory, refiner, latents, [split.refinerBeginIndex, trajectory.steps], generator, trajectory.refiner_latents_after_step!, "refiner");
+    });
+  }
+});
