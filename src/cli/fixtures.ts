@@ -1,0 +1,75 @@
+/**
+ * `easel fixtures`: writes tiny SDXL-shaped ONNX model folders (for tests, benches and trying the
+ * bot without downloading SDXL).
+ */
+import type { Command } from "commander";
+import { InvalidInputError } from "../errors.js";
+import { FIXTURE_VARIANTS, type FixtureVariant, writeFixtureModels } from "../fixtures/index.js";
+import { isFixtureVariant } from "../fixtures/variants.js";
+
+interface FixturesFlags {
+  out: string;
+  seed?: string;
+  variant?: string[];
+  vaeEncoderOutput?: string;
+}
+
+function parseFixtureSeed(text: string): number {
+  const seed = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(seed)) {
+    throw new InvalidInputError(`--seed must be a non-negative integer, got "${text}".`, "seed");
+  }
+  return seed;
+}
+
+function parseVariants(names: readonly string[]): FixtureVariant[] {
+  return names.map((name) => {
+    if (!isFixtureVariant(name)) {
+      throw new InvalidInputError(
+        `Unknown fixture variant "${name}"; choose from ${FIXTURE_VARIANTS.join(", ")}.`,
+        "variant",
+      );
+    }
+    return name;
+  });
+}
+
+function parseVaeEncoderOutput(text: string): "latent_sample" | "latent_parameters" {
+  if (text === "latent_sample" || text === "latent_parameters") return text;
+  throw new InvalidInputError(
+    `--vae-encoder-output must be latent_sample or latent_parameters, got "${text}".`,
+    "vae-encoder-output",
+  );
+}
+
+/** Errors from fs calls (EACCES, ENOTDIR, ENOSPC...) carry the failing system call. */
+function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && "syscall" in error;
+}
+
+export function registerFixturesCommand(program: Command): void {
+  program
+    .command("fixtures")
+    .description("write tiny SDXL-shaped ONNX model folders (random weights) for tests and benches")
+    .requiredOption("--out <dir>", "folder to write <dir>/<variant>/ into")
+    .option("--seed <n>", "weights are a pure function of this seed (default 1)")
+    .option("--variant <name...>", `which folders to write: ${FIXTURE_VARIANTS.join(", ")} (default: all)`)
+    .option("--vae-encoder-output <name>", "vae_encoder output: latent_sample (default) or latent_parameters")
+    .action(async (flags: FixturesFlags, command: Command) => {
+      const options = {
+        seed: flags.seed === undefined ? undefined : parseFixtureSeed(flags.seed),
+        variants: flags.variant === undefined ? undefined : parseVariants(flags.variant),
+        vaeEncoderOutput:
+          flags.vaeEncoderOutput === undefined ? undefined : parseVaeEncoderOutput(flags.vaeEncoderOutput),
+      };
+      let paths: Partial<Record<FixtureVariant, string>>;
+      try {
+        paths = await writeFixtureModels(flags.out, options);
+      } catch (error) {
+        if (!isFileSystemError(error)) throw error;
+        throw new InvalidInputError(`Cannot write fixture models to ${flags.out}: ${error.message}`, "out");
+      }
+      const write = command.configureOutput().writeOut ?? ((text: string) => process.stdout.write(text));
+      for (const [variant, path] of Object.entries(paths)) write(`${variant}\t${path}\n`);
+    });
+}
