@@ -38,41 +38,35 @@ const EXPLICIT_WEIGHT = /:\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*$/;
 /** Characters and escapes, then brackets paired; unpaired brackets become plain characters. */
 function readUnits(prompt: string): Unit[] {
   const units: Unit[] = [];
-  const openers: number[] = [];
+  const openers: { index: number; bracket: "(" | "[" }[] = [];
+  const asText = (opener: { index: number; bracket: string }) => {
+    units[opener.index] = { kind: "char", char: opener.bracket, escaped: false };
+  };
   const chars = Array.from(prompt);
   for (let i = 0; i < chars.length; i++) {
     const char = chars[i]!;
     if (char === "\\" && i + 1 < chars.length && ESCAPABLE.has(chars[i + 1]!)) {
       units.push({ kind: "char", char: chars[++i]!, escaped: true });
     } else if (char === "(" || char === "[") {
-      openers.push(units.length);
+      openers.push({ index: units.length, bracket: char });
       units.push({ kind: "open", bracket: char, partner: -1 });
     } else if (char === ")" || char === "]") {
       const bracket = char === ")" ? "(" : "[";
-      let depth = openers.length - 1;
-      while (depth >= 0 && (units[openers[depth]!] as { bracket: string }).bracket !== bracket) depth--;
+      const depth = openers.findLastIndex((opener) => opener.bracket === bracket);
       if (depth < 0) {
         units.push({ kind: "char", char, escaped: false });
         continue;
       }
-      const open = openers[depth]!;
-      // Openers of the other kind between the pair can no longer close: they are text.
-      for (const skipped of openers.splice(depth)) {
-        if (skipped !== open)
-          units[skipped] = {
-            kind: "char",
-            char: (units[skipped] as { bracket: string }).bracket,
-            escaped: false,
-          };
-      }
-      units[open] = { kind: "open", bracket, partner: units.length };
-      units.push({ kind: "close", bracket, partner: open });
+      const [open, ...between] = openers.splice(depth);
+      // Openers of the other kind inside the pair can no longer close: they are text.
+      between.forEach(asText);
+      units[open!.index] = { kind: "open", bracket, partner: units.length };
+      units.push({ kind: "close", bracket, partner: open!.index });
     } else {
       units.push({ kind: "char", char, escaped: false });
     }
   }
-  for (const open of openers)
-    units[open] = { kind: "char", char: (units[open] as { bracket: string }).bracket, escaped: false };
+  openers.forEach(asText);
   return units;
 }
 
@@ -86,13 +80,16 @@ function explicitWeight(
 ): { weight: number; start: number } | undefined {
   let start = close;
   while (start > 0 && units[start - 1]!.kind === "char") start--;
-  const tail = units.slice(start, close).map((unit) => (unit as { char: string }).char);
-  const match = EXPLICIT_WEIGHT.exec(tail.join(""));
+  const tail = units
+    .slice(start, close)
+    .map((unit) => (unit as { char: string }).char)
+    .join("");
+  const match = EXPLICIT_WEIGHT.exec(tail);
   if (!match) return undefined;
   const weight = Number.parseFloat(match[1]!);
   if (!Number.isFinite(weight)) return undefined;
-  // Each unit holds one code point, so the match offset counts code points of the tail.
-  return { weight, start: start + Array.from(tail.join("").slice(0, match.index)).length };
+  // Each unit holds one code point, so the `:` is as many units in as the tail has code points before it.
+  return { weight, start: start + Array.from(tail.slice(0, match.index)).length };
 }
 
 /**
