@@ -122,8 +122,12 @@ export function registerGenerateCommands(program: Command): void {
       if (options.aspect && (options.width || options.height)) {
         throw new InvalidInputError("Give either --aspect or --width/--height, not both.", "aspect");
       }
-      const size = options.aspect
-        ? bucketForAspect(options.aspect)
+      const bucket = options.aspect ? bucketForAspect(options.aspect) : undefined;
+      if (options.aspect && !bucket) {
+        throw new InvalidInputError(`--aspect must look like 16:9; got "${options.aspect}".`, "aspect");
+      }
+      const size = bucket
+        ? { width: bucket.width, height: bucket.height }
         : { width: parseInteger(options.width ?? "1024", "--width"), height: parseInteger(options.height ?? "1024", "--height") };
       await run(options, paramsOf(options, size));
     });

@@ -10,7 +10,7 @@ import { InvalidInputError } from "../errors.js";
 import { readModelFolder } from "../pipeline/model-folder.js";
 import { TorchGenerator } from "../pipeline/noise/index.js";
 import { encodeNpyFloat32 } from "../pipeline/npy.js";
-import { createScheduler, parseSchedulerConfig, SDXL_SCHEDULER_CONFIG } from "../pipeline/schedulers/index.js";
+import { createScheduler, parseSchedulerConfig, SDXL_SCHEDULER_CONFIG_JSON } from "../pipeline/schedulers/index.js";
 import { ClipTokenizer, tokenizeWeighted } from "../pipeline/tokenizer/index.js";
 import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
 import { parseInteger, parseSeed, parseShape } from "./args.js";
@@ -89,7 +89,7 @@ export function registerInspectCommands(program: Command): void {
       if (!(SCHEDULER_NAMES as readonly string[]).includes(options.scheduler)) {
         throw new InvalidInputError(`Unknown scheduler "${options.scheduler}"; choose one of ${SCHEDULER_NAMES.join(", ")}.`, "scheduler");
       }
-      let raw: Record<string, unknown> = { ...SDXL_SCHEDULER_CONFIG.raw };
+      let raw: Record<string, unknown> = { ...SDXL_SCHEDULER_CONFIG_JSON };
       if (options.config) {
         try {
           raw = JSON.parse(await readFile(options.config, "utf8")) as Record<string, unknown>;
