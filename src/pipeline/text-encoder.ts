@@ -106,8 +106,8 @@ export async function encodePrompts(
     featureOffset += encoder.width;
   }
 
-  applyEmphasis(positiveHidden, positive, width);
-  if (negativeHidden && negative) applyEmphasis(negativeHidden, negative, width);
+  applyEmphasis(positiveHidden, positive, encoders, width);
+  if (negativeHidden && negative) applyEmphasis(negativeHidden, negative, encoders, width);
 
   const negativeEmbeddings: PromptEmbeddings | undefined = zeroNegative
     ? { hidden: hidden(1), pooled: new Float32Array(positivePooled.length), chunks }
@@ -125,27 +125,40 @@ function interleaveFeatures(source: Float32Array, target: Float32Array, encoderW
   }
 }
 
-/** Emphasis: scale each token's embedding by its weight, then rescale the chunk to its original mean. */
-function applyEmphasis(hidden: Float32Array, tokenizations: readonly { chunks: TokenChunk[]; weighted: boolean }[], width: number): void {
+/**
+ * Emphasis: scale each token's features by its weight (each encoder's slice by its own
+ * tokenizer's weights, which can differ in position), then rescale the chunk to its original mean.
+ */
+function applyEmphasis(
+  hidden: Float32Array,
+  tokenizations: readonly { chunks: TokenChunk[]; weighted: boolean }[],
+  encoders: readonly ClipTextEncoder[],
+  width: number,
+): void {
   if (!tokenizations.some((t) => t.weighted)) return;
-  // Both tokenizers see the same text segments, so the first one's weights stand for both.
-  const chunks = tokenizations[0]!.chunks;
   const chunkSize = TOKENS_PER_CHUNK * width;
-  chunks.forEach((chunk, c) => {
+  const chunks = tokenizations[0]!.chunks.length;
+  for (let c = 0; c < chunks; c++) {
     const z = hidden.subarray(c * chunkSize, (c + 1) * chunkSize);
     let before = 0;
     let after = 0;
-    for (let t = 0; t < TOKENS_PER_CHUNK; t++) {
-      const weight = chunk.weights[t]!;
-      for (let j = t * width; j < (t + 1) * width; j++) {
-        before += z[j]!;
-        z[j] = z[j]! * weight;
-        after += z[j]!;
+    let offset = 0;
+    encoders.forEach((encoder, e) => {
+      const weights = tokenizations[e]!.chunks[c]!.weights;
+      for (let t = 0; t < TOKENS_PER_CHUNK; t++) {
+        const weight = weights[t]!;
+        const start = t * width + offset;
+        for (let j = start; j < start + encoder.width; j++) {
+          before += z[j]!;
+          z[j] = z[j]! * weight;
+          after += z[j]!;
+        }
       }
-    }
+      offset += encoder.width;
+    });
     if (after !== 0) {
       const restore = before / after;
       for (let j = 0; j < z.length; j++) z[j] = z[j]! * restore;
     }
-  });
+  }
 }

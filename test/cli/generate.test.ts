@@ -1,0 +1,159 @@
+/** `easel generate`, `refine`, `tokenize`, `noise` and `schedule` as a user runs them. */
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import sharp from "sharp";
+import { TorchGenerator } from "../../src/pipeline/noise/index.js";
+import { runCli } from "../helpers/cli.js";
+import { fixtureModels } from "../helpers/fixtures.js";
+
+describe("easel generate", () => {
+  let out: string;
+  let models: Awaited<ReturnType<typeof fixtureModels>>;
+  before(async () => {
+    out = await mkdtemp(join(tmpdir(), "easel-cli-"));
+    models = await fixtureModels();
+  });
+  after(async () => {
+    await rm(out, { recursive: true, force: true });
+  });
+
+  const generate = (name: string, ...extra: string[]) => {
+    // 512x512 unless the test sizes by aspect; a later --width in `extra` overrides this one.
+    const size = extra.includes("--aspect") ? [] : ["--width", "512", "--height", "512"];
+    return runCli(["generate", "--model", models.base, "--prompt", "a red fox", "--steps", "3", ...size, "--out", join(out, name), ...extra]);
+  };
+
+  it("writes a PNG of the asked size; the same seed gives the same bytes, another seed others", async () => {
+    const a = await generate("a.png", "--seed", "5");
+    assert.equal(a.code, 0, a.stderr);
+    const b = await generate("b.png", "--seed", "5");
+    const c = await generate("c.png", "--seed", "6");
+    const d = await generate("d.png", "--seed", "5", "--negative", "snow");
+    const [pa, pb, pc, pd] = await Promise.all(["a", "b", "c", "d"].map((n) => readFile(join(out, `${n}.png`))));
+    const meta = await sharp(pa!).metadata();
+    assert.equal(meta.format, "png");
+    assert.equal(meta.width, 512);
+    assert.equal(meta.height, 512);
+    assert.ok(pa!.equals(pb!));
+    assert.ok(!pa!.equals(pc!));
+    assert.ok(!pa!.equals(pd!), "a negative prompt changes the image");
+    assert.match(a.stdout, /seed 5\s+512x512/);
+  });
+
+  it("writes numbered files and the final latents for --count", async () => {
+    const run = await generate("many.png", "--seed", "9", "--count", "2", "--latents", join(out, "latents.npy"), "--aspect", "16:9");
+    assert.equal(run.code, 0, run.stderr);
+    for (const name of ["many-1.png", "many-2.png"]) {
+      const meta = await sharp(await readFile(join(out, name))).metadata();
+      assert.deepEqual([meta.width, meta.height], [1344, 768]);
+    }
+    const npy = await readFile(join(out, "latents.npy"));
+    const headerLength = npy.readUInt16LE(8);
+    assert.match(npy.subarray(10, 10 + headerLength).toString("latin1"), /'shape': \(2, 4, 96, 168\)/);
+    assert.equal(npy.length - 10 - headerLength, 2 * 4 * 96 * 168 * 4);
+  });
+
+  it("prints the random seed it chose", async () => {
+    const run = await generate("random.png");
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /^seed \d+$/m);
+  });
+
+  it("runs every fixture variant", async () => {
+    for (const variant of ["base-int32", "base-fp16"] as const) {
+      const run = await runCli(["generate", "--model", models[variant], "--prompt", "x", "--steps", "2", "--width", "512", "--height", "512", "--seed", "1", "--out", join(out, `${variant}.png`)]);
+      assert.equal(run.code, 0, `${variant}: ${run.stderr}`);
+    }
+    const refined = await generate("refined.png", "--seed", "1", "--refiner", models.refiner, "--steps", "5");
+    assert.equal(refined.code, 0, refined.stderr);
+    const again = await runCli(["refine", "--model", models.base, "--refiner", models.refiner, "--image", join(out, "refined.png"), "--prompt", "sharper", "--steps", "4", "--upscale", "1.5", "--seed", "1", "--out", join(out, "up.png")]);
+    assert.equal(again.code, 0, again.stderr);
+    const meta = await sharp(await readFile(join(out, "up.png"))).metadata();
+    assert.deepEqual([meta.width, meta.height], [768, 768]);
+  });
+
+  it("explains bad input in one line with a non-zero exit and no stack trace", async () => {
+    const cases: [string[], RegExp][] = [
+      [["--width", "1020"], /multiple of 8/],
+      [["--width", "4096"], /between 512 and 2048/],
+      [["--steps", "0"], /Steps must be between 1 and 150/],
+      [["--steps", "151"], /Steps must be between 1 and 150/],
+      [["--guidance", "-1"], /Guidance must be between 0 and 30/],
+      [["--guidance", "31"], /Guidance/],
+      [["--guidance", "NaN"], /must be a number/],
+      [["--count", "5"], /count must be between 1 and 4/],
+      [["--scheduler", "plms"], /Unknown scheduler "plms"/],
+      [["--seed", "-4"], /--seed must be a whole number/],
+      [["--aspect", "wide"], /--aspect must look like 16:9/],
+    ];
+    for (const [extra, message] of cases) {
+      const run = await generate("bad.png", ...extra);
+      assert.notEqual(run.code, 0, extra.join(" "));
+      assert.match(run.stderr, message, extra.join(" "));
+      assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
+    }
+    const empty = await runCli(["generate", "--model", models.base, "--prompt", "  ", "--out", join(out, "e.png")]);
+    assert.notEqual(empty.code, 0);
+    assert.match(empty.stderr, /prompt is empty/);
+    const notSdxl = await runCli(["generate", "--model", out, "--prompt", "x", "--out", join(out, "e.png")]);
+    assert.notEqual(notSdxl.code, 0);
+    assert.match(notSdxl.stderr, /model_index\.json: is missing/);
+  });
+});
+
+describe("inspection commands", () => {
+  let out: string;
+  before(async () => {
+    out = await mkdtemp(join(tmpdir(), "easel-inspect-"));
+  });
+  after(async () => {
+    await rm(out, { recursive: true, force: true });
+  });
+
+  it("tokenize prints both encoders' 77 ids, and one JSON line per prompt with --stdin", async () => {
+    const models = await fixtureModels();
+    const run = await runCli(["tokenize", "--model", models.base, "a photo of a cat"]);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as Record<string, { input_ids: number[]; truncated_tokens: number }>;
+    assert.deepEqual(report.tokenizer!.input_ids.slice(0, 7), [49406, 320, 1125, 539, 320, 2368, 49407]);
+    assert.equal(report.tokenizer!.input_ids[7], 49407, "tokenizer pads with EOS");
+    assert.equal(report.tokenizer_2!.input_ids[7], 0, "tokenizer_2 pads with !");
+    assert.equal(report.tokenizer!.truncated_tokens, 0);
+    const lines = await runCli(["tokenize", "--model", models.base, "--stdin"], { input: "one\ntwo words\n" });
+    const parsed = lines.stdout.trim().split("\n").map((line) => JSON.parse(line) as { prompt: string });
+    assert.deepEqual(parsed.map((p) => p.prompt), ["one", "two words"]);
+  });
+
+  it("noise writes the seed's PyTorch noise, continuing the stream with --then", async () => {
+    const file = join(out, "noise.npy");
+    const run = await runCli(["noise", "--seed", "42", "--shape", "1,4,8,8", "--then", "1", "--out", file]);
+    assert.equal(run.code, 0, run.stderr);
+    const npy = await readFile(file);
+    const headerLength = npy.readUInt16LE(8);
+    assert.match(npy.subarray(10, 10 + headerLength).toString("latin1"), /'shape': \(2, 4, 8, 8\)/);
+    const body = npy.subarray(10 + headerLength);
+    const values = new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+    const generator = new TorchGenerator(42n);
+    const expected = new Float32Array(512);
+    generator.randn([1, 4, 8, 8], expected.subarray(0, 256));
+    generator.randn([1, 4, 8, 8], expected.subarray(256));
+    assert.deepEqual(values, expected);
+  });
+
+  it("schedule prints diffusers' SDXL Euler timesteps", async () => {
+    const run = await runCli(["schedule", "--scheduler", "euler", "--steps", "4"]);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as { timesteps: number[]; sigmas: number[]; init_noise_sigma: number };
+    assert.deepEqual(report.timesteps, [751, 501, 251, 1]);
+    assert.equal(report.sigmas.length, 5);
+    assert.equal(report.sigmas[4], 0);
+    const trailing = await runCli(["schedule", "--scheduler", "ddim", "--steps", "4", "--spacing", "trailing"]);
+    assert.deepEqual((JSON.parse(trailing.stdout) as { timesteps: number[] }).timesteps, [999, 749, 499, 249]);
+    const bad = await runCli(["schedule", "--scheduler", "lms", "--steps", "4"]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /Unknown scheduler/);
+  });
+});
