@@ -26,6 +26,8 @@ const envSchema = z.object({
   EASEL_MODEL_DIR: z.string().default("models/tiny/base"),
   /** Optional SDXL refiner ONNX folder; empty disables the refiner. */
   EASEL_REFINER_DIR: z.string().default(""),
+  /** A float32 (or fp16-fix) VAE decoder .onnx tried when the model's decoder overflows (empty = none). */
+  EASEL_VAE_FALLBACK: z.string().default(""),
   /** Devices to run on, one worker each: "cpu" or "cuda:0,cuda:1". */
   EASEL_DEVICES: z.string().default("cpu"),
   /** Where the job store and pending images live. */
@@ -78,6 +80,7 @@ export interface PriorityRule {
 export interface Config {
   modelDir: string;
   refinerDir: string | undefined;
+  vaeFallback: string | undefined;
   devices: string[];
   dataDir: string;
   logLevel: z.infer<typeof envSchema>["EASEL_LOG_LEVEL"];
@@ -135,6 +138,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     modelDir: e.EASEL_MODEL_DIR,
     refinerDir: e.EASEL_REFINER_DIR || undefined,
+    vaeFallback: e.EASEL_VAE_FALLBACK || undefined,
     devices: devices.length > 0 ? devices : ["cpu"],
     dataDir: e.EASEL_DATA_DIR,
     logLevel: e.EASEL_LOG_LEVEL,

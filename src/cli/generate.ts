@@ -89,7 +89,8 @@ async function run(options: SharedOptions, params: GenerateParams): Promise<void
     ...(options.refiner ? { refinerDir: options.refiner } : {}),
     device: options.device ?? "cpu",
     intraOpThreads: config.ort.intraOpThreads,
-    exclamationAsPad: options.diffusersExclamation === true,
+    exclamationAsPad: options.diffusersExclamation === true || !config.generation.openClipExclamation,
+    ...(config.vaeFallback ? { vaeFallback: config.vaeFallback } : {}),
   });
   try {
     const onProgress = progressBar();

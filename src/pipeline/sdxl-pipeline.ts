@@ -28,6 +28,11 @@ export interface PipelineOptions extends SessionPlacement {
   exclamationAsPad?: boolean;
   /** Largest source image accepted for refining, in pixels after upscaling. */
   maxSourcePixels?: number;
+  /**
+   * A float32 (or fp16-fix) VAE decoder .onnx used when the model's own decoder overflows
+   * (NaN/inf, as the original SDXL VAE does in float16).
+   */
+  vaeFallback?: string;
 }
 
 /** Everything loaded from one model folder. */
@@ -59,8 +64,9 @@ class LoadedModel {
     encoders.push(new ClipTextEncoder(encoder2, await ClipTokenizer.fromFolder(folder.tokenizer2Dir, tokenizerOptions), "text_embeds"));
     const unet = await load(folder.unet);
     const decoder = await load(folder.vaeDecoder);
+    const fallback = options.vaeFallback ? await load(options.vaeFallback) : undefined;
     const vaeEncoder = folder.vaeEncoder ? await load(folder.vaeEncoder) : undefined;
-    sessions.push(unet, decoder, ...(vaeEncoder ? [vaeEncoder] : []));
+    sessions.push(unet, decoder, ...(fallback ? [fallback] : []), ...(vaeEncoder ? [vaeEncoder] : []));
     for (const input of ["sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids"]) {
       if (!unet.hasInput(input)) {
         throw new InvalidInputError(`${folder.unet}: the UNet has no "${input}" input, so this is not an SDXL model.`, "model");
@@ -70,7 +76,7 @@ class LoadedModel {
       folder,
       encoders,
       unet,
-      new VaeDecoder(decoder, folder.vaeScalingFactor),
+      new VaeDecoder(decoder, folder.vaeScalingFactor, fallback),
       vaeEncoder ? new VaeEncoder(vaeEncoder, folder.vaeScalingFactor) : undefined,
       schedulerConfig,
       sessions,
