@@ -1,0 +1,230 @@
+/**
+ * Result buttons: actions encoded in custom ids that point at a stored job, so a button keeps
+ * working after a restart (decoding reads the id string only), and the follow-up request each
+ * action makes.
+ *
+ * Id format (at most 82 characters, within Discord's and Slack's 100):
+ *   easel:1:reroll:<jobId>              easel:1:cancel:<jobId>
+ *   easel:1:vary:<jobId>:<i>:subtle     easel:1:vary:<jobId>:<i>:strong
+ *   easel:1:refine:<jobId>:<i>          easel:1:upscale:<jobId>:<i>
+ * `1` is the format version; jobId is 1-64 characters of [A-Za-z0-9_-]; i is the 0-based image
+ * index (0-99, no leading zeros). Every id has exactly one spelling, so decode(encode(a)) is a.
+ */
+import type { Config } from "../config.js";
+import { InvalidInputError } from "../errors.js";
+import { isValidSide } from "./aspect.js";
+import type { GenerationRequest, Requester } from "./request.js";
+import { buttonErrors, buttonLabels } from "./texts.js";
+
+export type ButtonAction =
+  | { kind: "reroll"; jobId: string }
+  | { kind: "cancel"; jobId: string }
+  | { kind: "vary"; jobId: string; imageIndex: number; strength: "subtle" | "strong" }
+  | { kind: "refine"; jobId: string; imageIndex: number }
+  | { kind: "upscale"; jobId: string; imageIndex: number };
+
+export type ButtonKind = ButtonAction["kind"];
+/** Actions that start a new job (cancel is the queue's business). */
+export type FollowUpAction = Exclude<ButtonAction, { kind: "cancel" }>;
+
+/** A button id that is not ours, malformed, or from another format version. */
+export class InvalidButtonError extends InvalidInputError {
+  constructor(message: string) {
+    super(message, "button");
+  }
+}
+
+export const BUTTON_PREFIX = "easel";
+export const BUTTON_VERSION = 1;
+export const MAX_BUTTON_ID_LENGTH = 100;
+export const MAX_IMAGE_INDEX = 99;
+
+/** Variation strengths: how much of the subseed's noise is blended into the image's own seed noise. */
+export const VARIATION_STRENGTH = { subtle: 0.15, strong: 0.45 } as const;
+/** img2img strength for refine and upscale: re-runs the last 30% of the schedule. */
+export const REFINE_STRENGTH = 0.3;
+/** Upscale factors tried in order; the first that keeps both sides within the pipeline's limits wins. */
+const UPSCALE_FACTORS = [2, 1.5] as const;
+
+const JOB_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const INDEX = /^(0|[1-9]\d?)$/;
+const KINDS: readonly ButtonKind[] = ["reroll", "cancel", "vary", "refine", "upscale"];
+
+/** Whether an id is one of ours (any version), so adapters can route it here. */
+export function isEaselButtonId(id: string): boolean {
+  return id.startsWith(`${BUTTON_PREFIX}:`);
+}
+
+export function encodeButton(action: ButtonAction): string {
+  if (!KINDS.includes(action.kind) || !JOB_ID.test(action.jobId)) {
+    throw new InvalidButtonError(buttonErrors.invalid());
+  }
+  const parts: string[] = [BUTTON_PREFIX, String(BUTTON_VERSION), action.kind, action.jobId];
+  if (action.kind === "vary" || action.kind === "refine" || action.kind === "upscale") {
+    if (
+      !Number.isInteger(action.imageIndex) ||
+      action.imageIndex < 0 ||
+      action.imageIndex > MAX_IMAGE_INDEX
+    ) {
+      throw new InvalidButtonError(buttonErrors.invalid());
+    }
+    parts.push(String(action.imageIndex));
+  }
+  if (action.kind === "vary") {
+    if (action.strength !== "subtle" && action.strength !== "strong") {
+      throw new InvalidButtonError(buttonErrors.invalid());
+    }
+    parts.push(action.strength);
+  }
+  return parts.join(":");
+}
+
+/** The action in a button id; InvalidButtonError for anything else. Depends on the string only. */
+export function decodeButton(id: string): ButtonAction {
+  if (typeof id !== "string" || id.length > MAX_BUTTON_ID_LENGTH)
+    throw new InvalidButtonError(buttonErrors.invalid());
+  const parts = id.split(":");
+  if (parts[0] !== BUTTON_PREFIX || parts.length < 4) throw new InvalidButtonError(buttonErrors.invalid());
+  if (parts[1] !== String(BUTTON_VERSION)) {
+    throw new InvalidButtonError(/^\d+$/.test(parts[1]!) ? buttonErrors.outdated() : buttonErrors.invalid());
+  }
+  const [, , kind, jobId, index, strength] = parts;
+  if (!JOB_ID.test(jobId!)) throw new InvalidButtonError(buttonErrors.invalid());
+  const imageIndex = index !== undefined && INDEX.test(index) ? Number(index) : undefined;
+  if ((kind === "reroll" || kind === "cancel") && parts.length === 4) return { kind, jobId: jobId! };
+  if ((kind === "refine" || kind === "upscale") && parts.length === 5 && imageIndex !== undefined) {
+    return { kind, jobId: jobId!, imageIndex };
+  }
+  if (kind === "vary" && parts.length === 6 && imageIndex !== undefined) {
+    if (strength === "subtle" || strength === "strong") return { kind, jobId: jobId!, imageIndex, strength };
+  }
+  throw new InvalidButtonError(buttonErrors.invalid());
+}
+
+/**
+ * Whether `presser` may press a button on `author`'s result, per config (`author` or `anyone`).
+ * Pass the action's kind to apply the one exception: cancel is always the author's alone, since it
+ * throws away someone else's job, while the other buttons start a new job owned by the presser.
+ */
+export function mayPress(
+  config: Pick<Config, "buttons">,
+  authorUserId: string,
+  presserUserId: string,
+  kind?: ButtonKind,
+): boolean {
+  if (authorUserId === presserUserId) return true;
+  return config.buttons === "anyone" && kind !== "cancel";
+}
+
+const addToSeed = (seed: string, offset: number): string =>
+  BigInt.asUintN(64, BigInt(seed) + BigInt(offset)).toString();
+
+/** The factor an upscale of this size uses, or undefined when even the smallest would exceed the limits. */
+export function upscaleFactor(width: number, height: number): 2 | 1.5 | undefined {
+  return UPSCALE_FACTORS.find((factor) => isValidSide(width * factor) && isValidSide(height * factor));
+}
+
+/**
+ * The request a button press starts; the presser owns it. Prompts (with the policy already
+ * applied when the original was made) carry over unchanged.
+ * - reroll: same settings and count (and same source image, if any), a fresh seed, no variation.
+ * - vary: one image, image i's seed (original seed + i) blended with a fresh subseed at
+ *   0.15 (subtle) or 0.45 (strong); one image because a batch would advance the seed per image.
+ * - refine: img2img of image i at strength 0.3, same size; upscale: the same at 2x (1.5x when 2x
+ *   would pass 2048), width/height being the upscaled size. Both use image i's seed and turn the
+ *   refiner on when `config` says one is installed (it then runs the low-noise end of the
+ *   shortened schedule, as in text-to-image); without `config` the original's refiner setting stays.
+ * Throws InvalidInputError when image i does not exist or cannot be upscaled.
+ */
+export function requestForButton(
+  action: FollowUpAction,
+  original: GenerationRequest,
+  presser: Requester,
+  randomSeed: () => bigint,
+  config?: Pick<Config, "refinerDir" | "generation">,
+): GenerationRequest {
+  const { variation: _variation, source: originalSource, ...settings } = original;
+  const freshSeed = (): string => BigInt.asUintN(64, randomSeed()).toString();
+  if (action.kind === "reroll") {
+    return {
+      ...settings,
+      ...(originalSource ? { source: originalSource } : {}),
+      seed: freshSeed(),
+      requester: presser,
+    };
+  }
+  if ((action.kind as ButtonKind) === "cancel") throw new InvalidButtonError(buttonErrors.notAFollowUp());
+  if (action.imageIndex >= original.count) {
+    throw new InvalidInputError(buttonErrors.noSuchImage(action.imageIndex + 1, original.count), "button");
+  }
+  const seed = addToSeed(original.seed, action.imageIndex);
+  if (action.kind === "vary") {
+    return {
+      ...settings,
+      ...(originalSource ? { source: originalSource } : {}),
+      seed,
+      count: 1,
+      variation: { subseed: freshSeed(), strength: VARIATION_STRENGTH[action.strength] },
+      requester: presser,
+    };
+  }
+  let upscale: 1 | 1.5 | 2 = 1;
+  if (action.kind === "upscale") {
+    upscale = upscaleFactor(original.width, original.height) ?? 1;
+    if (upscale === 1) throw new InvalidInputError(buttonErrors.cannotUpscale(), "button");
+  }
+  const refiner: GenerationRequest["refiner"] =
+    config === undefined
+      ? original.refiner
+      : config.refinerDir !== undefined
+        ? { enabled: true, switchAt: config.generation.refinerSwitch }
+        : { enabled: false };
+  return {
+    ...settings,
+    width: original.width * upscale,
+    height: original.height * upscale,
+    seed,
+    count: 1,
+    refiner,
+    source: { jobId: action.jobId, imageIndex: action.imageIndex, strength: REFINE_STRENGTH, upscale },
+    requester: presser,
+  };
+}
+
+export interface ButtonSpec {
+  id: string;
+  label: string;
+  style: "primary" | "secondary" | "danger";
+}
+
+/**
+ * The buttons under a finished job, as rows: one row per image (vary subtle/strong, refine,
+ * upscale when the size allows) and a last row with re-roll. At most 4 buttons a row; with up to 4
+ * images this fits Discord's 5 rows of 5.
+ */
+export function resultButtons(jobId: string, request: GenerationRequest): ButtonSpec[][] {
+  const single = request.count === 1;
+  const canUpscale = upscaleFactor(request.width, request.height) !== undefined;
+  const rows: ButtonSpec[][] = [];
+  for (let imageIndex = 0; imageIndex < request.count; imageIndex++) {
+    const n = imageIndex + 1;
+    const row: ButtonSpec[] = [
+      button({ kind: "vary", jobId, imageIndex, strength: "subtle" }, buttonLabels.varySubtle(n, single)),
+      button({ kind: "vary", jobId, imageIndex, strength: "strong" }, buttonLabels.varyStrong(n, single)),
+      button({ kind: "refine", jobId, imageIndex }, buttonLabels.refine(n, single)),
+    ];
+    if (canUpscale) row.push(button({ kind: "upscale", jobId, imageIndex }, buttonLabels.upscale(n, single)));
+    rows.push(row);
+  }
+  rows.push([button({ kind: "reroll", jobId }, buttonLabels.reroll, "primary")]);
+  return rows;
+}
+
+/** The cancel button shown while a job is queued or running. */
+export function cancelButton(jobId: string): ButtonSpec {
+  return button({ kind: "cancel", jobId }, buttonLabels.cancel, "danger");
+}
+
+function button(action: ButtonAction, label: string, style: ButtonSpec["style"] = "secondary"): ButtonSpec {
+  return { id: encodeButton(action), label, style };
+}

@@ -1,0 +1,125 @@
+/**
+ * `/imagine` input → GenerationRequest. Text flags and structured options (Discord's option
+ * fields, a web form) are two ways to set the same options; setting one option both ways is an
+ * error that names both, so nothing the user typed is silently ignored.
+ */
+import type { Config } from "../config.js";
+import { InvalidInputError } from "../errors.js";
+import type { ImageSize } from "./aspect.js";
+import { flagIndex, type ImagineOption, imagineOptions, type OptionName } from "./options.js";
+import { parseFlagText } from "./parse.js";
+import { assertPromptAllowed, negativeWithSafety } from "./policy.js";
+import type { GenerationRequest, Requester } from "./request.js";
+import { inputErrors } from "./texts.js";
+import {
+  type RawValue,
+  readAspect,
+  readBoolean,
+  readInteger,
+  readNumber,
+  readScheduler,
+  readSeed,
+  readSize,
+  readText,
+} from "./validate.js";
+
+export interface ImagineInput {
+  /** The prompt with any flags: Discord's `prompt` option, or Slack's whole command text. */
+  text: string;
+  /** Structured options by option name (not `prompt`); absent (undefined) entries are skipped. */
+  options?: Record<string, string | number | boolean>;
+}
+
+/** Draws a fresh 64-bit seed; values outside 0..2^64-1 are wrapped into it. */
+export type RandomSeed = () => bigint;
+
+const HELP_WORDS = new Set(["help", "--help", "-h", "?"]);
+
+/** `/imagine help` (or `--help`, `-h`, `?`) on its own asks for the help text instead of an image. */
+export function isHelpRequest(input: ImagineInput): boolean {
+  return HELP_WORDS.has(input.text.trim().toLowerCase());
+}
+
+interface GivenValue {
+  raw: RawValue;
+  /** How the user gave it, for messages: "--steps" or "the steps option". */
+  source: string;
+}
+
+/** Parses and validates one `/imagine`; throws InvalidInputError with a user-facing message. */
+export function parseImagine(
+  input: ImagineInput,
+  requester: Requester,
+  config: Config,
+  randomSeed: RandomSeed,
+): GenerationRequest {
+  const table = imagineOptions(config);
+  const option = (name: OptionName): ImagineOption => table.find((entry) => entry.name === name)!;
+  const given = new Map<OptionName, GivenValue>();
+  const give = (target: ImagineOption, value: GivenValue): void => {
+    const previous = given.get(target.name);
+    if (previous) {
+      throw new InvalidInputError(
+        inputErrors.setTwice(target.label, previous.source, value.source),
+        target.name,
+      );
+    }
+    given.set(target.name, value);
+  };
+
+  const text = parseFlagText(input.text, flagIndex(table));
+  for (const use of text.flags) {
+    const target = use.meaning.option;
+    const switchedTo = use.meaning.sets;
+    if (switchedTo === undefined) {
+      give(target, { raw: use.value ?? "", source: use.flag });
+    } else {
+      const value = use.value === undefined ? true : readBoolean(target, use.value);
+      give(target, { raw: value === switchedTo, source: use.flag });
+    }
+  }
+  for (const [name, raw] of Object.entries(input.options ?? {})) {
+    if (raw === undefined || raw === null) continue;
+    const target = table.find((entry) => entry.name === name && entry.name !== "prompt");
+    if (!target) throw new InvalidInputError(inputErrors.unknownOption(name), name);
+    give(target, { raw, source: `the ${name} option` });
+  }
+  const read = <T>(name: OptionName, reader: (option: ImagineOption, raw: RawValue) => T): T | undefined => {
+    const value = given.get(name);
+    return value === undefined ? undefined : reader(option(name), value.raw);
+  };
+
+  const prompt = readText(option("prompt"), text.prompt);
+  if (prompt.length === 0) {
+    const negativeTookText = text.flags.some((use) => use.meaning.option.freeText && !use.quoted);
+    throw new InvalidInputError(inputErrors.emptyPrompt(negativeTookText), "prompt");
+  }
+  assertPromptAllowed(prompt, config.policy);
+  const userNegative = read("negative", readText);
+
+  if (given.has("aspect") && given.has("size"))
+    throw new InvalidInputError(inputErrors.aspectAndSize(), "size");
+  const size: ImageSize =
+    read("size", readSize) ?? read("aspect", readAspect) ?? readAspect(option("aspect"), "1:1");
+
+  const refinerOption = option("refiner");
+  const refinerOn = read("refiner", readBoolean) ?? refinerOption.available;
+  if (refinerOn && !refinerOption.available) {
+    throw new InvalidInputError(inputErrors.refinerUnavailable(), "refiner");
+  }
+
+  const g = config.generation;
+  return {
+    prompt,
+    negativePrompt: negativeWithSafety(userNegative, config.policy, requester.nsfwChannel),
+    width: size.width,
+    height: size.height,
+    seed: read("seed", readSeed) ?? BigInt.asUintN(64, randomSeed()).toString(),
+    steps: read("steps", readInteger) ?? g.defaultSteps,
+    guidance: read("guidance", readNumber) ?? g.defaultGuidance,
+    scheduler: read("scheduler", readScheduler) ?? g.defaultScheduler,
+    count: read("count", readInteger) ?? g.defaultCount,
+    refiner: refinerOn ? { enabled: true, switchAt: g.refinerSwitch } : { enabled: false },
+    requester,
+  };
+}

@@ -1,0 +1,10 @@
+/** The platform-neutral `/imagine` command: what the chat adapters call. */
+export * from "./aspect.js";
+export * from "./buttons.js";
+export * from "./imagine.js";
+export * from "./options.js";
+export * from "./policy.js";
+export * from "./render.js";
+export type * from "./request.js";
+export * from "./texts.js";
+export { cleanText, type RawValue } from "./validate.js";

@@ -1,0 +1,225 @@
+/**
+ * The one definition of `/imagine`'s options. Discord's option JSON, Slack's flag syntax, the help
+ * text and the parser are all derived from this table, so a new option is added here only.
+ */
+import type { Config } from "../config.js";
+import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
+import { SDXL_BUCKETS, SIZE_LIMITS } from "./aspect.js";
+
+export type OptionName =
+  | "prompt"
+  | "negative"
+  | "aspect"
+  | "size"
+  | "refiner"
+  | "seed"
+  | "steps"
+  | "guidance"
+  | "scheduler"
+  | "count";
+
+export type OptionKind = "string" | "integer" | "number" | "boolean" | "choice";
+
+export interface OptionChoice {
+  /** What users see. */
+  name: string;
+  /** What the command receives. */
+  value: string;
+}
+
+export interface ImagineOption {
+  /** Structured option name (Discord option, web form field). */
+  name: OptionName;
+  /** How messages refer to the option, e.g. "Steps". */
+  label: string;
+  kind: OptionKind;
+  /** One line, at most 100 characters (Discord's limit). */
+  description: string;
+  required: boolean;
+  /** False when this deployment cannot honour the option (the refiner without a refiner model). */
+  available: boolean;
+  /** Flag names without the leading `--`; the first is the one shown in help. Booleans: these set true. */
+  flags: readonly string[];
+  /** Boolean options: flags that set false. */
+  offFlags?: readonly string[];
+  /** An unquoted value runs to the next flag instead of ending at the first space (`--no fog, rain`). */
+  freeText?: boolean;
+  /** Suggested values; for "choice" the accepted ones (aspect also takes any W:H in text). */
+  choices?: readonly OptionChoice[];
+  min?: number;
+  max?: number;
+  maxLength?: number;
+  /** The value used when the option is not given, for display. */
+  defaultValue?: string | number | boolean;
+  /** A typical use, shown in help and in "needs a value" errors. */
+  example: string;
+  /** Stands for the value in usage lines, e.g. "W:H"; ranges and choices are derived instead. */
+  placeholder?: string;
+}
+
+/** Longest prompt or negative prompt accepted, in characters (CLIP reads only ~77 tokens anyway). */
+export const MAX_PROMPT_LENGTH = 1000;
+/** Lowest guidance scale accepted; below 1 classifier-free guidance pushes away from the prompt. */
+export const MIN_GUIDANCE = 1;
+export const MAX_SEED = (1n << 64n) - 1n;
+
+export const SCHEDULER_LABELS: Record<SchedulerName, string> = {
+  euler: "Euler",
+  "euler-a": "Euler ancestral",
+  "dpmpp-2m-karras": "DPM++ 2M Karras",
+  ddim: "DDIM",
+};
+
+/** The option table for a deployment; limits and defaults come from its config. */
+export function imagineOptions(config: Config): readonly ImagineOption[] {
+  const g = config.generation;
+  const refinerAvailable = config.refinerDir !== undefined;
+  const size = `${SIZE_LIMITS.min}-${SIZE_LIMITS.max}`;
+  return [
+    {
+      name: "prompt",
+      label: "Prompt",
+      kind: "string",
+      description: "What to draw; flags like --ar 16:9 --seed 7 work here too",
+      required: true,
+      available: true,
+      flags: [],
+      maxLength: MAX_PROMPT_LENGTH,
+      example: "a lighthouse at dusk",
+    },
+    {
+      name: "negative",
+      label: "Negative prompt",
+      kind: "string",
+      description: "What to keep out of the image",
+      required: false,
+      available: true,
+      flags: ["no", "neg", "negative"],
+      freeText: true,
+      maxLength: MAX_PROMPT_LENGTH,
+      example: '--no "fog, rain"',
+      placeholder: "text",
+    },
+    {
+      name: "aspect",
+      label: "Aspect ratio",
+      kind: "choice",
+      description: "Width:height, mapped to the nearest SDXL size (default 1:1)",
+      required: false,
+      available: true,
+      flags: ["ar", "aspect"],
+      choices: SDXL_BUCKETS.map((bucket) => ({
+        name: `${bucket.ratio} (${bucket.width}x${bucket.height})`,
+        value: bucket.ratio,
+      })),
+      defaultValue: "1:1",
+      example: "--ar 16:9",
+      placeholder: "W:H",
+    },
+    {
+      name: "size",
+      label: "Size",
+      kind: "string",
+      description: `Exact WIDTHxHEIGHT instead of an aspect ratio; multiples of 8 within ${size}`,
+      required: false,
+      available: true,
+      flags: ["size"],
+      maxLength: 11,
+      example: "--size 1152x896",
+      placeholder: "WxH",
+    },
+    {
+      name: "refiner",
+      label: "Refiner",
+      kind: "boolean",
+      description: `Finish with the SDXL refiner (default ${refinerAvailable ? "on" : "off"})`,
+      required: false,
+      available: refinerAvailable,
+      flags: ["refiner"],
+      offFlags: ["no-refiner"],
+      defaultValue: refinerAvailable,
+      example: "--refiner",
+    },
+    {
+      name: "seed",
+      label: "Seed",
+      kind: "string", // 64-bit: beyond what a JSON number (and Discord's integer option) can hold
+      description: "Whole number from 0 to 2^64-1; the same seed and settings give the same image",
+      required: false,
+      available: true,
+      flags: ["seed"],
+      maxLength: 20,
+      example: "--seed 7",
+      placeholder: "N",
+    },
+    {
+      name: "steps",
+      label: "Steps",
+      kind: "integer",
+      description: `Denoising steps, 1-${g.maxSteps} (default ${g.defaultSteps})`,
+      required: false,
+      available: true,
+      flags: ["steps"],
+      min: 1,
+      max: g.maxSteps,
+      defaultValue: g.defaultSteps,
+      example: `--steps ${g.defaultSteps}`,
+    },
+    {
+      name: "guidance",
+      label: "Guidance",
+      kind: "number",
+      description: `How closely to follow the prompt (CFG), ${MIN_GUIDANCE}-${g.maxGuidance} (default ${g.defaultGuidance})`,
+      required: false,
+      available: true,
+      flags: ["cfg", "guidance"],
+      min: MIN_GUIDANCE,
+      max: g.maxGuidance,
+      defaultValue: g.defaultGuidance,
+      example: "--cfg 7.5",
+    },
+    {
+      name: "scheduler",
+      label: "Scheduler",
+      kind: "choice",
+      description: `Sampling method (default ${g.defaultScheduler})`,
+      required: false,
+      available: true,
+      flags: ["sampler", "scheduler"],
+      choices: SCHEDULER_NAMES.map((value) => ({ name: SCHEDULER_LABELS[value], value })),
+      defaultValue: g.defaultScheduler,
+      example: "--sampler dpmpp-2m-karras",
+    },
+    {
+      name: "count",
+      label: "Count",
+      kind: "integer",
+      description: `Images to make, 1-${g.maxCount} (default ${g.defaultCount})`,
+      required: false,
+      available: true,
+      flags: ["n", "count"],
+      min: 1,
+      max: g.maxCount,
+      defaultValue: g.defaultCount,
+      example: "--n 4",
+    },
+  ];
+}
+
+/** What a typed flag means: which option, and for booleans which value it sets. */
+export interface FlagMeaning {
+  option: ImagineOption;
+  /** Set for boolean switches (`--refiner` true, `--no-refiner` false). */
+  sets?: boolean;
+}
+
+/** Flag name (lower case, no dashes) to its meaning, for every option in the table. */
+export function flagIndex(options: readonly ImagineOption[]): ReadonlyMap<string, FlagMeaning> {
+  const index = new Map<string, FlagMeaning>();
+  for (const option of options) {
+    for (const flag of option.flags)
+      index.set(flag, option.kind === "boolean" ? { option, sets: true } : { option });
+    for (const flag of option.offFlags ?? []) index.set(flag, { option, sets: false });
+  }
+  return index;
+}

@@ -1,0 +1,187 @@
+/**
+ * Every sentence a user reads from `/imagine`, for all platforms. Plain text with `**bold**` and
+ * `code` spans, which Discord renders and the Slack adapter converts; escaping for a platform's
+ * markup is the adapter's job.
+ */
+import type { Config } from "../config.js";
+import { imagineOptions, SCHEDULER_LABELS } from "./options.js";
+import type { GenerationRequest } from "./request.js";
+
+/** Longest part of a user's value echoed back in an error. */
+const MAX_ECHO = 32;
+/** Longest prompt shown in a result caption. */
+export const MAX_CAPTION_PROMPT = 200;
+
+/** A user's value, made safe and short for an error message. */
+export function echo(value: string | number | boolean): string {
+  if (typeof value !== "string") return String(value);
+  const flat = value.replace(/[\p{Cc}\p{Cf}]+/gu, " ").trim();
+  const short = flat.length > MAX_ECHO ? `${flat.slice(0, MAX_ECHO - 1)}…` : flat;
+  return /^[+-]?\d+(\.\d+)?$/.test(short) ? short : `"${short.replaceAll("`", "'")}"`;
+}
+
+export function truncate(text: string, max: number): string {
+  const chars = Array.from(text);
+  return chars.length > max
+    ? `${chars
+        .slice(0, max - 1)
+        .join("")
+        .trimEnd()}…`
+    : text;
+}
+
+// ── Input errors ───────────────────────────────────────────────────────────────────────────────
+
+export const inputErrors = {
+  emptyPrompt: (negativeTookText: boolean): string =>
+    negativeTookText
+      ? 'Your prompt is empty: everything after --no up to the next flag is the negative prompt. Put --no last, or quote it: --no "fog".'
+      : "Please describe the image you want, e.g. `/imagine a lighthouse at dusk`.",
+  tooLong: (label: string, length: number, max: number): string =>
+    `${label} is ${length} characters long; the limit is ${max}.`,
+  notWholeNumber: (label: string, given: string | number | boolean): string =>
+    `${label} must be a whole number; you gave ${echo(given)}.`,
+  notNumber: (label: string, given: string | number | boolean): string =>
+    `${label} must be a number; you gave ${echo(given)}.`,
+  outOfRange: (label: string, min: number, max: number, given: string | number | boolean): string =>
+    `${label} must be between ${min} and ${max}; you gave ${echo(given)}.`,
+  badSeed: (given: string | number | boolean): string =>
+    `Seed must be a whole number from 0 to 18446744073709551615; you gave ${echo(given)}.`,
+  badAspect: (given: string | number | boolean): string =>
+    `Aspect ratio must look like 16:9 (width:height, both above 0); you gave ${echo(given)}.`,
+  badSize: (given: string | number | boolean, min: number, max: number, multiple: number): string =>
+    `Size must be WIDTHxHEIGHT with each side a multiple of ${multiple} from ${min} to ${max}, e.g. 1152x896; you gave ${echo(given)}.`,
+  badChoice: (label: string, allowed: readonly string[], given: string | number | boolean): string =>
+    `${label} must be one of ${allowed.join(", ")}; you gave ${echo(given)}.`,
+  badBoolean: (label: string, given: string | number | boolean): string =>
+    `${label} must be on or off; you gave ${echo(given)}.`,
+  refinerUnavailable: (): string =>
+    "This bot has no refiner model set up, so the refiner can't be turned on.",
+  unknownFlag: (flag: string, suggestion: string | undefined): string =>
+    suggestion
+      ? `Unknown flag ${flag}. Did you mean ${suggestion}?`
+      : `Unknown flag ${flag}. Type \`/imagine help\` to see the flags.`,
+  unknownOption: (name: string): string => `Unknown option ${echo(name)}.`,
+  setTwice: (label: string, first: string, second: string): string =>
+    first === second
+      ? `You gave ${first} twice; keep one.`
+      : `You set ${label.toLowerCase()} twice (${first} and ${second}); keep one.`,
+  aspectAndSize: (): string => "Use either an aspect ratio or an exact size, not both.",
+  missingValue: (flag: string, example: string): string => `${flag} needs a value, e.g. ${example}.`,
+  unclosedQuote: (flag: string): string => `The quote after ${flag} is never closed.`,
+  blockedPrompt: (): string => "Your prompt contains a term that isn't allowed here. Please rephrase it.",
+};
+
+// ── Buttons ────────────────────────────────────────────────────────────────────────────────────
+
+export const buttonErrors = {
+  invalid: (): string => "This button isn't recognised. Please run /imagine again.",
+  outdated: (): string => "This button is from an older version of the bot. Please run /imagine again.",
+  notAllowed: (): string => "Only the person who ran this /imagine can use its buttons.",
+  noSuchImage: (imageNumber: number, count: number): string =>
+    `That job made ${count} image${count === 1 ? "" : "s"}, so there is no image ${imageNumber}.`,
+  cannotUpscale: (): string => "This image is already as large as the bot can make it.",
+  notAFollowUp: (): string => "Cancel stops a job; it doesn't start a new one.",
+};
+
+/** Button labels; images are numbered from 1 for people. */
+export const buttonLabels = {
+  reroll: "Re-roll",
+  cancel: "Cancel",
+  varySubtle: (imageNumber: number, single: boolean): string =>
+    single ? "Vary (subtle)" : `V${imageNumber} subtle`,
+  varyStrong: (imageNumber: number, single: boolean): string =>
+    single ? "Vary (strong)" : `V${imageNumber} strong`,
+  refine: (imageNumber: number, single: boolean): string => (single ? "Refine" : `Refine ${imageNumber}`),
+  upscale: (imageNumber: number, single: boolean): string => (single ? "Upscale" : `Upscale ${imageNumber}`),
+};
+
+// ── Job status ─────────────────────────────────────────────────────────────────────────────────
+
+/** `position` is the 1-based place in line: 1 means next to run. */
+export function queuedText(position: number): string {
+  return position <= 1 ? "Queued: you're next." : `Queued: #${position} in line.`;
+}
+
+export function progressText(step: number, total: number): string {
+  const percent = total > 0 ? Math.round((100 * step) / total) : 0;
+  return `Generating: step ${step}/${total} (${percent}%)`;
+}
+
+export function startingText(): string {
+  return "Starting…";
+}
+
+export function cancelledText(byUserName?: string): string {
+  return byUserName ? `Cancelled by ${byUserName}.` : "Cancelled.";
+}
+
+/** A failed job; `reason` is an error's user message (see userMessageOf). */
+export function failedText(reason: string): string {
+  return `Sorry, this one failed: ${reason}`;
+}
+
+// ── Help and captions ──────────────────────────────────────────────────────────────────────────
+
+/** Short help with the flags from the option table and a few examples. */
+export function helpText(config: Config): string {
+  const lines = ["**/imagine** — describe an image, add flags anywhere:"];
+  for (const option of imagineOptions(config)) {
+    if (option.name === "prompt" || !option.available) continue;
+    const names = [...option.flags, ...(option.offFlags ?? [])].map((flag) => `--${flag}`).join(" / ");
+    lines.push(`\`${names}\` ${option.description}`);
+  }
+  lines.push(
+    "**Examples**",
+    "`/imagine a lighthouse at dusk --ar 16:9 --seed 7`",
+    '`/imagine portrait of an old fisherman --ar 2:3 --cfg 7 --no "blur, text"`',
+    "`/imagine isometric city at night --n 4 --sampler dpmpp-2m-karras --steps 25`",
+  );
+  return lines.join("\n");
+}
+
+export interface CaptionResult {
+  /** Seed of each image, decimal strings. */
+  seeds: string[];
+  durationMs: number;
+}
+
+/** The caption under a result: the prompt, then the settings that reproduce it. */
+export function resultCaption(request: GenerationRequest, result: CaptionResult): string {
+  const settings = [
+    seedsText(result.seeds.length > 0 ? result.seeds : [request.seed]),
+    `${request.width}x${request.height}`,
+    `${request.steps} steps`,
+    `cfg ${request.guidance}`,
+    request.scheduler,
+    request.refiner.enabled ? "refiner on" : "refiner off",
+  ];
+  if (request.variation) settings.push(`variation ${request.variation.strength}`);
+  if (request.source) {
+    const action = request.source.upscale > 1 ? `upscaled x${request.source.upscale}` : "refined";
+    settings.push(`${action} from image ${request.source.imageIndex + 1}`);
+  }
+  settings.push(durationText(result.durationMs));
+  return `${truncate(request.prompt, MAX_CAPTION_PROMPT)}\n${settings.join(" · ")}`;
+}
+
+function seedsText(seeds: readonly string[]): string {
+  if (seeds.length === 1) return `seed ${seeds[0]}`;
+  const consecutive =
+    seeds.every((seed) => /^\d+$/.test(seed)) &&
+    seeds.every((seed, i) => i === 0 || BigInt(seed) === BigInt(seeds[i - 1]!) + 1n);
+  return consecutive ? `seeds ${seeds[0]}-${seeds.at(-1)}` : `seeds ${seeds.join(", ")}`;
+}
+
+/** "850 ms", "12.3 s", "2 min 05 s". */
+export function durationText(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, "0")} s`;
+}
+
+/** Scheduler name for people, e.g. "DPM++ 2M Karras". */
+export function schedulerLabel(name: GenerationRequest["scheduler"]): string {
+  return SCHEDULER_LABELS[name];
+}
