@@ -90,8 +90,8 @@ describe("SdxlPipeline on the fixture models", () => {
     assert.ok(events.every((e) => e.totalSteps === 6 && e.stage === "base"));
     assert.deepEqual(events.filter((e) => e.preview).map((e) => e.step), [2, 4, 6]);
     const preview = events[1]!.preview!;
-    assert.equal(preview.mime, "image/webp");
-    assert.equal(Math.max(preview.width, preview.height), 256);
+    assert.equal(preview.mime, "image/jpeg");
+    assert.equal(Math.max(preview.width, preview.height), 128);
   });
 
   it("stops at the next step when cancelled", async () => {
