@@ -38,7 +38,9 @@ export async function benchPipeline(): Promise<void> {
   const plain: GenerateResult = await pipeline.generate(params);
   const t = plain.timings;
   const other = t.totalMs - t.sessionMs - t.encodeImageMs;
-  process.stdout.write("\nSDXL pipeline, bench fixture, 1024x1024, 30 steps, euler, CFG 5, 1 image (CPU EP)\n");
+  process.stdout.write(
+    "\nSDXL pipeline, bench fixture, 1024x1024, 30 steps, euler, CFG 5, 1 image (CPU EP)\n",
+  );
   line("wall time per image", ms(t.totalMs));
   line("inside ONNX sessions (sum of run calls)", ms(t.sessionMs), pct(t.sessionMs, t.totalMs));
   line("everything else (tokenise, noise, scheduler,", ms(other), `${pct(other, t.totalMs)}  (goal < 2%)`);
@@ -50,7 +52,11 @@ export async function benchPipeline(): Promise<void> {
   const previewCost = (withPreviews.timings.denoiseMs - t.denoiseMs) / params.steps;
   const stepMs = t.denoiseMs / params.steps;
   line("live preview, cost of one", ms(previewCost), `${pct(previewCost, stepMs)} of a step`);
-  line("  per step at the default cadence (every 5)", ms(previewCost / 5), `${pct(previewCost / 5, stepMs)} of a step (goal < 1%)`);
+  line(
+    "  per step at the default cadence (every 5)",
+    ms(previewCost / 5),
+    `${pct(previewCost / 5, stepMs)} of a step (goal < 1%)`,
+  );
 
   let baseDone = 0;
   let allDone = 0;
@@ -64,8 +70,16 @@ export async function benchPipeline(): Promise<void> {
     },
   );
   line("base+refiner run (switch 0.8) wall time", ms(refined.timings.totalMs));
-  line("refiner's share of that run", pct(allDone - baseDone, refined.timings.totalMs), "(its 6 of 30 steps)");
-  line("peak RSS", `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`, `(rss before runs ${(rssBefore / 2 ** 20).toFixed(0)} MiB)`);
+  line(
+    "refiner's share of that run",
+    pct(allDone - baseDone, refined.timings.totalMs),
+    "(its 6 of 30 steps)",
+  );
+  line(
+    "peak RSS",
+    `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
+    `(rss before runs ${(rssBefore / 2 ** 20).toFixed(0)} MiB)`,
+  );
   await pipeline.dispose();
 }
 

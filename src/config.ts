@@ -122,7 +122,9 @@ function parsePriority(text: string): PriorityRule[] {
 /** Parse settings from an environment-like record (process.env by default). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = envSchema.safeParse(
-    Object.fromEntries(Object.entries(env).filter(([key, value]) => key.startsWith("EASEL_") && value !== "")),
+    Object.fromEntries(
+      Object.entries(env).filter(([key, value]) => key.startsWith("EASEL_") && value !== ""),
+    ),
   );
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

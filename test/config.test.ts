@@ -22,9 +22,12 @@ describe("loadConfig", () => {
   });
 
   it("refuses malformed values with the variable's name", () => {
-    assert.throws(() => loadConfig({ EASEL_DEVICES: "gpu0" }), (error: unknown) => {
-      return error instanceof ConfigError && error.message.includes("EASEL_DEVICES");
-    });
+    assert.throws(
+      () => loadConfig({ EASEL_DEVICES: "gpu0" }),
+      (error: unknown) => {
+        return error instanceof ConfigError && error.message.includes("EASEL_DEVICES");
+      },
+    );
     assert.throws(() => loadConfig({ EASEL_MAX_STEPS: "many" }), /EASEL_MAX_STEPS/);
   });
 });

@@ -7,7 +7,12 @@ import { loadConfig } from "../config.js";
 import { InvalidInputError } from "../errors.js";
 import { loadPipeline } from "../pipeline/index.js";
 import { encodeNpyFloat32 } from "../pipeline/npy.js";
-import { type GenerateParams, type GenerateResult, SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
+import {
+  type GenerateParams,
+  type GenerateResult,
+  SCHEDULER_NAMES,
+  type SchedulerName,
+} from "../pipeline/types.js";
 import { parseInteger, parseNumber, parseSeed, randomSeed } from "./args.js";
 import { progressBar } from "./progress-bar.js";
 
@@ -51,7 +56,10 @@ function addSharedOptions(command: Command): Command {
 
 function schedulerOf(name: string): SchedulerName {
   if (!(SCHEDULER_NAMES as readonly string[]).includes(name)) {
-    throw new InvalidInputError(`Unknown scheduler "${name}"; choose one of ${SCHEDULER_NAMES.join(", ")}.`, "scheduler");
+    throw new InvalidInputError(
+      `Unknown scheduler "${name}"; choose one of ${SCHEDULER_NAMES.join(", ")}.`,
+      "scheduler",
+    );
   }
   return name as SchedulerName;
 }
@@ -67,9 +75,16 @@ function paramsOf(options: SharedOptions, size: { width: number; height: number 
     guidance: parseNumber(options.guidance ?? "5", "--guidance"),
     scheduler: schedulerOf(options.scheduler ?? "euler"),
     count: parseInteger(options.count ?? "1", "--count"),
-    ...(options.refiner ? { refiner: { switchAt: parseNumber(options.refinerSwitch ?? "0.8", "--refiner-switch") } } : {}),
+    ...(options.refiner
+      ? { refiner: { switchAt: parseNumber(options.refinerSwitch ?? "0.8", "--refiner-switch") } }
+      : {}),
     ...(subseed !== undefined
-      ? { variation: { subseed, strength: parseNumber(options.variationStrength ?? "0", "--variation-strength") } }
+      ? {
+          variation: {
+            subseed,
+            strength: parseNumber(options.variationStrength ?? "0", "--variation-strength"),
+          },
+        }
       : {}),
   };
 }
@@ -107,7 +122,9 @@ async function run(options: SharedOptions, params: GenerateParams): Promise<void
       process.stdout.write(`${paths[i]}  seed ${image.seed}  ${image.width}x${image.height}\n`);
     }
     const t = result.timings;
-    process.stderr.write(`${(t.totalMs / 1000).toFixed(2)}s total, ${(t.sessionMs / 1000).toFixed(2)}s in ONNX sessions\n`);
+    process.stderr.write(
+      `${(t.totalMs / 1000).toFixed(2)}s total, ${(t.sessionMs / 1000).toFixed(2)}s in ONNX sessions\n`,
+    );
   } finally {
     await pipeline.dispose();
   }
@@ -129,11 +146,16 @@ export function registerGenerateCommands(program: Command): void {
       }
       const size = bucket
         ? { width: bucket.width, height: bucket.height }
-        : { width: parseInteger(options.width ?? "1024", "--width"), height: parseInteger(options.height ?? "1024", "--height") };
+        : {
+            width: parseInteger(options.width ?? "1024", "--width"),
+            height: parseInteger(options.height ?? "1024", "--height"),
+          };
       await run(options, paramsOf(options, size));
     });
 
-  addSharedOptions(program.command("refine").description("refine (img2img) an existing image, optionally upscaled first"))
+  addSharedOptions(
+    program.command("refine").description("refine (img2img) an existing image, optionally upscaled first"),
+  )
     .requiredOption("--image <file>", "PNG, JPEG or WebP image to refine")
     .option("--strength <x>", "how much of the schedule to re-run, in (0, 1]", "0.3")
     .option("--upscale <factor>", "1, 1.5 or 2, applied before refining", "1")

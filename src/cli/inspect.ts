@@ -10,7 +10,11 @@ import { InvalidInputError } from "../errors.js";
 import { readModelFolder } from "../pipeline/model-folder.js";
 import { TorchGenerator } from "../pipeline/noise/index.js";
 import { encodeNpyFloat32 } from "../pipeline/npy.js";
-import { createScheduler, parseSchedulerConfig, SDXL_SCHEDULER_CONFIG_JSON } from "../pipeline/schedulers/index.js";
+import {
+  createScheduler,
+  parseSchedulerConfig,
+  SDXL_SCHEDULER_CONFIG_JSON,
+} from "../pipeline/schedulers/index.js";
 import { ClipTokenizer, tokenizeWeighted } from "../pipeline/tokenizer/index.js";
 import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
 import { parseInteger, parseSeed, parseShape } from "./args.js";
@@ -18,7 +22,8 @@ import { parseInteger, parseSeed, parseShape } from "./args.js";
 async function tokenizersOf(modelDir: string, exclamationAsPad: boolean) {
   const folder = await readModelFolder(modelDir);
   const named: [string, ClipTokenizer][] = [];
-  if (folder.tokenizerDir) named.push(["tokenizer", await ClipTokenizer.fromFolder(folder.tokenizerDir, { exclamationAsPad })]);
+  if (folder.tokenizerDir)
+    named.push(["tokenizer", await ClipTokenizer.fromFolder(folder.tokenizerDir, { exclamationAsPad })]);
   named.push(["tokenizer_2", await ClipTokenizer.fromFolder(folder.tokenizer2Dir, { exclamationAsPad })]);
   return named;
 }
@@ -33,7 +38,10 @@ function describePrompt(tokenizers: [string, ClipTokenizer][], prompt: string): 
     report[name] = {
       input_ids: Array.from(packed.ids),
       truncated_tokens: packed.truncated,
-      chunks: weighted.chunks.map((chunk) => ({ input_ids: Array.from(chunk.ids), weights: Array.from(chunk.weights) })),
+      chunks: weighted.chunks.map((chunk) => ({
+        input_ids: Array.from(chunk.ids),
+        weights: Array.from(chunk.weights),
+      })),
     };
   }
   return report;
@@ -47,17 +55,28 @@ export function registerInspectCommands(program: Command): void {
     .option("--model <dir>", "SDXL ONNX folder with tokenizer/ and tokenizer_2/ (default: EASEL_MODEL_DIR)")
     .option("--stdin", "read one prompt per line; print one JSON object per line")
     .option("--diffusers-exclamation", "tokenize a typed ! as diffusers' tokenizer_2 does (id 0)")
-    .action(async (prompt: string | undefined, options: { model?: string; stdin?: boolean; diffusersExclamation?: boolean }) => {
-      const tokenizers = await tokenizersOf(options.model ?? loadConfig().modelDir, options.diffusersExclamation === true);
-      if (options.stdin) {
-        for await (const line of createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY })) {
-          process.stdout.write(`${JSON.stringify(describePrompt(tokenizers, line))}\n`);
+    .action(
+      async (
+        prompt: string | undefined,
+        options: { model?: string; stdin?: boolean; diffusersExclamation?: boolean },
+      ) => {
+        const tokenizers = await tokenizersOf(
+          options.model ?? loadConfig().modelDir,
+          options.diffusersExclamation === true,
+        );
+        if (options.stdin) {
+          for await (const line of createInterface({
+            input: process.stdin,
+            crlfDelay: Number.POSITIVE_INFINITY,
+          })) {
+            process.stdout.write(`${JSON.stringify(describePrompt(tokenizers, line))}\n`);
+          }
+          return;
         }
-        return;
-      }
-      if (prompt === undefined) throw new InvalidInputError("Give a prompt, or --stdin.", "prompt");
-      process.stdout.write(`${JSON.stringify(describePrompt(tokenizers, prompt), null, 2)}\n`);
-    });
+        if (prompt === undefined) throw new InvalidInputError("Give a prompt, or --stdin.", "prompt");
+        process.stdout.write(`${JSON.stringify(describePrompt(tokenizers, prompt), null, 2)}\n`);
+      },
+    );
 
   program
     .command("noise")
@@ -69,11 +88,13 @@ export function registerInspectCommands(program: Command): void {
     .action(async (options: { seed: string; shape: string; then: string; out: string }) => {
       const shape = parseShape(options.shape);
       const further = parseInteger(options.then, "--then");
-      if (further < 0 || further > 1000) throw new InvalidInputError("--then must be between 0 and 1000.", "then");
+      if (further < 0 || further > 1000)
+        throw new InvalidInputError("--then must be between 0 and 1000.", "then");
       const generator = new TorchGenerator(parseSeed(options.seed));
       const size = shape.reduce((a, b) => a * b, 1);
       const stacked = new Float32Array(size * (further + 1));
-      for (let draw = 0; draw <= further; draw++) generator.randn(shape, stacked.subarray(draw * size, (draw + 1) * size));
+      for (let draw = 0; draw <= further; draw++)
+        generator.randn(shape, stacked.subarray(draw * size, (draw + 1) * size));
       const outShape = further === 0 ? shape : [(further + 1) * shape[0]!, ...shape.slice(1)];
       await writeFile(options.out, encodeNpyFloat32(stacked, outShape));
     });
@@ -87,7 +108,10 @@ export function registerInspectCommands(program: Command): void {
     .option("--spacing <kind>", "override timestep_spacing: leading, trailing or linspace")
     .action(async (options: { scheduler: string; steps: string; config?: string; spacing?: string }) => {
       if (!(SCHEDULER_NAMES as readonly string[]).includes(options.scheduler)) {
-        throw new InvalidInputError(`Unknown scheduler "${options.scheduler}"; choose one of ${SCHEDULER_NAMES.join(", ")}.`, "scheduler");
+        throw new InvalidInputError(
+          `Unknown scheduler "${options.scheduler}"; choose one of ${SCHEDULER_NAMES.join(", ")}.`,
+          "scheduler",
+        );
       }
       let raw: Record<string, unknown> = { ...SDXL_SCHEDULER_CONFIG_JSON };
       if (options.config) {
@@ -99,7 +123,8 @@ export function registerInspectCommands(program: Command): void {
       }
       if (options.spacing) raw.timestep_spacing = options.spacing;
       const steps = parseInteger(options.steps, "--steps");
-      if (steps < 1 || steps > 1000) throw new InvalidInputError("--steps must be between 1 and 1000.", "steps");
+      if (steps < 1 || steps > 1000)
+        throw new InvalidInputError("--steps must be between 1 and 1000.", "steps");
       const scheduler = createScheduler(options.scheduler as SchedulerName, parseSchedulerConfig(raw), steps);
       const report = {
         scheduler: options.scheduler,

@@ -1,7 +1,9 @@
 /** A one-line progress bar on stderr, only when stderr is a terminal. */
 import type { Progress } from "../pipeline/types.js";
 
-export function progressBar(stream: NodeJS.WriteStream = process.stderr): ((progress: Progress) => void) | undefined {
+export function progressBar(
+  stream: NodeJS.WriteStream = process.stderr,
+): ((progress: Progress) => void) | undefined {
   if (!stream.isTTY) return undefined;
   return (progress) => {
     const width = 30;

@@ -25,7 +25,11 @@ export function usesGuidance(guidance: number): boolean {
  * Rows of a batched conditioning tensor: with guidance, `count` negative rows then `count`
  * positive rows (diffusers' block order); without it, the positive rows alone.
  */
-export function stackRows(positive: Float32Array, negative: Float32Array | undefined, count: number): Float32Array {
+export function stackRows(
+  positive: Float32Array,
+  negative: Float32Array | undefined,
+  count: number,
+): Float32Array {
   const rows = negative ? [negative, positive] : [positive];
   const out = new Float32Array(positive.length * count * rows.length);
   let offset = 0;
@@ -36,7 +40,12 @@ export function stackRows(positive: Float32Array, negative: Float32Array | undef
 }
 
 /** eps = uncond + g * (cond - uncond), rounded like diffusers' three float32 tensor ops. */
-export function applyGuidance(uncond: Float32Array, cond: Float32Array, guidance: number, out: Float32Array): void {
+export function applyGuidance(
+  uncond: Float32Array,
+  cond: Float32Array,
+  guidance: number,
+  out: Float32Array,
+): void {
   const g = Math.fround(guidance);
   for (let i = 0; i < out.length; i++) {
     const u = uncond[i]!;

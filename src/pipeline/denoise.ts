@@ -79,7 +79,9 @@ export async function denoise(run: DenoiseRun): Promise<void> {
     throwIfAborted(run.signal);
     scheduler.scaleModelInput(latents, i, modelInput);
     const eps = await run.unet.predict(modelInput, scheduler.timesteps[i]!);
-    const preview = run.progress.previewDue ? await previewOf(scheduler, i, latents, eps, geometry) : undefined;
+    const preview = run.progress.previewDue
+      ? await previewOf(scheduler, i, latents, eps, geometry)
+      : undefined;
     if (noise) {
       run.generators.forEach((generator, image) => {
         generator.randn(imageShape, noise.subarray(image * imageSize, (image + 1) * imageSize));
@@ -93,7 +95,13 @@ export async function denoise(run: DenoiseRun): Promise<void> {
 }
 
 /** Image 0's predicted clean latents at step i, projected to RGB without the VAE. */
-async function previewOf(scheduler: Scheduler, i: number, latents: Float32Array, eps: Float32Array, g: LatentGeometry) {
+async function previewOf(
+  scheduler: Scheduler,
+  i: number,
+  latents: Float32Array,
+  eps: Float32Array,
+  g: LatentGeometry,
+) {
   const size = g.channels * g.height * g.width;
   const estimate = new Float32Array(size);
   scheduler.predictOriginal(latents.subarray(0, size), eps.subarray(0, size), i, estimate);

@@ -26,7 +26,12 @@ export interface ModelFolder {
   requiresAestheticsScore: boolean;
 }
 
-const SDXL_PIPELINES = new Set(["StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline", "ORTStableDiffusionXLPipeline", "ORTStableDiffusionXLImg2ImgPipeline"]);
+const SDXL_PIPELINES = new Set([
+  "StableDiffusionXLPipeline",
+  "StableDiffusionXLImg2ImgPipeline",
+  "ORTStableDiffusionXLPipeline",
+  "ORTStableDiffusionXLImg2ImgPipeline",
+]);
 const SDXL_VAE_SCALING_FACTOR = 0.13025;
 
 async function exists(path: string): Promise<boolean> {
@@ -80,12 +85,16 @@ async function readScalingFactor(dir: string): Promise<number> {
 }
 
 export async function readModelFolder(dir: string): Promise<ModelFolder> {
-  if (!(await exists(dir))) throw new ModelFolderError(dir, "does not exist (expected an SDXL ONNX model folder)");
+  if (!(await exists(dir)))
+    throw new ModelFolderError(dir, "does not exist (expected an SDXL ONNX model folder)");
   const indexPath = join(dir, "model_index.json");
   const index = await readJson(indexPath, "the pipeline's model_index.json");
   const className = String(index._class_name ?? "");
   if (!SDXL_PIPELINES.has(className)) {
-    throw new ModelFolderError(indexPath, `describes "${className || "an unknown pipeline"}", not an SDXL pipeline (StableDiffusionXLPipeline or StableDiffusionXLImg2ImgPipeline)`);
+    throw new ModelFolderError(
+      indexPath,
+      `describes "${className || "an unknown pipeline"}", not an SDXL pipeline (StableDiffusionXLPipeline or StableDiffusionXLImg2ImgPipeline)`,
+    );
   }
   const hasTextEncoder = declared(index, "text_encoder");
   const requiresAestheticsScore = index.requires_aesthetics_score === true;
@@ -111,7 +120,9 @@ export async function readModelFolder(dir: string): Promise<ModelFolder> {
     schedulerConfig: await readJson(schedulerPath, "the scheduler config"),
     vaeScalingFactor: await readScalingFactor(dir),
     forceZerosForEmptyPrompt:
-      typeof index.force_zeros_for_empty_prompt === "boolean" ? index.force_zeros_for_empty_prompt : kind === "base",
+      typeof index.force_zeros_for_empty_prompt === "boolean"
+        ? index.force_zeros_for_empty_prompt
+        : kind === "base",
     requiresAestheticsScore,
   };
 }

@@ -5,21 +5,34 @@
  */
 import { basename } from "node:path";
 import { InvalidInputError } from "../errors.js";
-import { baseTimeIds, REFINER_AESTHETIC_SCORE, REFINER_NEGATIVE_AESTHETIC_SCORE, refinerTimeIds, stackRows, usesGuidance } from "./conditioning.js";
+import {
+  baseTimeIds,
+  REFINER_AESTHETIC_SCORE,
+  REFINER_NEGATIVE_AESTHETIC_SCORE,
+  refinerTimeIds,
+  stackRows,
+  usesGuidance,
+} from "./conditioning.js";
 import { denoise, type LatentGeometry, ProgressReporter, throwIfAborted } from "./denoise.js";
-import { encodePng, type ImageMetadata } from "./image/png.js";
 import { rgbToVaeInput, vaeOutputToRgb } from "./image/pixels.js";
+import { encodePng, type ImageMetadata } from "./image/png.js";
 import { loadSourceImage } from "./image/source.js";
 import { type ModelFolder, readModelFolder } from "./model-folder.js";
 import { slerpNoise, TorchGenerator } from "./noise/index.js";
-import { ModelSession, type SessionPlacement, SessionClock } from "./onnx/session.js";
-import { createScheduler, img2imgStart, parseSchedulerConfig, type SchedulerConfig, splitForRefiner } from "./schedulers/index.js";
+import { ModelSession, SessionClock, type SessionPlacement } from "./onnx/session.js";
+import {
+  createScheduler,
+  img2imgStart,
+  parseSchedulerConfig,
+  type SchedulerConfig,
+  splitForRefiner,
+} from "./schedulers/index.js";
 import { ClipTextEncoder, type EncodedPrompts, encodePrompts } from "./text-encoder.js";
 import { ClipTokenizer } from "./tokenizer/index.js";
 import type { GeneratedImage, GenerateHooks, GenerateParams, GenerateResult } from "./types.js";
 import { GuidedUnet } from "./unet.js";
-import { validateGenerateParams } from "./validate.js";
 import { LATENT_CHANNELS, VAE_SCALE, VaeDecoder, VaeEncoder } from "./vae.js";
+import { validateGenerateParams } from "./validate.js";
 
 export interface PipelineOptions extends SessionPlacement {
   modelDir: string;
@@ -57,11 +70,23 @@ class LoadedModel {
     if (folder.textEncoder && folder.tokenizerDir) {
       const session = await load(folder.textEncoder);
       sessions.push(session);
-      encoders.push(new ClipTextEncoder(session, await ClipTokenizer.fromFolder(folder.tokenizerDir, tokenizerOptions), undefined));
+      encoders.push(
+        new ClipTextEncoder(
+          session,
+          await ClipTokenizer.fromFolder(folder.tokenizerDir, tokenizerOptions),
+          undefined,
+        ),
+      );
     }
     const encoder2 = await load(folder.textEncoder2);
     sessions.push(encoder2);
-    encoders.push(new ClipTextEncoder(encoder2, await ClipTokenizer.fromFolder(folder.tokenizer2Dir, tokenizerOptions), "text_embeds"));
+    encoders.push(
+      new ClipTextEncoder(
+        encoder2,
+        await ClipTokenizer.fromFolder(folder.tokenizer2Dir, tokenizerOptions),
+        "text_embeds",
+      ),
+    );
     const unet = await load(folder.unet);
     const decoder = await load(folder.vaeDecoder);
     const fallback = options.vaeFallback ? await load(options.vaeFallback) : undefined;
@@ -69,7 +94,10 @@ class LoadedModel {
     sessions.push(unet, decoder, ...(fallback ? [fallback] : []), ...(vaeEncoder ? [vaeEncoder] : []));
     for (const input of ["sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids"]) {
       if (!unet.hasInput(input)) {
-        throw new InvalidInputError(`${folder.unet}: the UNet has no "${input}" input, so this is not an SDXL model.`, "model");
+        throw new InvalidInputError(
+          `${folder.unet}: the UNet has no "${input}" input, so this is not an SDXL model.`,
+          "model",
+        );
       }
     }
     return new LoadedModel(
@@ -105,7 +133,9 @@ export class SdxlPipeline {
   static async load(options: PipelineOptions): Promise<SdxlPipeline> {
     const clock = new SessionClock();
     const base = await LoadedModel.load(options.modelDir, options, clock);
-    const refiner = options.refinerDir ? await LoadedModel.load(options.refinerDir, options, clock) : undefined;
+    const refiner = options.refinerDir
+      ? await LoadedModel.load(options.refinerDir, options, clock)
+      : undefined;
     return new SdxlPipeline(base, refiner, clock, options);
   }
 
@@ -126,7 +156,12 @@ export class SdxlPipeline {
     const source = params.source ? await this.prepareSource(params) : undefined;
     const width = source?.width ?? params.width;
     const height = source?.height ?? params.height;
-    const geometry: LatentGeometry = { count: params.count, channels: LATENT_CHANNELS, height: height / VAE_SCALE, width: width / VAE_SCALE };
+    const geometry: LatentGeometry = {
+      count: params.count,
+      channels: LATENT_CHANNELS,
+      height: height / VAE_SCALE,
+      width: width / VAE_SCALE,
+    };
     const imageSize = LATENT_CHANNELS * geometry.height * geometry.width;
     const guidance = usesGuidance(params.guidance);
 
@@ -140,7 +175,10 @@ export class SdxlPipeline {
     timings.textEncodeMs = performance.now() - t;
 
     t = performance.now();
-    const generators = Array.from({ length: params.count }, (_, i) => new TorchGenerator(params.seed + BigInt(i)));
+    const generators = Array.from(
+      { length: params.count },
+      (_, i) => new TorchGenerator(params.seed + BigInt(i)),
+    );
     const scheduler = createScheduler(params.scheduler, first.schedulerConfig, params.steps);
     let latents: Float32Array;
     let firstRange: [number, number];
@@ -158,7 +196,12 @@ export class SdxlPipeline {
       const sigma = Math.fround(scheduler.initNoiseSigma);
       for (let i = 0; i < latents.length; i++) latents[i] = Math.fround(latents[i]! * sigma);
       if (second) {
-        const split = splitForRefiner(params.scheduler, first.schedulerConfig, params.steps, params.refiner!.switchAt);
+        const split = splitForRefiner(
+          params.scheduler,
+          first.schedulerConfig,
+          params.steps,
+          params.refiner!.switchAt,
+        );
         firstRange = [0, split.baseSteps];
         secondRange = [split.refinerBeginIndex, params.steps];
       } else {
@@ -193,7 +236,11 @@ export class SdxlPipeline {
     for (let i = 0; i < params.count; i++) {
       throwIfAborted(hooks.signal);
       t = performance.now();
-      const pixels = await decoder.decode(latents.subarray(i * imageSize, (i + 1) * imageSize), geometry.height, geometry.width);
+      const pixels = await decoder.decode(
+        latents.subarray(i * imageSize, (i + 1) * imageSize),
+        geometry.height,
+        geometry.width,
+      );
       const [rgb] = vaeOutputToRgb(pixels, 1, height, width);
       timings.vaeMs += performance.now() - t;
       t = performance.now();
@@ -205,7 +252,11 @@ export class SdxlPipeline {
     return {
       images,
       latents,
-      timings: { ...timings, totalMs: performance.now() - started, sessionMs: this.clock.totalMs - sessionMsBefore },
+      timings: {
+        ...timings,
+        totalMs: performance.now() - started,
+        sessionMs: this.clock.totalMs - sessionMsBefore,
+      },
     };
   }
 
@@ -222,7 +273,11 @@ export class SdxlPipeline {
   }
 
   /** Starting noise of each image: the seed's (seed + i), blended towards the subseed's for variations. */
-  private initialNoise(params: GenerateParams, generators: readonly TorchGenerator[], g: LatentGeometry): Float32Array {
+  private initialNoise(
+    params: GenerateParams,
+    generators: readonly TorchGenerator[],
+    g: LatentGeometry,
+  ): Float32Array {
     const shape = [1, g.channels, g.height, g.width];
     const imageSize = g.channels * g.height * g.width;
     const latents = new Float32Array(params.count * imageSize);
@@ -237,11 +292,24 @@ export class SdxlPipeline {
     return latents;
   }
 
-  private unet(model: LoadedModel, prompts: EncodedPrompts, params: GenerateParams, width: number, height: number, guidance: boolean): GuidedUnet {
+  private unet(
+    model: LoadedModel,
+    prompts: EncodedPrompts,
+    params: GenerateParams,
+    width: number,
+    height: number,
+    guidance: boolean,
+  ): GuidedUnet {
     const count = params.count;
     const refinerIds = model.timeIdsWidth === 5;
-    const positiveIds = Float32Array.from(refinerIds ? refinerTimeIds(width, height, REFINER_AESTHETIC_SCORE) : baseTimeIds(width, height));
-    const negativeIds = Float32Array.from(refinerIds ? refinerTimeIds(width, height, REFINER_NEGATIVE_AESTHETIC_SCORE) : baseTimeIds(width, height));
+    const positiveIds = Float32Array.from(
+      refinerIds ? refinerTimeIds(width, height, REFINER_AESTHETIC_SCORE) : baseTimeIds(width, height),
+    );
+    const negativeIds = Float32Array.from(
+      refinerIds
+        ? refinerTimeIds(width, height, REFINER_NEGATIVE_AESTHETIC_SCORE)
+        : baseTimeIds(width, height),
+    );
     const negative = guidance ? prompts.negative : undefined;
     return new GuidedUnet(
       model.unet,
@@ -273,7 +341,10 @@ export class SdxlPipeline {
     imageSize: number,
   ): Promise<Float32Array> {
     if (!model.encoder) {
-      throw new InvalidInputError(`${model.folder.dir} has no vae_encoder, so it cannot refine an existing image.`, "model");
+      throw new InvalidInputError(
+        `${model.folder.dir} has no vae_encoder, so it cannot refine an existing image.`,
+        "model",
+      );
     }
     const pixels = rgbToVaeInput(source.rgb, source.height, source.width);
     const clean = new Float32Array(generators.length * imageSize);
@@ -300,7 +371,9 @@ export class SdxlPipeline {
       ...(params.variation
         ? { variation: { subseed: params.variation.subseed.toString(), strength: params.variation.strength } }
         : {}),
-      ...(params.source ? { img2img: { strength: params.source.strength, upscale: params.source.upscale } } : {}),
+      ...(params.source
+        ? { img2img: { strength: params.source.strength, upscale: params.source.upscale } }
+        : {}),
       software: "easel",
     };
   }

@@ -5,9 +5,8 @@
  * weights scale token embeddings and then restore the chunk's mean, as the popular SD UIs do.
  */
 import { ModelFolderError } from "../errors.js";
-import { integerInput } from "./onnx/tensors.js";
-import { floatOutput } from "./onnx/tensors.js";
 import type { ModelSession } from "./onnx/session.js";
+import { floatOutput, integerInput } from "./onnx/tensors.js";
 import { type ClipTokenizer, type TokenChunk, tokenizeWeighted } from "./tokenizer/index.js";
 
 export const TOKENS_PER_CHUNK = 77;
@@ -23,19 +22,25 @@ export class ClipTextEncoder {
     private readonly pooledName: string | undefined,
   ) {
     const layers = session.outputNames.filter((name) => /^hidden_states\.\d+$/.test(name)).length;
-    if (layers < 2) throw new ModelFolderError(session.path, "has no hidden_states.* outputs (expected one per layer)");
+    if (layers < 2)
+      throw new ModelFolderError(session.path, "has no hidden_states.* outputs (expected one per layer)");
     this.penultimate = `hidden_states.${layers - 2}`;
     const width = session.output(this.penultimate).shape.at(-1);
-    if (typeof width !== "number") throw new ModelFolderError(session.path, `${this.penultimate} has no fixed width`);
+    if (typeof width !== "number")
+      throw new ModelFolderError(session.path, `${this.penultimate} has no fixed width`);
     this.width = width;
     if (pooledName) session.output(pooledName);
   }
 
   /** Encodes a batch of chunks in one run: hidden [n, 77, width], pooled [n, pooledWidth]. */
-  async encode(chunks: readonly TokenChunk[]): Promise<{ hidden: Float32Array; pooled: Float32Array | undefined }> {
+  async encode(
+    chunks: readonly TokenChunk[],
+  ): Promise<{ hidden: Float32Array; pooled: Float32Array | undefined }> {
     const ids = new Int32Array(chunks.length * TOKENS_PER_CHUNK);
-    chunks.forEach((chunk, i) => ids.set(chunk.ids, i * TOKENS_PER_CHUNK));
-    const feeds = { input_ids: integerInput(this.session.input("input_ids"), ids, [chunks.length, TOKENS_PER_CHUNK]) };
+    for (const [i, chunk] of chunks.entries()) ids.set(chunk.ids, i * TOKENS_PER_CHUNK);
+    const feeds = {
+      input_ids: integerInput(this.session.input("input_ids"), ids, [chunks.length, TOKENS_PER_CHUNK]),
+    };
     const fetches = this.pooledName ? [this.penultimate, this.pooledName] : [this.penultimate];
     const out = await this.session.run(feeds, fetches);
     return {
@@ -76,7 +81,8 @@ export async function encodePrompts(
   const encodeNegative = options.guidance && !zeroNegative;
 
   // Chunk counts must agree between prompt and negative, and between the two tokenizers.
-  const tokenized = (text: string, minChunks = 1) => encoders.map((e) => tokenizeWeighted(e.tokenizer, text, minChunks));
+  const tokenized = (text: string, minChunks = 1) =>
+    encoders.map((e) => tokenizeWeighted(e.tokenizer, text, minChunks));
   let positive = tokenized(prompt);
   let negative = encodeNegative ? tokenized(negativePrompt ?? "") : undefined;
   const chunks = Math.max(...[...positive, ...(negative ?? [])].map((t) => t.chunks.length));
@@ -93,9 +99,21 @@ export async function encodePrompts(
   for (const [e, encoder] of encoders.entries()) {
     const batch = [...positive[e]!.chunks, ...(negative ? negative[e]!.chunks : [])];
     const { hidden: encoded, pooled } = await encoder.encode(batch);
-    interleaveFeatures(encoded.subarray(0, chunks * TOKENS_PER_CHUNK * encoder.width), positiveHidden, encoder.width, featureOffset, width);
+    interleaveFeatures(
+      encoded.subarray(0, chunks * TOKENS_PER_CHUNK * encoder.width),
+      positiveHidden,
+      encoder.width,
+      featureOffset,
+      width,
+    );
     if (negativeHidden) {
-      interleaveFeatures(encoded.subarray(chunks * TOKENS_PER_CHUNK * encoder.width), negativeHidden, encoder.width, featureOffset, width);
+      interleaveFeatures(
+        encoded.subarray(chunks * TOKENS_PER_CHUNK * encoder.width),
+        negativeHidden,
+        encoder.width,
+        featureOffset,
+        width,
+      );
     }
     if (pooled) {
       // The pooled vector of a long prompt is its first chunk's.
@@ -114,11 +132,21 @@ export async function encodePrompts(
     : negativeHidden && negativePooled
       ? { hidden: negativeHidden, pooled: negativePooled, chunks }
       : undefined;
-  return { positive: { hidden: positiveHidden, pooled: positivePooled, chunks }, negative: negativeEmbeddings, width };
+  return {
+    positive: { hidden: positiveHidden, pooled: positivePooled, chunks },
+    negative: negativeEmbeddings,
+    width,
+  };
 }
 
 /** Copies [tokens, encoderWidth] rows into columns [offset, offset + encoderWidth) of [tokens, totalWidth]. */
-function interleaveFeatures(source: Float32Array, target: Float32Array, encoderWidth: number, offset: number, totalWidth: number): void {
+function interleaveFeatures(
+  source: Float32Array,
+  target: Float32Array,
+  encoderWidth: number,
+  offset: number,
+  totalWidth: number,
+): void {
   const tokens = source.length / encoderWidth;
   for (let t = 0; t < tokens; t++) {
     target.set(source.subarray(t * encoderWidth, (t + 1) * encoderWidth), t * totalWidth + offset);

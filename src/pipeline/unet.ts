@@ -30,8 +30,8 @@ export class GuidedUnet {
 
   constructor(
     private readonly session: ModelSession,
-    private readonly count: number,
-    private readonly latentShape: readonly [number, number, number],
+    count: number,
+    latentShape: readonly [number, number, number],
     conditioning: UnetConditioning,
     private readonly guidance: number | undefined,
   ) {
@@ -41,7 +41,10 @@ export class GuidedUnet {
     const hiddenWidth = conditioning.hidden.length / (this.rows * conditioning.tokens);
     const expectedWidth = session.input("encoder_hidden_states").shape.at(-1);
     if (typeof expectedWidth === "number" && expectedWidth !== hiddenWidth) {
-      throw new ModelFolderError(session.path, `expects prompt embeddings ${expectedWidth} wide, got ${hiddenWidth} (is this the right model for this role?)`);
+      throw new ModelFolderError(
+        session.path,
+        `expects prompt embeddings ${expectedWidth} wide, got ${hiddenWidth} (is this the right model for this role?)`,
+      );
     }
     const sampleInfo = session.input("sample");
     this.sampleData = new Float32Array(this.rows * channels * h * w);
@@ -49,15 +52,30 @@ export class GuidedUnet {
     this.timestepInfo = session.input("timestep");
     this.feeds = {
       sample: this.sample,
-      encoder_hidden_states: floatInput(session.input("encoder_hidden_states"), conditioning.hidden, [this.rows, conditioning.tokens, hiddenWidth]),
-      text_embeds: floatInput(session.input("text_embeds"), conditioning.pooled, [this.rows, conditioning.pooled.length / this.rows]),
-      time_ids: floatInput(session.input("time_ids"), conditioning.timeIds, [this.rows, conditioning.timeIds.length / this.rows]),
+      encoder_hidden_states: floatInput(session.input("encoder_hidden_states"), conditioning.hidden, [
+        this.rows,
+        conditioning.tokens,
+        hiddenWidth,
+      ]),
+      text_embeds: floatInput(session.input("text_embeds"), conditioning.pooled, [
+        this.rows,
+        conditioning.pooled.length / this.rows,
+      ]),
+      time_ids: floatInput(session.input("time_ids"), conditioning.timeIds, [
+        this.rows,
+        conditioning.timeIds.length / this.rows,
+      ]),
     };
     const outName = session.outputNames[0]!;
     // A preallocated float32 output avoids a latent-sized allocation per step.
     this.output =
       session.output(outName).type === "float32"
-        ? new ort.Tensor("float32", new Float32Array(this.rows * channels * h * w), [this.rows, channels, h, w])
+        ? new ort.Tensor("float32", new Float32Array(this.rows * channels * h * w), [
+            this.rows,
+            channels,
+            h,
+            w,
+          ])
         : undefined;
     this.eps = new Float32Array(this.latentSize);
   }
@@ -66,7 +84,8 @@ export class GuidedUnet {
     const info = this.timestepInfo;
     const rank = info.shape.length;
     if (info.type === "int64" || info.type === "int32") {
-      const values = rank === 0 ? [Math.round(timestep)] : new Array<number>(this.rows).fill(Math.round(timestep));
+      const values =
+        rank === 0 ? [Math.round(timestep)] : new Array<number>(this.rows).fill(Math.round(timestep));
       return integerInput(info, values, rank === 0 ? [] : [values.length]);
     }
     const values = new Float32Array(rank === 0 ? 1 : this.rows).fill(timestep);
@@ -75,14 +94,10 @@ export class GuidedUnet {
 
   /** Guided eps for `modelInput` (the scheduler-scaled latents of all images), into `this.eps`. */
   async predict(modelInput: Float32Array, timestep: number): Promise<Float32Array> {
-    if (this.sample.type === "float32") {
-      this.sampleData.set(modelInput);
-      if (this.guidance !== undefined) this.sampleData.set(modelInput, this.latentSize);
-    } else {
-      this.sampleData.set(modelInput);
-      if (this.guidance !== undefined) this.sampleData.set(modelInput, this.latentSize);
-      writeFloatInto(this.sample, this.sampleData);
-    }
+    // With guidance the same latents feed both halves of the batch: [uncond; cond].
+    this.sampleData.set(modelInput);
+    if (this.guidance !== undefined) this.sampleData.set(modelInput, this.latentSize);
+    if (this.sample.type !== "float32") writeFloatInto(this.sample, this.sampleData);
     const feeds = { ...this.feeds, timestep: this.timestepTensor(timestep) };
     const outName = this.session.outputNames[0]!;
     const result = await this.session.run(feeds, this.output ? { [outName]: this.output } : [outName]);
@@ -90,7 +105,12 @@ export class GuidedUnet {
     if (this.guidance === undefined) {
       this.eps.set(predicted.subarray(0, this.latentSize));
     } else {
-      applyGuidance(predicted.subarray(0, this.latentSize), predicted.subarray(this.latentSize), this.guidance, this.eps);
+      applyGuidance(
+        predicted.subarray(0, this.latentSize),
+        predicted.subarray(this.latentSize),
+        this.guidance,
+        this.eps,
+      );
     }
     return this.eps;
   }

@@ -38,7 +38,12 @@ export class VaeDecoder {
     );
   }
 
-  private async run(session: ModelSession, latents: Float32Array, h: number, w: number): Promise<Float32Array> {
+  private async run(
+    session: ModelSession,
+    latents: Float32Array,
+    h: number,
+    w: number,
+  ): Promise<Float32Array> {
     const out = await session.run(
       { latent_sample: floatInput(session.input("latent_sample"), latents, [1, LATENT_CHANNELS, h, w]) },
       [session.outputNames[0]!],
@@ -58,7 +63,12 @@ export class VaeEncoder {
    * inside the graph (`latent_sample`) or return the distribution's mean and log-variance
    * (`latent_parameters`, 8 channels), which is sampled here like diffusers' latent_dist.sample.
    */
-  async encode(pixels: Float32Array, height: number, width: number, generator: TorchGenerator): Promise<Float32Array> {
+  async encode(
+    pixels: Float32Array,
+    height: number,
+    width: number,
+    generator: TorchGenerator,
+  ): Promise<Float32Array> {
     const outName = this.session.outputNames[0]!;
     const out = await this.session.run(
       { sample: floatInput(this.session.input("sample"), pixels, [1, 3, height, width]) },
@@ -79,7 +89,10 @@ export class VaeEncoder {
         latents[i] = Math.fround(factor * Math.fround(raw[i]! + Math.fround(std * noise[i]!)));
       }
     } else {
-      throw new ModelFolderError(this.session.path, `output ${outName} has ${raw.length} values; expected ${latentSize} or ${2 * latentSize}`);
+      throw new ModelFolderError(
+        this.session.path,
+        `output ${outName} has ${raw.length} values; expected ${latentSize} or ${2 * latentSize}`,
+      );
     }
     return latents;
   }

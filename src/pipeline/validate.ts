@@ -29,7 +29,8 @@ function requireRange(value: number, min: number, max: number, field: string, la
 
 function requireInteger(value: number, min: number, max: number, field: string, label: string): void {
   requireRange(value, min, max, field, label);
-  if (!Number.isInteger(value)) throw new InvalidInputError(`${label} must be a whole number; got ${value}.`, field);
+  if (!Number.isInteger(value))
+    throw new InvalidInputError(`${label} must be a whole number; got ${value}.`, field);
 }
 
 export function validateSize(width: number, height: number): void {
@@ -38,7 +39,11 @@ export function validateSize(width: number, height: number): void {
     [height, "height"],
   ] as const) {
     requireInteger(value, LIMITS.minSide, LIMITS.maxSide, field, field === "width" ? "Width" : "Height");
-    if (value % 8 !== 0) throw new InvalidInputError(`${field === "width" ? "Width" : "Height"} must be a multiple of 8; got ${value}.`, field);
+    if (value % 8 !== 0)
+      throw new InvalidInputError(
+        `${field === "width" ? "Width" : "Height"} must be a multiple of 8; got ${value}.`,
+        field,
+      );
   }
 }
 
@@ -57,16 +62,25 @@ export function validateGenerateParams(params: GenerateParams): void {
   requireRange(params.guidance, 0, LIMITS.maxGuidance, "guidance", "Guidance");
   requireInteger(params.count, 1, LIMITS.maxCount, "count", "The image count");
   if (!SCHEDULER_NAMES.includes(params.scheduler)) {
-    throw new InvalidInputError(`Unknown scheduler "${String(params.scheduler)}"; choose one of ${SCHEDULER_NAMES.join(", ")}.`, "scheduler");
+    throw new InvalidInputError(
+      `Unknown scheduler "${String(params.scheduler)}"; choose one of ${SCHEDULER_NAMES.join(", ")}.`,
+      "scheduler",
+    );
   }
   validateSeed(params.seed);
   if (params.seed + BigInt(params.count - 1) > LIMITS.maxSeed) {
-    throw new InvalidInputError("The seed is too large for this many images (image i uses seed + i).", "seed");
+    throw new InvalidInputError(
+      "The seed is too large for this many images (image i uses seed + i).",
+      "seed",
+    );
   }
   if (params.refiner) {
     requireFinite(params.refiner.switchAt, "refiner", "The refiner switch point");
     if (params.refiner.switchAt <= 0 || params.refiner.switchAt >= 1) {
-      throw new InvalidInputError(`The refiner switch point must be between 0 and 1 (exclusive); got ${params.refiner.switchAt}.`, "refiner");
+      throw new InvalidInputError(
+        `The refiner switch point must be between 0 and 1 (exclusive); got ${params.refiner.switchAt}.`,
+        "refiner",
+      );
     }
   }
   if (params.variation) {
@@ -76,7 +90,10 @@ export function validateGenerateParams(params: GenerateParams): void {
   if (params.source) {
     requireFinite(params.source.strength, "strength", "Strength");
     if (params.source.strength <= 0 || params.source.strength > 1) {
-      throw new InvalidInputError(`Strength must be above 0 and at most 1; got ${params.source.strength}.`, "strength");
+      throw new InvalidInputError(
+        `Strength must be above 0 and at most 1; got ${params.source.strength}.`,
+        "strength",
+      );
     }
     if (![1, 1.5, 2].includes(params.source.upscale)) {
       throw new InvalidInputError(`Upscale must be 1, 1.5 or 2; got ${params.source.upscale}.`, "upscale");

@@ -23,16 +23,30 @@ describe("easel generate", () => {
   const generate = (name: string, ...extra: string[]) => {
     // 512x512 unless the test sizes by aspect; a later --width in `extra` overrides this one.
     const size = extra.includes("--aspect") ? [] : ["--width", "512", "--height", "512"];
-    return runCli(["generate", "--model", models.base, "--prompt", "a red fox", "--steps", "3", ...size, "--out", join(out, name), ...extra]);
+    return runCli([
+      "generate",
+      "--model",
+      models.base,
+      "--prompt",
+      "a red fox",
+      "--steps",
+      "3",
+      ...size,
+      "--out",
+      join(out, name),
+      ...extra,
+    ]);
   };
 
   it("writes a PNG of the asked size; the same seed gives the same bytes, another seed others", async () => {
     const a = await generate("a.png", "--seed", "5");
     assert.equal(a.code, 0, a.stderr);
-    const b = await generate("b.png", "--seed", "5");
-    const c = await generate("c.png", "--seed", "6");
-    const d = await generate("d.png", "--seed", "5", "--negative", "snow");
-    const [pa, pb, pc, pd] = await Promise.all(["a", "b", "c", "d"].map((n) => readFile(join(out, `${n}.png`))));
+    await generate("b.png", "--seed", "5");
+    await generate("c.png", "--seed", "6");
+    await generate("d.png", "--seed", "5", "--negative", "snow");
+    const [pa, pb, pc, pd] = await Promise.all(
+      ["a", "b", "c", "d"].map((n) => readFile(join(out, `${n}.png`))),
+    );
     const meta = await sharp(pa!).metadata();
     assert.equal(meta.format, "png");
     assert.equal(meta.width, 512);
@@ -44,7 +58,17 @@ describe("easel generate", () => {
   });
 
   it("writes numbered files and the final latents for --count", async () => {
-    const run = await generate("many.png", "--seed", "9", "--count", "2", "--latents", join(out, "latents.npy"), "--aspect", "16:9");
+    const run = await generate(
+      "many.png",
+      "--seed",
+      "9",
+      "--count",
+      "2",
+      "--latents",
+      join(out, "latents.npy"),
+      "--aspect",
+      "16:9",
+    );
     assert.equal(run.code, 0, run.stderr);
     for (const name of ["many-1.png", "many-2.png"]) {
       const meta = await sharp(await readFile(join(out, name))).metadata();
@@ -64,12 +88,46 @@ describe("easel generate", () => {
 
   it("runs every fixture variant", async () => {
     for (const variant of ["base-int32", "base-fp16"] as const) {
-      const run = await runCli(["generate", "--model", models[variant], "--prompt", "x", "--steps", "2", "--width", "512", "--height", "512", "--seed", "1", "--out", join(out, `${variant}.png`)]);
+      const run = await runCli([
+        "generate",
+        "--model",
+        models[variant],
+        "--prompt",
+        "x",
+        "--steps",
+        "2",
+        "--width",
+        "512",
+        "--height",
+        "512",
+        "--seed",
+        "1",
+        "--out",
+        join(out, `${variant}.png`),
+      ]);
       assert.equal(run.code, 0, `${variant}: ${run.stderr}`);
     }
     const refined = await generate("refined.png", "--seed", "1", "--refiner", models.refiner, "--steps", "5");
     assert.equal(refined.code, 0, refined.stderr);
-    const again = await runCli(["refine", "--model", models.base, "--refiner", models.refiner, "--image", join(out, "refined.png"), "--prompt", "sharper", "--steps", "4", "--upscale", "1.5", "--seed", "1", "--out", join(out, "up.png")]);
+    const again = await runCli([
+      "refine",
+      "--model",
+      models.base,
+      "--refiner",
+      models.refiner,
+      "--image",
+      join(out, "refined.png"),
+      "--prompt",
+      "sharper",
+      "--steps",
+      "4",
+      "--upscale",
+      "1.5",
+      "--seed",
+      "1",
+      "--out",
+      join(out, "up.png"),
+    ]);
     assert.equal(again.code, 0, again.stderr);
     const meta = await sharp(await readFile(join(out, "up.png"))).metadata();
     assert.deepEqual([meta.width, meta.height], [768, 768]);
@@ -95,7 +153,15 @@ describe("easel generate", () => {
       assert.match(run.stderr, message, extra.join(" "));
       assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
     }
-    const empty = await runCli(["generate", "--model", models.base, "--prompt", "  ", "--out", join(out, "e.png")]);
+    const empty = await runCli([
+      "generate",
+      "--model",
+      models.base,
+      "--prompt",
+      "  ",
+      "--out",
+      join(out, "e.png"),
+    ]);
     assert.notEqual(empty.code, 0);
     assert.match(empty.stderr, /prompt is empty/);
     const notSdxl = await runCli(["generate", "--model", out, "--prompt", "x", "--out", join(out, "e.png")]);
@@ -117,14 +183,25 @@ describe("inspection commands", () => {
     const models = await fixtureModels();
     const run = await runCli(["tokenize", "--model", models.base, "a photo of a cat"]);
     assert.equal(run.code, 0, run.stderr);
-    const report = JSON.parse(run.stdout) as Record<string, { input_ids: number[]; truncated_tokens: number }>;
+    const report = JSON.parse(run.stdout) as Record<
+      string,
+      { input_ids: number[]; truncated_tokens: number }
+    >;
     assert.deepEqual(report.tokenizer!.input_ids.slice(0, 7), [49406, 320, 1125, 539, 320, 2368, 49407]);
     assert.equal(report.tokenizer!.input_ids[7], 49407, "tokenizer pads with EOS");
     assert.equal(report.tokenizer_2!.input_ids[7], 0, "tokenizer_2 pads with !");
     assert.equal(report.tokenizer!.truncated_tokens, 0);
-    const lines = await runCli(["tokenize", "--model", models.base, "--stdin"], { input: "one\ntwo words\n" });
-    const parsed = lines.stdout.trim().split("\n").map((line) => JSON.parse(line) as { prompt: string });
-    assert.deepEqual(parsed.map((p) => p.prompt), ["one", "two words"]);
+    const lines = await runCli(["tokenize", "--model", models.base, "--stdin"], {
+      input: "one\ntwo words\n",
+    });
+    const parsed = lines.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { prompt: string });
+    assert.deepEqual(
+      parsed.map((p) => p.prompt),
+      ["one", "two words"],
+    );
   });
 
   it("noise writes the seed's PyTorch noise, continuing the stream with --then", async () => {
@@ -146,12 +223,27 @@ describe("inspection commands", () => {
   it("schedule prints diffusers' SDXL Euler timesteps", async () => {
     const run = await runCli(["schedule", "--scheduler", "euler", "--steps", "4"]);
     assert.equal(run.code, 0, run.stderr);
-    const report = JSON.parse(run.stdout) as { timesteps: number[]; sigmas: number[]; init_noise_sigma: number };
+    const report = JSON.parse(run.stdout) as {
+      timesteps: number[];
+      sigmas: number[];
+      init_noise_sigma: number;
+    };
     assert.deepEqual(report.timesteps, [751, 501, 251, 1]);
     assert.equal(report.sigmas.length, 5);
     assert.equal(report.sigmas[4], 0);
-    const trailing = await runCli(["schedule", "--scheduler", "ddim", "--steps", "4", "--spacing", "trailing"]);
-    assert.deepEqual((JSON.parse(trailing.stdout) as { timesteps: number[] }).timesteps, [999, 749, 499, 249]);
+    const trailing = await runCli([
+      "schedule",
+      "--scheduler",
+      "ddim",
+      "--steps",
+      "4",
+      "--spacing",
+      "trailing",
+    ]);
+    assert.deepEqual(
+      (JSON.parse(trailing.stdout) as { timesteps: number[] }).timesteps,
+      [999, 749, 499, 249],
+    );
     const bad = await runCli(["schedule", "--scheduler", "lms", "--steps", "4"]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /Unknown scheduler/);

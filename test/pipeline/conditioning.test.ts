@@ -2,7 +2,14 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { baseTimeIds, REFINER_AESTHETIC_SCORE, REFINER_NEGATIVE_AESTHETIC_SCORE, refinerTimeIds, stackRows, usesGuidance } from "../../src/pipeline/conditioning.js";
+import {
+  baseTimeIds,
+  REFINER_AESTHETIC_SCORE,
+  REFINER_NEGATIVE_AESTHETIC_SCORE,
+  refinerTimeIds,
+  stackRows,
+  usesGuidance,
+} from "../../src/pipeline/conditioning.js";
 import { readModelFolder } from "../../src/pipeline/model-folder.js";
 import { ModelSession, SessionClock } from "../../src/pipeline/onnx/session.js";
 import { ClipTextEncoder, encodePrompts } from "../../src/pipeline/text-encoder.js";
@@ -19,7 +26,9 @@ interface TimeIdsCase {
   negative_add_time_ids: number[];
 }
 
-const reference = JSON.parse(readFileSync(new URL("../fixtures/reference/sdxl_conditioning.json", import.meta.url), "utf8")) as {
+const reference = JSON.parse(
+  readFileSync(new URL("../fixtures/reference/sdxl_conditioning.json", import.meta.url), "utf8"),
+) as {
   base_add_time_ids: TimeIdsCase[];
   img2img_add_time_ids: TimeIdsCase[];
 };
@@ -41,15 +50,26 @@ describe("micro-conditioning", () => {
     const cases = defaults(reference.img2img_add_time_ids).filter((c) => c.requires_aesthetics_score);
     assert.ok(cases.length >= 1);
     for (const c of cases) {
-      assert.deepEqual(refinerTimeIds(c.width, c.height, REFINER_AESTHETIC_SCORE), c.add_time_ids, c.description);
-      assert.deepEqual(refinerTimeIds(c.width, c.height, REFINER_NEGATIVE_AESTHETIC_SCORE), c.negative_add_time_ids, c.description);
+      assert.deepEqual(
+        refinerTimeIds(c.width, c.height, REFINER_AESTHETIC_SCORE),
+        c.add_time_ids,
+        c.description,
+      );
+      assert.deepEqual(
+        refinerTimeIds(c.width, c.height, REFINER_NEGATIVE_AESTHETIC_SCORE),
+        c.negative_add_time_ids,
+        c.description,
+      );
     }
   });
 
   it("runs guidance only above 1 and stacks negative rows before positive ones", () => {
     assert.equal(usesGuidance(1), false);
     assert.equal(usesGuidance(1.01), true);
-    assert.deepEqual(Array.from(stackRows(Float32Array.of(1, 2), Float32Array.of(9, 8), 2)), [9, 8, 9, 8, 1, 2, 1, 2]);
+    assert.deepEqual(
+      Array.from(stackRows(Float32Array.of(1, 2), Float32Array.of(9, 8), 2)),
+      [9, 8, 9, 8, 1, 2, 1, 2],
+    );
     assert.deepEqual(Array.from(stackRows(Float32Array.of(1, 2), undefined, 2)), [1, 2, 1, 2]);
   });
 });
@@ -68,11 +88,15 @@ describe("prompt embeddings on the fixture encoders", () => {
       if (folder.textEncoder && folder.tokenizerDir) {
         const session = await ModelSession.load(folder.textEncoder, { device: "cpu" }, clock);
         sessions.push(session);
-        encoders.push(new ClipTextEncoder(session, await ClipTokenizer.fromFolder(folder.tokenizerDir), undefined));
+        encoders.push(
+          new ClipTextEncoder(session, await ClipTokenizer.fromFolder(folder.tokenizerDir), undefined),
+        );
       }
       const session2 = await ModelSession.load(folder.textEncoder2, { device: "cpu" }, clock);
       sessions.push(session2);
-      encoders.push(new ClipTextEncoder(session2, await ClipTokenizer.fromFolder(folder.tokenizer2Dir), "text_embeds"));
+      encoders.push(
+        new ClipTextEncoder(session2, await ClipTokenizer.fromFolder(folder.tokenizer2Dir), "text_embeds"),
+      );
       return encoders;
     };
     baseEncoders = await load(models.base);
@@ -83,7 +107,10 @@ describe("prompt embeddings on the fixture encoders", () => {
   });
 
   it("concatenates both penultimate hidden states to 2048 wide with a 1280 pooled vector", async () => {
-    const encoded = await encodePrompts(baseEncoders, "a cat", "a dog", { guidance: true, zeroMissingNegative: true });
+    const encoded = await encodePrompts(baseEncoders, "a cat", "a dog", {
+      guidance: true,
+      zeroMissingNegative: true,
+    });
     assert.equal(encoded.width, 2048);
     assert.equal(encoded.positive.hidden.length, 77 * 2048);
     assert.equal(encoded.positive.pooled.length, 1280);
@@ -91,17 +118,29 @@ describe("prompt embeddings on the fixture encoders", () => {
   });
 
   it("zeroes a missing negative prompt for the base, but encodes an explicit empty one", async () => {
-    const missing = await encodePrompts(baseEncoders, "a cat", undefined, { guidance: true, zeroMissingNegative: true });
+    const missing = await encodePrompts(baseEncoders, "a cat", undefined, {
+      guidance: true,
+      zeroMissingNegative: true,
+    });
     assert.ok(missing.negative!.hidden.every((v) => v === 0));
     assert.ok(missing.negative!.pooled.every((v) => v === 0));
-    const empty = await encodePrompts(baseEncoders, "a cat", "", { guidance: true, zeroMissingNegative: true });
+    const empty = await encodePrompts(baseEncoders, "a cat", "", {
+      guidance: true,
+      zeroMissingNegative: true,
+    });
     assert.ok(empty.negative!.hidden.some((v) => v !== 0));
-    const unguided = await encodePrompts(baseEncoders, "a cat", "a dog", { guidance: false, zeroMissingNegative: true });
+    const unguided = await encodePrompts(baseEncoders, "a cat", "a dog", {
+      guidance: false,
+      zeroMissingNegative: true,
+    });
     assert.equal(unguided.negative, undefined);
   });
 
   it("encodes the refiner's empty negative prompt instead of zeroing it, 1280 wide", async () => {
-    const encoded = await encodePrompts(refinerEncoders, "a cat", undefined, { guidance: true, zeroMissingNegative: false });
+    const encoded = await encodePrompts(refinerEncoders, "a cat", undefined, {
+      guidance: true,
+      zeroMissingNegative: false,
+    });
     assert.equal(encoded.width, 1280);
     assert.equal(encoded.positive.hidden.length, 77 * 1280);
     assert.ok(encoded.negative!.hidden.some((v) => v !== 0));
@@ -109,7 +148,10 @@ describe("prompt embeddings on the fixture encoders", () => {
 
   it("splits a long prompt into 77-token chunks and pads the negative to the same count", async () => {
     const long = Array.from({ length: 200 }, (_, i) => `word${i % 10}`).join(" ");
-    const encoded = await encodePrompts(baseEncoders, long, "blurry", { guidance: true, zeroMissingNegative: true });
+    const encoded = await encodePrompts(baseEncoders, long, "blurry", {
+      guidance: true,
+      zeroMissingNegative: true,
+    });
     const chunks = encoded.positive.chunks;
     assert.ok(chunks >= 3, `${chunks} chunks`);
     assert.equal(encoded.positive.hidden.length, chunks * 77 * 2048);
@@ -118,9 +160,18 @@ describe("prompt embeddings on the fixture encoders", () => {
   });
 
   it("takes the plain path for a prompt without emphasis, and changes only with emphasis", async () => {
-    const plain = await encodePrompts(baseEncoders, "a cat on a mat", undefined, { guidance: false, zeroMissingNegative: true });
-    const neutral = await encodePrompts(baseEncoders, "a cat on a mat", undefined, { guidance: false, zeroMissingNegative: true });
-    const emphasised = await encodePrompts(baseEncoders, "a (cat:1.5) on a mat", undefined, { guidance: false, zeroMissingNegative: true });
+    const plain = await encodePrompts(baseEncoders, "a cat on a mat", undefined, {
+      guidance: false,
+      zeroMissingNegative: true,
+    });
+    const neutral = await encodePrompts(baseEncoders, "a cat on a mat", undefined, {
+      guidance: false,
+      zeroMissingNegative: true,
+    });
+    const emphasised = await encodePrompts(baseEncoders, "a (cat:1.5) on a mat", undefined, {
+      guidance: false,
+      zeroMissingNegative: true,
+    });
     assert.deepEqual(plain.positive.hidden, neutral.positive.hidden);
     assert.notDeepEqual(plain.positive.hidden, emphasised.positive.hidden);
     // The chunk's mean is restored after weighting, as the popular SD UIs do.

@@ -9,7 +9,11 @@ import { describe, it } from "node:test";
 import { applyGuidance } from "../../src/pipeline/conditioning.js";
 import { denoise, type NoisePredictor, ProgressReporter } from "../../src/pipeline/denoise.js";
 import { TorchGenerator } from "../../src/pipeline/noise/index.js";
-import { createScheduler, parseSchedulerConfig, splitForRefiner } from "../../src/pipeline/schedulers/index.js";
+import {
+  createScheduler,
+  parseSchedulerConfig,
+  splitForRefiner,
+} from "../../src/pipeline/schedulers/index.js";
 import type { SchedulerName } from "../../src/pipeline/types.js";
 
 interface StandIn {
@@ -40,7 +44,9 @@ interface Trajectory {
   refiner_latents_after_step?: number[][];
 }
 
-const reference = JSON.parse(readFileSync(new URL("../fixtures/reference/trajectories.json", import.meta.url), "utf8")) as {
+const reference = JSON.parse(
+  readFileSync(new URL("../fixtures/reference/trajectories.json", import.meta.url), "utf8"),
+) as {
   configs: Record<string, unknown>;
   stand_in_models: Record<string, StandIn>;
   arrays: Record<string, number[]>;
@@ -129,20 +135,33 @@ async function runStage(
     signal: undefined,
   });
   assert.equal(seen.length, expected.length);
-  seen.forEach((step, i) => assertClose(step, expected[i]!, `${trajectory.id} ${stage} step ${i}`));
+  for (const [i, step] of seen.entries())
+    assertClose(step, expected[i]!, `${trajectory.id} ${stage} step ${i}`);
 }
 
 describe("denoising loop against diffusers' trajectories", () => {
   for (const trajectory of reference.trajectories.filter((t) => t.kind === "text2img_torch_generator")) {
     it(`${trajectory.id}: seeded noise, guidance and every step`, async () => {
       const generator = new TorchGenerator(BigInt(trajectory.generator!.seed));
-      const scheduler = createScheduler(NAMES[trajectory.scheduler]!, parseSchedulerConfig(reference.configs[trajectory.config]), trajectory.steps);
+      const scheduler = createScheduler(
+        NAMES[trajectory.scheduler]!,
+        parseSchedulerConfig(reference.configs[trajectory.config]),
+        trajectory.steps,
+      );
       const latents = generator.randn(SHAPE);
       assertClose(latents, trajectory.initial_noise_values!, "initial noise");
       const sigma = Math.fround(scheduler.initNoiseSigma);
       for (let i = 0; i < latents.length; i++) latents[i] = Math.fround(latents[i]! * sigma);
       const model = reference.stand_in_models[trajectory.stand_in_model!]!;
-      await runStage(trajectory, model, latents, [0, trajectory.steps], generator, trajectory.latents_after_step!, "base");
+      await runStage(
+        trajectory,
+        model,
+        latents,
+        [0, trajectory.steps],
+        generator,
+        trajectory.latents_after_step!,
+        "base",
+      );
     });
   }
 
@@ -159,8 +178,24 @@ describe("denoising loop against diffusers' trajectories", () => {
       const generator = recordedNoise(noise);
       const base = reference.stand_in_models[trajectory.base_stand_in_model!]!;
       const refiner = reference.stand_in_models[trajectory.refiner_stand_in_model!]!;
-      await runStage(trajectory, base, latents, [0, split.baseSteps], generator, trajectory.base_latents_after_step!, "base");
-      await runStage(trajectory, refiner, latents, [split.refinerBeginIndex, trajectory.steps], generator, trajectory.refiner_latents_after_step!, "refiner");
+      await runStage(
+        trajectory,
+        base,
+        latents,
+        [0, split.baseSteps],
+        generator,
+        trajectory.base_latents_after_step!,
+        "base",
+      );
+      await runStage(
+        trajectory,
+        refiner,
+        latents,
+        [split.refinerBeginIndex, trajectory.steps],
+        generator,
+        trajectory.refiner_latents_after_step!,
+        "refiner",
+      );
     });
   }
 });

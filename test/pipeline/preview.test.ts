@@ -117,7 +117,9 @@ describe("preview encoding", () => {
     await encodePreview(rgb, h, w); // warm-up
     const start = performance.now();
     const preview = await encodePreview(rgb, h, w);
-    t.diagnostic(`preview JPEG encode ${w}x${h} -> ${DEFAULT_PREVIEW_SIZE} px: ${(performance.now() - start).toFixed(1)} ms`);
+    t.diagnostic(
+      `preview JPEG encode ${w}x${h} -> ${DEFAULT_PREVIEW_SIZE} px: ${(performance.now() - start).toFixed(1)} ms`,
+    );
     assert.equal(preview.mime, "image/jpeg");
     assert.deepEqual([preview.width, preview.height], [DEFAULT_PREVIEW_SIZE, 73]);
     const { data, info } = await sharp(preview.data).raw().toBuffer({ resolveWithObject: true });

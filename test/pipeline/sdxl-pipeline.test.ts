@@ -21,7 +21,8 @@ const base: GenerateParams = {
   count: 1,
 };
 
-const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const same = (a: Float32Array, b: Float32Array) =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 describe("SdxlPipeline on the fixture models", () => {
   let models: Awaited<ReturnType<typeof fixtureModels>>;
@@ -68,7 +69,10 @@ describe("SdxlPipeline on the fixture models", () => {
 
   it("gives image i of a batch the seed + i, identical to running that seed alone", async () => {
     const batch = await pipeline.generate({ ...base, count: 2 });
-    assert.deepEqual(batch.images.map((image) => image.seed), [7n, 8n]);
+    assert.deepEqual(
+      batch.images.map((image) => image.seed),
+      [7n, 8n],
+    );
     const second = await pipeline.generate({ ...base, seed: 8n });
     const size = 4 * 64 * 64;
     assert.ok(same(batch.latents.subarray(size), second.latents));
@@ -86,9 +90,15 @@ describe("SdxlPipeline on the fixture models", () => {
   it("reports progress for every step, with previews at the requested cadence", async () => {
     const events: Progress[] = [];
     await pipeline.generate({ ...base, steps: 6 }, { onProgress: (p) => events.push(p), previewEvery: 2 });
-    assert.deepEqual(events.map((e) => e.step), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(
+      events.map((e) => e.step),
+      [1, 2, 3, 4, 5, 6],
+    );
     assert.ok(events.every((e) => e.totalSteps === 6 && e.stage === "base"));
-    assert.deepEqual(events.filter((e) => e.preview).map((e) => e.step), [2, 4, 6]);
+    assert.deepEqual(
+      events.filter((e) => e.preview).map((e) => e.step),
+      [2, 4, 6],
+    );
     const preview = events[1]!.preview!;
     assert.equal(preview.mime, "image/jpeg");
     assert.equal(Math.max(preview.width, preview.height), 128);
@@ -98,13 +108,16 @@ describe("SdxlPipeline on the fixture models", () => {
     const controller = new AbortController();
     const steps: number[] = [];
     await assert.rejects(
-      pipeline.generate({ ...base, steps: 10 }, {
-        signal: controller.signal,
-        onProgress: (p) => {
-          steps.push(p.step);
-          if (p.step === 2) controller.abort();
+      pipeline.generate(
+        { ...base, steps: 10 },
+        {
+          signal: controller.signal,
+          onProgress: (p) => {
+            steps.push(p.step);
+            if (p.step === 2) controller.abort();
+          },
         },
-      }),
+      ),
       CancelledError,
     );
     assert.deepEqual(steps, [1, 2]);
@@ -118,7 +131,10 @@ describe("SdxlPipeline on the fixture models", () => {
     const baseOnly = await pipeline.generate({ ...base, steps: 10 });
     assert.ok(same(refined.latents, again.latents));
     assert.ok(!same(refined.latents, baseOnly.latents));
-    assert.deepEqual(events.map((e) => e.stage), [...Array(8).fill("base"), ...Array(2).fill("refiner")]);
+    assert.deepEqual(
+      events.map((e) => e.stage),
+      [...Array(8).fill("base"), ...Array(2).fill("refiner")],
+    );
   });
 
   it("keeps exactly the seed's image at variation strength 0 and the subseed's at 1", async () => {
@@ -168,14 +184,21 @@ describe("SdxlPipeline on the fixture models", () => {
       [{ seed: -1n }, "seed"],
     ];
     for (const [change, field] of bad) {
-      await assert.rejects(pipeline.generate({ ...base, ...change }), (error: unknown) => {
-        assert.ok(error instanceof InvalidInputError, `${field}: ${String(error)}`);
-        assert.equal(error.field, field);
-        return true;
-      }, `${field} ${JSON.stringify(change, (_k, v) => (typeof v === "bigint" ? String(v) : v))} should be refused`);
+      await assert.rejects(
+        pipeline.generate({ ...base, ...change }),
+        (error: unknown) => {
+          assert.ok(error instanceof InvalidInputError, `${field}: ${String(error)}`);
+          assert.equal(error.field, field);
+          return true;
+        },
+        `${field} ${JSON.stringify(change, (_k, v) => (typeof v === "bigint" ? String(v) : v))} should be refused`,
+      );
     }
     await assert.rejects(
-      pipeline.generate({ ...base, source: { image: new TextEncoder().encode("not an image"), strength: 0.3, upscale: 1 } }),
+      pipeline.generate({
+        ...base,
+        source: { image: new TextEncoder().encode("not an image"), strength: 0.3, upscale: 1 },
+      }),
       InvalidInputError,
     );
     await assert.rejects(
@@ -200,7 +223,10 @@ describe("SdxlPipeline on the fixture models", () => {
   it("asks for the refiner only where one is configured", async () => {
     const baseOnly = await loadPipeline({ modelDir: models.base, device: "cpu" });
     try {
-      await assert.rejects(baseOnly.generate({ ...base, refiner: { switchAt: 0.8 } }), /refiner is not configured/);
+      await assert.rejects(
+        baseOnly.generate({ ...base, refiner: { switchAt: 0.8 } }),
+        /refiner is not configured/,
+      );
     } finally {
       await baseOnly.dispose();
     }
@@ -217,25 +243,40 @@ describe("loading model folders", () => {
   });
 
   it("names the missing folder or file", async () => {
-    await assert.rejects(loadPipeline({ modelDir: join(scratch, "nowhere"), device: "cpu" }), (error: unknown) => {
-      return error instanceof ModelFolderError && error.userMessage.includes("nowhere");
-    });
+    await assert.rejects(
+      loadPipeline({ modelDir: join(scratch, "nowhere"), device: "cpu" }),
+      (error: unknown) => {
+        return error instanceof ModelFolderError && error.userMessage.includes("nowhere");
+      },
+    );
     const models = await fixtureModels();
     const copy = join(scratch, "no-unet");
     await cp(models.base, copy, { recursive: true });
     await rm(join(copy, "unet"), { recursive: true });
-    await assert.rejects(loadPipeline({ modelDir: copy, device: "cpu" }), /unet.model\.onnx: is missing \(expected the UNet\)/);
+    await assert.rejects(
+      loadPipeline({ modelDir: copy, device: "cpu" }),
+      /unet.model\.onnx: is missing \(expected the UNet\)/,
+    );
   });
 
   it("refuses a folder that is not an SDXL pipeline", async () => {
     const models = await fixtureModels();
     const copy = join(scratch, "sd15");
     await cp(models.base, copy, { recursive: true });
-    const index = JSON.parse(await readFile(join(copy, "model_index.json"), "utf8")) as Record<string, unknown>;
-    await writeFile(join(copy, "model_index.json"), JSON.stringify({ ...index, _class_name: "StableDiffusionPipeline" }));
+    const index = JSON.parse(await readFile(join(copy, "model_index.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    await writeFile(
+      join(copy, "model_index.json"),
+      JSON.stringify({ ...index, _class_name: "StableDiffusionPipeline" }),
+    );
     await assert.rejects(loadPipeline({ modelDir: copy, device: "cpu" }), /not an SDXL pipeline/);
     await writeFile(join(copy, "model_index.json"), "{ not json");
-    await assert.rejects(loadPipeline({ modelDir: copy, device: "cpu" }), /model_index\.json: is not valid JSON/);
+    await assert.rejects(
+      loadPipeline({ modelDir: copy, device: "cpu" }),
+      /model_index\.json: is not valid JSON/,
+    );
   });
 
   it("reports a UNet whose external weights are missing", async () => {
@@ -243,6 +284,9 @@ describe("loading model folders", () => {
     const copy = join(scratch, "no-weights");
     await cp(models.base, copy, { recursive: true });
     await rm(join(copy, "unet", "model.onnx_data"));
-    await assert.rejects(loadPipeline({ modelDir: copy, device: "cpu" }), /unet.model\.onnx: could not be loaded/);
+    await assert.rejects(
+      loadPipeline({ modelDir: copy, device: "cpu" }),
+      /unet.model\.onnx: could not be loaded/,
+    );
   });
 });

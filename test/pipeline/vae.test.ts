@@ -78,14 +78,21 @@ describe("VAE encoder output conventions", () => {
   });
 
   it("samples mean + std * randn from latent_parameters with the request's generator", async () => {
-    const models = await writeFixtureModels(scratch, { variants: ["base"], vaeEncoderOutput: "latent_parameters" });
+    const models = await writeFixtureModels(scratch, {
+      variants: ["base"],
+      vaeEncoderOutput: "latent_parameters",
+    });
     const encoder = new VaeEncoder(await load(join(models.base, "vae_encoder", "model.onnx")), 0.13025);
     const a = await encoder.encode(pixels, 64, 64, new TorchGenerator(1n));
     const b = await encoder.encode(pixels, 64, 64, new TorchGenerator(1n));
     const c = await encoder.encode(pixels, 64, 64, new TorchGenerator(2n));
     const generator = new TorchGenerator(1n);
     await encoder.encode(pixels, 64, 64, generator);
-    assert.equal(generator.wordsConsumed, 256, "one randn of the latent shape, as diffusers' latent_dist.sample");
+    assert.equal(
+      generator.wordsConsumed,
+      256,
+      "one randn of the latent shape, as diffusers' latent_dist.sample",
+    );
     assert.equal(a.length, 4 * 8 * 8);
     assert.deepEqual(a, b);
     assert.notDeepEqual(a, c);

@@ -69,6 +69,7 @@ export function vaeOutputToRgb(
       for (let i = 0, target = channel; i < plane; i++, target += 3) {
         // decodedValueToByte, inlined for the 3M values of a 1024x1024 image.
         let denormalized = fround(fround(decoded[source + i]! * 0.5) + 0.5);
+        // biome-ignore lint/complexity/useMathMinMax: NaN must map to 0, which Math.max would not do
         denormalized = denormalized > 1 ? 1 : denormalized >= 0 ? denormalized : 0;
         const scaled = fround(denormalized * 255);
         let byte = Math.round(scaled); // halves round up here; numpy rounds them to even

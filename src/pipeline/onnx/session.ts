@@ -84,7 +84,10 @@ export class ModelSession {
   output(name: string): TensorInfo {
     const info = this.outputs.get(name);
     if (!info) {
-      throw new ModelFolderError(this.path, `has no output "${name}" (outputs: ${this.outputNames.join(", ")})`);
+      throw new ModelFolderError(
+        this.path,
+        `has no output "${name}" (outputs: ${this.outputNames.join(", ")})`,
+      );
     }
     return info;
   }

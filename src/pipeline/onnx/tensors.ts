@@ -15,12 +15,19 @@ export function floatInput(info: TensorInfo, data: Float32Array, dims: readonly 
     case "float16":
       return new ort.Tensor("float16", float32ToFloat16Bits(data), dims);
     default:
-      throw new ModelFolderError(info.name, `input has element type ${info.type}; expected float32 or float16`);
+      throw new ModelFolderError(
+        info.name,
+        `input has element type ${info.type}; expected float32 or float16`,
+      );
   }
 }
 
 /** Integer ids (token ids, integer timesteps) in the model's int32 or int64. */
-export function integerInput(info: TensorInfo, values: ArrayLike<number>, dims: readonly number[]): ort.Tensor {
+export function integerInput(
+  info: TensorInfo,
+  values: ArrayLike<number>,
+  dims: readonly number[],
+): ort.Tensor {
   switch (info.type) {
     case "int32":
       return new ort.Tensor("int32", Int32Array.from(values), dims);
