@@ -1,0 +1,245 @@
+/**
+ * One device (a GPU, or the CPU): owns the worker thread its engine runs in, hands it one job at a
+ * time, and keeps the device usable whatever the job does. A job that times out or ignores a
+ * cancellation gets its thread terminated; a thread that crashes or reports an unexpected engine
+ * error is replaced by a fresh one (engine reloaded) before the next job.
+ */
+import type { Worker } from "node:worker_threads";
+import { CancelledError, DeviceFailureError, EaselError } from "../errors.js";
+import type { GeneratedImage, GenerateParams, GenerateTimings, Progress } from "../pipeline/types.js";
+import { siblingModule, startWorker } from "../workers.js";
+import type { EngineSpec } from "./engine.js";
+import { queueMessages } from "./messages.js";
+import {
+  type DeviceWorkerData,
+  deserializeError,
+  type FromWorker,
+  ownBuffer,
+  type ToWorker,
+} from "./worker-protocol.js";
+
+export interface DeviceWorkerOptions {
+  /** "cpu" or "cuda:N"; also the name in events. */
+  device: string;
+  engine: EngineSpec;
+  /** A live preview every k steps; 0 = none. */
+  previewEvery: number;
+  /** A run taking longer is failed and its thread terminated. */
+  jobTimeoutMs: number;
+  /** How long a cancelled run may take to notice before its thread is terminated. */
+  cancelGraceMs?: number;
+  /** How long a retiring thread may take to release its engine before it is terminated. */
+  shutdownGraceMs?: number;
+}
+
+export interface DeviceRunHooks {
+  signal?: AbortSignal;
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface DeviceResult {
+  images: GeneratedImage[];
+  timings: GenerateTimings;
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {}); // rejections are observed by whoever awaits; none is unhandled
+  return { promise, resolve, reject };
+}
+
+interface ActiveRun {
+  jobId: string;
+  onProgress: ((progress: Progress) => void) | undefined;
+  result: Deferred<DeviceResult>;
+}
+
+/** One worker thread and what it is doing. */
+interface Thread {
+  worker: Worker;
+  ready: Deferred<void>;
+  exited: Deferred<number>;
+  run: ActiveRun | undefined;
+}
+
+export class DeviceWorker {
+  readonly device: string;
+  /** Worker threads started so far; a replacement after a crash, timeout or engine error adds one. */
+  threadsStarted = 0;
+  private thread: Thread | undefined;
+  /** Threads being let go; a new one starts only after they are gone (their memory is freed). */
+  private retiring: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+  private readonly cancelGraceMs: number;
+  private readonly shutdownGraceMs: number;
+
+  constructor(private readonly options: DeviceWorkerOptions) {
+    this.device = options.device;
+    this.cancelGraceMs = options.cancelGraceMs ?? 15_000;
+    this.shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
+  }
+
+  /** Starts the thread and loads the engine now rather than on the first job; rejects if loading fails. */
+  async warmUp(): Promise<void> {
+    const thread = await this.currentThread();
+    await thread.ready.promise;
+  }
+
+  /** Runs one job; the device takes one at a time (the dispatcher guarantees it). */
+  async run(jobId: string, params: GenerateParams, hooks: DeviceRunHooks = {}): Promise<DeviceResult> {
+    if (hooks.signal?.aborted) throw new CancelledError();
+    const thread = await this.currentThread();
+    await thread.ready.promise;
+    if (hooks.signal?.aborted) throw new CancelledError();
+    if (thread.run) throw new Error(`${this.device} is already running job ${thread.run.jobId}`);
+
+    const run: ActiveRun = { jobId, onProgress: hooks.onProgress, result: deferred() };
+    thread.run = run;
+    const timers: NodeJS.Timeout[] = [];
+    const onAbort = () => {
+      this.post(thread, { type: "cancel", jobId });
+      timers.push(
+        setTimeout(() => {
+          // The engine did not notice in time (a long synchronous step): stop the thread instead.
+          this.settle(thread, run, new CancelledError());
+          this.terminate(thread);
+        }, this.cancelGraceMs),
+      );
+    };
+    hooks.signal?.addEventListener("abort", onAbort, { once: true });
+    timers.push(
+      setTimeout(() => {
+        this.settle(
+          thread,
+          run,
+          new EaselError("timeout", queueMessages.timedOut(this.options.jobTimeoutMs)),
+        );
+        this.terminate(thread);
+      }, this.options.jobTimeoutMs),
+    );
+
+    const transfer: ArrayBuffer[] = [];
+    if (params.source) {
+      const image = ownBuffer(params.source.image);
+      params = { ...params, source: { ...params.source, image } };
+      transfer.push(image.buffer as ArrayBuffer);
+    }
+    this.post(thread, { type: "run", jobId, params, previewEvery: this.options.previewEvery }, transfer);
+    try {
+      return await run.result.promise;
+    } finally {
+      for (const timer of timers) clearTimeout(timer);
+      hooks.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Lets the thread go (its engine disposed); a running job is cancelled. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.thread) this.retire(this.thread);
+    await this.retiring;
+  }
+
+  private async currentThread(): Promise<Thread> {
+    if (this.stopped) throw new DeviceFailureError(queueMessages.stopping());
+    while (!this.thread) {
+      const retiring = this.retiring;
+      await retiring;
+      if (this.stopped) throw new DeviceFailureError(queueMessages.stopping());
+      // Another caller may have started one, or another retirement begun, while this one waited.
+      if (!this.thread && this.retiring === retiring) this.thread = this.spawn();
+    }
+    return this.thread;
+  }
+
+  private spawn(): Thread {
+    const workerData: DeviceWorkerData = { engine: this.options.engine };
+    const worker = startWorker(siblingModule(import.meta.url, "device-worker"), { workerData });
+    this.threadsStarted += 1;
+    const thread: Thread = { worker, ready: deferred(), exited: deferred(), run: undefined };
+    let crash: unknown;
+    worker.on("message", (message: FromWorker) => this.onMessage(thread, message));
+    worker.on("error", (error) => {
+      crash = error;
+    });
+    worker.on("exit", (code) => {
+      if (this.thread === thread) this.thread = undefined;
+      const error = new DeviceFailureError(queueMessages.workerCrashed(), {
+        cause: crash ?? new Error(`worker thread exited with code ${code}`),
+      });
+      thread.ready.reject(error);
+      if (thread.run) this.settle(thread, thread.run, error);
+      thread.exited.resolve(code);
+    });
+    return thread;
+  }
+
+  private onMessage(thread: Thread, message: FromWorker): void {
+    switch (message.type) {
+      case "ready":
+        thread.ready.resolve();
+        break;
+      case "load-failed":
+        thread.ready.reject(deserializeError(message.error));
+        this.retire(thread);
+        break;
+      case "progress":
+        if (thread.run?.jobId === message.jobId) thread.run.onProgress?.(message.progress);
+        break;
+      case "done":
+        if (thread.run?.jobId === message.jobId) {
+          this.settle(thread, thread.run, undefined, { images: message.images, timings: message.timings });
+        }
+        break;
+      case "failed":
+        if (thread.run?.jobId === message.jobId)
+          this.settle(thread, thread.run, deserializeError(message.error));
+        if (message.recycle) this.retire(thread);
+        break;
+    }
+  }
+
+  private settle(thread: Thread, run: ActiveRun, error: unknown, result?: DeviceResult): void {
+    if (thread.run !== run) return;
+    thread.run = undefined;
+    if (result) run.result.resolve(result);
+    else run.result.reject(error);
+  }
+
+  private post(thread: Thread, message: ToWorker, transfer: ArrayBuffer[] = []): void {
+    thread.worker.postMessage(message, transfer);
+  }
+
+  /** Asks the thread to dispose its engine and end; terminates it if it does not within the grace time. */
+  private retire(thread: Thread): void {
+    if (this.thread === thread) this.thread = undefined;
+    this.post(thread, { type: "shutdown" });
+    const grace = setTimeout(() => void thread.worker.terminate(), this.shutdownGraceMs);
+    this.letGo(
+      thread,
+      thread.exited.promise.finally(() => clearTimeout(grace)),
+    );
+  }
+
+  /** Ends the thread at once (a hung or timed-out run); native memory is freed when it exits. */
+  private terminate(thread: Thread): void {
+    if (this.thread === thread) this.thread = undefined;
+    this.letGo(thread, thread.worker.terminate());
+  }
+
+  private letGo(thread: Thread, gone: Promise<unknown>): void {
+    const previous = this.retiring;
+    this.retiring = Promise.all([previous, gone.catch(() => {}), thread.exited.promise]);
+  }
+}

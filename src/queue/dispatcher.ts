@@ -1,0 +1,189 @@
+/**
+ * Owns the waiting jobs and the devices. Whenever a device is free and a job waits, it takes the
+ * ordering's pick and gives it to that device's p-queue (concurrency 1), so no device idles while a
+ * job waits. It also tracks places in line and tells the owner when they change.
+ */
+import PQueue from "p-queue";
+import type { DeviceWorker } from "./device.js";
+import { FairTurns, orderWaiting, pickNext, type WaitingJob } from "./ordering.js";
+
+/** Why a running job's signal was aborted. */
+export type AbortReason = { kind: "cancel"; byUserId: string | undefined } | { kind: "stop" };
+
+/** What the dispatcher needs to know of a job; the turn is its own to give. */
+export type DispatchableJob = Omit<WaitingJob, "turn">;
+
+export interface DispatcherOptions<J extends DispatchableJob> {
+  devices: readonly DeviceWorker[];
+  /** Runs a job on a device to its end; must not reject (the owner records failures). */
+  run: (job: J, device: DeviceWorker, signal: AbortSignal) => Promise<void>;
+  /** Jobs whose 1-based place in line changed (a job that starts at once has none). */
+  onPositions: (changes: ReadonlyArray<{ job: J; position: number }>) => void;
+}
+
+interface DeviceSlot<J> {
+  device: DeviceWorker;
+  queue: PQueue;
+  job: J | undefined;
+}
+
+/** A waiting job with its turn. */
+interface Entry<J> extends WaitingJob {
+  job: J;
+}
+
+export class Dispatcher<J extends DispatchableJob> {
+  private waiting: Entry<J>[] = [];
+  private readonly turns = new FairTurns();
+  private readonly slots: DeviceSlot<J>[];
+  private readonly running = new Map<string, { job: J; slot: DeviceSlot<J>; controller: AbortController }>();
+  private readonly runningByUser = new Map<string, number>();
+  private readonly positions = new Map<string, number>();
+  private pumpScheduled = false;
+  private stopped = false;
+
+  constructor(private readonly options: DispatcherOptions<J>) {
+    this.slots = options.devices.map((device) => ({
+      device,
+      queue: new PQueue({ concurrency: 1 }),
+      job: undefined,
+    }));
+  }
+
+  /**
+   * Adds a job. Returns its place in line: 0 when a device is free for it (it starts at once),
+   * otherwise 1-based. Dispatch happens on the next microtask, so the caller learns the job id
+   * before any event about it.
+   */
+  enqueue(job: J): number {
+    const entry: Entry<J> = {
+      id: job.id,
+      userId: job.userId,
+      tier: job.tier,
+      seq: job.seq,
+      turn: this.turns.assign(job.userId, job.tier),
+      job,
+    };
+    this.waiting.push(entry);
+    const order = orderWaiting(this.waiting);
+    const free = this.slots.filter((slot) => !slot.job).length;
+    const index = order.indexOf(entry);
+    const position = index < free ? 0 : index - free + 1;
+    this.positions.set(job.id, position);
+    this.schedulePump();
+    return position;
+  }
+
+  /** Takes a waiting job out of line; undefined when it is not waiting. */
+  remove(jobId: string): J | undefined {
+    const index = this.waiting.findIndex((job) => job.id === jobId);
+    if (index < 0) return undefined;
+    const [entry] = this.waiting.splice(index, 1);
+    this.positions.delete(jobId);
+    this.schedulePump();
+    return entry!.job;
+  }
+
+  /** Aborts a running job's signal; false when it is not running. */
+  abort(jobId: string, reason: AbortReason): boolean {
+    const entry = this.running.get(jobId);
+    if (!entry) return false;
+    entry.controller.abort(reason);
+    return true;
+  }
+
+  isWaiting(jobId: string): boolean {
+    return this.positions.has(jobId);
+  }
+
+  isRunning(jobId: string): boolean {
+    return this.running.has(jobId);
+  }
+
+  /** Current 1-based place in line of a waiting job (0 = about to start). */
+  positionOf(jobId: string): number | undefined {
+    return this.positions.get(jobId);
+  }
+
+  /** Jobs a user has waiting or running. */
+  countOf(userId: string): number {
+    let waiting = 0;
+    for (const entry of this.waiting) if (entry.userId === userId) waiting += 1;
+    return waiting + (this.runningByUser.get(userId) ?? 0);
+  }
+
+  get size(): { waiting: number; running: number } {
+    return { waiting: this.waiting.length, running: this.running.size };
+  }
+
+  /** Which job each device runs, in device order. */
+  devicesStatus(): Array<{ device: string; jobId: string | undefined }> {
+    return this.slots.map((slot) => ({ device: slot.device.device, jobId: slot.job?.id }));
+  }
+
+  /**
+   * Stops dispatching; running jobs are aborted with reason "stop" and awaited; waiting jobs stay
+   * where they are (the owner keeps them in its store for the next start). Returns the waiting jobs.
+   */
+  async stop(): Promise<J[]> {
+    this.stopped = true;
+    for (const entry of this.running.values()) entry.controller.abort({ kind: "stop" } satisfies AbortReason);
+    await Promise.all(this.slots.map((slot) => slot.queue.onIdle()));
+    const left = this.waiting.map((entry) => entry.job);
+    this.waiting = [];
+    return left;
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.stopped) return;
+    for (const slot of this.slots) {
+      if (slot.job || this.waiting.length === 0) continue;
+      const entry = pickNext(this.waiting)!;
+      this.waiting.splice(this.waiting.indexOf(entry), 1);
+      this.positions.delete(entry.id);
+      this.turns.started(entry);
+      this.start(entry.job, slot);
+    }
+    this.publishPositions();
+  }
+
+  private start(job: J, slot: DeviceSlot<J>): void {
+    const controller = new AbortController();
+    slot.job = job;
+    this.running.set(job.id, { job, slot, controller });
+    this.runningByUser.set(job.userId, (this.runningByUser.get(job.userId) ?? 0) + 1);
+    void slot.queue
+      .add(() => this.options.run(job, slot.device, controller.signal))
+      .catch(() => {}) // run() records its own failures; nothing to add here
+      .finally(() => {
+        slot.job = undefined;
+        this.running.delete(job.id);
+        const count = (this.runningByUser.get(job.userId) ?? 1) - 1;
+        if (count > 0) this.runningByUser.set(job.userId, count);
+        else this.runningByUser.delete(job.userId);
+        this.schedulePump();
+      });
+  }
+
+  private publishPositions(): void {
+    if (this.waiting.length === 0) return;
+    const changes: Array<{ job: J; position: number }> = [];
+    orderWaiting(this.waiting).forEach((entry, index) => {
+      const position = index + 1;
+      if (this.positions.get(entry.id) !== position) {
+        this.positions.set(entry.id, position);
+        changes.push({ job: entry.job, position });
+      }
+    });
+    if (changes.length > 0) this.options.onPositions(changes);
+  }
+}

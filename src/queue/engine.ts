@@ -1,0 +1,40 @@
+/**
+ * What a device worker runs: the SDXL pipeline, or the simulated engine that lets the queue be
+ * tested and benchmarked without models. Specs are plain data so they can cross into the worker.
+ */
+import type { GenerateHooks, GenerateParams, GenerateResult } from "../pipeline/types.js";
+import type { SimulatedEngineSpec } from "./simulated-engine.js";
+
+export interface Engine {
+  generate(params: GenerateParams, hooks?: GenerateHooks): Promise<GenerateResult>;
+  dispose(): Promise<void>;
+}
+
+export interface SdxlEngineSpec {
+  kind: "sdxl";
+  modelDir: string;
+  refinerDir?: string;
+  /** "cpu" or "cuda:N". */
+  device: string;
+  intraOpThreads?: number;
+  /** transformers' tokenizer_2 quirk: a typed "!" becomes the pad id. */
+  exclamationAsPad?: boolean;
+}
+
+export type EngineSpec = SdxlEngineSpec | SimulatedEngineSpec;
+
+/** Loads the engine a spec names; called once per worker thread. */
+export async function loadEngine(spec: EngineSpec): Promise<Engine> {
+  if (spec.kind === "simulated") {
+    const { SimulatedEngine } = await import("./simulated-engine.js");
+    return SimulatedEngine.load(spec);
+  }
+  const { loadPipeline } = await import("../pipeline/index.js");
+  return loadPipeline({
+    modelDir: spec.modelDir,
+    ...(spec.refinerDir ? { refinerDir: spec.refinerDir } : {}),
+    device: spec.device,
+    ...(spec.intraOpThreads ? { intraOpThreads: spec.intraOpThreads } : {}),
+    ...(spec.exclamationAsPad !== undefined ? { exclamationAsPad: spec.exclamationAsPad } : {}),
+  });
+}

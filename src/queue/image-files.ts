@@ -1,0 +1,52 @@
+/**
+ * Finished images on disk, <dataDir>/images/<jobId>-<i>.<ext>, each written to a temporary name and
+ * renamed, so a crash never leaves a half-written file under a final name.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { EncodedImage } from "../pipeline/types.js";
+
+const EXTENSIONS: Record<EncodedImage["mime"], string> = {
+  "image/png": "png",
+  "image/webp": "webp",
+  "image/jpeg": "jpg",
+};
+
+export function imageFilePath(
+  imagesDir: string,
+  jobId: string,
+  index: number,
+  mime: EncodedImage["mime"],
+): string {
+  return join(imagesDir, `${jobId}-${index}.${EXTENSIONS[mime]}`);
+}
+
+export async function writeFileAtomically(path: string, data: Uint8Array): Promise<void> {
+  const temporary = `${path}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    await writeFile(temporary, data);
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+export async function ensureDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+}
+
+/** Files in the images folder with the job id their name starts with. */
+export async function listImageFiles(imagesDir: string): Promise<Array<{ path: string; jobId: string }>> {
+  let names: string[];
+  try {
+    names = await readdir(imagesDir);
+  } catch {
+    return [];
+  }
+  return names.flatMap((name) => {
+    const match = /^([0-9a-f]+)-\d+\./.exec(name);
+    return match ? [{ path: join(imagesDir, name), jobId: match[1]! }] : [];
+  });
+}

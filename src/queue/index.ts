@@ -1,0 +1,371 @@
+/**
+ * The generation queue: the one object adapters talk to. It checks limits, stores each request,
+ * hands jobs to the dispatcher, runs them on device workers, writes their images, and turns all of
+ * it into events. After a restart, recover() puts back what was queued or running.
+ */
+import { randomUUID } from "node:crypto";
+import { readFile, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { GenerationRequest, Requester } from "../commands/request.js";
+import type { Config } from "../config.js";
+import { CancelledError, EaselError, userMessageOf } from "../errors.js";
+import { DeviceWorker } from "./device.js";
+import { type AbortReason, Dispatcher } from "./dispatcher.js";
+import type { EngineSpec } from "./engine.js";
+import { QueueEventEmitter, type QueueEventName, type QueueListener, type StoredImage } from "./events.js";
+import { ensureDir, imageFilePath, listImageFiles, writeFileAtomically } from "./image-files.js";
+import { queueMessages } from "./messages.js";
+import { tierOf } from "./ordering.js";
+import { generateParamsOf } from "./params.js";
+import { type JobRecord, JobStore } from "./store.js";
+
+export type { Engine, EngineSpec, SdxlEngineSpec } from "./engine.js";
+export type { QueueEventName, QueueEvents, QueueListener, StoredImage } from "./events.js";
+export type { SimulatedEngineSpec } from "./simulated-engine.js";
+export type { ImageRecord, JobRecord, JobStatus } from "./store.js";
+export { JobStore } from "./store.js";
+
+export interface GenerationQueueOptions {
+  config: Config;
+  /** The engine each device runs; by default the SDXL pipeline from the config's model folders. */
+  engineFor?: (device: string) => EngineSpec;
+  /** By default <dataDir>/jobs.sqlite, opened and closed by the queue. */
+  store?: JobStore;
+  /** Milliseconds since the epoch; injectable for tests of retention. */
+  now?: () => number;
+  /** Runs a job that was interrupted this many times gets failed instead of requeued on recovery. */
+  maxAttempts?: number;
+  cancelGraceMs?: number;
+  shutdownGraceMs?: number;
+  /**
+   * Fetches a source image whose file was already swept (posted and deleted), e.g. from where it
+   * was posted; undefined when it cannot.
+   */
+  loadPostedImage?: (job: JobRecord, imageIndex: number) => Promise<Uint8Array | undefined>;
+  /** Where errors thrown by event listeners go (default: a process warning). */
+  onListenerError?: (error: unknown, event: QueueEventName) => void;
+}
+
+export interface SubmitResult {
+  jobId: string;
+  /** 0 = starts at once on a free device; otherwise the 1-based place in line. */
+  position: number;
+}
+
+export interface RecoveryReport {
+  requeued: string[];
+  failed: string[];
+}
+
+export interface RecoverOptions {
+  /** Whether to run an interrupted job again (default: all); the others are failed and reported. */
+  requeue?: (job: JobRecord) => boolean;
+}
+
+/** A job in memory while it waits or runs. */
+interface LiveJob {
+  id: string;
+  userId: string;
+  tier: number;
+  seq: number;
+  request: GenerationRequest;
+  createdAt: number;
+}
+
+/** The SDXL engine the config describes, for one device. */
+export function sdxlEngineFor(config: Config, device: string): EngineSpec {
+  return {
+    kind: "sdxl",
+    modelDir: config.modelDir,
+    ...(config.refinerDir ? { refinerDir: config.refinerDir } : {}),
+    device,
+    intraOpThreads: config.ort.intraOpThreads,
+    exclamationAsPad: !config.generation.openClipExclamation,
+  };
+}
+
+export class GenerationQueue {
+  readonly store: JobStore;
+  readonly devices: readonly DeviceWorker[];
+  private readonly ownsStore: boolean;
+  private readonly events: QueueEventEmitter;
+  private readonly dispatcher: Dispatcher<LiveJob>;
+  private readonly imagesDir: string;
+  private readonly now: () => number;
+  private readonly maxAttempts: number;
+  private stopping = false;
+
+  constructor(private readonly options: GenerationQueueOptions) {
+    const { config } = options;
+    this.ownsStore = options.store === undefined;
+    this.store = options.store ?? JobStore.open(join(config.dataDir, "jobs.sqlite"));
+    this.imagesDir = resolve(config.dataDir, "images");
+    this.now = options.now ?? Date.now;
+    this.maxAttempts = options.maxAttempts ?? 3;
+    this.events = new QueueEventEmitter(
+      options.onListenerError ??
+        ((error, event) =>
+          process.emitWarning(`a "${event}" listener of the generation queue threw: ${String(error)}`)),
+    );
+    const engineFor = options.engineFor ?? ((device: string) => sdxlEngineFor(config, device));
+    this.devices = config.devices.map(
+      (device) =>
+        new DeviceWorker({
+          device,
+          engine: engineFor(device),
+          previewEvery: config.generation.previewEvery,
+          jobTimeoutMs: config.queue.jobTimeoutMs,
+          ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}),
+          ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
+        }),
+    );
+    this.dispatcher = new Dispatcher<LiveJob>({
+      devices: this.devices,
+      run: (job, device, signal) => this.run(job, device, signal),
+      onPositions: (changes) => {
+        for (const { job, position } of changes) {
+          this.events.emit("queued", { jobId: job.id, requester: job.request.requester, position });
+        }
+      },
+    });
+  }
+
+  on<E extends QueueEventName>(name: E, listener: QueueListener<E>): () => void {
+    return this.events.on(name, listener);
+  }
+
+  off<E extends QueueEventName>(name: E, listener: QueueListener<E>): void {
+    this.events.off(name, listener);
+  }
+
+  /** Starts every device's worker and loads its engine; rejects when one cannot load. */
+  async start(): Promise<void> {
+    await ensureDir(this.imagesDir);
+    await Promise.all(this.devices.map((device) => device.warmUp()));
+  }
+
+  /**
+   * Puts back the jobs that were queued or running when the process last stopped, in their
+   * original order, and emits `recovered` for each. Call once at start-up, after subscribing.
+   */
+  recover(options: RecoverOptions = {}): RecoveryReport {
+    const report: RecoveryReport = { requeued: [], failed: [] };
+    for (const job of this.store.unfinished()) {
+      if (this.dispatcher.isWaiting(job.id) || this.dispatcher.isRunning(job.id)) continue;
+      const wanted = options.requeue?.(job) ?? true;
+      if (wanted && job.attempts < this.maxAttempts) {
+        this.store.markQueued(job.id);
+        const requeued = this.store.get(job.id)!;
+        this.events.emit("recovered", { job: requeued, requeued: true });
+        this.dispatcher.enqueue(this.liveJobOf(requeued));
+        report.requeued.push(job.id);
+      } else {
+        const message = wanted ? queueMessages.interruptedTooOften() : queueMessages.interrupted();
+        this.store.markFailed(job.id, { code: "device_failure", message }, this.now());
+        this.events.emit("recovered", { job: this.store.get(job.id)!, requeued: false, message });
+        report.failed.push(job.id);
+      }
+    }
+    return report;
+  }
+
+  /**
+   * Queues a request. Throws an EaselError with code "queue_full" when the user's or the overall
+   * limit is reached, or "not_found" when a source image is gone; nothing is stored then.
+   */
+  submit(request: GenerationRequest): SubmitResult {
+    const { queue } = this.options.config;
+    if (this.stopping) throw new EaselError("queue_full", queueMessages.stopping());
+    if (this.dispatcher.countOf(request.requester.userId) >= queue.maxJobsPerUser) {
+      throw new EaselError("queue_full", queueMessages.userLimit(queue.maxJobsPerUser));
+    }
+    const { waiting, running } = this.dispatcher.size;
+    if (waiting + running >= queue.maxJobsTotal)
+      throw new EaselError("queue_full", queueMessages.totalLimit());
+    if (request.source) this.checkSource(request.source);
+    const record = this.store.insert({
+      id: randomUUID().replaceAll("-", "").slice(0, 16),
+      request,
+      tier: tierOf(request.requester, queue.priority),
+      createdAt: this.now(),
+    });
+    const position = this.dispatcher.enqueue(this.liveJobOf(record));
+    return { jobId: record.id, position };
+  }
+
+  /**
+   * Cancels a waiting or running job. "cancelled": it was waiting and is gone; "stopping": it is
+   * running and a `cancelled` event follows once the device has let go of it. Throws "not_found"
+   * or "forbidden" EaselErrors; `anyone` lets another user (a moderator) cancel it.
+   */
+  cancel(jobId: string, byUserId: string, options: { anyone?: boolean } = {}): "cancelled" | "stopping" {
+    const job = this.store.get(jobId);
+    const live = this.dispatcher.isWaiting(jobId) || this.dispatcher.isRunning(jobId);
+    if (!job || !live) throw new EaselError("not_found", queueMessages.jobNotFound());
+    if (job.userId !== byUserId && !options.anyone)
+      throw new EaselError("forbidden", queueMessages.notYourJob());
+    const removed = this.dispatcher.remove(jobId);
+    if (removed) {
+      this.store.markCancelled(jobId, byUserId, this.now());
+      this.events.emit("cancelled", { jobId, requester: job.request.requester, byUserId });
+      return "cancelled";
+    }
+    this.dispatcher.abort(jobId, { kind: "cancel", byUserId });
+    return "stopping";
+  }
+
+  /** A stored job with its request (what buttons point at). */
+  job(jobId: string): JobRecord | undefined {
+    return this.store.get(jobId);
+  }
+
+  historyOf(userId: string, limit = 10): JobRecord[] {
+    return this.store.historyOf(userId, limit);
+  }
+
+  /** 1-based place in line of a waiting job (0 = about to start); undefined when not waiting. */
+  positionOf(jobId: string): number | undefined {
+    return this.dispatcher.positionOf(jobId);
+  }
+
+  status(): {
+    waiting: number;
+    running: number;
+    devices: Array<{ device: string; jobId: string | undefined }>;
+  } {
+    return { ...this.dispatcher.size, devices: this.dispatcher.devicesStatus() };
+  }
+
+  /** Records where a job's images were posted; the next sweep deletes their files. */
+  markPosted(jobId: string, where: string): void {
+    if (!this.store.markPosted(jobId, where, this.now()))
+      throw new EaselError("not_found", queueMessages.jobNotFound());
+  }
+
+  /**
+   * Deletes image files that were posted or kept past the retention time, and stray files of jobs
+   * that never finished. Returns how many files were deleted.
+   */
+  async sweep(): Promise<{ deleted: number }> {
+    const now = this.now();
+    const cutoff = now - this.options.config.retentionHours * 3_600_000;
+    let deleted = 0;
+    for (const candidate of this.store.sweepCandidates(cutoff)) {
+      await rm(candidate.path, { force: true });
+      this.store.markImageDeleted(candidate.jobId, candidate.index, now);
+      deleted += 1;
+    }
+    for (const file of await listImageFiles(this.imagesDir)) {
+      if (this.store.isFileInUse(file.path, file.jobId)) continue;
+      await rm(file.path, { force: true });
+      deleted += 1;
+    }
+    return { deleted };
+  }
+
+  /**
+   * Stops taking jobs, interrupts running ones (they stay queued in the store and run again after
+   * the next start's recover()), and lets the device workers go.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await this.dispatcher.stop();
+    await Promise.all(this.devices.map((device) => device.stop()));
+    if (this.ownsStore) this.store.close();
+  }
+
+  private liveJobOf(record: JobRecord): LiveJob {
+    return {
+      id: record.id,
+      userId: record.userId,
+      tier: record.tier,
+      seq: record.seq,
+      request: record.request,
+      createdAt: record.createdAt,
+    };
+  }
+
+  private checkSource(source: NonNullable<GenerationRequest["source"]>): void {
+    const job = this.store.get(source.jobId);
+    if (!job) throw new EaselError("not_found", queueMessages.jobNotFound());
+    if (job.status !== "done") throw new EaselError("not_found", queueMessages.sourceJobNotFinished());
+    const image = job.images[source.imageIndex];
+    if (!image || (image.deleted && !this.options.loadPostedImage)) {
+      throw new EaselError("not_found", queueMessages.sourceImageGone(source.imageIndex + 1));
+    }
+  }
+
+  private async sourceImageOf(source: NonNullable<GenerationRequest["source"]>): Promise<Uint8Array> {
+    const job = this.store.get(source.jobId);
+    const image = job?.images[source.imageIndex];
+    if (job && image && !image.deleted) {
+      try {
+        return await readFile(image.path);
+      } catch {
+        // swept meanwhile, or removed by hand: try where it was posted
+      }
+    }
+    const posted = job ? await this.options.loadPostedImage?.(job, source.imageIndex) : undefined;
+    if (!posted) throw new EaselError("not_found", queueMessages.sourceImageGone(source.imageIndex + 1));
+    return posted;
+  }
+
+  /** One job on one device, from start to a recorded end; never rejects. */
+  private async run(job: LiveJob, device: DeviceWorker, signal: AbortSignal): Promise<void> {
+    const requester: Requester = job.request.requester;
+    const startedAt = this.now();
+    if (!this.store.markRunning(job.id, device.device, startedAt)) return;
+    const attempt = this.store.get(job.id)?.attempts ?? 1;
+    this.events.emit("started", { jobId: job.id, requester, device: device.device, attempt });
+    try {
+      const source = job.request.source ? await this.sourceImageOf(job.request.source) : undefined;
+      const result = await device.run(job.id, generateParamsOf(job.request, source), {
+        signal,
+        onProgress: (progress) =>
+          this.events.emit("progress", {
+            jobId: job.id,
+            requester,
+            step: progress.step,
+            total: progress.totalSteps,
+            stage: progress.stage,
+            ...(progress.preview ? { preview: progress.preview } : {}),
+          }),
+      });
+      await ensureDir(this.imagesDir);
+      const images: StoredImage[] = [];
+      for (const [index, image] of result.images.entries()) {
+        const path = imageFilePath(this.imagesDir, job.id, index, image.mime);
+        await writeFileAtomically(path, image.data);
+        const { mime, width, height, data } = image;
+        images.push({ index, path, seed: image.seed.toString(), mime, width, height, data });
+      }
+      const seeds = images.map((image) => image.seed);
+      const finishedAt = this.now();
+      this.store.markDone(job.id, { seeds, timings: result.timings, images }, finishedAt);
+      this.events.emit("done", {
+        jobId: job.id,
+        requester,
+        images,
+        seeds,
+        timings: result.timings,
+        durationMs: finishedAt - startedAt,
+        waitedMs: startedAt - job.createdAt,
+      });
+    } catch (error) {
+      const reason = signal.reason as AbortReason | undefined;
+      if (signal.aborted && reason?.kind === "stop") {
+        this.store.markQueued(job.id); // interrupted by a shutdown: runs again after the next start
+      } else if (error instanceof CancelledError || (signal.aborted && reason?.kind === "cancel")) {
+        const byUserId = reason?.kind === "cancel" ? reason.byUserId : undefined;
+        this.store.markCancelled(job.id, byUserId, this.now());
+        this.events.emit("cancelled", { jobId: job.id, requester, byUserId });
+      } else {
+        const code = error instanceof EaselError ? error.code : "device_failure";
+        const message = userMessageOf(error);
+        this.store.markFailed(job.id, { code, message }, this.now());
+        this.events.emit("failed", { jobId: job.id, requester, code, message });
+      }
+    }
+  }
+}

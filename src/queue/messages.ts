@@ -1,0 +1,31 @@
+/** The sentences the queue itself can say to a user (refusals, failures it detects). */
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+function minutes(ms: number): string {
+  if (ms < 60_000) return plural(Math.max(1, Math.round(ms / 1000)), "second");
+  return plural(Math.round(ms / 60_000), "minute");
+}
+
+export const queueMessages = {
+  userLimit: (limit: number): string =>
+    `You already have ${plural(limit, "image job")} queued or running, which is the limit. Please wait for one to finish (or cancel one) and try again.`,
+  totalLimit: (): string => "The queue is full right now. Please try again in a few minutes.",
+  stopping: (): string => "The bot is restarting and isn't taking new jobs. Please try again in a minute.",
+  jobNotFound: (): string => "That job isn't known to the bot any more. Please run /imagine again.",
+  sourceImageGone: (imageNumber: number): string =>
+    `Image ${imageNumber} of that job is no longer stored on the bot. Please run /imagine again.`,
+  sourceJobNotFinished: (): string => "That job hasn't finished yet, so its images can't be reused.",
+  notYourJob: (): string => "Only the person who started this job can cancel it.",
+  timedOut: (limitMs: number): string =>
+    `This one took longer than ${minutes(limitMs)} and was stopped. Try fewer steps or a smaller size.`,
+  workerCrashed: (): string =>
+    "The image worker stopped unexpectedly while making this one. Please try again.",
+  deviceError: (): string => "The image generator ran into an error while making this one. Please try again.",
+  outOfMemory: (): string =>
+    "The image generator ran out of memory while making this one. Try a smaller size or fewer images at once.",
+  interrupted: (): string =>
+    "The bot restarted before this one could finish, and it couldn't be resumed. Please try again.",
+  interruptedTooOften: (): string =>
+    "This one was interrupted by a restart several times, so the bot gave up on it. Please try again with other settings.",
+};

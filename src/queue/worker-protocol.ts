@@ -1,0 +1,90 @@
+/**
+ * Messages between a DeviceWorker (main thread) and its device-worker thread, and how errors cross
+ * that boundary: structured clone keeps an Error's message but not its class, so typed errors are
+ * sent as plain data and rebuilt on the other side.
+ */
+import {
+  CancelledError,
+  DeviceFailureError,
+  EaselError,
+  type ErrorCode,
+  InvalidInputError,
+} from "../errors.js";
+import type { GeneratedImage, GenerateParams, GenerateTimings, Progress } from "../pipeline/types.js";
+import type { EngineSpec } from "./engine.js";
+import { queueMessages } from "./messages.js";
+
+export interface DeviceWorkerData {
+  engine: EngineSpec;
+}
+
+export type ToWorker =
+  | { type: "run"; jobId: string; params: GenerateParams; previewEvery: number }
+  | { type: "cancel"; jobId: string }
+  | { type: "shutdown" };
+
+export interface SerializedError {
+  message: string;
+  stack?: string;
+  /** Present for EaselErrors. */
+  code?: ErrorCode;
+  userMessage?: string;
+  field?: string;
+}
+
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "load-failed"; error: SerializedError }
+  | { type: "progress"; jobId: string; progress: Progress }
+  | { type: "done"; jobId: string; images: GeneratedImage[]; timings: GenerateTimings }
+  /** `recycle`: the engine may be in a bad state (an unexpected error); start a fresh thread. */
+  | { type: "failed"; jobId: string; error: SerializedError; recycle: boolean };
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof EaselError) {
+    return {
+      message: error.message,
+      ...(error.stack ? { stack: error.stack } : {}),
+      code: error.code,
+      userMessage: error.userMessage,
+      ...(error instanceof InvalidInputError && error.field !== undefined ? { field: error.field } : {}),
+    };
+  }
+  if (error instanceof Error)
+    return { message: error.message, ...(error.stack ? { stack: error.stack } : {}) };
+  return { message: String(error) };
+}
+
+/** Errors that say something about the request, not the engine: the engine stays as it is. */
+export function engineStaysHealthy(error: unknown): boolean {
+  return error instanceof EaselError && (error.code === "cancelled" || error.code === "invalid_input");
+}
+
+const OUT_OF_MEMORY = /out of memory|failed to allocate|bad_alloc|\boom\b/i;
+
+/** The typed error for a serialized one; unexpected errors (ONNX Runtime's) become DeviceFailureErrors. */
+export function deserializeError(error: SerializedError): EaselError {
+  const cause = Object.assign(new Error(error.message), error.stack ? { stack: error.stack } : {});
+  if (error.code === undefined || error.userMessage === undefined) {
+    const message = OUT_OF_MEMORY.test(error.message)
+      ? queueMessages.outOfMemory()
+      : queueMessages.deviceError();
+    return new DeviceFailureError(message, { cause });
+  }
+  switch (error.code) {
+    case "cancelled":
+      return new CancelledError(error.userMessage);
+    case "invalid_input":
+      return new InvalidInputError(error.userMessage, error.field);
+    case "device_failure":
+      return new DeviceFailureError(error.userMessage, { cause });
+    default:
+      return new EaselError(error.code, error.userMessage, { cause });
+  }
+}
+
+/** A typed array that owns its whole buffer, so the buffer can be transferred without detaching others' data. */
+export function ownBuffer(bytes: Uint8Array): Uint8Array {
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  return whole && bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice();
+}

@@ -1,0 +1,111 @@
+/** Shared pieces of the queue tests: configs, requests, a queue on simulated devices, event waits. */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import type { GenerationRequest, Requester } from "../../src/commands/request.js";
+import { type Config, loadConfig } from "../../src/config.js";
+import {
+  GenerationQueue,
+  type GenerationQueueOptions,
+  type QueueEventName,
+  type QueueEvents,
+  type SimulatedEngineSpec,
+} from "../../src/queue/index.js";
+
+/** A fresh folder, removed when the test ends. */
+export async function tempDir(t: TestContext): Promise<string> {
+  const path = await mkdtemp(join(tmpdir(), "easel-queue-"));
+  t.after(() => rm(path, { recursive: true, force: true }));
+  return path;
+}
+
+export function testConfig(
+  dataDir: string,
+  overrides: Partial<Config["queue"]> & { devices?: string[] } = {},
+): Config {
+  const base = loadConfig({ EASEL_PREVIEW_EVERY: "0" });
+  const { devices, ...queue } = overrides;
+  return { ...base, dataDir, devices: devices ?? ["cpu"], queue: { ...base.queue, ...queue } };
+}
+
+export function request(
+  userId: string,
+  overrides: Partial<GenerationRequest> & { roles?: string[] } = {},
+): GenerationRequest {
+  const { roles, ...rest } = overrides;
+  const requester: Requester = { platform: "discord", userId, channelId: "c1", ...(roles ? { roles } : {}) };
+  return {
+    prompt: `a picture for ${userId}`,
+    width: 1024,
+    height: 1024,
+    seed: "42",
+    steps: 4,
+    guidance: 5,
+    scheduler: "euler",
+    count: 1,
+    refiner: { enabled: false },
+    requester,
+    ...rest,
+  };
+}
+
+export const FAST_ENGINE: SimulatedEngineSpec = { kind: "simulated", stepMs: 2 };
+
+/** A queue on simulated devices with its store under a fresh folder; stopped when the test ends. */
+export async function simulatedQueue(
+  t: TestContext,
+  overrides: Parameters<typeof testConfig>[1] = {},
+  engine: SimulatedEngineSpec = FAST_ENGINE,
+  options: Partial<GenerationQueueOptions> = {},
+): Promise<{ queue: GenerationQueue; config: Config; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "easel-queue-"));
+  const config = testConfig(dir, overrides);
+  const queue = new GenerationQueue({
+    config,
+    engineFor: () => engine,
+    cancelGraceMs: 2000,
+    shutdownGraceMs: 2000,
+    ...options,
+  });
+  t.after(async () => {
+    await queue.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { queue, config, dir };
+}
+
+/** Resolves with the first `name` event that matches. */
+export function nextEvent<E extends QueueEventName>(
+  queue: GenerationQueue,
+  name: E,
+  matches: (event: QueueEvents[E]) => boolean = () => true,
+): Promise<QueueEvents[E]> {
+  return new Promise((resolve) => {
+    const off = queue.on(name, (event) => {
+      if (!matches(event)) return;
+      off();
+      resolve(event);
+    });
+  });
+}
+
+/** The job's end: done, failed or cancelled, whichever comes. */
+export function settled(
+  queue: GenerationQueue,
+  jobId: string,
+): Promise<{ kind: "done" | "failed" | "cancelled"; event: unknown }> {
+  const of = (kind: "done" | "failed" | "cancelled") =>
+    nextEvent(queue, kind, (event) => event.jobId === jobId).then((event) => ({ kind, event }));
+  return Promise.race([of("done"), of("failed"), of("cancelled")]);
+}
+
+/** Every job event in order, as "event:jobId" (with the position for queued). */
+export function recordEvents(queue: GenerationQueue): string[] {
+  const log: string[] = [];
+  queue.on("queued", (event) => log.push(`queued:${event.jobId}:${event.position}`));
+  for (const name of ["started", "done", "failed", "cancelled"] as const) {
+    queue.on(name, (event) => log.push(`${name}:${event.jobId}`));
+  }
+  return log;
+}
