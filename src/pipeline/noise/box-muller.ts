@@ -7,7 +7,8 @@
  * float32 +, -, *, sqrt done in double and rounded once are exact, since double carries more than
  * twice float32's precision.
  *
- * float64 is the portable normal_fill_16 with the platform's double log/cos/sin.
+ * float64 is the portable normal_fill_16 with glibc's double log/cos/sin, which round correctly
+ * (see libm64.ts).
  */
 
 const bits = new Uint32Array(1);
@@ -19,6 +20,7 @@ function floatFromBits(pattern: number): number {
 }
 
 import { fma32 } from "./fma32.js";
+import { logCorrect, sinCosCorrect } from "./libm64.js";
 
 const fl = Math.fround;
 
@@ -122,9 +124,9 @@ export function boxMullerBlockFloat64(data: Float64Array, k: number): void {
   for (let j = k; j < k + 8; j++) {
     const u1 = 1 - data[j]!;
     const u2 = data[j + 8]!;
-    const radius = Math.sqrt(-2 * Math.log(u1));
-    const theta = 2 * Math.PI * u2;
-    data[j] = radius * Math.cos(theta);
-    data[j + 8] = radius * Math.sin(theta);
+    const radius = Math.sqrt(-2 * logCorrect(u1));
+    const { sin, cos } = sinCosCorrect(2 * Math.PI * u2);
+    data[j] = radius * cos;
+    data[j + 8] = radius * sin;
   }
 }

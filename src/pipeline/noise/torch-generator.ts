@@ -14,6 +14,7 @@
  */
 import { InvalidInputError } from "../../errors.js";
 import { boxMullerBlockAvx2, boxMullerBlockFloat64 } from "./box-muller.js";
+import { logCorrect, sinCosCorrect } from "./libm64.js";
 import { Mt19937 } from "./mt19937.js";
 
 const SEED_MIN = -(1n << 63n);
@@ -125,9 +126,10 @@ export class TorchGenerator {
     }
     const u1 = this.engine.nextDoubleUniform();
     const u2 = this.engine.nextDoubleUniform();
-    const radius = Math.sqrt(-2 * Math.log1p(-u2));
-    const theta = 2 * Math.PI * u1;
-    this.cachedNormal = radius * Math.sin(theta);
-    return radius * Math.cos(theta);
+    // log1p(-u2) = log(1 - u2) exactly: u2 is a multiple of 2^-53 below 1, so 1 - u2 is exact.
+    const radius = Math.sqrt(-2 * logCorrect(1 - u2));
+    const { sin, cos } = sinCosCorrect(2 * Math.PI * u1);
+    this.cachedNormal = radius * sin;
+    return radius * cos;
   }
 }
