@@ -83,9 +83,9 @@ for (let n = 1; n <= FACTORIAL_TERMS; n++) {
   INVERSE_FACTORIAL.push([outHi, outLo]);
 }
 
-const LN2_HI = 0.6931471805599453;
+const LN2_HI = Math.LN2; // the double nearest ln 2
 const LN2_LO = 2.3190468138462996e-17;
-const PIO2_1 = 1.5707963267948966;
+const PIO2_1 = Math.PI / 2; // the double nearest pi/2 (exact halving)
 const PIO2_2 = 6.123233995736766e-17;
 const PIO2_3 = -1.4973849048591698e-33;
 
