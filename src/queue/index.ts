@@ -58,9 +58,14 @@ export interface RecoveryReport {
 }
 
 export interface RecoverOptions {
-  /** Whether to run an interrupted job again (default: all); the others are failed and reported. */
+  /**
+   * Whether to run an interrupted job again; the others are failed and reported. Default: every
+   * job but the command line's (the process that would have printed its result is gone).
+   */
   requeue?: (job: JobRecord) => boolean;
 }
+
+const requeueUnlessCli = (job: JobRecord) => job.request.requester.platform !== "cli";
 
 /** A job in memory while it waits or runs. */
 interface LiveJob {
@@ -152,7 +157,7 @@ export class GenerationQueue {
     const report: RecoveryReport = { requeued: [], failed: [] };
     for (const job of this.store.unfinished()) {
       if (this.dispatcher.isWaiting(job.id) || this.dispatcher.isRunning(job.id)) continue;
-      const wanted = options.requeue?.(job) ?? true;
+      const wanted = (options.requeue ?? requeueUnlessCli)(job);
       if (wanted && job.attempts < this.maxAttempts) {
         this.store.markQueued(job.id);
         const requeued = this.store.get(job.id)!;
