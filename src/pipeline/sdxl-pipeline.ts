@@ -14,7 +14,7 @@ import {
   usesGuidance,
 } from "./conditioning.js";
 import { denoise, type LatentGeometry, ProgressReporter, throwIfAborted } from "./denoise.js";
-import { rgbToVaeInput, vaeOutputToRgb } from "./image/pixels.js";
+import { rgbToVaeInput } from "./image/pixels.js";
 import { encodePng, type ImageMetadata } from "./image/png.js";
 import { loadSourceImage } from "./image/source.js";
 import { type ModelFolder, readModelFolder } from "./model-folder.js";
@@ -236,16 +236,12 @@ export class SdxlPipeline {
     for (let i = 0; i < params.count; i++) {
       throwIfAborted(hooks.signal);
       t = performance.now();
-      const pixels = await decoder.decode(
-        latents.subarray(i * imageSize, (i + 1) * imageSize),
-        geometry.height,
-        geometry.width,
-      );
-      const [rgb] = vaeOutputToRgb(pixels, 1, height, width);
+      const image = latents.subarray(i * imageSize, (i + 1) * imageSize);
+      const rgb = await decoder.decode(image, geometry.height, geometry.width);
       timings.vaeMs += performance.now() - t;
       t = performance.now();
       const seed = params.seed + BigInt(i);
-      const png = await encodePng(rgb!, width, height, this.metadataOf(params, seed, width, height));
+      const png = await encodePng(rgb, width, height, this.metadataOf(params, seed, width, height));
       timings.encodeImageMs += performance.now() - t;
       images.push({ mime: "image/png", data: png, width, height, seed });
     }

@@ -3,7 +3,7 @@
  * overflow of the original SDXL VAE) and pixels -> latents for img2img.
  */
 import { DeviceFailureError, ModelFolderError } from "../errors.js";
-import { isBadDecode } from "./image/pixels.js";
+import { showableRgb } from "./image/pixels.js";
 import type { TorchGenerator } from "./noise/index.js";
 import type { ModelSession } from "./onnx/session.js";
 import { floatInput, floatOutput } from "./onnx/tensors.js";
@@ -22,17 +22,17 @@ export class VaeDecoder {
     private readonly fallback?: ModelSession,
   ) {}
 
-  /** Decodes one image's latents [1,4,h,w] to NCHW pixels in about [-1, 1]. */
-  async decode(latents: Float32Array, h: number, w: number): Promise<Float32Array> {
+  /** Decodes one image's latents [1,4,h,w] to interleaved RGB bytes (8h x 8w). */
+  async decode(latents: Float32Array, h: number, w: number): Promise<Uint8Array> {
     const scaled = new Float32Array(latents.length);
     const factor = Math.fround(this.scalingFactor);
     for (let i = 0; i < latents.length; i++) scaled[i] = latents[i]! / factor;
-    const decoded = await this.run(this.primary, scaled, h, w);
-    if (!isBadDecode(decoded)) return decoded;
-    if (this.fallback) {
-      const retried = await this.run(this.fallback, scaled, h, w);
-      if (!isBadDecode(retried)) return retried;
-    }
+    const height = h * VAE_SCALE;
+    const width = w * VAE_SCALE;
+    const rgb = showableRgb(await this.run(this.primary, scaled, h, w), height, width);
+    if (rgb) return rgb;
+    const retried = this.fallback && showableRgb(await this.run(this.fallback, scaled, h, w), height, width);
+    if (retried) return retried;
     throw new DeviceFailureError(
       "The image decoder produced an invalid image (numeric overflow). Configure a float32 VAE to avoid it.",
     );

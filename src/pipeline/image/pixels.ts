@@ -39,7 +39,7 @@ function roundHalfToEven(value: number): number {
  * One decoded value to its uint8 pixel, with diffusers' float32 arithmetic. Every step is rounded
  * to float32 (Math.fround); computing each step in float64 first is exact enough that the final
  * rounding equals float32 arithmetic (float64 has more than twice float32's precision).
- * NaN maps to 0; callers check `isBadDecode` first and never post such an image.
+ * NaN maps to 0; the pipeline uses `showableRgb`, which refuses such an image.
  */
 export function decodedValueToByte(value: number): number {
   let denormalized = fround(fround(value * 0.5) + 0.5);
@@ -49,8 +49,38 @@ export function decodedValueToByte(value: number): number {
 }
 
 /**
+ * Writes one image's NCHW planes (starting at `start`) into interleaved RGB bytes and reports
+ * whether the image can be shown: false when a value is NaN or ±Infinity (the SDXL 1.0 VAE's
+ * float16 overflow) or every value is equal. Conversion and check share one pass, since this runs
+ * over 3M values per 1024x1024 image.
+ */
+function writeRgb(decoded: Float32Array, start: number, plane: number, rgb: Uint8Array): boolean {
+  const first = decoded[start]!;
+  let finite = true;
+  let varies = false;
+  for (let channel = 0; channel < 3; channel++) {
+    const source = start + channel * plane;
+    for (let i = 0, target = channel; i < plane; i++, target += 3) {
+      const value = decoded[source + i]!;
+      // x - x is 0 for finite x and NaN for NaN and ±Infinity.
+      if (value - value !== 0) finite = false;
+      if (value !== first) varies = true;
+      // decodedValueToByte, inlined.
+      let denormalized = fround(fround(value * 0.5) + 0.5);
+      // biome-ignore lint/complexity/useMathMinMax: NaN must map to 0, which Math.max would not do
+      denormalized = denormalized > 1 ? 1 : denormalized >= 0 ? denormalized : 0;
+      const scaled = fround(denormalized * 255);
+      let byte = Math.round(scaled); // halves round up here; numpy rounds them to even
+      if (byte - scaled === 0.5 && (byte & 1) === 1) byte -= 1;
+      rgb[target] = byte;
+    }
+  }
+  return finite && varies;
+}
+
+/**
  * VAE decoder output [batch, 3, height, width] (NCHW float32) -> one interleaved RGB uint8 image
- * (HWC) per batch entry, exactly as diffusers post-processes it.
+ * (HWC) per batch entry, exactly as diffusers post-processes it (NaN becomes 0).
  */
 export function vaeOutputToRgb(
   decoded: Float32Array,
@@ -60,49 +90,23 @@ export function vaeOutputToRgb(
 ): Uint8Array[] {
   const plane = height * width;
   expectLength("decoded", decoded.length, batch * 3 * plane);
-  const images: Uint8Array[] = [];
-  for (let b = 0; b < batch; b++) {
+  return Array.from({ length: batch }, (_, b) => {
     const rgb = new Uint8Array(plane * 3);
-    const base = b * 3 * plane;
-    for (let channel = 0; channel < 3; channel++) {
-      const source = base + channel * plane;
-      for (let i = 0, target = channel; i < plane; i++, target += 3) {
-        // decodedValueToByte, inlined for the 3M values of a 1024x1024 image.
-        let denormalized = fround(fround(decoded[source + i]! * 0.5) + 0.5);
-        // biome-ignore lint/complexity/useMathMinMax: NaN must map to 0, which Math.max would not do
-        denormalized = denormalized > 1 ? 1 : denormalized >= 0 ? denormalized : 0;
-        const scaled = fround(denormalized * 255);
-        let byte = Math.round(scaled); // halves round up here; numpy rounds them to even
-        if (byte - scaled === 0.5 && (byte & 1) === 1) byte -= 1;
-        rgb[target] = byte;
-      }
-    }
-    images.push(rgb);
-  }
-  return images;
+    writeRgb(decoded, b * 3 * plane, plane, rgb);
+    return rgb;
+  });
 }
 
 /**
- * True when a decode must not be shown: any value is NaN or ±Infinity (the symptom of the SDXL
- * 1.0 VAE overflowing in float16), or one of the `batch` images is degenerate (every value equal,
- * e.g. all zeros from a failed kernel). The caller then decodes again with a float32 VAE.
- * One pass over the data; `batch` defaults to 1 (the whole array is one image).
+ * One decoded image [1, 3, height, width] to RGB, or undefined when it must not be shown: a NaN
+ * or ±Infinity (the SDXL 1.0 VAE overflowing in float16) or a flat image. The caller then decodes
+ * again with a float32 VAE, and never posts a black image.
  */
-export function isBadDecode(decoded: Float32Array, batch = 1): boolean {
-  if (decoded.length === 0 || batch < 1 || decoded.length % batch !== 0) return true;
-  const perImage = decoded.length / batch;
-  for (let start = 0; start < decoded.length; start += perImage) {
-    const first = decoded[start];
-    let varies = false;
-    for (let i = start, end = start + perImage; i < end; i++) {
-      const value = decoded[i];
-      // x - x is 0 for finite x and NaN for NaN and ±Infinity.
-      if (value - value !== 0) return true;
-      if (value !== first) varies = true;
-    }
-    if (!varies) return true;
-  }
-  return false;
+export function showableRgb(decoded: Float32Array, height: number, width: number): Uint8Array | undefined {
+  const plane = height * width;
+  expectLength("decoded", decoded.length, 3 * plane);
+  const rgb = new Uint8Array(plane * 3);
+  return plane > 0 && writeRgb(decoded, 0, plane, rgb) ? rgb : undefined;
 }
 
 /** float32(p / 255) * 2 - 1 for every byte value, in float32 as diffusers computes it. */
