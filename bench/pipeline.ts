@@ -1,20 +1,33 @@
 /**
  * Pipeline benchmark on the bench fixture (a UNet costing tens of milliseconds per call):
- * 1024x1024, 30 steps, guidance on. Reports where the time goes as shares of one run, the
- * refiner's share of a base+refiner run, and the cost of live previews.
+ * 1024x1024, 30 steps, guidance on. Reports where the time goes as shares of the same runs
+ * (medians over several), the refiner's share of a base+refiner run, and the cost of previews.
  */
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeFixtureModels } from "../src/fixtures/index.js";
 import { loadPipeline } from "../src/pipeline/index.js";
-import type { GenerateParams, GenerateResult } from "../src/pipeline/types.js";
+import type { GenerateParams, GenerateTimings } from "../src/pipeline/types.js";
 
+const RUNS = 5;
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 const pct = (part: number, whole: number) => `${((100 * part) / whole).toFixed(2)}%`;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 function line(label: string, value: string, note = ""): void {
-  process.stdout.write(`  ${label.padEnd(44)} ${value.padStart(12)}  ${note}\n`);
+  process.stdout.write(`  ${label.padEnd(46)} ${value.padStart(11)}  ${note}\n`);
+}
+
+/** The pipeline's own work in a run: wall time minus session time, PNG encoding apart. */
+function ownWork(t: GenerateTimings) {
+  const phases = t.sessionMsByPhase!;
+  return {
+    textEncode: t.textEncodeMs - phases.textEncode,
+    denoise: t.denoiseMs - phases.denoise,
+    vae: t.vaeMs - phases.vae,
+    all: t.totalMs - t.sessionMs - t.encodeImageMs,
+  };
 }
 
 export async function benchPipeline(): Promise<void> {
@@ -32,30 +45,59 @@ export async function benchPipeline(): Promise<void> {
     scheduler: "euler",
     count: 1,
   };
-  await pipeline.generate({ ...params, steps: 2 }); // warm-up: first-run kernel selection and allocations
+  await pipeline.generate({ ...params, steps: 2 }); // warm-up: kernel selection, first allocations
 
-  const rssBefore = process.memoryUsage().rss;
-  const plain: GenerateResult = await pipeline.generate(params);
-  const t = plain.timings;
-  const other = t.totalMs - t.sessionMs - t.encodeImageMs;
+  const runs: GenerateTimings[] = [];
+  for (let i = 0; i < RUNS; i++) runs.push((await pipeline.generate(params)).timings);
+  const pick = (f: (t: GenerateTimings) => number) => median(runs.map(f));
+  const total = pick((t) => t.totalMs);
+  const own = {
+    all: pick((t) => ownWork(t).all),
+    textEncode: pick((t) => ownWork(t).textEncode),
+    denoise: pick((t) => ownWork(t).denoise),
+    vae: pick((t) => ownWork(t).vae),
+  };
+  const stepMs = pick((t) => t.denoiseMs) / params.steps;
+
   process.stdout.write(
-    "\nSDXL pipeline, bench fixture, 1024x1024, 30 steps, euler, CFG 5, 1 image (CPU EP)\n",
+    `\nSDXL pipeline, bench fixture, 1024x1024, ${params.steps} steps, euler, CFG 5, 1 image, CPU EP (median of ${RUNS})\n`,
   );
-  line("wall time per image", ms(t.totalMs));
-  line("inside ONNX sessions (sum of run calls)", ms(t.sessionMs), pct(t.sessionMs, t.totalMs));
-  line("everything else (tokenise, noise, scheduler,", ms(other), `${pct(other, t.totalMs)}  (goal < 2%)`);
-  line("  CFG, tensor copies, VAE post-processing)", "", "");
-  line("PNG encoding (sharp)", ms(t.encodeImageMs), pct(t.encodeImageMs, t.totalMs));
-  line("per step: denoise loop / steps", ms(t.denoiseMs / params.steps));
+  line("wall time per image", ms(total));
+  line(
+    "inside ONNX sessions (sum of run calls)",
+    ms(pick((t) => t.sessionMs)),
+    pct(
+      pick((t) => t.sessionMs),
+      total,
+    ),
+  );
+  line("everything else", ms(own.all), `${pct(own.all, total)}  (goal < 2%)`);
+  line("  tokenising and embedding assembly", ms(own.textEncode), pct(own.textEncode, total));
+  line(
+    "  noise, scheduler, CFG, copies (all steps)",
+    ms(own.denoise),
+    `${pct(own.denoise, total)}  (${ms(own.denoise / params.steps)} a step)`,
+  );
+  line("  VAE post-processing", ms(own.vae), pct(own.vae, total));
+  line(
+    "PNG encoding (sharp)",
+    ms(pick((t) => t.encodeImageMs)),
+    pct(
+      pick((t) => t.encodeImageMs),
+      total,
+    ),
+  );
+  line("denoising step (wall)", ms(stepMs));
 
-  const withPreviews = await pipeline.generate(params, { previewEvery: 1, onProgress: () => {} });
-  const previewCost = (withPreviews.timings.denoiseMs - t.denoiseMs) / params.steps;
-  const stepMs = t.denoiseMs / params.steps;
-  line("live preview, cost of one", ms(previewCost), `${pct(previewCost, stepMs)} of a step`);
+  const previewRuns: GenerateTimings[] = [];
+  for (let i = 0; i < 3; i++)
+    previewRuns.push((await pipeline.generate(params, { previewEvery: 1, onProgress: () => {} })).timings);
+  const onePreview = median(previewRuns.map((t) => t.previewMs!)) / params.steps;
+  line("live preview, one (x0, projection, JPEG)", ms(onePreview), `${pct(onePreview, stepMs)} of a step`);
   line(
     "  per step at the default cadence (every 5)",
-    ms(previewCost / 5),
-    `${pct(previewCost / 5, stepMs)} of a step (goal < 1%)`,
+    ms(onePreview / 5),
+    `${pct(onePreview / 5, stepMs)} of a step (goal < 1%)`,
   );
 
   let baseDone = 0;
@@ -69,17 +111,13 @@ export async function benchPipeline(): Promise<void> {
       },
     },
   );
-  line("base+refiner run (switch 0.8) wall time", ms(refined.timings.totalMs));
+  line("base+refiner run (switch 0.8), wall time", ms(refined.timings.totalMs));
   line(
-    "refiner's share of that run",
+    "  the refiner's share of that run",
     pct(allDone - baseDone, refined.timings.totalMs),
     "(its 6 of 30 steps)",
   );
-  line(
-    "peak RSS",
-    `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
-    `(rss before runs ${(rssBefore / 2 ** 20).toFixed(0)} MiB)`,
-  );
+  line("peak RSS", `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
   await pipeline.dispose();
 }
 

@@ -20,6 +20,8 @@ export interface LatentGeometry {
 export class ProgressReporter {
   private done = 0;
   private readonly started = performance.now();
+  /** Time spent building previews, reported in the run's timings. */
+  previewMs = 0;
 
   constructor(
     readonly totalSteps: number,
@@ -79,9 +81,12 @@ export async function denoise(run: DenoiseRun): Promise<void> {
     throwIfAborted(run.signal);
     scheduler.scaleModelInput(latents, i, modelInput);
     const eps = await run.unet.predict(modelInput, scheduler.timesteps[i]!);
-    const preview = run.progress.previewDue
-      ? await previewOf(scheduler, i, latents, eps, geometry)
-      : undefined;
+    let preview: Progress["preview"];
+    if (run.progress.previewDue) {
+      const started = performance.now();
+      preview = await previewOf(scheduler, i, latents, eps, geometry);
+      run.progress.previewMs += performance.now() - started;
+    }
     if (noise) {
       run.generators.forEach((generator, image) => {
         generator.randn(imageShape, noise.subarray(image * imageSize, (image + 1) * imageSize));

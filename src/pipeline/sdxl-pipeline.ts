@@ -151,6 +151,14 @@ export class SdxlPipeline {
     const started = performance.now();
     const sessionMsBefore = this.clock.totalMs;
     const timings = { textEncodeMs: 0, denoiseMs: 0, vaeMs: 0, encodeImageMs: 0 };
+    const phaseSession = { textEncode: 0, denoise: 0, vae: 0 };
+    let sessionMark = sessionMsBefore;
+    /** Session time since the last call: attributes ONNX time to the phase that just ended. */
+    const sessionSinceMark = () => {
+      const since = this.clock.totalMs - sessionMark;
+      sessionMark = this.clock.totalMs;
+      return since;
+    };
     throwIfAborted(hooks.signal);
 
     const source = params.source ? await this.prepareSource(params) : undefined;
@@ -173,6 +181,7 @@ export class SdxlPipeline {
     const firstPrompts = await this.encode(first, params, guidance);
     const secondPrompts = second ? await this.encode(second, params, guidance) : undefined;
     timings.textEncodeMs = performance.now() - t;
+    phaseSession.textEncode = sessionSinceMark();
 
     t = performance.now();
     const generators = Array.from(
@@ -230,6 +239,7 @@ export class SdxlPipeline {
       });
     }
     timings.denoiseMs = performance.now() - t;
+    phaseSession.denoise = sessionSinceMark();
 
     const images: GeneratedImage[] = [];
     const decoder = (second ?? first).decoder;
@@ -239,6 +249,7 @@ export class SdxlPipeline {
       const image = latents.subarray(i * imageSize, (i + 1) * imageSize);
       const rgb = await decoder.decode(image, geometry.height, geometry.width);
       timings.vaeMs += performance.now() - t;
+      phaseSession.vae += sessionSinceMark();
       t = performance.now();
       const seed = params.seed + BigInt(i);
       const png = await encodePng(rgb, width, height, this.metadataOf(params, seed, width, height));
@@ -252,6 +263,8 @@ export class SdxlPipeline {
         ...timings,
         totalMs: performance.now() - started,
         sessionMs: this.clock.totalMs - sessionMsBefore,
+        sessionMsByPhase: phaseSession,
+        previewMs: progress.previewMs,
       },
     };
   }

@@ -82,6 +82,10 @@ export interface GenerateTimings {
   denoiseMs: number;
   vaeMs: number;
   encodeImageMs: number;
+  /** Session time within each phase; the rest of a phase is the pipeline's own work. */
+  sessionMsByPhase?: { textEncode: number; denoise: number; vae: number };
+  /** Time spent building live previews (part of denoiseMs). */
+  previewMs?: number;
 }
 
 export interface GenerateResult {

@@ -37,7 +37,6 @@ export class Dispatcher<J extends DispatchableJob> {
   private readonly turns = new FairTurns();
   private readonly slots: DeviceSlot<J>[];
   private readonly running = new Map<string, { job: J; slot: DeviceSlot<J>; controller: AbortController }>();
-  private readonly runningByUser = new Map<string, number>();
   private readonly positions = new Map<string, number>();
   private pumpScheduled = false;
   private stopped = false;
@@ -105,13 +104,6 @@ export class Dispatcher<J extends DispatchableJob> {
     return this.positions.get(jobId);
   }
 
-  /** Jobs a user has waiting or running. */
-  countOf(userId: string): number {
-    let waiting = 0;
-    for (const entry of this.waiting) if (entry.userId === userId) waiting += 1;
-    return waiting + (this.runningByUser.get(userId) ?? 0);
-  }
-
   get size(): { waiting: number; running: number } {
     return { waiting: this.waiting.length, running: this.running.size };
   }
@@ -160,16 +152,12 @@ export class Dispatcher<J extends DispatchableJob> {
     const controller = new AbortController();
     slot.job = job;
     this.running.set(job.id, { job, slot, controller });
-    this.runningByUser.set(job.userId, (this.runningByUser.get(job.userId) ?? 0) + 1);
     void slot.queue
       .add(() => this.options.run(job, slot.device, controller.signal))
       .catch(() => {}) // run() records its own failures; nothing to add here
       .finally(() => {
         slot.job = undefined;
         this.running.delete(job.id);
-        const count = (this.runningByUser.get(job.userId) ?? 1) - 1;
-        if (count > 0) this.runningByUser.set(job.userId, count);
-        else this.runningByUser.delete(job.userId);
         this.schedulePump();
       });
   }

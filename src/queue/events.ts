@@ -36,8 +36,8 @@ export interface QueueEvents {
     /** From submission to the start on a device. */
     waitedMs: number;
   };
-  /** `message` is safe to show the user; `code` is the error's code. */
-  failed: JobEvent & { code: string; message: string };
+  /** `message` is safe to show the user; `code` is the error's code; `detail` is for logs only. */
+  failed: JobEvent & { code: string; message: string; detail?: string };
   cancelled: JobEvent & { byUserId: string | undefined };
   /**
    * After a restart: a job that was queued or running when the process stopped. Requeued jobs run

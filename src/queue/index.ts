@@ -65,6 +65,15 @@ export interface RecoverOptions {
   requeue?: (job: JobRecord) => boolean;
 }
 
+/** The internal story of an error, for the operator's logs: its message and its causes'. */
+function detailOf(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e !== undefined && parts.length < 4; e = e instanceof Error ? e.cause : undefined) {
+    parts.push(e instanceof Error ? e.message : String(e));
+  }
+  return parts.join(" <- ");
+}
+
 const requeueUnlessCli = (job: JobRecord) => job.request.requester.platform !== "cli";
 
 /** A job in memory while it waits or runs. */
@@ -98,6 +107,9 @@ export class GenerationQueue {
   private readonly imagesDir: string;
   private readonly now: () => number;
   private readonly maxAttempts: number;
+  /** Jobs waiting or running, per user and in all: what the limits count. */
+  private readonly liveByUser = new Map<string, number>();
+  private liveTotal = 0;
   private stopping = false;
 
   constructor(private readonly options: GenerationQueueOptions) {
@@ -162,7 +174,7 @@ export class GenerationQueue {
         this.store.markQueued(job.id);
         const requeued = this.store.get(job.id)!;
         this.events.emit("recovered", { job: requeued, requeued: true });
-        this.dispatcher.enqueue(this.liveJobOf(requeued));
+        this.enqueue(requeued);
         report.requeued.push(job.id);
       } else {
         const message = wanted ? queueMessages.interruptedTooOften() : queueMessages.interrupted();
@@ -181,12 +193,10 @@ export class GenerationQueue {
   submit(request: GenerationRequest): SubmitResult {
     const { queue } = this.options.config;
     if (this.stopping) throw new EaselError("queue_full", queueMessages.stopping());
-    if (this.dispatcher.countOf(request.requester.userId) >= queue.maxJobsPerUser) {
+    if ((this.liveByUser.get(request.requester.userId) ?? 0) >= queue.maxJobsPerUser) {
       throw new EaselError("queue_full", queueMessages.userLimit(queue.maxJobsPerUser));
     }
-    const { waiting, running } = this.dispatcher.size;
-    if (waiting + running >= queue.maxJobsTotal)
-      throw new EaselError("queue_full", queueMessages.totalLimit());
+    if (this.liveTotal >= queue.maxJobsTotal) throw new EaselError("queue_full", queueMessages.totalLimit());
     if (request.source) this.checkSource(request.source);
     const record = this.store.insert({
       id: randomUUID().replaceAll("-", "").slice(0, 16),
@@ -194,7 +204,7 @@ export class GenerationQueue {
       tier: tierOf(request.requester, queue.priority),
       createdAt: this.now(),
     });
-    const position = this.dispatcher.enqueue(this.liveJobOf(record));
+    const position = this.enqueue(record);
     return { jobId: record.id, position };
   }
 
@@ -211,6 +221,7 @@ export class GenerationQueue {
       throw new EaselError("forbidden", queueMessages.notYourJob());
     const removed = this.dispatcher.remove(jobId);
     if (removed) {
+      this.release(removed.userId);
       this.store.markCancelled(jobId, byUserId, this.now());
       this.events.emit("cancelled", { jobId, requester: job.request.requester, byUserId });
       return "cancelled";
@@ -280,15 +291,19 @@ export class GenerationQueue {
     if (this.ownsStore) this.store.close();
   }
 
-  private liveJobOf(record: JobRecord): LiveJob {
-    return {
-      id: record.id,
-      userId: record.userId,
-      tier: record.tier,
-      seq: record.seq,
-      request: record.request,
-      createdAt: record.createdAt,
-    };
+  private enqueue(record: JobRecord): number {
+    this.liveByUser.set(record.userId, (this.liveByUser.get(record.userId) ?? 0) + 1);
+    this.liveTotal += 1;
+    const { id, userId, tier, seq, request, createdAt } = record;
+    return this.dispatcher.enqueue({ id, userId, tier, seq, request, createdAt });
+  }
+
+  /** A job left the queue (finished, or put aside by a stop); called before its final event. */
+  private release(userId: string): void {
+    const count = (this.liveByUser.get(userId) ?? 1) - 1;
+    if (count > 0) this.liveByUser.set(userId, count);
+    else this.liveByUser.delete(userId);
+    this.liveTotal -= 1;
   }
 
   private checkSource(source: NonNullable<GenerationRequest["source"]>): void {
@@ -320,7 +335,10 @@ export class GenerationQueue {
   private async run(job: LiveJob, device: DeviceWorker, signal: AbortSignal): Promise<void> {
     const requester: Requester = job.request.requester;
     const startedAt = this.now();
-    if (!this.store.markRunning(job.id, device.device, startedAt)) return;
+    if (!this.store.markRunning(job.id, device.device, startedAt)) {
+      this.release(job.userId);
+      return;
+    }
     const attempt = this.store.get(job.id)?.attempts ?? 1;
     this.events.emit("started", { jobId: job.id, requester, device: device.device, attempt });
     try {
@@ -348,6 +366,7 @@ export class GenerationQueue {
       const seeds = images.map((image) => image.seed);
       const finishedAt = this.now();
       this.store.markDone(job.id, { seeds, timings: result.timings, images }, finishedAt);
+      this.release(job.userId);
       this.events.emit("done", {
         jobId: job.id,
         requester,
@@ -359,6 +378,7 @@ export class GenerationQueue {
       });
     } catch (error) {
       const reason = signal.reason as AbortReason | undefined;
+      this.release(job.userId);
       if (signal.aborted && reason?.kind === "stop") {
         this.store.markQueued(job.id); // interrupted by a shutdown: runs again after the next start
       } else if (error instanceof CancelledError || (signal.aborted && reason?.kind === "cancel")) {
@@ -369,7 +389,7 @@ export class GenerationQueue {
         const code = error instanceof EaselError ? error.code : "device_failure";
         const message = userMessageOf(error);
         this.store.markFailed(job.id, { code, message }, this.now());
-        this.events.emit("failed", { jobId: job.id, requester, code, message });
+        this.events.emit("failed", { jobId: job.id, requester, code, message, detail: detailOf(error) });
       }
     }
   }

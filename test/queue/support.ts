@@ -20,13 +20,24 @@ export async function tempDir(t: TestContext): Promise<string> {
   return path;
 }
 
-export function testConfig(
-  dataDir: string,
-  overrides: Partial<Config["queue"]> & { devices?: string[] } = {},
-): Config {
-  const base = loadConfig({ EASEL_PREVIEW_EVERY: "0" });
-  const { devices, ...queue } = overrides;
-  return { ...base, dataDir, devices: devices ?? ["cpu"], queue: { ...base.queue, ...queue } };
+export type TestSettings = Partial<Config["queue"]> & {
+  devices?: string[];
+  previewEvery?: number;
+  retentionHours?: number;
+};
+
+/** Defaults with no previews and one CPU device, plus the given settings. */
+export function testConfig(dataDir: string, overrides: TestSettings = {}): Config {
+  const base = loadConfig({});
+  const { devices, previewEvery, retentionHours, ...queue } = overrides;
+  return {
+    ...base,
+    dataDir,
+    devices: devices ?? ["cpu"],
+    generation: { ...base.generation, previewEvery: previewEvery ?? 0 },
+    retentionHours: retentionHours ?? base.retentionHours,
+    queue: { ...base.queue, ...queue },
+  };
 }
 
 export function request(
@@ -55,7 +66,7 @@ export const FAST_ENGINE: SimulatedEngineSpec = { kind: "simulated", stepMs: 2 }
 /** A queue on simulated devices with its store under a fresh folder; stopped when the test ends. */
 export async function simulatedQueue(
   t: TestContext,
-  overrides: Parameters<typeof testConfig>[1] = {},
+  overrides: TestSettings = {},
   engine: SimulatedEngineSpec = FAST_ENGINE,
   options: Partial<GenerationQueueOptions> = {},
 ): Promise<{ queue: GenerationQueue; config: Config; dir: string }> {
