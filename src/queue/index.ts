@@ -68,7 +68,11 @@ export interface RecoverOptions {
 /** The internal story of an error, for the operator's logs: its message and its causes'. */
 function detailOf(error: unknown): string {
   const parts: string[] = [];
-  for (let e: unknown = error; e !== undefined && parts.length < 4; e = e instanceof Error ? e.cause : undefined) {
+  for (
+    let e: unknown = error;
+    e !== undefined && parts.length < 4;
+    e = e instanceof Error ? e.cause : undefined
+  ) {
     parts.push(e instanceof Error ? e.message : String(e));
   }
   return parts.join(" <- ");

@@ -1,0 +1,83 @@
+/** What a failing, crashing, hanging or unloadable device does to its job and to the next one. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { QueueEvents } from "../../src/queue/index.js";
+import { FAST_ENGINE, nextEvent, request, settled, simulatedQueue } from "./support.js";
+
+async function failure(queue: Parameters<typeof settled>[0], jobId: string): Promise<QueueEvents["failed"]> {
+  const { kind, event } = await settled(queue, jobId);
+  assert.equal(kind, "failed");
+  return event as QueueEvents["failed"];
+}
+
+describe("a failed run fails its job, and the device runs the next one", () => {
+  const cases = [
+    { directive: "[sim:fail]", message: /ran into an error/ },
+    { directive: "[sim:oom]", message: /ran out of memory/ },
+    { directive: "[sim:crash]", message: /stopped unexpectedly/ },
+    { directive: "[sim:exit]", message: /stopped unexpectedly/ },
+  ];
+  for (const { directive, message } of cases) {
+    it(`${directive}`, async (t) => {
+      const { queue } = await simulatedQueue(t);
+      const bad = queue.submit(request("a", { prompt: `${directive} boom` })).jobId;
+      const next = queue.submit(request("b")).jobId;
+      const failed = await failure(queue, bad);
+      assert.equal(failed.code, "device_failure");
+      assert.match(failed.message, message);
+      assert.equal((await settled(queue, next)).kind, "done");
+      assert.deepEqual(queue.job(bad)!.error, { code: "device_failure", message: failed.message });
+      assert.equal(queue.job(next)!.status, "done");
+      assert.equal(queue.devices[0]!.threadsStarted, 2, "a fresh worker (and engine) ran the next job");
+    });
+  }
+
+  it("fails a job that runs past the timeout, terminating its worker", async (t) => {
+    const { queue } = await simulatedQueue(t, { jobTimeoutMs: 400 });
+    const hung = queue.submit(request("a", { prompt: "[sim:hang]" })).jobId;
+    const next = queue.submit(request("b")).jobId;
+    const failed = await failure(queue, hung);
+    assert.equal(failed.code, "timeout");
+    assert.match(failed.message, /took longer than 1 second/);
+    assert.equal((await settled(queue, next)).kind, "done");
+    assert.equal(queue.job(hung)!.status, "failed");
+    assert.equal(queue.devices[0]!.threadsStarted, 2);
+  });
+
+  it("cancels a job whose engine does not notice in time by terminating its worker", async (t) => {
+    const { queue } = await simulatedQueue(t, {}, FAST_ENGINE, { cancelGraceMs: 200 });
+    const hung = queue.submit(request("a", { prompt: "[sim:hang]", steps: 4 })).jobId;
+    const next = queue.submit(request("b")).jobId;
+    await nextEvent(queue, "progress", (event) => event.jobId === hung && event.step === 2);
+    assert.equal(queue.cancel(hung, "a"), "stopping");
+    assert.equal((await settled(queue, hung)).kind, "cancelled");
+    assert.equal((await settled(queue, next)).kind, "done");
+    assert.equal(queue.devices[0]!.threadsStarted, 2);
+  });
+
+  it("fails jobs on a device whose engine cannot load, says why in the details, and tries again for each job", async (t) => {
+    const { queue } = await simulatedQueue(
+      t,
+      {},
+      { kind: "simulated", stepMs: 1, loadError: "model.onnx is missing" },
+    );
+    await assert.rejects(queue.start(), /ran into an error/);
+    const first = queue.submit(request("a")).jobId;
+    const second = queue.submit(request("b")).jobId;
+    const failed = await failure(queue, first);
+    assert.match(failed.message, /ran into an error/);
+    assert.match(failed.detail ?? "", /model.onnx is missing/, "the cause, for the operator's logs");
+    assert.match((await failure(queue, second)).message, /ran into an error/);
+    assert.equal(queue.devices[0]!.threadsStarted, 3, "start-up, then one load per job");
+  });
+
+  it("keeps the other devices working while one fails", async (t) => {
+    const { queue } = await simulatedQueue(t, { devices: ["cuda:0", "cuda:1"] });
+    await queue.start();
+    const ids = ["[sim:crash]", "ok", "ok", "[sim:fail]", "ok", "ok"].map(
+      (prompt, i) => queue.submit(request(`u${i}`, { prompt })).jobId,
+    );
+    const kinds = (await Promise.all(ids.map((id) => settled(queue, id)))).map((end) => end.kind);
+    assert.deepEqual(kinds, ["failed", "done", "done", "failed", "done", "done"]);
+  });
+});

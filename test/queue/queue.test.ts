@@ -1,0 +1,243 @@
+/** The queue's order, limits, events and cancellation, on simulated devices. */
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { EaselError } from "../../src/errors.js";
+import { nextEvent, recordEvents, request, settled, simulatedQueue } from "./support.js";
+
+/** A job long enough to keep a device busy while a test looks at the line. */
+const LONG = "[sim:step-ms=40] a slow one";
+
+function isQueueFull(pattern: RegExp) {
+  return (error: unknown) => {
+    assert.ok(error instanceof EaselError);
+    assert.equal(error.code, "queue_full");
+    assert.match(error.userMessage, pattern);
+    return true;
+  };
+}
+
+describe("order", () => {
+  it("starts jobs by priority tier, then round-robin between users, then arrival", async (t) => {
+    const { queue } = await simulatedQueue(t, {
+      priority: [
+        { kind: "user", id: "vip", tier: 2 },
+        { kind: "role", id: "mods", tier: 1 },
+      ],
+      maxJobsPerUser: 5,
+    });
+    const started: string[] = [];
+    queue.on("started", (event) => started.push(event.requester.userId));
+    const ids = [
+      request("a"),
+      request("a"),
+      request("b"),
+      request("a"),
+      request("c"),
+      request("m", { roles: ["mods"] }),
+      request("vip"),
+    ].map((r) => queue.submit(r).jobId);
+    await Promise.all(ids.map((id) => settled(queue, id)));
+    assert.deepEqual(started, ["vip", "m", "a", "b", "c", "a", "a"]);
+  });
+
+  it("lets a newcomer's first job pass a user's second, even one that is already waiting", async (t) => {
+    const { queue } = await simulatedQueue(t, { maxJobsPerUser: 5 });
+    const started: string[] = [];
+    queue.on("started", (event) => started.push(event.requester.userId));
+    const first = queue.submit(request("a", { prompt: LONG, steps: 3 })).jobId;
+    const second = queue.submit(request("a")).jobId;
+    const third = queue.submit(request("a")).jobId;
+    await nextEvent(queue, "started", (event) => event.jobId === first);
+    const late = queue.submit(request("b")).jobId;
+    assert.equal(queue.positionOf(late), 1, "b is next, ahead of a's two waiting jobs");
+    await Promise.all([second, third, late].map((id) => settled(queue, id)));
+    assert.deepEqual(started, ["a", "b", "a", "a"]);
+  });
+
+  it("keeps every device busy while jobs wait", async (t) => {
+    const { queue } = await simulatedQueue(t, { devices: ["cuda:0", "cuda:1", "cuda:2"] });
+    await queue.start();
+    const devices = new Map<string, string>();
+    queue.on("started", (event) => devices.set(event.jobId, event.device));
+    let doneBeforeAllStarted = false;
+    queue.on("done", () => {
+      if (devices.size < 3) doneBeforeAllStarted = true;
+    });
+    const submitted = ["a", "b", "c", "d"].map((user) =>
+      queue.submit(request(user, { prompt: LONG, steps: 3 })),
+    );
+    assert.deepEqual(
+      submitted.map((s) => s.position),
+      [0, 0, 0, 1],
+    );
+    await Promise.all(submitted.map((s) => settled(queue, s.jobId)));
+    assert.equal(doneBeforeAllStarted, false);
+    const firstThree = submitted.slice(0, 3).map((s) => devices.get(s.jobId));
+    assert.deepEqual([...firstThree].sort(), ["cuda:0", "cuda:1", "cuda:2"]);
+  });
+});
+
+describe("places in line", () => {
+  it("counts down as jobs ahead start, and reports each change once", async (t) => {
+    const { queue } = await simulatedQueue(t);
+    const log = recordEvents(queue);
+    const ids = ["a", "b", "c", "d"].map((user) => queue.submit(request(user)));
+    assert.deepEqual(
+      ids.map((s) => s.position),
+      [0, 1, 2, 3],
+    );
+    await settled(queue, ids[3]!.jobId);
+    const [a, b, c, d] = ids.map((s) => s.jobId);
+    assert.deepEqual(log, [
+      `started:${a}`,
+      `done:${a}`,
+      `started:${b}`,
+      `queued:${c}:1`,
+      `queued:${d}:2`,
+      `done:${b}`,
+      `started:${c}`,
+      `queued:${d}:1`,
+      `done:${c}`,
+      `started:${d}`,
+      `done:${d}`,
+    ]);
+  });
+
+  it("moves waiting jobs back when a higher tier arrives, and forward when one ahead is cancelled", async (t) => {
+    const { queue } = await simulatedQueue(t, { priority: [{ kind: "user", id: "vip", tier: 1 }] });
+    const running = queue.submit(request("a", { prompt: LONG, steps: 20 })).jobId;
+    const b = queue.submit(request("b")).jobId;
+    const c = queue.submit(request("c")).jobId;
+    await nextEvent(queue, "started", (event) => event.jobId === running);
+    const moves: string[] = [];
+    queue.on("queued", (event) => moves.push(`${event.requester.userId}:${event.position}`));
+    const vip = queue.submit(request("vip"));
+    assert.equal(vip.position, 1);
+    await nextEvent(queue, "queued", (event) => event.jobId === c);
+    assert.deepEqual(moves, ["b:2", "c:3"]);
+    assert.equal(queue.cancel(vip.jobId, "vip"), "cancelled");
+    await nextEvent(queue, "queued", (event) => event.jobId === c);
+    assert.deepEqual(moves, ["b:2", "c:3", "b:1", "c:2"]);
+    assert.equal(queue.positionOf(b), 1);
+    queue.cancel(running, "a");
+  });
+});
+
+describe("limits", () => {
+  it("refuses a user's job past their limit, and any job past the total, storing nothing", async (t) => {
+    const { queue } = await simulatedQueue(t, { maxJobsPerUser: 2, maxJobsTotal: 3 });
+    const first = queue.submit(request("a", { prompt: LONG, steps: 5 })).jobId;
+    queue.submit(request("a"));
+    assert.throws(() => queue.submit(request("a")), isQueueFull(/2 image jobs queued or running/));
+    queue.submit(request("b"));
+    assert.throws(() => queue.submit(request("c")), isQueueFull(/queue is full/));
+    assert.deepEqual(queue.historyOf("c"), []);
+    assert.equal(queue.historyOf("a").length, 2);
+    await settled(queue, first);
+    const again = queue.submit(request("a"));
+    assert.ok(again.jobId, "a finished job frees a place");
+  });
+});
+
+describe("cancellation", () => {
+  it("takes a waiting job out of line: it never starts, and the store says who cancelled it", async (t) => {
+    const { queue } = await simulatedQueue(t);
+    const log = recordEvents(queue);
+    const running = queue.submit(request("a", { prompt: LONG, steps: 4 })).jobId;
+    const waiting = queue.submit(request("b")).jobId;
+    const cancelled = nextEvent(queue, "cancelled");
+    assert.equal(queue.cancel(waiting, "b"), "cancelled");
+    assert.deepEqual(await cancelled, { jobId: waiting, requester: request("b").requester, byUserId: "b" });
+    assert.equal(queue.job(waiting)!.status, "cancelled");
+    assert.equal(queue.job(waiting)!.cancelledBy, "b");
+    await settled(queue, running);
+    assert.ok(!log.includes(`started:${waiting}`));
+    assert.throws(
+      () => queue.cancel(waiting, "b"),
+      (error: unknown) => error instanceof EaselError && error.code === "not_found",
+    );
+  });
+
+  it("lets only the job's owner cancel, unless told anyone may", async (t) => {
+    const { queue } = await simulatedQueue(t);
+    const running = queue.submit(request("a", { prompt: LONG, steps: 4 })).jobId;
+    const waiting = queue.submit(request("b")).jobId;
+    assert.throws(
+      () => queue.cancel(waiting, "mallory"),
+      (error: unknown) => error instanceof EaselError && error.code === "forbidden",
+    );
+    assert.throws(
+      () => queue.cancel("no-such-job", "b"),
+      (error: unknown) => error instanceof EaselError && error.code === "not_found",
+    );
+    assert.equal(queue.cancel(waiting, "moderator", { anyone: true }), "cancelled");
+    assert.equal(queue.job(waiting)!.cancelledBy, "moderator");
+    await settled(queue, running);
+  });
+
+  it("stops a running job at its next step, keeps the engine, and runs the next job", async (t) => {
+    const { queue } = await simulatedQueue(t);
+    const running = queue.submit(request("a", { prompt: LONG, steps: 50 })).jobId;
+    const next = queue.submit(request("b")).jobId;
+    await nextEvent(queue, "progress", (event) => event.jobId === running);
+    const end = settled(queue, running);
+    assert.equal(queue.cancel(running, "a"), "stopping");
+    const { kind, event } = await end;
+    assert.equal(kind, "cancelled");
+    assert.deepEqual(event, { jobId: running, requester: request("a").requester, byUserId: "a" });
+    assert.equal((await settled(queue, next)).kind, "done");
+    assert.equal(queue.job(running)!.status, "cancelled");
+    assert.equal(queue.devices[0]!.threadsStarted, 1, "a cancellation does not restart the worker");
+  });
+});
+
+describe("events", () => {
+  it("reports progress with previews, then the images with their seeds, written to disk", async (t) => {
+    const { queue, config } = await simulatedQueue(t, { previewEvery: 2 });
+    const progress: Array<[number, number, boolean]> = [];
+    queue.on("progress", (event) => progress.push([event.step, event.total, event.preview !== undefined]));
+    const started = nextEvent(queue, "started");
+    const { jobId } = queue.submit(request("a", { count: 2, seed: "41", steps: 4 }));
+    assert.equal((await started).device, "cpu");
+    const { kind, event } = await settled(queue, jobId);
+    assert.equal(kind, "done");
+    const done = event as import("../../src/queue/index.js").QueueEvents["done"];
+    assert.deepEqual(progress, [
+      [1, 4, false],
+      [2, 4, true],
+      [3, 4, false],
+      [4, 4, true],
+    ]);
+    assert.deepEqual(done.seeds, ["41", "42"]);
+    assert.ok(done.timings.totalMs > 0);
+    assert.ok(done.durationMs >= 0 && done.waitedMs >= 0);
+    for (const image of done.images) {
+      assert.equal(image.path, join(config.dataDir, "images", `${jobId}-${image.index}.png`));
+      const onDisk = await readFile(image.path);
+      assert.deepEqual(new Uint8Array(onDisk), image.data);
+      assert.deepEqual([...onDisk.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG");
+    }
+    const stored = queue.job(jobId)!;
+    assert.equal(stored.status, "done");
+    assert.deepEqual(stored.seeds, done.seeds);
+    assert.deepEqual(
+      stored.images.map((image) => image.path),
+      done.images.map((image) => image.path),
+    );
+  });
+
+  it("keeps going when a listener throws, and hands the error to the sink", async (t) => {
+    const sunk: string[] = [];
+    const { queue } = await simulatedQueue(t, {}, undefined, {
+      onListenerError: (error, event) => sunk.push(`${event}:${(error as Error).message}`),
+    });
+    queue.on("started", () => {
+      throw new Error("adapter bug");
+    });
+    const { jobId } = queue.submit(request("a"));
+    assert.equal((await settled(queue, jobId)).kind, "done");
+    assert.deepEqual(sunk, ["started:adapter bug"]);
+  });
+});
