@@ -7,7 +7,7 @@ import { CancelledError } from "../errors.js";
 import { encodePreview, latentToPreviewRgb } from "./image/preview.js";
 import type { TorchGenerator } from "./noise/index.js";
 import type { Scheduler } from "./schedulers/index.js";
-import type { GenerateHooks, Progress } from "./types.js";
+import type { EncodedImage, GenerateHooks, Progress } from "./types.js";
 
 export interface LatentGeometry {
   count: number;
@@ -71,36 +71,62 @@ export interface DenoiseRun {
   signal: AbortSignal | undefined;
 }
 
+/**
+ * A step with a preview reports once its preview is encoded. The encode runs on libuv's thread
+ * pool while the next UNet run blocks this thread, so it costs the loop almost nothing; the
+ * report waits at most one step and keeps the order of steps.
+ */
 export async function denoise(run: DenoiseRun): Promise<void> {
-  const { scheduler, latents, geometry } = run;
+  const { scheduler, latents, geometry, progress } = run;
   const modelInput = new Float32Array(latents.length);
   const imageSize = geometry.channels * geometry.height * geometry.width;
   const noise = scheduler.needsNoise ? new Float32Array(latents.length) : undefined;
   const imageShape = [1, geometry.channels, geometry.height, geometry.width];
-  for (let i = run.from; i < run.to; i++) {
-    throwIfAborted(run.signal);
-    scheduler.scaleModelInput(latents, i, modelInput);
-    const eps = await run.unet.predict(modelInput, scheduler.timesteps[i]!);
-    let preview: Progress["preview"];
-    if (run.progress.previewDue) {
-      const started = performance.now();
-      preview = await previewOf(scheduler, i, latents, eps, geometry);
-      run.progress.previewMs += performance.now() - started;
+  let pendingReport: Promise<void> | undefined;
+  const settlePendingReport = async () => {
+    if (!pendingReport) return;
+    const started = performance.now();
+    await pendingReport;
+    pendingReport = undefined;
+    progress.previewMs += performance.now() - started;
+  };
+  try {
+    for (let i = run.from; i < run.to; i++) {
+      throwIfAborted(run.signal);
+      scheduler.scaleModelInput(latents, i, modelInput);
+      const eps = await run.unet.predict(modelInput, scheduler.timesteps[i]!);
+      await settlePendingReport();
+      let preview: Promise<EncodedImage> | undefined;
+      if (progress.previewDue) {
+        const started = performance.now();
+        preview = previewOf(scheduler, i, latents, eps, geometry);
+        progress.previewMs += performance.now() - started;
+      }
+      if (noise) {
+        run.generators.forEach((generator, image) => {
+          generator.randn(imageShape, noise.subarray(image * imageSize, (image + 1) * imageSize));
+        });
+      }
+      scheduler.step(eps, i, latents, noise);
+      if (preview) {
+        // A preview that fails to encode is dropped; the step is still reported.
+        pendingReport = preview.then(
+          (image) => progress.report(run.stage, image),
+          () => progress.report(run.stage),
+        );
+      } else {
+        progress.report(run.stage);
+      }
+      await nextTurn();
     }
-    if (noise) {
-      run.generators.forEach((generator, image) => {
-        generator.randn(imageShape, noise.subarray(image * imageSize, (image + 1) * imageSize));
-      });
-    }
-    scheduler.step(eps, i, latents, noise);
-    run.progress.report(run.stage, preview);
-    await nextTurn();
+  } finally {
+    await settlePendingReport();
   }
   throwIfAborted(run.signal);
 }
 
 /** Image 0's predicted clean latents at step i, projected to RGB without the VAE. */
-async function previewOf(
+function previewOf(
   scheduler: Scheduler,
   i: number,
   latents: Float32Array,
