@@ -1,0 +1,71 @@
+/** `easel imagine`: one chat-style request through the real queue, store and a worker, from the shell. */
+import assert from "node:assert/strict";
+import { access, readdir, readFile } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { describe, it } from "node:test";
+import sharp from "sharp";
+import { parseImagine } from "../../src/commands/imagine.js";
+import { loadConfig } from "../../src/config.js";
+import { InvalidInputError } from "../../src/errors.js";
+import { JobStore } from "../../src/queue/index.js";
+import { runCli } from "../helpers/cli.js";
+import { fixtureModels } from "../helpers/fixtures.js";
+import { tempDir } from "./support.js";
+
+describe("easel imagine", () => {
+  it("parses the flags, runs the job on a device worker, prints the caption and writes the images", async (t) => {
+    const dir = await tempDir(t);
+    const { base } = await fixtureModels();
+    const out = join(dir, "out");
+    const data = join(dir, "data");
+    const run = await runCli(
+      ["imagine", "a red fox in snow --ar 16:9 --steps 2 --seed 7 --n 2", "--model", base, "--out", out],
+      {
+        env: { EASEL_DATA_DIR: data, EASEL_DEVICES: "cpu" },
+      },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trim().split("\n");
+    assert.equal(lines[0], "a red fox in snow");
+    assert.match(lines[1]!, /^seeds 7-8 · 1344x768 · 2 steps · cfg 5 · euler · refiner off · /);
+    const files = lines.slice(2);
+    assert.equal(files.length, 2);
+    for (const file of files) {
+      const meta = await sharp(await readFile(file)).metadata();
+      assert.deepEqual([meta.format, meta.width, meta.height], ["png", 1344, 768]);
+    }
+    const store = JobStore.open(join(data, "jobs.sqlite"));
+    t.after(() => store.close());
+    const jobId = basename(files[0]!).split("-")[0]!;
+    assert.deepEqual(
+      files.map((file) => basename(file)),
+      [`${jobId}-1.png`, `${jobId}-2.png`],
+    );
+    const job = store.get(jobId)!;
+    assert.equal(job.status, "done");
+    assert.equal(job.request.requester.platform, "cli");
+    assert.equal(job.request.width, 1344);
+    assert.deepEqual(job.seeds, ["7", "8"]);
+    assert.equal(job.postedTo, `file:${out}`);
+    assert.deepEqual(await readdir(join(data, "images")), [], "posted images leave the data folder");
+  });
+
+  it("answers a bad flag with the chat user's message and a non-zero exit, touching nothing", async (t) => {
+    const dir = await tempDir(t);
+    const text = "a red fox --stpes 3";
+    let expected = "";
+    try {
+      parseImagine({ text }, { platform: "cli", userId: "x" }, loadConfig({}), () => 1n);
+    } catch (error) {
+      assert.ok(error instanceof InvalidInputError);
+      expected = error.userMessage;
+    }
+    assert.match(expected, /--steps/);
+    const data = join(dir, "data");
+    const run = await runCli(["imagine", text], { env: { EASEL_DATA_DIR: data } });
+    assert.notEqual(run.code, 0);
+    assert.equal(run.stderr, `error: ${expected}\n`);
+    assert.equal(run.stdout, "");
+    await assert.rejects(access(data), "no store was created");
+  });
+});
