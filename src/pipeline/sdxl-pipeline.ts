@@ -27,8 +27,12 @@ import {
   type SchedulerConfig,
   splitForRefiner,
 } from "./schedulers/index.js";
-import { ClipTextEncoder, type EncodedPrompts, encodePrompts } from "./text-encoder.js";
-import { ClipTokenizer } from "./tokenizer/index.js";
+import {
+  type ClipTextEncoder,
+  type EncodedPrompts,
+  encodePrompts,
+  loadTextEncoders,
+} from "./text-encoder.js";
 import type { GeneratedImage, GenerateHooks, GenerateParams, GenerateResult } from "./types.js";
 import { GuidedUnet } from "./unet.js";
 import { LATENT_CHANNELS, VAE_SCALE, VaeDecoder, VaeEncoder } from "./vae.js";
@@ -64,29 +68,9 @@ class LoadedModel {
     const folder = await readModelFolder(dir);
     const schedulerConfig = parseSchedulerConfig(folder.schedulerConfig);
     const load = (path: string) => ModelSession.load(path, options, clock);
-    const tokenizerOptions = { exclamationAsPad: options.exclamationAsPad ?? false };
-    const encoders: ClipTextEncoder[] = [];
-    const sessions: ModelSession[] = [];
-    if (folder.textEncoder && folder.tokenizerDir) {
-      const session = await load(folder.textEncoder);
-      sessions.push(session);
-      encoders.push(
-        new ClipTextEncoder(
-          session,
-          await ClipTokenizer.fromFolder(folder.tokenizerDir, tokenizerOptions),
-          undefined,
-        ),
-      );
-    }
-    const encoder2 = await load(folder.textEncoder2);
-    sessions.push(encoder2);
-    encoders.push(
-      new ClipTextEncoder(
-        encoder2,
-        await ClipTokenizer.fromFolder(folder.tokenizer2Dir, tokenizerOptions),
-        "text_embeds",
-      ),
-    );
+    const { encoders, sessions } = await loadTextEncoders(folder, options, clock, {
+      exclamationAsPad: options.exclamationAsPad ?? false,
+    });
     const unet = await load(folder.unet);
     const decoder = await load(folder.vaeDecoder);
     const fallback = options.vaeFallback ? await load(options.vaeFallback) : undefined;

@@ -5,9 +5,10 @@
  * weights scale token embeddings and then restore the chunk's mean, as the popular SD UIs do.
  */
 import { ModelFolderError } from "../errors.js";
-import type { ModelSession } from "./onnx/session.js";
+import type { ModelFolder } from "./model-folder.js";
+import { ModelSession, type SessionClock, type SessionPlacement } from "./onnx/session.js";
 import { floatOutput, integerInput } from "./onnx/tensors.js";
-import { type ClipTokenizer, type TokenChunk, tokenizeWeighted } from "./tokenizer/index.js";
+import { ClipTokenizer, type TokenChunk, tokenizeWeighted } from "./tokenizer/index.js";
 
 export const TOKENS_PER_CHUNK = 77;
 
@@ -48,6 +49,33 @@ export class ClipTextEncoder {
       pooled: this.pooledName ? floatOutput(out[this.pooledName]!, this.pooledName) : undefined,
     };
   }
+}
+
+/**
+ * The folder's text encoders in SDXL order: CLIP ViT-L (base only), then OpenCLIP bigG, whose
+ * pooled `text_embeds` the UNet takes. Returns the sessions too, for releasing them.
+ */
+export async function loadTextEncoders(
+  folder: ModelFolder,
+  placement: SessionPlacement,
+  clock: SessionClock,
+  tokenizerOptions: { exclamationAsPad?: boolean } = {},
+): Promise<{ encoders: ClipTextEncoder[]; sessions: ModelSession[] }> {
+  const parts: [string | undefined, string | undefined, string | undefined][] = [
+    [folder.textEncoder, folder.tokenizerDir, undefined],
+    [folder.textEncoder2, folder.tokenizer2Dir, "text_embeds"],
+  ];
+  const encoders: ClipTextEncoder[] = [];
+  const sessions: ModelSession[] = [];
+  for (const [model, tokenizerDir, pooled] of parts) {
+    if (!model || !tokenizerDir) continue;
+    const session = await ModelSession.load(model, placement, clock);
+    sessions.push(session);
+    encoders.push(
+      new ClipTextEncoder(session, await ClipTokenizer.fromFolder(tokenizerDir, tokenizerOptions), pooled),
+    );
+  }
+  return { encoders, sessions };
 }
 
 export interface PromptEmbeddings {

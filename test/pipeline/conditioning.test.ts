@@ -11,9 +11,8 @@ import {
   usesGuidance,
 } from "../../src/pipeline/conditioning.js";
 import { readModelFolder } from "../../src/pipeline/model-folder.js";
-import { ModelSession, SessionClock } from "../../src/pipeline/onnx/session.js";
-import { ClipTextEncoder, encodePrompts } from "../../src/pipeline/text-encoder.js";
-import { ClipTokenizer } from "../../src/pipeline/tokenizer/index.js";
+import { type ModelSession, SessionClock } from "../../src/pipeline/onnx/session.js";
+import { type ClipTextEncoder, encodePrompts, loadTextEncoders } from "../../src/pipeline/text-encoder.js";
 import { fixtureModels } from "../helpers/fixtures.js";
 
 interface TimeIdsCase {
@@ -83,21 +82,9 @@ describe("prompt embeddings on the fixture encoders", () => {
   before(async () => {
     const models = await fixtureModels();
     const load = async (dir: string) => {
-      const folder = await readModelFolder(dir);
-      const encoders: ClipTextEncoder[] = [];
-      if (folder.textEncoder && folder.tokenizerDir) {
-        const session = await ModelSession.load(folder.textEncoder, { device: "cpu" }, clock);
-        sessions.push(session);
-        encoders.push(
-          new ClipTextEncoder(session, await ClipTokenizer.fromFolder(folder.tokenizerDir), undefined),
-        );
-      }
-      const session2 = await ModelSession.load(folder.textEncoder2, { device: "cpu" }, clock);
-      sessions.push(session2);
-      encoders.push(
-        new ClipTextEncoder(session2, await ClipTokenizer.fromFolder(folder.tokenizer2Dir), "text_embeds"),
-      );
-      return encoders;
+      const loaded = await loadTextEncoders(await readModelFolder(dir), { device: "cpu" }, clock);
+      sessions.push(...loaded.sessions);
+      return loaded.encoders;
     };
     baseEncoders = await load(models.base);
     refinerEncoders = await load(models.refiner);
