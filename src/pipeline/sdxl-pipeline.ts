@@ -20,10 +20,12 @@ import { loadSourceImage } from "./image/source.js";
 import { type ModelFolder, readModelFolder } from "./model-folder.js";
 import { slerpNoise, TorchGenerator } from "./noise/index.js";
 import { ModelSession, SessionClock, type SessionPlacement } from "./onnx/session.js";
+import { RunTimer } from "./run-timer.js";
 import {
   createScheduler,
   img2imgStart,
   parseSchedulerConfig,
+  type Scheduler,
   type SchedulerConfig,
   splitForRefiner,
 } from "./schedulers/index.js";
@@ -106,6 +108,9 @@ class LoadedModel {
   }
 }
 
+/** A decoded source image for img2img, at the size it is refined at. */
+type SourceImage = Awaited<ReturnType<typeof loadSourceImage>>;
+
 export class SdxlPipeline {
   private constructor(
     private readonly base: LoadedModel,
@@ -132,19 +137,8 @@ export class SdxlPipeline {
     if (params.refiner && !this.refiner) {
       throw new InvalidInputError("The refiner is not configured on this server.", "refiner");
     }
-    const started = performance.now();
-    const sessionMsBefore = this.clock.totalMs;
-    const timings = { textEncodeMs: 0, denoiseMs: 0, vaeMs: 0, encodeImageMs: 0 };
-    const phaseSession = { textEncode: 0, denoise: 0, vae: 0 };
-    let sessionMark = sessionMsBefore;
-    /** Session time since the last call: attributes ONNX time to the phase that just ended. */
-    const sessionSinceMark = () => {
-      const since = this.clock.totalMs - sessionMark;
-      sessionMark = this.clock.totalMs;
-      return since;
-    };
+    const timer = new RunTimer(this.clock);
     throwIfAborted(hooks.signal);
-
     const source = params.source ? await this.prepareSource(params) : undefined;
     const width = source?.width ?? params.width;
     const height = source?.height ?? params.height;
@@ -154,103 +148,94 @@ export class SdxlPipeline {
       height: height / VAE_SCALE,
       width: width / VAE_SCALE,
     };
-    const imageSize = LATENT_CHANNELS * geometry.height * geometry.width;
     const guidance = usesGuidance(params.guidance);
 
-    // Stage models: text-to-image runs the base (then the refiner); img2img runs the refiner when configured.
+    // Text-to-image runs the base, then the refiner if asked; img2img runs the refiner when configured.
     const first = source && this.refiner ? this.refiner : this.base;
     const second = !source && params.refiner ? this.refiner : undefined;
+    const [firstPrompts, secondPrompts] = await timer.phase("textEncode", async () => [
+      await this.encode(first, params, guidance),
+      second ? await this.encode(second, params, guidance) : undefined,
+    ]);
 
-    let t = performance.now();
-    const firstPrompts = await this.encode(first, params, guidance);
-    const secondPrompts = second ? await this.encode(second, params, guidance) : undefined;
-    timings.textEncodeMs = performance.now() - t;
-    phaseSession.textEncode = sessionSinceMark();
-
-    t = performance.now();
-    const generators = Array.from(
-      { length: params.count },
-      (_, i) => new TorchGenerator(params.seed + BigInt(i)),
-    );
-    const scheduler = createScheduler(params.scheduler, first.schedulerConfig, params.steps);
-    let latents: Float32Array;
-    let firstRange: [number, number];
-    let secondRange: [number, number] | undefined;
-    if (source) {
-      // img2img, in diffusers' draw order: the VAE's latent sample, then the noise added at the
-      // start timestep that `strength` gives.
-      const clean = await this.encodeSource(first, source, generators, imageSize);
-      const { tStart } = img2imgStart(params.steps, params.source!.strength);
-      latents = new Float32Array(clean.length);
-      scheduler.addNoise(clean, this.initialNoise(params, generators, geometry), tStart, latents);
-      firstRange = [tStart, params.steps];
-    } else {
-      latents = this.initialNoise(params, generators, geometry);
-      const sigma = Math.fround(scheduler.initNoiseSigma);
-      for (let i = 0; i < latents.length; i++) latents[i] = Math.fround(latents[i]! * sigma);
-      if (second) {
-        const split = splitForRefiner(
-          params.scheduler,
-          first.schedulerConfig,
-          params.steps,
-          params.refiner!.switchAt,
-        );
-        firstRange = [0, split.baseSteps];
-        secondRange = [split.refinerBeginIndex, params.steps];
-      } else {
-        firstRange = [0, params.steps];
-      }
-    }
-    const totalSteps = firstRange[1] - firstRange[0] + (secondRange ? secondRange[1] - secondRange[0] : 0);
-    const progress = new ProgressReporter(totalSteps, hooks);
-    const run = { latents, geometry, generators, progress, signal: hooks.signal };
-    await denoise({
-      ...run,
-      unet: this.unet(first, firstPrompts, params, width, height, guidance),
-      scheduler,
-      from: firstRange[0],
-      to: firstRange[1],
-      stage: first === this.refiner ? "refiner" : "base",
-    });
-    if (second && secondPrompts && secondRange) {
+    let previewMs = 0;
+    const latents = await timer.phase("denoise", async () => {
+      const generators = Array.from(
+        { length: params.count },
+        (_, i) => new TorchGenerator(params.seed + BigInt(i)),
+      );
+      const scheduler = createScheduler(params.scheduler, first.schedulerConfig, params.steps);
+      const start = await this.startingPoint(params, first, scheduler, generators, geometry, source);
+      const split = second
+        ? splitForRefiner(params.scheduler, first.schedulerConfig, params.steps, params.refiner!.switchAt)
+        : undefined;
+      const firstEnd = split ? split.baseSteps : params.steps;
+      const secondRange = split ? ([split.refinerBeginIndex, params.steps] as const) : undefined;
+      const totalSteps = firstEnd - start.from + (secondRange ? secondRange[1] - secondRange[0] : 0);
+      const progress = new ProgressReporter(totalSteps, hooks);
+      const run = { latents: start.latents, geometry, generators, progress, signal: hooks.signal };
       await denoise({
         ...run,
-        unet: this.unet(second, secondPrompts, params, width, height, guidance),
-        scheduler: createScheduler(params.scheduler, second.schedulerConfig, params.steps),
-        from: secondRange[0],
-        to: secondRange[1],
-        stage: "refiner",
+        unet: this.unet(first, firstPrompts!, params, width, height, guidance),
+        scheduler,
+        from: start.from,
+        to: firstEnd,
+        stage: first === this.refiner ? "refiner" : "base",
       });
-    }
-    timings.denoiseMs = performance.now() - t;
-    phaseSession.denoise = sessionSinceMark();
+      if (second && secondPrompts && secondRange) {
+        await denoise({
+          ...run,
+          unet: this.unet(second, secondPrompts, params, width, height, guidance),
+          // A fresh scheduler, as diffusers' refiner pipeline builds its own (empty solver history).
+          scheduler: createScheduler(params.scheduler, second.schedulerConfig, params.steps),
+          from: secondRange[0],
+          to: secondRange[1],
+          stage: "refiner",
+        });
+      }
+      previewMs = progress.previewMs;
+      return start.latents;
+    });
 
     const images: GeneratedImage[] = [];
     const decoder = (second ?? first).decoder;
+    const imageSize = LATENT_CHANNELS * geometry.height * geometry.width;
     for (let i = 0; i < params.count; i++) {
       throwIfAborted(hooks.signal);
-      t = performance.now();
       const image = latents.subarray(i * imageSize, (i + 1) * imageSize);
-      const rgb = await decoder.decode(image, geometry.height, geometry.width);
-      timings.vaeMs += performance.now() - t;
-      phaseSession.vae += sessionSinceMark();
-      t = performance.now();
+      const rgb = await timer.phase("vae", () => decoder.decode(image, geometry.height, geometry.width));
       const seed = params.seed + BigInt(i);
-      const png = await encodePng(rgb, width, height, this.metadataOf(params, seed, width, height));
-      timings.encodeImageMs += performance.now() - t;
+      const metadata = this.metadataOf(params, seed, width, height);
+      const png = await timer.phase("encodeImage", () => encodePng(rgb, width, height, metadata));
       images.push({ mime: "image/png", data: png, width, height, seed });
     }
-    return {
-      images,
-      latents,
-      timings: {
-        ...timings,
-        totalMs: performance.now() - started,
-        sessionMs: this.clock.totalMs - sessionMsBefore,
-        sessionMsByPhase: phaseSession,
-        previewMs: progress.previewMs,
-      },
-    };
+    return { images, latents, timings: timer.timings(previewMs) };
+  }
+
+  /**
+   * The latents the loop starts from and the step it starts at: text-to-image scales the seed's
+   * noise by init_noise_sigma; img2img noises the source's latents to the start timestep that
+   * `strength` gives, drawing in diffusers' order (the VAE's latent sample, then the noise).
+   */
+  private async startingPoint(
+    params: GenerateParams,
+    model: LoadedModel,
+    scheduler: Scheduler,
+    generators: readonly TorchGenerator[],
+    geometry: LatentGeometry,
+    source: SourceImage | undefined,
+  ): Promise<{ latents: Float32Array; from: number }> {
+    if (source) {
+      const clean = await this.encodeSource(model, source, generators, geometry);
+      const { tStart } = img2imgStart(params.steps, params.source!.strength);
+      const latents = new Float32Array(clean.length);
+      scheduler.addNoise(clean, this.initialNoise(params, generators, geometry), tStart, latents);
+      return { latents, from: tStart };
+    }
+    const latents = this.initialNoise(params, generators, geometry);
+    const sigma = Math.fround(scheduler.initNoiseSigma);
+    for (let i = 0; i < latents.length; i++) latents[i] = Math.fround(latents[i]! * sigma);
+    return { latents, from: 0 };
   }
 
   async dispose(): Promise<void> {
@@ -329,10 +314,11 @@ export class SdxlPipeline {
 
   private async encodeSource(
     model: LoadedModel,
-    source: { rgb: Uint8Array; width: number; height: number },
+    source: SourceImage,
     generators: readonly TorchGenerator[],
-    imageSize: number,
+    geometry: LatentGeometry,
   ): Promise<Float32Array> {
+    const imageSize = geometry.channels * geometry.height * geometry.width;
     if (!model.encoder) {
       throw new InvalidInputError(
         `${model.folder.dir} has no vae_encoder, so it cannot refine an existing image.`,

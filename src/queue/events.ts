@@ -33,6 +33,8 @@ export interface QueueEvents {
     timings: GenerateTimings;
     /** From the start on a device to the last image written. */
     durationMs: number;
+    /** How long the device was given to this job (from its start to the engine's result back). */
+    deviceMs: number;
     /** From submission to the start on a device. */
     waitedMs: number;
   };

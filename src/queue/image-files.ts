@@ -3,7 +3,7 @@
  * renamed, so a crash never leaves a half-written file under a final name.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { EncodedImage } from "../pipeline/types.js";
 
@@ -31,10 +31,6 @@ export async function writeFileAtomically(path: string, data: Uint8Array): Promi
     await rm(temporary, { force: true });
     throw error;
   }
-}
-
-export async function ensureDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
 }
 
 /** Files in the images folder with the job id their name starts with. */

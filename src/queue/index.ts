@@ -4,16 +4,17 @@
  * it into events. After a restart, recover() puts back what was queued or running.
  */
 import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { GenerationRequest, Requester } from "../commands/request.js";
 import type { Config } from "../config.js";
 import { CancelledError, EaselError, userMessageOf } from "../errors.js";
-import { DeviceWorker } from "./device.js";
+import { type DeviceResult, DeviceWorker } from "./device.js";
 import { type AbortReason, Dispatcher } from "./dispatcher.js";
 import type { EngineSpec } from "./engine.js";
 import { QueueEventEmitter, type QueueEventName, type QueueListener, type StoredImage } from "./events.js";
-import { ensureDir, imageFilePath, listImageFiles, writeFileAtomically } from "./image-files.js";
+import { imageFilePath, listImageFiles, writeFileAtomically } from "./image-files.js";
 import { queueMessages } from "./messages.js";
 import { tierOf } from "./ordering.js";
 import { generateParamsOf } from "./params.js";
@@ -115,12 +116,15 @@ export class GenerationQueue {
   private readonly liveByUser = new Map<string, number>();
   private liveTotal = 0;
   private stopping = false;
+  /** Finished runs whose images are still being written. */
+  private readonly finishing = new Set<Promise<void>>();
 
   constructor(private readonly options: GenerationQueueOptions) {
     const { config } = options;
     this.ownsStore = options.store === undefined;
     this.store = options.store ?? JobStore.open(join(config.dataDir, "jobs.sqlite"));
     this.imagesDir = resolve(config.dataDir, "images");
+    mkdirSync(this.imagesDir, { recursive: true });
     this.now = options.now ?? Date.now;
     this.maxAttempts = options.maxAttempts ?? 3;
     this.events = new QueueEventEmitter(
@@ -161,7 +165,6 @@ export class GenerationQueue {
 
   /** Starts every device's worker and loads its engine; rejects when one cannot load. */
   async start(): Promise<void> {
-    await ensureDir(this.imagesDir);
     await Promise.all(this.devices.map((device) => device.warmUp()));
   }
 
@@ -291,7 +294,7 @@ export class GenerationQueue {
     if (this.stopping) return;
     this.stopping = true;
     await this.dispatcher.stop();
-    await Promise.all(this.devices.map((device) => device.stop()));
+    await Promise.all([...this.devices.map((device) => device.stop()), ...this.finishing]);
     if (this.ownsStore) this.store.close();
   }
 
@@ -335,10 +338,14 @@ export class GenerationQueue {
     return posted;
   }
 
-  /** One job on one device, from start to a recorded end; never rejects. */
+  /**
+   * One job on one device; never rejects. Resolves (freeing the device for the next job) as soon as
+   * the engine's result is back; writing the images and recording the job carry on beside it.
+   */
   private async run(job: LiveJob, device: DeviceWorker, signal: AbortSignal): Promise<void> {
     const requester: Requester = job.request.requester;
     const startedAt = this.now();
+    const clock = performance.now();
     if (!this.store.markRunning(job.id, device.device, startedAt)) {
       this.release(job.userId);
       return;
@@ -359,7 +366,22 @@ export class GenerationQueue {
             ...(progress.preview ? { preview: progress.preview } : {}),
           }),
       });
-      await ensureDir(this.imagesDir);
+      const deviceMs = performance.now() - clock;
+      const finishing = this.finish(job, result, { startedAt, clock, deviceMs });
+      this.finishing.add(finishing);
+      void finishing.finally(() => this.finishing.delete(finishing));
+    } catch (error) {
+      this.fail(job, error, signal);
+    }
+  }
+
+  /** Writes a finished job's images, records it and tells the adapters; never rejects. */
+  private async finish(
+    job: LiveJob,
+    result: DeviceResult,
+    times: { startedAt: number; clock: number; deviceMs: number },
+  ): Promise<void> {
+    try {
       const images: StoredImage[] = [];
       for (const [index, image] of result.images.entries()) {
         const path = imageFilePath(this.imagesDir, job.id, index, image.mime);
@@ -368,33 +390,39 @@ export class GenerationQueue {
         images.push({ index, path, seed: image.seed.toString(), mime, width, height, data });
       }
       const seeds = images.map((image) => image.seed);
-      const finishedAt = this.now();
-      this.store.markDone(job.id, { seeds, timings: result.timings, images }, finishedAt);
+      this.store.markDone(job.id, { seeds, timings: result.timings, images }, this.now());
       this.release(job.userId);
       this.events.emit("done", {
         jobId: job.id,
-        requester,
+        requester: job.request.requester,
         images,
         seeds,
         timings: result.timings,
-        durationMs: finishedAt - startedAt,
-        waitedMs: startedAt - job.createdAt,
+        durationMs: performance.now() - times.clock,
+        deviceMs: times.deviceMs,
+        waitedMs: Math.max(0, times.startedAt - job.createdAt),
       });
     } catch (error) {
-      const reason = signal.reason as AbortReason | undefined;
-      this.release(job.userId);
-      if (signal.aborted && reason?.kind === "stop") {
-        this.store.markQueued(job.id); // interrupted by a shutdown: runs again after the next start
-      } else if (error instanceof CancelledError || (signal.aborted && reason?.kind === "cancel")) {
-        const byUserId = reason?.kind === "cancel" ? reason.byUserId : undefined;
-        this.store.markCancelled(job.id, byUserId, this.now());
-        this.events.emit("cancelled", { jobId: job.id, requester, byUserId });
-      } else {
-        const code = error instanceof EaselError ? error.code : "device_failure";
-        const message = userMessageOf(error);
-        this.store.markFailed(job.id, { code, message }, this.now());
-        this.events.emit("failed", { jobId: job.id, requester, code, message, detail: detailOf(error) });
-      }
+      this.fail(job, error, undefined);
+    }
+  }
+
+  /** Records how a job ended early: put back (stop), cancelled, or failed. */
+  private fail(job: LiveJob, error: unknown, signal: AbortSignal | undefined): void {
+    const requester = job.request.requester;
+    const reason = signal?.aborted ? (signal.reason as AbortReason) : undefined;
+    this.release(job.userId);
+    if (reason?.kind === "stop") {
+      this.store.markQueued(job.id); // interrupted by a shutdown: runs again after the next start
+    } else if (error instanceof CancelledError || reason?.kind === "cancel") {
+      const byUserId = reason?.kind === "cancel" ? reason.byUserId : undefined;
+      this.store.markCancelled(job.id, byUserId, this.now());
+      this.events.emit("cancelled", { jobId: job.id, requester, byUserId });
+    } else {
+      const code = error instanceof EaselError ? error.code : "device_failure";
+      const message = userMessageOf(error);
+      this.store.markFailed(job.id, { code, message }, this.now());
+      this.events.emit("failed", { jobId: job.id, requester, code, message, detail: detailOf(error) });
     }
   }
 }
