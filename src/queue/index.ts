@@ -89,6 +89,8 @@ interface LiveJob {
   seq: number;
   request: GenerationRequest;
   createdAt: number;
+  /** Starts so far, as the store counts them. */
+  attempts: number;
 }
 
 /** The SDXL engine the config describes, for one device. */
@@ -223,9 +225,10 @@ export class GenerationQueue {
   cancel(jobId: string, byUserId: string, options: { anyone?: boolean } = {}): "cancelled" | "stopping" {
     const job = this.store.get(jobId);
     const live = this.dispatcher.isWaiting(jobId) || this.dispatcher.isRunning(jobId);
-    if (!job || !live) throw new EaselError("not_found", queueMessages.jobNotFound());
+    if (!job) throw new EaselError("not_found", queueMessages.jobNotFound());
     if (job.userId !== byUserId && !options.anyone)
       throw new EaselError("forbidden", queueMessages.notYourJob());
+    if (!live) throw new EaselError("not_found", queueMessages.alreadyFinished());
     const removed = this.dispatcher.remove(jobId);
     if (removed) {
       this.release(removed.userId);
@@ -301,8 +304,8 @@ export class GenerationQueue {
   private enqueue(record: JobRecord): number {
     this.liveByUser.set(record.userId, (this.liveByUser.get(record.userId) ?? 0) + 1);
     this.liveTotal += 1;
-    const { id, userId, tier, seq, request, createdAt } = record;
-    return this.dispatcher.enqueue({ id, userId, tier, seq, request, createdAt });
+    const { id, userId, tier, seq, request, createdAt, attempts } = record;
+    return this.dispatcher.enqueue({ id, userId, tier, seq, request, createdAt, attempts });
   }
 
   /** A job left the queue (finished, or put aside by a stop); called before its final event. */
@@ -350,8 +353,8 @@ export class GenerationQueue {
       this.release(job.userId);
       return;
     }
-    const attempt = this.store.get(job.id)?.attempts ?? 1;
-    this.events.emit("started", { jobId: job.id, requester, device: device.device, attempt });
+    job.attempts += 1;
+    this.events.emit("started", { jobId: job.id, requester, device: device.device, attempt: job.attempts });
     try {
       const source = job.request.source ? await this.sourceImageOf(job.request.source) : undefined;
       const result = await device.run(job.id, generateParamsOf(job.request, source), {

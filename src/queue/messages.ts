@@ -16,6 +16,7 @@ export const queueMessages = {
   sourceImageGone: (imageNumber: number): string =>
     `Image ${imageNumber} of that job is no longer stored on the bot. Please run /imagine again.`,
   sourceJobNotFinished: (): string => "That job hasn't finished yet, so its images can't be reused.",
+  alreadyFinished: (): string => "That job has already finished, so there is nothing to cancel.",
   notYourJob: (): string => "Only the person who started this job can cancel it.",
   timedOut: (limitMs: number): string =>
     `This one took longer than ${minutes(limitMs)} and was stopped. Try fewer steps or a smaller size.`,

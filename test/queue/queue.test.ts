@@ -90,19 +90,22 @@ describe("places in line", () => {
     );
     await settled(queue, ids[3]!.jobId);
     const [a, b, c, d] = ids.map((s) => s.jobId);
-    assert.deepEqual(log, [
-      `started:${a}`,
-      `done:${a}`,
-      `started:${b}`,
-      `queued:${c}:1`,
-      `queued:${d}:2`,
-      `done:${b}`,
-      `started:${c}`,
-      `queued:${d}:1`,
-      `done:${c}`,
-      `started:${d}`,
-      `done:${d}`,
-    ]);
+    // A device takes its next job as soon as the engine's result is back, while the images of the
+    // last one are still being written: done events interleave, the line itself moves in this order.
+    assert.deepEqual(
+      log.filter((entry) => !entry.startsWith("done")),
+      [
+        `started:${a}`,
+        `started:${b}`,
+        `queued:${c}:1`,
+        `queued:${d}:2`,
+        `started:${c}`,
+        `queued:${d}:1`,
+        `started:${d}`,
+      ],
+    );
+    for (const id of [a, b, c, d]) assert.ok(log.indexOf(`done:${id}`) > log.indexOf(`started:${id}`));
+    assert.equal(log.filter((entry) => entry.startsWith("done")).length, 4);
   });
 
   it("moves waiting jobs back when a higher tier arrives, and forward when one ahead is cancelled", async (t) => {
@@ -156,7 +159,7 @@ describe("cancellation", () => {
     assert.ok(!log.includes(`started:${waiting}`));
     assert.throws(
       () => queue.cancel(waiting, "b"),
-      (error: unknown) => error instanceof EaselError && error.code === "not_found",
+      (error: unknown) => error instanceof EaselError && /already finished/.test(error.userMessage),
     );
   });
 
