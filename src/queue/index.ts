@@ -43,8 +43,13 @@ export interface GenerationQueueOptions {
    * was posted; undefined when it cannot.
    */
   loadPostedImage?: (job: JobRecord, imageIndex: number) => Promise<Uint8Array | undefined>;
-  /** Where errors thrown by event listeners go (default: a process warning). */
-  onListenerError?: (error: unknown, event: QueueEventName) => void;
+  /**
+   * Where errors nobody else can handle go: a listener that threw (`where` is "listener:<event>")
+   * or a failed background sweep ("sweep"). Default: a process warning.
+   */
+  onInternalError?: (error: unknown, where: string) => void;
+  /** How often start() arranges a sweep of posted and expired images; 0 = only when sweep() is called. */
+  sweepEveryMs?: number;
 }
 
 export interface SubmitResult {
@@ -118,6 +123,9 @@ export class GenerationQueue {
   private readonly liveByUser = new Map<string, number>();
   private liveTotal = 0;
   private stopping = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<{ deleted: number }> | undefined;
+  private readonly onInternalError: (error: unknown, where: string) => void;
   /** Finished runs whose images are still being written. */
   private readonly finishing = new Set<Promise<void>>();
 
@@ -129,11 +137,10 @@ export class GenerationQueue {
     mkdirSync(this.imagesDir, { recursive: true });
     this.now = options.now ?? Date.now;
     this.maxAttempts = options.maxAttempts ?? 3;
-    this.events = new QueueEventEmitter(
-      options.onListenerError ??
-        ((error, event) =>
-          process.emitWarning(`a "${event}" listener of the generation queue threw: ${String(error)}`)),
-    );
+    this.onInternalError =
+      options.onInternalError ??
+      ((error, where) => process.emitWarning(`generation queue, ${where}: ${String(error)}`));
+    this.events = new QueueEventEmitter((error, event) => this.onInternalError(error, `listener:${event}`));
     const engineFor = options.engineFor ?? ((device: string) => sdxlEngineFor(config, device));
     this.devices = config.devices.map(
       (device) =>
@@ -167,6 +174,12 @@ export class GenerationQueue {
 
   /** Starts every device's worker and loads its engine; rejects when one cannot load. */
   async start(): Promise<void> {
+    const every = this.options.sweepEveryMs ?? 3_600_000;
+    if (every > 0 && !this.sweepTimer) {
+      this.sweepTimer = setInterval(() => {
+        this.sweep().catch((error: unknown) => this.onInternalError(error, "sweep"));
+      }, every).unref();
+    }
     await Promise.all(this.devices.map((device) => device.warmUp()));
   }
 
@@ -272,7 +285,15 @@ export class GenerationQueue {
    * Deletes image files that were posted or kept past the retention time, and stray files of jobs
    * that never finished. Returns how many files were deleted.
    */
-  async sweep(): Promise<{ deleted: number }> {
+  sweep(): Promise<{ deleted: number }> {
+    // One sweep at a time; stop() waits for it before closing the store.
+    this.sweeping ??= this.sweepOnce().finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<{ deleted: number }> {
     const now = this.now();
     const cutoff = now - this.options.config.retentionHours * 3_600_000;
     let deleted = 0;
@@ -296,6 +317,8 @@ export class GenerationQueue {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    clearInterval(this.sweepTimer);
+    await this.sweeping?.catch(() => {});
     await this.dispatcher.stop();
     await Promise.all([...this.devices.map((device) => device.stop()), ...this.finishing]);
     if (this.ownsStore) this.store.close();

@@ -49,6 +49,18 @@ describe("image files", () => {
     assert.equal(queue.job(fresh.jobId)!.images[0]!.deleted, false);
     assert.deepEqual(await queue.sweep(), { deleted: 0 }, "a second sweep finds nothing");
   });
+
+  it("sweeps on its own every sweepEveryMs once started", async (t) => {
+    const { queue } = await simulatedQueue(t, {}, FAST_ENGINE, { sweepEveryMs: 20 });
+    await queue.start();
+    const result = await done(queue, queue.submit(request("a")).jobId);
+    queue.markPosted(result.jobId, "web:1");
+    const deadline = Date.now() + 5000;
+    while ((await exists(result.images[0]!.path)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(await exists(result.images[0]!.path), false);
+  });
 });
 
 describe("jobs that refine an earlier image", () => {

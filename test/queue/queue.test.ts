@@ -234,13 +234,13 @@ describe("events", () => {
   it("keeps going when a listener throws, and hands the error to the sink", async (t) => {
     const sunk: string[] = [];
     const { queue } = await simulatedQueue(t, {}, undefined, {
-      onListenerError: (error, event) => sunk.push(`${event}:${(error as Error).message}`),
+      onInternalError: (error, where) => sunk.push(`${where}:${(error as Error).message}`),
     });
     queue.on("started", () => {
       throw new Error("adapter bug");
     });
     const { jobId } = queue.submit(request("a"));
     assert.equal((await settled(queue, jobId)).kind, "done");
-    assert.deepEqual(sunk, ["started:adapter bug"]);
+    assert.deepEqual(sunk, ["listener:started:adapter bug"]);
   });
 });
