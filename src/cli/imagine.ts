@@ -108,6 +108,6 @@ export function registerImagineCommand(program: Command): void {
     .description("run one /imagine request through the queue, as a chat user would send it")
     .argument("<text>", 'the prompt with flags, e.g. "a lighthouse at dusk --ar 16:9 --seed 7"')
     .option("--model <dir>", "SDXL base ONNX folder (default: EASEL_MODEL_DIR)")
-    .option("--out <dir>", "folder the images are written to", ".")
+    .option("--out <dir>", "folder the images are written to", "out")
     .action((text: string, options: ImagineOptions) => imagine(text, options));
 }

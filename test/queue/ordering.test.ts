@@ -152,7 +152,10 @@ describe("fairness over any arrivals and starts", () => {
     );
   });
 
-  it("while a user's only waiting job waits, no other user of its tier starts two jobs; no higher tier waits", () => {
+  // Turns are rounds: a job that arrives during a round joins the next one, so while it waits
+  // another user can finish the current round and take one turn of the next (ties go by
+  // arrival), but never a third.
+  it("while a user's only waiting job waits, no other user of its tier starts more than two jobs; no higher tier waits", () => {
     fc.assert(
       fc.property(actions, (steps) => {
         const turns = new FairTurns();
@@ -181,7 +184,7 @@ describe("fairness over any arrivals and starts", () => {
             if (job === next || job.tier !== next.tier || job.userId === next.userId || !job.startsSince)
               continue;
             const count = (job.startsSince.get(next.userId) ?? 0) + 1;
-            assert.ok(count <= 1, `${next.userId} starts a second job while ${job.userId}'s ${job.id} waits`);
+            assert.ok(count <= 2, `${next.userId} starts a third job while ${job.userId}'s ${job.id} waits`);
             job.startsSince.set(next.userId, count);
           }
           waiting.splice(waiting.indexOf(next), 1);
