@@ -3,7 +3,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { extname } from "node:path";
 import type { Command } from "commander";
 import { bucketForAspect } from "../commands/aspect.js";
-import { loadConfig } from "../config.js";
+import { loadConfigFromEnvironment } from "../config.js";
 import { InvalidInputError } from "../errors.js";
 import { loadPipeline } from "../pipeline/index.js";
 import { encodeNpyFloat32 } from "../pipeline/npy.js";
@@ -98,7 +98,7 @@ export function outputPaths(out: string, count: number): string[] {
 }
 
 async function run(options: SharedOptions, params: GenerateParams): Promise<void> {
-  const config = loadConfig();
+  const config = await loadConfigFromEnvironment();
   const pipeline = await loadPipeline({
     modelDir: options.model ?? config.modelDir,
     ...(options.refiner ? { refinerDir: options.refiner } : {}),

@@ -5,7 +5,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { loadConfig } from "../config.js";
+import { loadConfigFromEnvironment } from "../config.js";
 import { InvalidInputError } from "../errors.js";
 import { readModelFolder } from "../pipeline/model-folder.js";
 import { TorchGenerator } from "../pipeline/noise/index.js";
@@ -61,7 +61,7 @@ export function registerInspectCommands(program: Command): void {
         options: { model?: string; stdin?: boolean; diffusersExclamation?: boolean },
       ) => {
         const tokenizers = await tokenizersOf(
-          options.model ?? loadConfig().modelDir,
+          options.model ?? (await loadConfigFromEnvironment()).modelDir,
           options.diffusersExclamation === true,
         );
         if (options.stdin) {
