@@ -1,6 +1,7 @@
 /** `easel generate` and `easel refine`: one request straight through the SDXL pipeline. */
-import { readFile, writeFile } from "node:fs/promises";
-import { extname } from "node:path";
+import { writeFileSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { extname, join } from "node:path";
 import type { Command } from "commander";
 import { bucketForAspect } from "../commands/aspect.js";
 import { loadConfigFromEnvironment } from "../config.js";
@@ -8,6 +9,7 @@ import { InvalidInputError } from "../errors.js";
 import { loadPipeline } from "../pipeline/index.js";
 import { encodeNpyFloat32 } from "../pipeline/npy.js";
 import {
+  type GenerateHooks,
   type GenerateParams,
   type GenerateResult,
   SCHEDULER_NAMES,
@@ -33,6 +35,8 @@ interface SharedOptions {
   latents?: string;
   device?: string;
   diffusersExclamation?: boolean;
+  previews?: string;
+  previewEvery?: string;
 }
 
 function addSharedOptions(command: Command): Command {
@@ -51,6 +55,8 @@ function addSharedOptions(command: Command): Command {
     .option("--variation-strength <x>", "0 = the seed's image, 1 = the subseed's", "0")
     .option("--latents <file.npy>", "also write the final latents (before the VAE) as float32 .npy")
     .option("--device <name>", "cpu or cuda:N", "cpu")
+    .option("--previews <dir>", "write live previews (latent-space JPEGs, no VAE) into this folder")
+    .option("--preview-every <k>", "with --previews: one preview every k steps", "5")
     .option("--diffusers-exclamation", "tokenize a typed ! as diffusers' tokenizer_2 does (id 0)");
 }
 
@@ -97,6 +103,27 @@ export function outputPaths(out: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${stem}-${i + 1}${extension}`);
 }
 
+/** The progress bar (on a terminal) and, with --previews, preview files step-001.jpg, ... */
+async function progressHooks(options: SharedOptions): Promise<GenerateHooks> {
+  const bar = progressBar();
+  const folder = options.previews;
+  if (!folder) return bar ? { onProgress: bar } : {};
+  const every = parseInteger(options.previewEvery ?? "5", "--preview-every");
+  if (every < 1) throw new InvalidInputError("--preview-every must be at least 1.", "previewEvery");
+  await mkdir(folder, { recursive: true });
+  return {
+    previewEvery: every,
+    onProgress: (progress) => {
+      bar?.(progress);
+      if (!progress.preview) return;
+      const extension = progress.preview.mime === "image/jpeg" ? "jpg" : progress.preview.mime.split("/")[1];
+      const name = `step-${String(progress.step).padStart(3, "0")}.${extension}`;
+      // Synchronous, so every preview is on disk when the command ends; they are a few KiB each.
+      writeFileSync(join(folder, name), progress.preview.data);
+    },
+  };
+}
+
 async function run(options: SharedOptions, params: GenerateParams): Promise<void> {
   const config = await loadConfigFromEnvironment();
   const pipeline = await loadPipeline({
@@ -108,9 +135,8 @@ async function run(options: SharedOptions, params: GenerateParams): Promise<void
     ...(config.vaeFallback ? { vaeFallback: config.vaeFallback } : {}),
   });
   try {
-    const onProgress = progressBar();
     process.stderr.write(`seed ${params.seed}\n`);
-    const result: GenerateResult = await pipeline.generate(params, onProgress ? { onProgress } : {});
+    const result: GenerateResult = await pipeline.generate(params, await progressHooks(options));
     const paths = outputPaths(options.out, result.images.length);
     await Promise.all(result.images.map((image, i) => writeFile(paths[i]!, image.data)));
     if (options.latents) {

@@ -1,6 +1,6 @@
 /** `easel generate`, `refine`, `tokenize`, `noise` and `schedule` as a user runs them. */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -78,6 +78,26 @@ describe("easel generate", () => {
     const headerLength = npy.readUInt16LE(8);
     assert.match(npy.subarray(10, 10 + headerLength).toString("latin1"), /'shape': \(2, 4, 96, 168\)/);
     assert.equal(npy.length - 10 - headerLength, 2 * 4 * 96 * 168 * 4);
+  });
+
+  it("writes live previews every k steps with --previews", async () => {
+    const folder = join(out, "previews");
+    const run = await generate(
+      "previewed.png",
+      "--seed",
+      "3",
+      "--steps",
+      "6",
+      "--previews",
+      folder,
+      "--preview-every",
+      "2",
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual((await readdir(folder)).sort(), ["step-002.jpg", "step-004.jpg", "step-006.jpg"]);
+    const meta = await sharp(await readFile(join(folder, "step-002.jpg"))).metadata();
+    assert.equal(meta.format, "jpeg");
+    assert.equal(Math.max(meta.width!, meta.height!), 128);
   });
 
   it("prints the random seed it chose", async () => {
