@@ -7,7 +7,7 @@ import { registerFixturesCommand } from "./cli/fixtures.js";
 import { registerGenerateCommands } from "./cli/generate.js";
 import { registerImagineCommand } from "./cli/imagine.js";
 import { registerInspectCommands } from "./cli/inspect.js";
-import { isEaselError } from "./errors.js";
+import { isEaselError, ModelFolderError } from "./errors.js";
 
 export function buildProgram(): Command {
   const program = new Command("easel")
@@ -29,7 +29,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     if (isEaselError(error)) {
-      process.stderr.write(`error: ${error.userMessage}\n`);
+      // The operator runs the CLI: a model-folder error names the file (its message), others
+      // read as a chat user would see them.
+      process.stderr.write(
+        `error: ${error instanceof ModelFolderError ? error.message : error.userMessage}\n`,
+      );
       return 2;
     }
     process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);

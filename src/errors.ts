@@ -36,12 +36,20 @@ export class InvalidInputError extends EaselError {
   }
 }
 
-/** A model folder that is missing, malformed or not an SDXL export. */
+/**
+ * A model folder that is missing, malformed or not an SDXL export. `message` names the file and
+ * what was expected (for the operator: logs, the CLI); chat users get a message without server paths.
+ */
 export class ModelFolderError extends EaselError {
   readonly path: string;
 
   constructor(path: string, problem: string, options?: { cause?: unknown }) {
-    super("model_folder", `${path}: ${problem}`, options);
+    super(
+      "model_folder",
+      "The image model on this server is not set up correctly; its owner can see why in the logs.",
+      options,
+    );
+    this.message = `${path}: ${problem}`;
     this.path = path;
   }
 }
@@ -70,7 +78,7 @@ export function isEaselError(error: unknown): error is EaselError {
   return error instanceof EaselError;
 }
 
-/** The message to show a user for any thrown value; internal details stay in the logs. */
+/** The message to show a chat user for any thrown value; internal details stay in the logs. */
 export function userMessageOf(error: unknown): string {
   return isEaselError(error) ? error.userMessage : "Something went wrong on our side. Please try again.";
 }

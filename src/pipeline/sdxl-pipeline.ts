@@ -3,8 +3,8 @@
  * StableDiffusionXLPipeline / StableDiffusionXLImg2ImgPipeline. One instance per device: the
  * sessions are loaded once and reused for every request.
  */
-import { basename } from "node:path";
-import { InvalidInputError } from "../errors.js";
+import { basename, join } from "node:path";
+import { InvalidInputError, ModelFolderError } from "../errors.js";
 import {
   baseTimeIds,
   REFINER_AESTHETIC_SCORE,
@@ -66,35 +66,52 @@ class LoadedModel {
     private readonly sessions: ModelSession[],
   ) {}
 
-  static async load(dir: string, options: PipelineOptions, clock: SessionClock): Promise<LoadedModel> {
-    const folder = await readModelFolder(dir);
-    const schedulerConfig = parseSchedulerConfig(folder.schedulerConfig);
-    const load = (path: string) => ModelSession.load(path, options, clock);
-    const { encoders, sessions } = await loadTextEncoders(folder, options, clock, {
-      exclamationAsPad: options.exclamationAsPad ?? false,
-    });
-    const unet = await load(folder.unet);
-    const decoder = await load(folder.vaeDecoder);
-    const fallback = options.vaeFallback ? await load(options.vaeFallback) : undefined;
-    const vaeEncoder = folder.vaeEncoder ? await load(folder.vaeEncoder) : undefined;
-    sessions.push(unet, decoder, ...(fallback ? [fallback] : []), ...(vaeEncoder ? [vaeEncoder] : []));
-    for (const input of ["sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids"]) {
-      if (!unet.hasInput(input)) {
-        throw new InvalidInputError(
-          `${folder.unet}: the UNet has no "${input}" input, so this is not an SDXL model.`,
-          "model",
-        );
+  /**
+   * Loads every session of one folder. `vaeFallback` is shared between models and owned by the
+   * pipeline. On any failure the sessions loaded so far are released before the error propagates.
+   */
+  static async load(
+    dir: string,
+    options: PipelineOptions,
+    clock: SessionClock,
+    vaeFallback: ModelSession | undefined,
+  ): Promise<LoadedModel> {
+    const sessions: ModelSession[] = [];
+    const load = async (path: string) => {
+      const session = await ModelSession.load(path, options, clock);
+      sessions.push(session);
+      return session;
+    };
+    try {
+      const folder = await readModelFolder(dir);
+      const schedulerConfig = parseSchedulerConfig(folder.schedulerConfig);
+      const encoders = await loadTextEncoders(folder, load, {
+        exclamationAsPad: options.exclamationAsPad ?? false,
+      });
+      const unet = await load(folder.unet);
+      for (const input of ["sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids"]) {
+        if (!unet.hasInput(input)) {
+          throw new ModelFolderError(
+            folder.unet,
+            `the UNet has no "${input}" input, so this is not an SDXL model`,
+          );
+        }
       }
+      const decoder = await load(folder.vaeDecoder);
+      const vaeEncoder = folder.vaeEncoder ? await load(folder.vaeEncoder) : undefined;
+      return new LoadedModel(
+        folder,
+        encoders,
+        unet,
+        new VaeDecoder(decoder, folder.vaeScalingFactor, vaeFallback),
+        vaeEncoder ? new VaeEncoder(vaeEncoder, folder.vaeScalingFactor) : undefined,
+        schedulerConfig,
+        sessions,
+      );
+    } catch (error) {
+      await releaseAll(sessions);
+      throw error;
     }
-    return new LoadedModel(
-      folder,
-      encoders,
-      unet,
-      new VaeDecoder(decoder, folder.vaeScalingFactor, fallback),
-      vaeEncoder ? new VaeEncoder(vaeEncoder, folder.vaeScalingFactor) : undefined,
-      schedulerConfig,
-      sessions,
-    );
   }
 
   /** Width of the time ids the UNet takes: 6 for the base, 5 (aesthetic score) for the refiner. */
@@ -103,9 +120,13 @@ class LoadedModel {
     return typeof width === "number" ? width : this.folder.requiresAestheticsScore ? 5 : 6;
   }
 
-  async release(): Promise<void> {
-    await Promise.all(this.sessions.map((session) => session.release()));
+  release(): Promise<void> {
+    return releaseAll(this.sessions);
   }
+}
+
+async function releaseAll(sessions: readonly (ModelSession | undefined)[]): Promise<void> {
+  await Promise.all(sessions.map((session) => session?.release()));
 }
 
 /** A decoded source image for img2img, at the size it is refined at. */
@@ -115,17 +136,28 @@ export class SdxlPipeline {
   private constructor(
     private readonly base: LoadedModel,
     private readonly refiner: LoadedModel | undefined,
+    private readonly vaeFallback: ModelSession | undefined,
     private readonly clock: SessionClock,
     private readonly options: PipelineOptions,
   ) {}
 
   static async load(options: PipelineOptions): Promise<SdxlPipeline> {
     const clock = new SessionClock();
-    const base = await LoadedModel.load(options.modelDir, options, clock);
-    const refiner = options.refinerDir
-      ? await LoadedModel.load(options.refinerDir, options, clock)
+    const vaeFallback = options.vaeFallback
+      ? await ModelSession.load(options.vaeFallback, options, clock)
       : undefined;
-    return new SdxlPipeline(base, refiner, clock, options);
+    let base: LoadedModel | undefined;
+    try {
+      base = await LoadedModel.load(options.modelDir, options, clock, vaeFallback);
+      const refiner = options.refinerDir
+        ? await LoadedModel.load(options.refinerDir, options, clock, vaeFallback)
+        : undefined;
+      return new SdxlPipeline(base, refiner, vaeFallback, clock, options);
+    } catch (error) {
+      await base?.release();
+      await vaeFallback?.release();
+      throw error;
+    }
   }
 
   get hasRefiner(): boolean {
@@ -150,8 +182,8 @@ export class SdxlPipeline {
     };
     const guidance = usesGuidance(params.guidance);
 
-    // Text-to-image runs the base, then the refiner if asked; img2img runs the refiner when configured.
-    const first = source && this.refiner ? this.refiner : this.base;
+    // Text-to-image runs the base, then the refiner if asked; img2img runs the refiner if asked, else the base.
+    const first = source && params.refiner ? this.refiner! : this.base;
     const second = !source && params.refiner ? this.refiner : undefined;
     const [firstPrompts, secondPrompts] = await timer.phase("textEncode", async () => [
       await this.encode(first, params, guidance),
@@ -241,6 +273,7 @@ export class SdxlPipeline {
   async dispose(): Promise<void> {
     await this.base.release();
     await this.refiner?.release();
+    await this.vaeFallback?.release();
   }
 
   private encode(model: LoadedModel, params: GenerateParams, guidance: boolean): Promise<EncodedPrompts> {
@@ -320,9 +353,9 @@ export class SdxlPipeline {
   ): Promise<Float32Array> {
     const imageSize = geometry.channels * geometry.height * geometry.width;
     if (!model.encoder) {
-      throw new InvalidInputError(
-        `${model.folder.dir} has no vae_encoder, so it cannot refine an existing image.`,
-        "model",
+      throw new ModelFolderError(
+        join(model.folder.dir, "vae_encoder", "model.onnx"),
+        "is missing, so this model cannot refine an existing image",
       );
     }
     const pixels = rgbToVaeInput(source.rgb, source.height, source.width);
@@ -345,7 +378,13 @@ export class SdxlPipeline {
       height,
       model: basename(this.base.folder.dir),
       ...(params.refiner && this.refiner
-        ? { refiner: { model: basename(this.refiner.folder.dir), switchAt: params.refiner.switchAt } }
+        ? {
+            refiner: {
+              model: basename(this.refiner.folder.dir),
+              // Refining an existing image runs the refiner alone: there is no hand-over point.
+              ...(params.source ? {} : { switchAt: params.refiner.switchAt }),
+            },
+          }
         : {}),
       ...(params.variation
         ? { variation: { subseed: params.variation.subseed.toString(), strength: params.variation.strength } }

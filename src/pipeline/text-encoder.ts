@@ -6,7 +6,7 @@
  */
 import { ModelFolderError } from "../errors.js";
 import type { ModelFolder } from "./model-folder.js";
-import { ModelSession, type SessionClock, type SessionPlacement } from "./onnx/session.js";
+import type { ModelSession } from "./onnx/session.js";
 import { floatOutput, integerInput } from "./onnx/tensors.js";
 import { ClipTokenizer, type TokenChunk, tokenizeWeighted } from "./tokenizer/index.js";
 
@@ -53,29 +53,26 @@ export class ClipTextEncoder {
 
 /**
  * The folder's text encoders in SDXL order: CLIP ViT-L (base only), then OpenCLIP bigG, whose
- * pooled `text_embeds` the UNet takes. Returns the sessions too, for releasing them.
+ * pooled `text_embeds` the UNet takes. `loadSession` loads (and owns) each session.
  */
 export async function loadTextEncoders(
   folder: ModelFolder,
-  placement: SessionPlacement,
-  clock: SessionClock,
+  loadSession: (path: string) => Promise<ModelSession>,
   tokenizerOptions: { exclamationAsPad?: boolean } = {},
-): Promise<{ encoders: ClipTextEncoder[]; sessions: ModelSession[] }> {
+): Promise<ClipTextEncoder[]> {
   const parts: [string | undefined, string | undefined, string | undefined][] = [
     [folder.textEncoder, folder.tokenizerDir, undefined],
     [folder.textEncoder2, folder.tokenizer2Dir, "text_embeds"],
   ];
   const encoders: ClipTextEncoder[] = [];
-  const sessions: ModelSession[] = [];
   for (const [model, tokenizerDir, pooled] of parts) {
     if (!model || !tokenizerDir) continue;
-    const session = await ModelSession.load(model, placement, clock);
-    sessions.push(session);
+    const session = await loadSession(model);
     encoders.push(
       new ClipTextEncoder(session, await ClipTokenizer.fromFolder(tokenizerDir, tokenizerOptions), pooled),
     );
   }
-  return { encoders, sessions };
+  return encoders;
 }
 
 export interface PromptEmbeddings {

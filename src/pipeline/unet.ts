@@ -1,7 +1,8 @@
 /**
- * One guided noise prediction per denoising step. Every latent-sized buffer and tensor is
- * allocated once per request and reused across steps; only a scalar timestep tensor is made
- * per step.
+ * One guided noise prediction per denoising step. For float32 models every latent-sized buffer
+ * and tensor is allocated once per request and reused across steps (the UNet writes into a
+ * preallocated output); only a scalar timestep tensor is made per step. A float16 model's output
+ * is converted to float32 once per step.
  */
 import * as ort from "onnxruntime-node";
 import { ModelFolderError } from "../errors.js";

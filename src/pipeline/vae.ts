@@ -79,10 +79,12 @@ export class VaeEncoder {
     const latentSize = LATENT_CHANNELS * plane;
     const factor = Math.fround(this.scalingFactor);
     const latents = new Float32Array(latentSize);
+    const noise = generator.randn([1, LATENT_CHANNELS, height / VAE_SCALE, width / VAE_SCALE]);
     if (raw.length === latentSize) {
+      // The export sampled inside the graph (unseeded); the draw above is still made, so the noise
+      // img2img draws next is the same as diffusers' for this seed.
       for (let i = 0; i < latentSize; i++) latents[i] = Math.fround(factor * raw[i]!);
     } else if (raw.length === 2 * latentSize) {
-      const noise = generator.randn([1, LATENT_CHANNELS, height / VAE_SCALE, width / VAE_SCALE]);
       for (let i = 0; i < latentSize; i++) {
         const logVar = Math.min(Math.max(raw[latentSize + i]!, -30), 20);
         const std = Math.fround(Math.exp(0.5 * logVar));

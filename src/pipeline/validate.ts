@@ -8,10 +8,14 @@ import { type GenerateParams, SCHEDULER_NAMES } from "./types.js";
 export const LIMITS = {
   minSide: 512,
   maxSide: 2048,
+  /** Each side a multiple of this (the VAE's 8x downsampling). */
+  sideMultiple: 8,
   maxSteps: 150,
   maxGuidance: 30,
   maxCount: 4,
   maxSeed: (1n << 64n) - 1n,
+  /** Resize factors a source image may be upscaled by before refining. */
+  upscaleFactors: [1, 1.5, 2],
 } as const;
 
 function requireFinite(value: number, field: string, label: string): void {
@@ -39,9 +43,9 @@ export function validateSize(width: number, height: number): void {
     [height, "height"],
   ] as const) {
     requireInteger(value, LIMITS.minSide, LIMITS.maxSide, field, field === "width" ? "Width" : "Height");
-    if (value % 8 !== 0)
+    if (value % LIMITS.sideMultiple !== 0)
       throw new InvalidInputError(
-        `${field === "width" ? "Width" : "Height"} must be a multiple of 8; got ${value}.`,
+        `${field === "width" ? "Width" : "Height"} must be a multiple of ${LIMITS.sideMultiple}; got ${value}.`,
         field,
       );
   }
@@ -95,7 +99,7 @@ export function validateGenerateParams(params: GenerateParams): void {
         "strength",
       );
     }
-    if (![1, 1.5, 2].includes(params.source.upscale)) {
+    if (!LIMITS.upscaleFactors.includes(params.source.upscale)) {
       throw new InvalidInputError(`Upscale must be 1, 1.5 or 2; got ${params.source.upscale}.`, "upscale");
     }
   }

@@ -11,7 +11,7 @@ import {
   usesGuidance,
 } from "../../src/pipeline/conditioning.js";
 import { readModelFolder } from "../../src/pipeline/model-folder.js";
-import { type ModelSession, SessionClock } from "../../src/pipeline/onnx/session.js";
+import { ModelSession, SessionClock } from "../../src/pipeline/onnx/session.js";
 import { type ClipTextEncoder, encodePrompts, loadTextEncoders } from "../../src/pipeline/text-encoder.js";
 import { fixtureModels } from "../helpers/fixtures.js";
 
@@ -82,9 +82,11 @@ describe("prompt embeddings on the fixture encoders", () => {
   before(async () => {
     const models = await fixtureModels();
     const load = async (dir: string) => {
-      const loaded = await loadTextEncoders(await readModelFolder(dir), { device: "cpu" }, clock);
-      sessions.push(...loaded.sessions);
-      return loaded.encoders;
+      return loadTextEncoders(await readModelFolder(dir), async (path) => {
+        const session = await ModelSession.load(path, { device: "cpu" }, clock);
+        sessions.push(session);
+        return session;
+      });
     };
     baseEncoders = await load(models.base);
     refinerEncoders = await load(models.refiner);
@@ -151,7 +153,19 @@ describe("prompt embeddings on the fixture encoders", () => {
       guidance: false,
       zeroMissingNegative: true,
     });
-    const neutral = await encodePrompts(baseEncoders, "a cat on a mat", undefined, {
+    // The reference path: each encoder run on tokenizer.pack(tokenizer.encode(prompt)), its
+    // penultimate hidden state placed in its columns of the 2048-wide embedding.
+    let offset = 0;
+    for (const encoder of baseEncoders) {
+      const ids = encoder.tokenizer.pack(encoder.tokenizer.encode("a cat on a mat")).ids;
+      const { hidden } = await encoder.encode([{ ids, weights: new Float32Array(77).fill(1) }]);
+      for (let t = 0; t < 77; t++) {
+        const row = plain.positive.hidden.subarray(t * 2048 + offset, t * 2048 + offset + encoder.width);
+        assert.deepEqual(row, hidden.subarray(t * encoder.width, (t + 1) * encoder.width));
+      }
+      offset += encoder.width;
+    }
+    const neutral = await encodePrompts(baseEncoders, "a (cat:1) on a mat", undefined, {
       guidance: false,
       zeroMissingNegative: true,
     });

@@ -88,18 +88,6 @@ describe("latent to preview RGB", () => {
     assert.equal(latentToPreviewRgb(new Float32Array(2 * 4 * 16), 1, 4, 4, out), out);
     assert.throws(() => latentToPreviewRgb(new Float32Array(4 * 16), 0, 4, 4, new Uint8Array(5)), RangeError);
   });
-
-  it("projects a 128x128 latent in a few milliseconds", (t) => {
-    const latents = Float32Array.from({ length: 4 * 128 * 128 }, (_, i) => Math.sin(i * 0.37) * 2);
-    const out = new Uint8Array(128 * 128 * 3);
-    for (let i = 0; i < 20; i++) latentToPreviewRgb(latents, 0, 128, 128, out); // warm-up
-    const runs = 200;
-    const start = performance.now();
-    for (let i = 0; i < runs; i++) latentToPreviewRgb(latents, 0, 128, 128, out);
-    const ms = (performance.now() - start) / runs;
-    t.diagnostic(`latent->RGB 128x128: ${ms.toFixed(3)} ms`);
-    assert.ok(ms < 5, `${ms} ms`);
-  });
 });
 
 describe("preview encoding", () => {

@@ -165,6 +165,22 @@ describe("SdxlPipeline on the fixture models", () => {
     assert.equal(events.length, 3, "strength 0.3 of 10 steps runs the last 3");
   });
 
+  it("refines an image with the refiner when asked, and with the base otherwise", async () => {
+    const source = (await pipeline.generate(base)).images[0]!.data;
+    const params = { ...base, steps: 10, source: { image: source, strength: 0.3, upscale: 1 as const } };
+    const stages: string[] = [];
+    const withRefiner = await pipeline.generate(
+      { ...params, refiner: { switchAt: 0.8 } },
+      { onProgress: (p) => stages.push(p.stage) },
+    );
+    const withBase = await pipeline.generate(params);
+    assert.deepEqual(stages, ["refiner", "refiner", "refiner"]);
+    assert.ok(!same(withRefiner.latents, withBase.latents));
+    const text = readPngTextChunks(withRefiner.images[0]!.data);
+    assert.match(text.parameters ?? "", /Refiner: refiner/);
+    assert.doesNotMatch(text.parameters ?? "", /Refiner switch at/);
+  });
+
   it("refuses bad input with typed errors before any work", async () => {
     const bad: [Partial<GenerateParams>, string][] = [
       [{ width: 1020 }, "width"],
@@ -246,7 +262,11 @@ describe("loading model folders", () => {
     await assert.rejects(
       loadPipeline({ modelDir: join(scratch, "nowhere"), device: "cpu" }),
       (error: unknown) => {
-        return error instanceof ModelFolderError && error.userMessage.includes("nowhere");
+        return (
+          error instanceof ModelFolderError &&
+          error.message.includes("nowhere") &&
+          !error.userMessage.includes(scratch)
+        );
       },
     );
     const models = await fixtureModels();

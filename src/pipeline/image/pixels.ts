@@ -16,8 +16,6 @@
  * (HWC, `height * width * 3` bytes, row-major, top row first).
  */
 
-export { float16BitsToFloat32, float32ToFloat16Bits } from "./float16.js";
-
 const fround = Math.fround;
 
 function expectLength(name: string, actual: number, expected: number): void {

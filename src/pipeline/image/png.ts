@@ -36,7 +36,8 @@ export interface ImageMetadata {
   height: number;
   /** Base model name (e.g. the model folder's name). */
   model?: string;
-  refiner?: { model?: string; switchAt: number };
+  /** The refiner model, and where the base handed over (absent when the refiner refined an existing image). */
+  refiner?: { model?: string; switchAt?: number };
   variation?: { subseed: string; strength: number };
   /** Present when the image refined an existing one (img2img). */
   img2img?: { strength: number; upscale: number };
@@ -105,7 +106,8 @@ export function formatParameters(metadata: ImageMetadata): string {
   if (metadata.img2img) settings.push(["Denoising strength", metadata.img2img.strength]);
   if (metadata.refiner) {
     if (metadata.refiner.model) settings.push(["Refiner", metadata.refiner.model]);
-    settings.push(["Refiner switch at", metadata.refiner.switchAt]);
+    if (metadata.refiner.switchAt !== undefined)
+      settings.push(["Refiner switch at", metadata.refiner.switchAt]);
   }
   settings.push(["Version", metadata.software]);
 
@@ -134,10 +136,10 @@ function metadataJson(metadata: ImageMetadata): ImageMetadata {
   if (metadata.negativePrompt !== undefined) json.negativePrompt = metadata.negativePrompt;
   if (metadata.model !== undefined) json.model = metadata.model;
   if (metadata.refiner) {
-    json.refiner =
-      metadata.refiner.model === undefined
-        ? { switchAt: metadata.refiner.switchAt }
-        : { model: metadata.refiner.model, switchAt: metadata.refiner.switchAt };
+    json.refiner = {
+      ...(metadata.refiner.model !== undefined ? { model: metadata.refiner.model } : {}),
+      ...(metadata.refiner.switchAt !== undefined ? { switchAt: metadata.refiner.switchAt } : {}),
+    };
   }
   if (metadata.variation) {
     json.variation = { subseed: metadata.variation.subseed, strength: metadata.variation.strength };

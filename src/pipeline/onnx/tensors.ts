@@ -4,7 +4,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { ModelFolderError } from "../../errors.js";
-import { float16BitsToFloat32, float32ToFloat16Bits } from "../image/pixels.js";
+import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16.js";
 import type { TensorInfo } from "./session.js";
 
 /** A float input as the model wants it: float32 as-is (no copy), float16 converted. */
@@ -48,5 +48,5 @@ export function floatOutput(tensor: ort.Tensor, name: string): Float32Array {
 /** Writes a float32 array into a preallocated float tensor of either float type. */
 export function writeFloatInto(tensor: ort.Tensor, data: Float32Array): void {
   if (tensor.type === "float32") (tensor.data as Float32Array).set(data);
-  else (tensor.data as Uint16Array).set(float32ToFloat16Bits(data));
+  else float32ToFloat16Bits(data, tensor.data as Uint16Array);
 }

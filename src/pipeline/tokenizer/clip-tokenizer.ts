@@ -18,7 +18,8 @@ export interface ClipTokenizerOptions {
    * Reproduce transformers' `tokenizer_2` quirk, where "!" is a registered special token: every
    * typed "!" becomes id 0 on its own ("!!!" gives [0, 0, 0] instead of [995]). Off by default:
    * OpenAI CLIP / open_clip, and so SDXL's training, read "!" as an ordinary character. Turn it on
-   * for bit-parity with diffusers.
+   * for bit-parity with diffusers. It applies only to a tokenizer whose pad token is "!" (SDXL's
+   * tokenizer_2): transformers registers "!" as a special token there and nowhere else.
    */
   exclamationAsPad?: boolean;
 }
@@ -57,7 +58,7 @@ export class ClipTokenizer {
     this.bosTokenId = vocab.get(START_OF_TEXT)!;
     this.eosTokenId = vocab.get(END_OF_TEXT)!;
     this.padTokenId = vocab.get(padToken)!;
-    const exclamationAsPad = options.exclamationAsPad === true;
+    const exclamationAsPad = options.exclamationAsPad === true && padToken === "!";
     this.exclamationId = exclamationAsPad ? vocab.get("!") : undefined;
     this.bpe = new BytePairEncoder(vocab, new Map(merges.map((merge, rank) => [merge, rank])));
     this.preTokens = preTokenPattern(exclamationAsPad);
