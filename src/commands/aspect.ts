@@ -1,8 +1,9 @@
 /**
  * Image sizes: SDXL's ~1-megapixel training buckets, the aspect ratios that name them, and the
- * explicit `WIDTHxHEIGHT` sizes the pipeline accepts. Pure functions; callers turn `undefined`
- * into user-facing errors.
+ * explicit `WIDTHxHEIGHT` sizes the pipeline accepts (its LIMITS). Pure functions; callers turn
+ * `undefined` into user-facing errors.
  */
+import { LIMITS } from "../pipeline/validate.js";
 
 export interface ImageSize {
   width: number;
@@ -26,9 +27,6 @@ export const SDXL_BUCKETS: readonly AspectBucket[] = [
   { ratio: "21:9", width: 1536, height: 640 },
   { ratio: "9:21", width: 640, height: 1536 },
 ];
-
-/** The pipeline's limits for an explicit size: each side a multiple of 8 within this range. */
-export const SIZE_LIMITS = { min: 512, max: 2048, multiple: 8 } as const;
 
 /** The bucket closest to a width/height ratio, measured as distance between log-ratios. */
 export function nearestBucket(ratio: number): AspectBucket {
@@ -73,9 +71,9 @@ const SIZE_PATTERN = /^(\d{1,5})\s*[x×*]\s*(\d{1,5})$/i;
 export function isValidSide(side: number): boolean {
   return (
     Number.isInteger(side) &&
-    side >= SIZE_LIMITS.min &&
-    side <= SIZE_LIMITS.max &&
-    side % SIZE_LIMITS.multiple === 0
+    side >= LIMITS.minSide &&
+    side <= LIMITS.maxSide &&
+    side % LIMITS.sideMultiple === 0
   );
 }
 

@@ -12,8 +12,10 @@
  */
 import type { Config } from "../config.js";
 import { InvalidInputError } from "../errors.js";
+import { LIMITS } from "../pipeline/validate.js";
 import { isValidSide } from "./aspect.js";
 import type { GenerationRequest, Requester } from "./request.js";
+import { randomSeedFor } from "./seeds.js";
 import { buttonErrors, buttonLabels } from "./texts.js";
 
 export type ButtonAction =
@@ -43,8 +45,12 @@ export const MAX_IMAGE_INDEX = 99;
 export const VARIATION_STRENGTH = { subtle: 0.15, strong: 0.45 } as const;
 /** img2img strength for refine and upscale: re-runs the last 30% of the schedule. */
 export const REFINE_STRENGTH = 0.3;
-/** Upscale factors tried in order; the first that keeps both sides within the pipeline's limits wins. */
-const UPSCALE_FACTORS = [2, 1.5] as const;
+/** An upscale that changes the size: the pipeline's factors above 1. */
+export type UpscaleFactor = Exclude<(typeof LIMITS.upscaleFactors)[number], 1>;
+/** Tried largest first; the first that keeps both sides within the pipeline's limits wins. */
+const UPSCALE_FACTORS: readonly UpscaleFactor[] = LIMITS.upscaleFactors
+  .filter((factor): factor is UpscaleFactor => factor > 1)
+  .sort((a, b) => b - a);
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const INDEX = /^(0|[1-9]\d?)$/;
@@ -120,14 +126,15 @@ const addToSeed = (seed: string, offset: number): string =>
   BigInt.asUintN(64, BigInt(seed) + BigInt(offset)).toString();
 
 /** The factor an upscale of this size uses, or undefined when even the smallest would exceed the limits. */
-export function upscaleFactor(width: number, height: number): 2 | 1.5 | undefined {
+export function upscaleFactor(width: number, height: number): UpscaleFactor | undefined {
   return UPSCALE_FACTORS.find((factor) => isValidSide(width * factor) && isValidSide(height * factor));
 }
 
 /**
  * The request a button press starts; the presser owns it. Prompts (with the policy already
  * applied when the original was made) carry over unchanged.
- * - reroll: same settings and count (and same source image, if any), a fresh seed, no variation.
+ * - reroll: same settings and count (and same source image, if any), a fresh seed that leaves room
+ *   for seed + count - 1, no variation.
  * - vary: one image, image i's seed (original seed + i) blended with a fresh subseed at
  *   0.15 (subtle) or 0.45 (strong); one image because a batch would advance the seed per image.
  * - refine: img2img of image i at strength 0.3, same size; upscale: the same at 2x (1.5x when 2x
@@ -149,7 +156,7 @@ export function requestForButton(
     return {
       ...settings,
       ...(originalSource ? { source: originalSource } : {}),
-      seed: freshSeed(),
+      seed: randomSeedFor(randomSeed(), original.count),
       requester: presser,
     };
   }

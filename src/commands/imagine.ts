@@ -10,6 +10,7 @@ import { flagIndex, type ImagineOption, imagineOptions, type OptionName } from "
 import { parseFlagText } from "./parse.js";
 import { assertPromptAllowed, negativeWithSafety } from "./policy.js";
 import type { GenerationRequest, Requester } from "./request.js";
+import { maxSeedFor, randomSeedFor } from "./seeds.js";
 import { inputErrors } from "./texts.js";
 import {
   type RawValue,
@@ -30,7 +31,10 @@ export interface ImagineInput {
   options?: Record<string, string | number | boolean>;
 }
 
-/** Draws a fresh 64-bit seed; values outside 0..2^64-1 are wrapped into it. */
+/**
+ * Draws a fresh 64-bit seed; values outside 0..2^64-1 are wrapped into it, and a draw too large
+ * for the request's image count is lowered to the largest seed that fits.
+ */
 export type RandomSeed = () => bigint;
 
 const HELP_WORDS = new Set(["help", "--help", "-h", "?"]);
@@ -109,16 +113,24 @@ export function parseImagine(
   }
 
   const g = config.generation;
+  const count = read("count", readInteger) ?? g.defaultCount;
+  const givenSeed = read("seed", readSeed);
+  if (givenSeed !== undefined && BigInt(givenSeed) > maxSeedFor(count)) {
+    throw new InvalidInputError(
+      inputErrors.seedTooLargeForCount(givenSeed, count, maxSeedFor(count)),
+      "seed",
+    );
+  }
   return {
     prompt,
     negativePrompt: negativeWithSafety(userNegative, config.policy, requester.nsfwChannel),
     width: size.width,
     height: size.height,
-    seed: read("seed", readSeed) ?? BigInt.asUintN(64, randomSeed()).toString(),
+    seed: givenSeed ?? randomSeedFor(randomSeed(), count),
     steps: read("steps", readInteger) ?? g.defaultSteps,
     guidance: read("guidance", readNumber) ?? g.defaultGuidance,
     scheduler: read("scheduler", readScheduler) ?? g.defaultScheduler,
-    count: read("count", readInteger) ?? g.defaultCount,
+    count,
     refiner: refinerOn ? { enabled: true, switchAt: g.refinerSwitch } : { enabled: false },
     requester,
   };

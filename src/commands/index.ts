@@ -6,5 +6,6 @@ export * from "./options.js";
 export * from "./policy.js";
 export * from "./render.js";
 export type * from "./request.js";
+export * from "./seeds.js";
 export * from "./texts.js";
 export { cleanText, type RawValue } from "./validate.js";

@@ -4,7 +4,8 @@
  */
 import type { Config } from "../config.js";
 import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
-import { SDXL_BUCKETS, SIZE_LIMITS } from "./aspect.js";
+import { LIMITS } from "../pipeline/validate.js";
+import { SDXL_BUCKETS } from "./aspect.js";
 
 export type OptionName =
   | "prompt"
@@ -61,7 +62,6 @@ export interface ImagineOption {
 export const MAX_PROMPT_LENGTH = 1000;
 /** Lowest guidance scale accepted; below 1 classifier-free guidance pushes away from the prompt. */
 export const MIN_GUIDANCE = 1;
-export const MAX_SEED = (1n << 64n) - 1n;
 
 export const SCHEDULER_LABELS: Record<SchedulerName, string> = {
   euler: "Euler",
@@ -74,7 +74,7 @@ export const SCHEDULER_LABELS: Record<SchedulerName, string> = {
 export function imagineOptions(config: Config): readonly ImagineOption[] {
   const g = config.generation;
   const refinerAvailable = config.refinerDir !== undefined;
-  const size = `${SIZE_LIMITS.min}-${SIZE_LIMITS.max}`;
+  const size = `${LIMITS.minSide}-${LIMITS.maxSide}`;
   return [
     {
       name: "prompt",
@@ -120,7 +120,7 @@ export function imagineOptions(config: Config): readonly ImagineOption[] {
       name: "size",
       label: "Size",
       kind: "string",
-      description: `Exact WIDTHxHEIGHT instead of an aspect ratio; multiples of 8 within ${size}`,
+      description: `Exact WIDTHxHEIGHT instead of an aspect ratio; multiples of ${LIMITS.sideMultiple} within ${size}`,
       required: false,
       available: true,
       flags: ["size"],
@@ -148,7 +148,7 @@ export function imagineOptions(config: Config): readonly ImagineOption[] {
       required: false,
       available: true,
       flags: ["seed"],
-      maxLength: 20,
+      maxLength: String(LIMITS.maxSeed).length,
       example: "--seed 7",
       placeholder: "N",
     },

@@ -4,7 +4,8 @@
  * markup is the adapter's job.
  */
 import type { Config } from "../config.js";
-import { imagineOptions, SCHEDULER_LABELS } from "./options.js";
+import { LIMITS } from "../pipeline/validate.js";
+import { imagineOptions } from "./options.js";
 import type { GenerationRequest } from "./request.js";
 
 /** Longest part of a user's value echoed back in an error. */
@@ -46,7 +47,9 @@ export const inputErrors = {
   outOfRange: (label: string, min: number, max: number, given: string | number | boolean): string =>
     `${label} must be between ${min} and ${max}; you gave ${echo(given)}.`,
   badSeed: (given: string | number | boolean): string =>
-    `Seed must be a whole number from 0 to 18446744073709551615; you gave ${echo(given)}.`,
+    `Seed must be a whole number from 0 to ${LIMITS.maxSeed}; you gave ${echo(given)}.`,
+  seedTooLargeForCount: (seed: string, count: number, max: bigint): string =>
+    `Seed ${seed} is too large for ${count} images: image i uses seed + i, so the seed may be at most ${max}.`,
   badAspect: (given: string | number | boolean): string =>
     `Aspect ratio must look like 16:9 (width:height, both above 0); you gave ${echo(given)}.`,
   badSize: (given: string | number | boolean, min: number, max: number, multiple: number): string =>
@@ -106,10 +109,6 @@ export function queuedText(position: number): string {
 export function progressText(step: number, total: number): string {
   const percent = total > 0 ? Math.round((100 * step) / total) : 0;
   return `Generating: step ${step}/${total} (${percent}%)`;
-}
-
-export function startingText(): string {
-  return "Starting…";
 }
 
 export function cancelledText(byUserName?: string): string {
@@ -179,9 +178,4 @@ export function durationText(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   const seconds = Math.round(ms / 1000);
   return `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, "0")} s`;
-}
-
-/** Scheduler name for people, e.g. "DPM++ 2M Karras". */
-export function schedulerLabel(name: GenerationRequest["scheduler"]): string {
-  return SCHEDULER_LABELS[name];
 }

@@ -4,8 +4,9 @@
  */
 import { InvalidInputError } from "../errors.js";
 import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
-import { type AspectBucket, bucketForAspect, type ImageSize, parseImageSize, SIZE_LIMITS } from "./aspect.js";
-import { type ImagineOption, MAX_SEED } from "./options.js";
+import { LIMITS } from "../pipeline/validate.js";
+import { type AspectBucket, bucketForAspect, type ImageSize, parseImageSize } from "./aspect.js";
+import type { ImagineOption } from "./options.js";
 import { inputErrors } from "./texts.js";
 
 export type RawValue = string | number | boolean;
@@ -82,7 +83,7 @@ export function readSeed(option: ImagineOption, raw: RawValue): string {
   let seed: bigint | undefined;
   if (typeof raw === "number" && Number.isSafeInteger(raw) && raw >= 0) seed = BigInt(raw);
   if (typeof raw === "string" && /^\d{1,25}$/.test(raw.trim())) seed = BigInt(raw.trim());
-  if (seed === undefined || seed > MAX_SEED) return fail(option, inputErrors.badSeed(raw));
+  if (seed === undefined || seed > LIMITS.maxSeed) return fail(option, inputErrors.badSeed(raw));
   return seed.toString();
 }
 
@@ -93,7 +94,7 @@ export function readAspect(option: ImagineOption, raw: RawValue): AspectBucket {
 export function readSize(option: ImagineOption, raw: RawValue): ImageSize {
   return (
     parseImageSize(String(raw)) ??
-    fail(option, inputErrors.badSize(raw, SIZE_LIMITS.min, SIZE_LIMITS.max, SIZE_LIMITS.multiple))
+    fail(option, inputErrors.badSize(raw, LIMITS.minSide, LIMITS.maxSide, LIMITS.sideMultiple))
   );
 }
 

@@ -146,6 +146,21 @@ describe("requestForButton", () => {
     assert.deepEqual(next, { ...original, seed: "555", requester: bob });
   });
 
+  it("re-rolls a batch with a seed that leaves room for seed + count - 1", () => {
+    assert.equal(original.count, 4);
+    const top = requestForButton({ kind: "reroll", jobId: "job1" }, original, bob, () => -1n);
+    assert.equal(top.seed, "18446744073709551612");
+    const low = requestForButton({ kind: "reroll", jobId: "job1" }, original, bob, () => -4n);
+    assert.equal(low.seed, "18446744073709551612");
+    const single = requestForButton(
+      { kind: "reroll", jobId: "job1" },
+      { ...original, count: 1 },
+      bob,
+      () => -1n,
+    );
+    assert.equal(single.seed, "18446744073709551615");
+  });
+
   it("varies image i: its own seed, one image, a fresh subseed at the chosen strength", () => {
     const subtle = requestForButton(
       { kind: "vary", jobId: "job1", imageIndex: 2, strength: "subtle" },
@@ -169,7 +184,7 @@ describe("requestForButton", () => {
     assert.equal(strong.seed, "100");
   });
 
-  it("wraps image seeds past 2^64 - 1 as the pipeline does", () => {
+  it("wraps an image seed past 2^64 - 1 instead of failing (a request parseImagine no longer makes)", () => {
     const top = { ...original, seed: "18446744073709551615" };
     const next = requestForButton(
       { kind: "vary", jobId: "j", imageIndex: 1, strength: "subtle" },

@@ -1,52 +1,92 @@
 /**
  * Property tests: whatever a user types, parseImagine returns a request within the configured
- * limits or throws InvalidInputError with a short message; button ids decode or throw
- * InvalidButtonError, and canonical ids round-trip.
+ * limits that the pipeline's own validation accepts, or throws InvalidInputError with a short
+ * message; so do the follow-ups its buttons start. Button ids decode or throw InvalidButtonError,
+ * and canonical ids round-trip.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { parseImageSize } from "../../src/commands/aspect.js";
 import {
   type ButtonAction,
   decodeButton,
   encodeButton,
+  type FollowUpAction,
   InvalidButtonError,
+  requestForButton,
 } from "../../src/commands/buttons.js";
 import { parseImagine } from "../../src/commands/imagine.js";
-import { MAX_SEED } from "../../src/commands/options.js";
+import { MIN_GUIDANCE } from "../../src/commands/options.js";
 import type { GenerationRequest } from "../../src/commands/request.js";
 import { InvalidInputError } from "../../src/errors.js";
 import { SCHEDULER_NAMES } from "../../src/pipeline/types.js";
-import { alice, config } from "./support.js";
+import { LIMITS, validateGenerateParams } from "../../src/pipeline/validate.js";
+import { generateParamsOf } from "../../src/queue/params.js";
+import { alice, bob, config } from "./support.js";
 
 const RUNS = 400;
 const g = config.generation;
+/** Stands in for a stored image's bytes: the pipeline's validation does not decode them. */
+const SOURCE_BYTES = new Uint8Array([0x89, 0x50, 0x4e, 0x47]);
 
-function assertWithinLimits(request: GenerationRequest): void {
-  assert.ok(request.prompt.length > 0 && request.prompt === request.prompt.trim());
-  assert.ok(parseImageSize(`${request.width}x${request.height}`), `${request.width}x${request.height}`);
-  assert.ok(Number.isInteger(request.steps) && request.steps >= 1 && request.steps <= g.maxSteps);
-  assert.ok(Number.isFinite(request.guidance) && request.guidance >= 1 && request.guidance <= g.maxGuidance);
-  assert.ok(Number.isInteger(request.count) && request.count >= 1 && request.count <= g.maxCount);
-  assert.ok(SCHEDULER_NAMES.includes(request.scheduler));
+/**
+ * A request the pipeline will run: its own validation accepts the GenerateParams the queue makes
+ * of it, and it keeps the command's stricter, configured limits and canonical spellings.
+ */
+function assertRunnable(request: GenerationRequest): void {
+  validateGenerateParams(generateParamsOf(request, request.source ? SOURCE_BYTES : undefined));
+  assert.ok(request.prompt === request.prompt.trim());
+  assert.ok(request.steps <= g.maxSteps && request.count <= g.maxCount);
+  assert.ok(request.guidance >= MIN_GUIDANCE && request.guidance <= g.maxGuidance);
   assert.match(request.seed, /^(0|[1-9]\d*)$/);
-  assert.ok(BigInt(request.seed) <= MAX_SEED);
   assert.ok(request.negativePrompt === undefined || request.negativePrompt.length > 0);
 }
 
-/** Runs parseImagine and checks the outcome is a valid request or a clear InvalidInputError. */
-function parsesOrExplains(text: string, options?: Record<string, string | number | boolean>): void {
+/** Asserts an error is a clear, one-line InvalidInputError. */
+function assertExplains(error: unknown): void {
+  assert.ok(error instanceof InvalidInputError, `unexpected ${String(error)}`);
+  assert.ok(error.userMessage.length > 0 && error.userMessage.length <= 300, error.userMessage);
+  assert.ok(!error.userMessage.includes("\n"));
+}
+
+/** Random draws for seeds, often right at the top of the 64-bit range. */
+const seedDraws = fc.oneof(fc.bigInt({ min: 0n, max: LIMITS.maxSeed }), fc.bigInt({ min: -4n, max: 4n }));
+
+/**
+ * Runs parseImagine and checks the outcome is a runnable request or a clear InvalidInputError;
+ * a runnable request's buttons start runnable requests too.
+ */
+function parsesOrExplains(
+  text: string,
+  options?: Record<string, string | number | boolean>,
+  draw = 12345n,
+): void {
   let request: GenerationRequest;
   try {
-    request = parseImagine({ text, options }, alice, config, () => 12345n);
+    request = parseImagine({ text, options }, alice, config, () => draw);
   } catch (error) {
-    assert.ok(error instanceof InvalidInputError, `unexpected ${String(error)}`);
-    assert.ok(error.userMessage.length > 0 && error.userMessage.length <= 300, error.userMessage);
-    assert.ok(!error.userMessage.includes("\n"));
+    assertExplains(error);
     return;
   }
-  assertWithinLimits(request);
+  assertRunnable(request);
+  const actions: FollowUpAction[] = [{ kind: "reroll", jobId: "j" }];
+  for (let imageIndex = 0; imageIndex < request.count; imageIndex++) {
+    actions.push(
+      { kind: "vary", jobId: "j", imageIndex, strength: "strong" },
+      { kind: "refine", jobId: "j", imageIndex },
+      { kind: "upscale", jobId: "j", imageIndex },
+    );
+  }
+  for (const action of actions) {
+    let followUp: GenerationRequest;
+    try {
+      followUp = requestForButton(action, request, bob, () => -draw, config);
+    } catch (error) {
+      assertExplains(error); // an image already too large to upscale
+      continue;
+    }
+    assertRunnable(followUp);
+  }
 }
 
 const flagNames = [
@@ -76,6 +116,7 @@ const values = fc.oneof(
   fc.integer({ min: -10, max: 300 }).map(String),
   fc.double({ noNaN: false }).map(String),
   fc.bigInt({ min: -5n, max: 1n << 66n }).map(String),
+  fc.bigInt({ min: LIMITS.maxSeed - 5n, max: LIMITS.maxSeed + 1n }).map(String),
   fc.constantFrom(
     "16:9",
     "2.39:1",
@@ -122,9 +163,9 @@ describe("parseImagine on arbitrary input", () => {
     );
   });
 
-  it("never crashes on random flag soups", () => {
+  it("never crashes on random flag soups, whatever seed the random source draws", () => {
     fc.assert(
-      fc.property(flagSoup, (text) => parsesOrExplains(text)),
+      fc.property(flagSoup, seedDraws, (text, draw) => parsesOrExplains(text, undefined, draw)),
       { numRuns: RUNS * 2 },
     );
   });
@@ -156,20 +197,43 @@ describe("parseImagine on arbitrary input", () => {
       { maxKeys: 5 },
     );
     fc.assert(
-      fc.property(flagSoup, options, (text, opts) => parsesOrExplains(text, opts)),
+      fc.property(flagSoup, options, seedDraws, (text, opts, draw) => parsesOrExplains(text, opts, draw)),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("gives a runnable request or a clear refusal for any seed and count, given or drawn", () => {
+    const seeds = fc.oneof(
+      fc.bigInt({ min: 0n, max: LIMITS.maxSeed }),
+      fc.bigInt({ min: LIMITS.maxSeed - 8n, max: LIMITS.maxSeed }),
+    );
+    const counts = fc.integer({ min: 1, max: g.maxCount });
+    fc.assert(
+      fc.property(fc.option(seeds), counts, fc.boolean(), seedDraws, (seed, count, asFlags, draw) => {
+        if (asFlags) {
+          parsesOrExplains(`a cat --n ${count}${seed === null ? "" : ` --seed ${seed}`}`, undefined, draw);
+        } else {
+          const options: Record<string, string | number> =
+            seed === null ? { count } : { count, seed: seed.toString() };
+          parsesOrExplains("a cat", options, draw);
+        }
+      }),
       { numRuns: RUNS },
     );
   });
 
   it("accepts any valid setting written as flags and reads it back", () => {
-    const setting = fc.record({
-      steps: fc.integer({ min: 1, max: g.maxSteps }),
-      count: fc.integer({ min: 1, max: g.maxCount }),
-      seed: fc.bigInt({ min: 0n, max: MAX_SEED }),
-      guidance: fc.integer({ min: 10, max: g.maxGuidance * 10 }).map((tenths) => tenths / 10),
-      scheduler: fc.constantFrom(...SCHEDULER_NAMES),
-      negative: fc.stringMatching(/^[a-z][a-z ,]{0,20}[a-z]$/),
-    });
+    // Image i uses seed + i, so a batch of n may start at most n - 1 below the largest seed.
+    const setting = fc.integer({ min: 1, max: g.maxCount }).chain((count) =>
+      fc.record({
+        steps: fc.integer({ min: 1, max: g.maxSteps }),
+        count: fc.constant(count),
+        seed: fc.bigInt({ min: 0n, max: LIMITS.maxSeed - BigInt(count - 1) }),
+        guidance: fc.integer({ min: 10, max: g.maxGuidance * 10 }).map((tenths) => tenths / 10),
+        scheduler: fc.constantFrom(...SCHEDULER_NAMES),
+        negative: fc.stringMatching(/^[a-z][a-z ,]{0,20}[a-z]$/),
+      }),
+    );
     fc.assert(
       fc.property(setting, (s) => {
         const text = `a lighthouse --steps ${s.steps} --n ${s.count} --seed ${s.seed} --cfg ${s.guidance} --sampler ${s.scheduler} --no "${s.negative}"`;

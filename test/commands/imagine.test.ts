@@ -58,6 +58,13 @@ describe("parseImagine defaults", () => {
     const request = parseImagine({ text: "a cat" }, alice, config, () => -1n);
     assert.equal(request.seed, "18446744073709551615");
   });
+
+  it("draws a random seed that leaves room for seed + count - 1", () => {
+    const top = parseImagine({ text: "a cat --n 4" }, alice, config, () => -1n);
+    assert.equal(top.seed, "18446744073709551612");
+    const fits = parseImagine({ text: "a cat --n 4" }, alice, config, () => -5n);
+    assert.equal(fits.seed, "18446744073709551611");
+  });
 });
 
 describe("parseImagine flags", () => {
@@ -152,6 +159,26 @@ describe("parseImagine flags", () => {
     assert.equal(parse("a cat --seed 0").seed, "0");
     assert.equal(parse("a cat --seed 007").seed, "7");
     assert.equal(parse("a cat --seed 18446744073709551615").seed, "18446744073709551615");
+  });
+
+  it("refuses a seed too large for the image count, since image i uses seed + i", () => {
+    assert.equal(parse("a cat --seed 18446744073709551612 --n 4").seed, "18446744073709551612");
+    assertInvalid(
+      () => parse("a cat --seed 18446744073709551615 --n 4"),
+      "seed",
+      "Seed 18446744073709551615 is too large for 4 images: image i uses seed + i, so the seed may be at most 18446744073709551612.",
+    );
+    assertInvalid(
+      () => parse("a cat", { seed: "18446744073709551614", count: 3 }),
+      "seed",
+      /too large for 3 images.*at most 18446744073709551613\.$/,
+    );
+    const twoByDefault = { ...config, generation: { ...config.generation, defaultCount: 2 } };
+    assertInvalid(
+      () => parse("a cat --seed 18446744073709551615", undefined, twoByDefault),
+      "seed",
+      /2 images/,
+    );
   });
 
   it("maps a free W:H ratio to the nearest bucket", () => {
