@@ -1,5 +1,7 @@
-/** Strict parsing of CLI option values: "12abc" is an error, not 12. */
+/** Strict parsing of CLI option values: "12abc" is an error, not 12. Limits are the pipeline's. */
 import { InvalidInputError } from "../errors.js";
+import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
+import { LIMITS } from "../pipeline/validate.js";
 
 export function parseNumber(value: string, label: string): number {
   const number = value.trim() === "" ? Number.NaN : Number(value);
@@ -18,13 +20,26 @@ export function parseInteger(value: string, label: string): number {
 export function parseSeed(value: string, label = "--seed"): bigint {
   if (!/^\d+$/.test(value.trim())) {
     throw new InvalidInputError(
-      `${label} must be a whole number from 0 to 18446744073709551615; got "${value}".`,
+      `${label} must be a whole number from 0 to ${LIMITS.maxSeed}; got "${value}".`,
       label,
     );
   }
   const seed = BigInt(value.trim());
-  if (seed >= 1n << 64n) throw new InvalidInputError(`${label} must be at most 18446744073709551615.`, label);
+  if (seed > LIMITS.maxSeed)
+    throw new InvalidInputError(`${label} must be at most ${LIMITS.maxSeed}.`, label);
   return seed;
+}
+
+/** One of the pipeline's scheduler names, spelled exactly. */
+export function parseSchedulerName(value: string): SchedulerName {
+  const known = SCHEDULER_NAMES.find((name) => name === value);
+  if (known === undefined) {
+    throw new InvalidInputError(
+      `Unknown scheduler "${value}"; choose one of ${SCHEDULER_NAMES.join(", ")}.`,
+      "scheduler",
+    );
+  }
+  return known;
 }
 
 export function parseShape(value: string): number[] {
@@ -36,6 +51,12 @@ export function parseShape(value: string): number[] {
     );
   }
   return dims;
+}
+
+/** "1, 1.5 or 2": a short list of values for help texts and messages. */
+export function orList(values: readonly (string | number)[]): string {
+  const words = values.map(String);
+  return words.length <= 1 ? words.join("") : `${words.slice(0, -1).join(", ")} or ${words.at(-1)}`;
 }
 
 export function randomSeed(): bigint {

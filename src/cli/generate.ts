@@ -1,10 +1,14 @@
-/** `easel generate` and `easel refine`: one request straight through the SDXL pipeline. */
+/**
+ * `easel generate` and `easel refine`: one request straight through the SDXL pipeline. Settings a
+ * flag leaves out come from config (EASEL_DEFAULT_STEPS, ...), as for the bots; the refiner is
+ * opt-in here: it runs only with --refiner DIR (EASEL_REFINER_DIR is not read by these commands).
+ */
 import { writeFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { extname, join } from "node:path";
 import type { Command } from "commander";
 import { bucketForAspect } from "../commands/aspect.js";
-import { loadConfigFromEnvironment } from "../config.js";
+import { type Config, loadConfig, loadConfigFromEnvironment } from "../config.js";
 import { InvalidInputError } from "../errors.js";
 import { loadPipeline } from "../pipeline/index.js";
 import { encodeNpyFloat32 } from "../pipeline/npy.js";
@@ -13,9 +17,9 @@ import {
   type GenerateParams,
   type GenerateResult,
   SCHEDULER_NAMES,
-  type SchedulerName,
 } from "../pipeline/types.js";
-import { parseInteger, parseNumber, parseSeed, randomSeed } from "./args.js";
+import { LIMITS, validateGenerateParams } from "../pipeline/validate.js";
+import { orList, parseInteger, parseNumber, parseSchedulerName, parseSeed, randomSeed } from "./args.js";
 import { progressBar } from "./progress-bar.js";
 
 interface SharedOptions {
@@ -39,50 +43,74 @@ interface SharedOptions {
   previewEvery?: string;
 }
 
+/** The built-in defaults, shown in help beside the variable that overrides them. */
+const builtIn = loadConfig({});
+const sideHelp = `a multiple of ${LIMITS.sideMultiple} in ${LIMITS.minSide}-${LIMITS.maxSide}`;
+
 function addSharedOptions(command: Command): Command {
+  const g = builtIn.generation;
   return command
     .requiredOption("--prompt <text>", "what to draw")
     .option("--negative <text>", "what to keep out of the image")
     .option("--model <dir>", "SDXL base ONNX folder (default: EASEL_MODEL_DIR)")
-    .option("--refiner <dir>", "SDXL refiner ONNX folder")
-    .option("--refiner-switch <fraction>", "share of the schedule the base runs before the refiner", "0.8")
+    .option("--refiner <dir>", "SDXL refiner ONNX folder; the refiner runs only when this is given")
+    .option(
+      "--refiner-switch <fraction>",
+      `share of the schedule the base runs before the refiner (default: EASEL_REFINER_SWITCH, ${g.refinerSwitch})`,
+    )
     .option("--seed <n>", "64-bit seed (default: random, printed)")
-    .option("--steps <n>", "denoising steps", "30")
-    .option("--guidance <g>", "classifier-free guidance scale", "5")
-    .option("--scheduler <name>", `one of ${SCHEDULER_NAMES.join(", ")}`, "euler")
-    .option("--count <n>", "images, 1-4 (image i uses seed + i)", "1")
+    .option(
+      "--steps <n>",
+      `denoising steps, 1-${LIMITS.maxSteps} (default: EASEL_DEFAULT_STEPS, ${g.defaultSteps})`,
+    )
+    .option(
+      "--guidance <g>",
+      `classifier-free guidance scale, 0-${LIMITS.maxGuidance} (default: EASEL_DEFAULT_GUIDANCE, ${g.defaultGuidance})`,
+    )
+    .option(
+      "--scheduler <name>",
+      `one of ${SCHEDULER_NAMES.join(", ")} (default: EASEL_DEFAULT_SCHEDULER, ${g.defaultScheduler})`,
+    )
+    .option("--count <n>", `images, 1-${LIMITS.maxCount} (image i uses seed + i)`, "1")
     .option("--subseed <n>", "variation seed blended into the seed's noise")
     .option("--variation-strength <x>", "0 = the seed's image, 1 = the subseed's", "0")
     .option("--latents <file.npy>", "also write the final latents (before the VAE) as float32 .npy")
-    .option("--device <name>", "cpu or cuda:N", "cpu")
+    .option("--device <name>", `cpu or cuda:N (default: the first of EASEL_DEVICES, ${builtIn.devices[0]})`)
     .option("--previews <dir>", "write live previews (latent-space JPEGs, no VAE) into this folder")
     .option("--preview-every <k>", "with --previews: one preview every k steps", "5")
-    .option("--diffusers-exclamation", "tokenize a typed ! as diffusers' tokenizer_2 does (id 0)");
-}
-
-function schedulerOf(name: string): SchedulerName {
-  if (!(SCHEDULER_NAMES as readonly string[]).includes(name)) {
-    throw new InvalidInputError(
-      `Unknown scheduler "${name}"; choose one of ${SCHEDULER_NAMES.join(", ")}.`,
-      "scheduler",
+    .option(
+      "--diffusers-exclamation",
+      "tokenize a typed ! as diffusers' tokenizer_2 does (id 0); also EASEL_OPENCLIP_EXCLAMATION=false",
     );
-  }
-  return name as SchedulerName;
 }
 
-function paramsOf(options: SharedOptions, size: { width: number; height: number }): GenerateParams {
+/** The request the flags describe; what they leave out comes from `config`. */
+function paramsOf(
+  options: SharedOptions,
+  size: { width: number; height: number },
+  config: Config,
+): GenerateParams {
+  const g = config.generation;
   const subseed = options.subseed !== undefined ? parseSeed(options.subseed, "--subseed") : undefined;
   return {
     prompt: options.prompt,
     ...(options.negative !== undefined ? { negativePrompt: options.negative } : {}),
     ...size,
     seed: options.seed !== undefined ? parseSeed(options.seed) : randomSeed(),
-    steps: parseInteger(options.steps ?? "30", "--steps"),
-    guidance: parseNumber(options.guidance ?? "5", "--guidance"),
-    scheduler: schedulerOf(options.scheduler ?? "euler"),
+    steps: options.steps !== undefined ? parseInteger(options.steps, "--steps") : g.defaultSteps,
+    guidance:
+      options.guidance !== undefined ? parseNumber(options.guidance, "--guidance") : g.defaultGuidance,
+    scheduler: options.scheduler !== undefined ? parseSchedulerName(options.scheduler) : g.defaultScheduler,
     count: parseInteger(options.count ?? "1", "--count"),
     ...(options.refiner
-      ? { refiner: { switchAt: parseNumber(options.refinerSwitch ?? "0.8", "--refiner-switch") } }
+      ? {
+          refiner: {
+            switchAt:
+              options.refinerSwitch !== undefined
+                ? parseNumber(options.refinerSwitch, "--refiner-switch")
+                : g.refinerSwitch,
+          },
+        }
       : {}),
     ...(subseed !== undefined
       ? {
@@ -124,12 +152,13 @@ async function progressHooks(options: SharedOptions): Promise<GenerateHooks> {
   };
 }
 
-async function run(options: SharedOptions, params: GenerateParams): Promise<void> {
-  const config = await loadConfigFromEnvironment();
+async function run(options: SharedOptions, params: GenerateParams, config: Config): Promise<void> {
+  // Bad flags are reported before the (possibly multi-gigabyte) models load.
+  validateGenerateParams(params);
   const pipeline = await loadPipeline({
     modelDir: options.model ?? config.modelDir,
     ...(options.refiner ? { refinerDir: options.refiner } : {}),
-    device: options.device ?? "cpu",
+    device: options.device ?? config.devices[0]!,
     intraOpThreads: config.ort.intraOpThreads,
     exclamationAsPad: options.diffusersExclamation === true || !config.generation.openClipExclamation,
     ...(config.vaeFallback ? { vaeFallback: config.vaeFallback } : {}),
@@ -158,8 +187,8 @@ async function run(options: SharedOptions, params: GenerateParams): Promise<void
 
 export function registerGenerateCommands(program: Command): void {
   addSharedOptions(program.command("generate").description("text to image"))
-    .option("--width <px>", "image width, a multiple of 8 in 512-2048")
-    .option("--height <px>", "image height, a multiple of 8 in 512-2048")
+    .option("--width <px>", `image width, ${sideHelp}`)
+    .option("--height <px>", `image height, ${sideHelp}`)
     .option("--aspect <w:h>", "aspect ratio, mapped to the nearest SDXL bucket (e.g. 16:9)")
     .option("--out <file.png>", "output file", "out.png")
     .action(async (options: SharedOptions & { width?: string; height?: string; aspect?: string }) => {
@@ -176,7 +205,8 @@ export function registerGenerateCommands(program: Command): void {
             width: parseInteger(options.width ?? "1024", "--width"),
             height: parseInteger(options.height ?? "1024", "--height"),
           };
-      await run(options, paramsOf(options, size));
+      const config = await loadConfigFromEnvironment();
+      await run(options, paramsOf(options, size, config), config);
     });
 
   addSharedOptions(
@@ -184,12 +214,16 @@ export function registerGenerateCommands(program: Command): void {
   )
     .requiredOption("--image <file>", "PNG, JPEG or WebP image to refine")
     .option("--strength <x>", "how much of the schedule to re-run, in (0, 1]", "0.3")
-    .option("--upscale <factor>", "1, 1.5 or 2, applied before refining", "1")
+    .option("--upscale <factor>", `${orList(LIMITS.upscaleFactors)}, applied before refining`, "1")
     .option("--out <file.png>", "output file", "refined.png")
     .action(async (options: SharedOptions & { image: string; strength: string; upscale: string }) => {
-      const upscale = parseNumber(options.upscale, "--upscale");
-      if (upscale !== 1 && upscale !== 1.5 && upscale !== 2) {
-        throw new InvalidInputError(`--upscale must be 1, 1.5 or 2; got ${options.upscale}.`, "upscale");
+      const factor = parseNumber(options.upscale, "--upscale");
+      const upscale = LIMITS.upscaleFactors.find((allowed) => allowed === factor);
+      if (upscale === undefined) {
+        throw new InvalidInputError(
+          `--upscale must be ${orList(LIMITS.upscaleFactors)}; got ${options.upscale}.`,
+          "upscale",
+        );
       }
       let image: Uint8Array;
       try {
@@ -197,9 +231,10 @@ export function registerGenerateCommands(program: Command): void {
       } catch {
         throw new InvalidInputError(`Cannot read the image ${options.image}.`, "image");
       }
+      const config = await loadConfigFromEnvironment();
       // The size comes from the image; these placeholders only pass validation.
-      const params = paramsOf({ ...options, refiner: undefined }, { width: 1024, height: 1024 });
+      const params = paramsOf({ ...options, refiner: undefined }, { width: 1024, height: 1024 }, config);
       params.source = { image, strength: parseNumber(options.strength, "--strength"), upscale };
-      await run(options, params);
+      await run(options, params, config);
     });
 }

@@ -16,8 +16,8 @@ import {
   SDXL_SCHEDULER_CONFIG_JSON,
 } from "../pipeline/schedulers/index.js";
 import { ClipTokenizer, tokenizeWeighted } from "../pipeline/tokenizer/index.js";
-import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
-import { parseInteger, parseSeed, parseShape } from "./args.js";
+import { SCHEDULER_NAMES } from "../pipeline/types.js";
+import { parseInteger, parseSchedulerName, parseSeed, parseShape } from "./args.js";
 
 async function tokenizersOf(modelDir: string, exclamationAsPad: boolean) {
   const folder = await readModelFolder(modelDir);
@@ -54,15 +54,19 @@ export function registerInspectCommands(program: Command): void {
     .argument("[prompt]", "the prompt (or --stdin for one prompt per line)")
     .option("--model <dir>", "SDXL ONNX folder with tokenizer/ and tokenizer_2/ (default: EASEL_MODEL_DIR)")
     .option("--stdin", "read one prompt per line; print one JSON object per line")
-    .option("--diffusers-exclamation", "tokenize a typed ! as diffusers' tokenizer_2 does (id 0)")
+    .option(
+      "--diffusers-exclamation",
+      "tokenize a typed ! as diffusers' tokenizer_2 does (id 0); also EASEL_OPENCLIP_EXCLAMATION=false",
+    )
     .action(
       async (
         prompt: string | undefined,
         options: { model?: string; stdin?: boolean; diffusersExclamation?: boolean },
       ) => {
+        const config = await loadConfigFromEnvironment();
         const tokenizers = await tokenizersOf(
-          options.model ?? (await loadConfigFromEnvironment()).modelDir,
-          options.diffusersExclamation === true,
+          options.model ?? config.modelDir,
+          options.diffusersExclamation === true || !config.generation.openClipExclamation,
         );
         if (options.stdin) {
           for await (const line of createInterface({
@@ -107,12 +111,7 @@ export function registerInspectCommands(program: Command): void {
     .option("--config <file>", "a diffusers scheduler_config.json (default: SDXL base 1.0's)")
     .option("--spacing <kind>", "override timestep_spacing: leading, trailing or linspace")
     .action(async (options: { scheduler: string; steps: string; config?: string; spacing?: string }) => {
-      if (!(SCHEDULER_NAMES as readonly string[]).includes(options.scheduler)) {
-        throw new InvalidInputError(
-          `Unknown scheduler "${options.scheduler}"; choose one of ${SCHEDULER_NAMES.join(", ")}.`,
-          "scheduler",
-        );
-      }
+      const schedulerName = parseSchedulerName(options.scheduler);
       let raw: Record<string, unknown> = { ...SDXL_SCHEDULER_CONFIG_JSON };
       if (options.config) {
         try {
@@ -125,9 +124,9 @@ export function registerInspectCommands(program: Command): void {
       const steps = parseInteger(options.steps, "--steps");
       if (steps < 1 || steps > 1000)
         throw new InvalidInputError("--steps must be between 1 and 1000.", "steps");
-      const scheduler = createScheduler(options.scheduler as SchedulerName, parseSchedulerConfig(raw), steps);
+      const scheduler = createScheduler(schedulerName, parseSchedulerConfig(raw), steps);
       const report = {
-        scheduler: options.scheduler,
+        scheduler: schedulerName,
         steps,
         timesteps: Array.from(scheduler.timesteps),
         sigmas: scheduler.sigmas ? Array.from(scheduler.sigmas) : null,

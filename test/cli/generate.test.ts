@@ -39,11 +39,14 @@ describe("easel generate", () => {
   };
 
   it("writes a PNG of the asked size; the same seed gives the same bytes, another seed others", async () => {
-    const a = await generate("a.png", "--seed", "5");
-    assert.equal(a.code, 0, a.stderr);
-    await generate("b.png", "--seed", "5");
-    await generate("c.png", "--seed", "6");
-    await generate("d.png", "--seed", "5", "--negative", "snow");
+    const [a, ...others] = await Promise.all([
+      generate("a.png", "--seed", "5"),
+      generate("b.png", "--seed", "5"),
+      generate("c.png", "--seed", "6"),
+      generate("d.png", "--seed", "5", "--negative", "snow"),
+    ]);
+    assert.equal(a!.code, 0, a!.stderr);
+    for (const run of others) assert.equal(run.code, 0, run.stderr);
     const [pa, pb, pc, pd] = await Promise.all(
       ["a", "b", "c", "d"].map((n) => readFile(join(out, `${n}.png`))),
     );
@@ -54,7 +57,7 @@ describe("easel generate", () => {
     assert.ok(pa!.equals(pb!));
     assert.ok(!pa!.equals(pc!));
     assert.ok(!pa!.equals(pd!), "a negative prompt changes the image");
-    assert.match(a.stdout, /seed 5\s+512x512/);
+    assert.match(a!.stdout, /seed 5\s+512x512/);
   });
 
   it("writes numbered files and the final latents for --count", async () => {
@@ -167,8 +170,10 @@ describe("easel generate", () => {
       [["--seed", "-4"], /--seed must be a whole number/],
       [["--aspect", "wide"], /--aspect must look like 16:9/],
     ];
-    for (const [extra, message] of cases) {
-      const run = await generate("bad.png", ...extra);
+    // Each is refused before any model loads, so the processes are short: run them side by side.
+    const runs = await Promise.all(cases.map(([extra]) => generate("bad.png", ...extra)));
+    for (const [i, [extra, message]] of cases.entries()) {
+      const run = runs[i]!;
       assert.notEqual(run.code, 0, extra.join(" "));
       assert.match(run.stderr, message, extra.join(" "));
       assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
@@ -187,6 +192,91 @@ describe("easel generate", () => {
     const notSdxl = await runCli(["generate", "--model", out, "--prompt", "x", "--out", join(out, "e.png")]);
     assert.notEqual(notSdxl.code, 0);
     assert.match(notSdxl.stderr, /model_index\.json: is missing/);
+  });
+});
+
+describe("easel generate defaults", () => {
+  let out: string;
+  let models: Awaited<ReturnType<typeof fixtureModels>>;
+  before(async () => {
+    out = await mkdtemp(join(tmpdir(), "easel-cli-defaults-"));
+    models = await fixtureModels();
+  });
+  after(async () => {
+    await rm(out, { recursive: true, force: true });
+  });
+
+  const base = (name: string) => [
+    "generate",
+    "--model",
+    models.base,
+    "--refiner",
+    models.refiner,
+    "--prompt",
+    "a red fox",
+    "--seed",
+    "4",
+    "--width",
+    "512",
+    "--height",
+    "512",
+    "--out",
+    join(out, name),
+  ];
+
+  it("takes steps, guidance, scheduler and refiner switch left out from EASEL_* settings", async () => {
+    // None of these values is a built-in default, so ignoring any setting changes the image.
+    const settings = {
+      EASEL_DEFAULT_STEPS: "2",
+      EASEL_DEFAULT_GUIDANCE: "7",
+      EASEL_DEFAULT_SCHEDULER: "ddim",
+      EASEL_REFINER_SWITCH: "0.5",
+    };
+    const flags = ["--steps", "2", "--guidance", "7", "--scheduler", "ddim", "--refiner-switch", "0.5"];
+    const previews = join(out, "p");
+    const [fromConfig, fromFlags] = await Promise.all([
+      runCli([...base("config.png"), "--previews", previews, "--preview-every", "1"], { env: settings }),
+      runCli([...base("flags.png"), ...flags]),
+    ]);
+    assert.equal(fromConfig.code, 0, fromConfig.stderr);
+    assert.equal(fromFlags.code, 0, fromFlags.stderr);
+    const [a, b] = await Promise.all(["config.png", "flags.png"].map((n) => readFile(join(out, n))));
+    assert.ok(a!.equals(b!), "settings from config give the image the same flags give");
+    assert.equal((await readdir(previews)).length, 2, "one preview per step, 2 steps");
+  });
+
+  it("runs on the first of EASEL_DEVICES unless --device is given", async () => {
+    const run = await runCli(base("device.png"), { env: { EASEL_DEVICES: "cuda:7,cpu" } });
+    assert.notEqual(run.code, 0, "cuda:7 cannot be used here");
+    assert.match(run.stderr, /cuda/i);
+  });
+
+  it("names the settings behind its defaults in --help, with the built-in values", async () => {
+    const help = await runCli(["generate", "--help"]);
+    const text = help.stdout.replace(/\s+/g, " "); // commander wraps at 80 columns
+    assert.match(text, /default: EASEL_DEFAULT_STEPS, 30\)/);
+    assert.match(text, /default: EASEL_DEFAULT_GUIDANCE, 5\)/);
+    assert.match(text, /default: EASEL_DEFAULT_SCHEDULER, euler\)/);
+    assert.match(text, /default: EASEL_REFINER_SWITCH, 0\.8\)/);
+    assert.match(text, /default: the first of EASEL_DEVICES, cpu\)/);
+    assert.match(text, /a multiple of 8 in 512-2048/);
+  });
+
+  it("refuses bad settings and upscale factors with the pipeline's limits", async () => {
+    const config = await runCli(base("bad.png"), { env: { EASEL_MAX_COUNT: "8" } });
+    assert.notEqual(config.code, 0);
+    assert.match(config.stderr, /EASEL_MAX_COUNT: must be a whole number from 1 to 4; got "8"/);
+    const upscale = await runCli([
+      "refine",
+      "--image",
+      join(out, "missing.png"),
+      "--prompt",
+      "x",
+      "--upscale",
+      "3",
+    ]);
+    assert.notEqual(upscale.code, 0);
+    assert.match(upscale.stderr, /--upscale must be 1, 1\.5 or 2; got 3\./);
   });
 });
 
@@ -222,6 +312,22 @@ describe("inspection commands", () => {
       parsed.map((p) => p.prompt),
       ["one", "two words"],
     );
+  });
+
+  it("tokenize reads a typed ! as diffusers does with EASEL_OPENCLIP_EXCLAMATION=false", async () => {
+    const models = await fixtureModels();
+    const idsOf = async (env: Record<string, string>) => {
+      const run = await runCli(["tokenize", "--model", models.base, "hi!"], { env });
+      assert.equal(run.code, 0, run.stderr);
+      return (JSON.parse(run.stdout) as Record<string, { input_ids: number[] }>).tokenizer_2!.input_ids;
+    };
+    const [openClip, diffusers] = await Promise.all([
+      idsOf({ EASEL_OPENCLIP_EXCLAMATION: "true" }),
+      idsOf({ EASEL_OPENCLIP_EXCLAMATION: "false" }),
+    ]);
+    assert.notEqual(openClip[2], 0, "open_clip: ! is an ordinary token");
+    assert.equal(diffusers[2], 0, "diffusers: a typed ! becomes id 0");
+    assert.equal(openClip[1], diffusers[1]);
   });
 
   it("noise writes the seed's PyTorch noise, continuing the stream with --then", async () => {
