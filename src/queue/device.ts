@@ -59,6 +59,17 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
+/** Settles with `promise`, or rejects with a CancelledError as soon as `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new CancelledError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new CancelledError());
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 interface ActiveRun {
   jobId: string;
   onProgress: ((progress: Progress) => void) | undefined;
@@ -100,7 +111,8 @@ export class DeviceWorker {
   async run(jobId: string, params: GenerateParams, hooks: DeviceRunHooks = {}): Promise<DeviceResult> {
     if (hooks.signal?.aborted) throw new CancelledError();
     const thread = await this.currentThread();
-    await thread.ready.promise;
+    // A stop or a cancellation must not wait for a whole model load (e.g. after a restart).
+    await untilAborted(thread.ready.promise, hooks.signal);
     if (hooks.signal?.aborted) throw new CancelledError();
     if (thread.run) throw new Error(`${this.device} is already running job ${thread.run.jobId}`);
 

@@ -99,6 +99,11 @@ export class Dispatcher<J extends DispatchableJob> {
     return this.running.has(jobId);
   }
 
+  /** The job a device is running under this id; undefined when it is not running. */
+  runningJob(jobId: string): J | undefined {
+    return this.running.get(jobId)?.job;
+  }
+
   /** Current 1-based place in line of a waiting job (0 = about to start). */
   positionOf(jobId: string): number | undefined {
     return this.positions.get(jobId);
@@ -123,6 +128,7 @@ export class Dispatcher<J extends DispatchableJob> {
     await Promise.all(this.slots.map((slot) => slot.queue.onIdle()));
     const left = this.waiting.map((entry) => entry.job);
     this.waiting = [];
+    this.positions.clear(); // nothing waits here any more: isWaiting and positionOf say so
     return left;
   }
 

@@ -2,6 +2,7 @@
  * What a device worker runs: the SDXL pipeline, or the simulated engine that lets the queue be
  * tested and benchmarked without models. Specs are plain data so they can cross into the worker.
  */
+import type { PipelineOptions } from "../pipeline/index.js";
 import type { GenerateHooks, GenerateParams, GenerateResult } from "../pipeline/types.js";
 import type { SimulatedEngineSpec } from "./simulated-engine.js";
 
@@ -19,9 +20,23 @@ export interface SdxlEngineSpec {
   intraOpThreads?: number;
   /** transformers' tokenizer_2 quirk: a typed "!" becomes the pad id. */
   exclamationAsPad?: boolean;
+  /** A float32 VAE decoder .onnx, used when the model's own decoder overflows in float16. */
+  vaeFallback?: string;
 }
 
 export type EngineSpec = SdxlEngineSpec | SimulatedEngineSpec;
+
+/** What the pipeline is loaded with for an SDXL spec. */
+export function pipelineOptionsOf(spec: SdxlEngineSpec): PipelineOptions {
+  return {
+    modelDir: spec.modelDir,
+    ...(spec.refinerDir ? { refinerDir: spec.refinerDir } : {}),
+    device: spec.device,
+    ...(spec.intraOpThreads ? { intraOpThreads: spec.intraOpThreads } : {}),
+    ...(spec.exclamationAsPad !== undefined ? { exclamationAsPad: spec.exclamationAsPad } : {}),
+    ...(spec.vaeFallback ? { vaeFallback: spec.vaeFallback } : {}),
+  };
+}
 
 /** Loads the engine a spec names; called once per worker thread. */
 export async function loadEngine(spec: EngineSpec): Promise<Engine> {
@@ -30,11 +45,5 @@ export async function loadEngine(spec: EngineSpec): Promise<Engine> {
     return SimulatedEngine.load(spec);
   }
   const { loadPipeline } = await import("../pipeline/index.js");
-  return loadPipeline({
-    modelDir: spec.modelDir,
-    ...(spec.refinerDir ? { refinerDir: spec.refinerDir } : {}),
-    device: spec.device,
-    ...(spec.intraOpThreads ? { intraOpThreads: spec.intraOpThreads } : {}),
-    ...(spec.exclamationAsPad !== undefined ? { exclamationAsPad: spec.exclamationAsPad } : {}),
-  });
+  return loadPipeline(pipelineOptionsOf(spec));
 }

@@ -17,7 +17,7 @@ import { QueueEventEmitter, type QueueEventName, type QueueListener, type Stored
 import { imageFilePath, listImageFiles, writeFileAtomically } from "./image-files.js";
 import { queueMessages } from "./messages.js";
 import { tierOf } from "./ordering.js";
-import { generateParamsOf } from "./params.js";
+import { generateParamsOf, validateRequest } from "./params.js";
 import { type JobRecord, JobStore } from "./store.js";
 
 export type { Engine, EngineSpec, SdxlEngineSpec } from "./engine.js";
@@ -44,8 +44,9 @@ export interface GenerationQueueOptions {
    */
   loadPostedImage?: (job: JobRecord, imageIndex: number) => Promise<Uint8Array | undefined>;
   /**
-   * Where errors nobody else can handle go: a listener that threw (`where` is "listener:<event>")
-   * or a failed background sweep ("sweep"). Default: a process warning.
+   * Where errors nobody else can handle go: a listener that threw (`where` is "listener:<event>"),
+   * a failed background sweep ("sweep"), or a store write about a job's end that failed
+   * ("store:<what>"; the job's event is still emitted). Default: a process warning.
    */
   onInternalError?: (error: unknown, where: string) => void;
   /** How often start() arranges a sweep of posted and expired images; 0 = only when sweep() is called. */
@@ -96,6 +97,8 @@ interface LiveJob {
   createdAt: number;
   /** Starts so far, as the store counts them. */
   attempts: number;
+  /** Set by cancel() while the job runs: however the run ends, the job ends cancelled. */
+  cancelRequest?: { byUserId: string | undefined };
 }
 
 /** The SDXL engine the config describes, for one device. */
@@ -104,6 +107,7 @@ export function sdxlEngineFor(config: Config, device: string): EngineSpec {
     kind: "sdxl",
     modelDir: config.modelDir,
     ...(config.refinerDir ? { refinerDir: config.refinerDir } : {}),
+    ...(config.vaeFallback ? { vaeFallback: config.vaeFallback } : {}),
     device,
     intraOpThreads: config.ort.intraOpThreads,
     exclamationAsPad: !config.generation.openClipExclamation,
@@ -209,12 +213,14 @@ export class GenerationQueue {
   }
 
   /**
-   * Queues a request. Throws an EaselError with code "queue_full" when the user's or the overall
-   * limit is reached, or "not_found" when a source image is gone; nothing is stored then.
+   * Queues a request. Throws the pipeline's InvalidInputError for a request the device would
+   * refuse, or an EaselError with code "queue_full" when the user's or the overall limit is
+   * reached, or "not_found" when a source image is gone; nothing is stored then.
    */
   submit(request: GenerationRequest): SubmitResult {
     const { queue } = this.options.config;
     if (this.stopping) throw new EaselError("queue_full", queueMessages.stopping());
+    validateRequest(request);
     if ((this.liveByUser.get(request.requester.userId) ?? 0) >= queue.maxJobsPerUser) {
       throw new EaselError("queue_full", queueMessages.userLimit(queue.maxJobsPerUser));
     }
@@ -232,25 +238,33 @@ export class GenerationQueue {
 
   /**
    * Cancels a waiting or running job. "cancelled": it was waiting and is gone; "stopping": it is
-   * running and a `cancelled` event follows once the device has let go of it. Throws "not_found"
-   * or "forbidden" EaselErrors; `anyone` lets another user (a moderator) cancel it.
+   * running and a `cancelled` event follows once the device has let go of it, even when the run
+   * finishes first (its images are dropped). Throws "not_found" or "forbidden" EaselErrors;
+   * `anyone` lets another user (a moderator) cancel it.
    */
   cancel(jobId: string, byUserId: string, options: { anyone?: boolean } = {}): "cancelled" | "stopping" {
     const job = this.store.get(jobId);
-    const live = this.dispatcher.isWaiting(jobId) || this.dispatcher.isRunning(jobId);
     if (!job) throw new EaselError("not_found", queueMessages.jobNotFound());
     if (job.userId !== byUserId && !options.anyone)
       throw new EaselError("forbidden", queueMessages.notYourJob());
-    if (!live) throw new EaselError("not_found", queueMessages.alreadyFinished());
     const removed = this.dispatcher.remove(jobId);
     if (removed) {
       this.release(removed.userId);
-      this.store.markCancelled(jobId, byUserId, this.now());
-      this.events.emit("cancelled", { jobId, requester: job.request.requester, byUserId });
+      this.cancelled(job.id, job.request.requester, byUserId);
       return "cancelled";
     }
-    this.dispatcher.abort(jobId, { kind: "cancel", byUserId });
-    return "stopping";
+    const running = this.dispatcher.runningJob(jobId);
+    if (running) {
+      running.cancelRequest ??= { byUserId };
+      this.dispatcher.abort(jobId, { kind: "cancel", byUserId });
+      return "stopping";
+    }
+    if (this.stopping && job.status === "queued") {
+      // Put aside by stop() for the next start; cancelled now, recover() leaves it be.
+      this.cancelled(job.id, job.request.requester, byUserId);
+      return "cancelled";
+    }
+    throw new EaselError("not_found", queueMessages.alreadyFinished());
   }
 
   /** A stored job with its request (what buttons point at). */
@@ -372,7 +386,14 @@ export class GenerationQueue {
     const requester: Requester = job.request.requester;
     const startedAt = this.now();
     const clock = performance.now();
-    if (!this.store.markRunning(job.id, device.device, startedAt)) {
+    let marked: boolean;
+    try {
+      marked = this.store.markRunning(job.id, device.device, startedAt);
+    } catch (error) {
+      this.fail(job, error, signal);
+      return;
+    }
+    if (!marked) {
       this.release(job.userId);
       return;
     }
@@ -392,8 +413,12 @@ export class GenerationQueue {
             ...(progress.preview ? { preview: progress.preview } : {}),
           }),
       });
+      // The result crossed a cancel on its way back: cancel() promised a `cancelled` event.
+      if (job.cancelRequest) throw new CancelledError();
       const deviceMs = performance.now() - clock;
-      const finishing = this.finish(job, result, { startedAt, clock, deviceMs });
+      const finishing = this.finish(job, result, { startedAt, clock, deviceMs }).catch((error: unknown) =>
+        this.onInternalError(error, "finish"),
+      );
       this.finishing.add(finishing);
       void finishing.finally(() => this.finishing.delete(finishing));
     } catch (error) {
@@ -433,22 +458,42 @@ export class GenerationQueue {
     }
   }
 
-  /** Records how a job ended early: put back (stop), cancelled, or failed. */
+  /**
+   * Records how a job ended early: cancelled, put back (stop), or failed. Never throws: a store
+   * that cannot record it is reported to onInternalError, and the event goes out all the same.
+   */
   private fail(job: LiveJob, error: unknown, signal: AbortSignal | undefined): void {
     const requester = job.request.requester;
     const reason = signal?.aborted ? (signal.reason as AbortReason) : undefined;
     this.release(job.userId);
-    if (reason?.kind === "stop") {
-      this.store.markQueued(job.id); // interrupted by a shutdown: runs again after the next start
-    } else if (error instanceof CancelledError || reason?.kind === "cancel") {
-      const byUserId = reason?.kind === "cancel" ? reason.byUserId : undefined;
-      this.store.markCancelled(job.id, byUserId, this.now());
-      this.events.emit("cancelled", { jobId: job.id, requester, byUserId });
+    if (job.cancelRequest || (error instanceof CancelledError && reason?.kind !== "stop")) {
+      this.cancelled(job.id, requester, job.cancelRequest?.byUserId);
+    } else if (reason?.kind === "stop") {
+      // interrupted by a shutdown: runs again after the next start
+      this.writeStore("queued", () => this.store.markQueued(job.id));
     } else {
       const code = error instanceof EaselError ? error.code : "device_failure";
       const message = userMessageOf(error);
-      this.store.markFailed(job.id, { code, message }, this.now());
+      this.writeStore("failed", () => this.store.markFailed(job.id, { code, message }, this.now()));
       this.events.emit("failed", { jobId: job.id, requester, code, message, detail: detailOf(error) });
+    }
+  }
+
+  /** Records a cancellation and tells the adapters. */
+  private cancelled(jobId: string, requester: Requester, byUserId: string | undefined): void {
+    this.writeStore("cancelled", () => this.store.markCancelled(jobId, byUserId, this.now()));
+    this.events.emit("cancelled", { jobId, requester, byUserId });
+  }
+
+  /**
+   * A store write about a job's end. When it throws (disk full, SQLITE_BUSY) the job has ended all
+   * the same; the store keeps it unfinished, so the next start's recover() deals with it.
+   */
+  private writeStore(what: string, write: () => void): void {
+    try {
+      write();
+    } catch (error) {
+      this.onInternalError(error, `store:${what}`);
     }
   }
 }

@@ -1,6 +1,16 @@
 /** A stored GenerationRequest (JSON-safe) as the pipeline's GenerateParams (bigint seeds, image bytes). */
 import type { GenerationRequest } from "../commands/request.js";
+import { InvalidInputError } from "../errors.js";
 import type { GenerateParams } from "../pipeline/types.js";
+import { LIMITS, validateGenerateParams } from "../pipeline/validate.js";
+
+/** A seed's decimal string as a bigint; BigInt alone would also take "0x1f", " 7 " or "". */
+function seedOf(text: string, field: string): bigint {
+  if (!/^\d+$/.test(text)) {
+    throw new InvalidInputError(`Seeds are whole numbers from 0 to ${LIMITS.maxSeed}.`, field);
+  }
+  return BigInt(text);
+}
 
 /** `sourceImage` holds the bytes of the image `request.source` points at, when it is set. */
 export function generateParamsOf(request: GenerationRequest, sourceImage?: Uint8Array): GenerateParams {
@@ -14,17 +24,31 @@ export function generateParamsOf(request: GenerationRequest, sourceImage?: Uint8
     ...(request.negativePrompt !== undefined ? { negativePrompt: request.negativePrompt } : {}),
     width: request.width,
     height: request.height,
-    seed: BigInt(request.seed),
+    seed: seedOf(request.seed, "seed"),
     steps: request.steps,
     guidance: request.guidance,
     scheduler: request.scheduler,
     count: request.count,
     ...(request.refiner.enabled ? { refiner: { switchAt: request.refiner.switchAt } } : {}),
     ...(request.variation
-      ? { variation: { subseed: BigInt(request.variation.subseed), strength: request.variation.strength } }
+      ? {
+          variation: {
+            subseed: seedOf(request.variation.subseed, "subseed"),
+            strength: request.variation.strength,
+          },
+        }
       : {}),
     ...(request.source && sourceImage
       ? { source: { image: sourceImage, strength: request.source.strength, upscale: request.source.upscale } }
       : {}),
   };
+}
+
+/**
+ * Throws the InvalidInputError the pipeline would throw for this request, so that a request the
+ * device is bound to refuse is never queued. A source image's bytes are checked on the device.
+ */
+export function validateRequest(request: GenerationRequest): void {
+  const placeholder = request.source ? new Uint8Array(0) : undefined;
+  validateGenerateParams(generateParamsOf(request, placeholder));
 }

@@ -5,13 +5,15 @@
  * misbehave, so that failure handling is testable:
  *   [sim:fail]   throw an ONNX-Runtime-like error halfway through
  *   [sim:oom]    throw a CUDA out-of-memory error halfway through
+ *   [sim:vae-overflow]  throw the DeviceFailureError the pipeline throws when its VAE overflows
+ *                with no fallback, after the last step (the engine itself stays usable)
  *   [sim:crash]  kill the worker thread with an uncaught exception halfway through
  *   [sim:exit]   end the worker thread with process.exit(7) halfway through
  *   [sim:hang]   spin forever halfway through, never yielding (only terminating the thread stops it)
  *   [sim:step-ms=N]  this run's step time instead of the spec's
  */
 import sharp from "sharp";
-import { CancelledError } from "../errors.js";
+import { CancelledError, DeviceFailureError } from "../errors.js";
 import type {
   EncodedImage,
   GeneratedImage,
@@ -103,6 +105,9 @@ export class SimulatedEngine implements Engine {
       await nextTurn();
     }
     if (hooks.signal?.aborted) throw new CancelledError();
+    if (directive(params.prompt, "vae-overflow")) {
+      throw new DeviceFailureError("The image decoder overflowed (simulated); a float32 VAE avoids it.");
+    }
     const t = performance.now();
     const images: GeneratedImage[] = [];
     for (let i = 0; i < params.count; i++) {

@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { GenerationRequest } from "../commands/request.js";
+import { ConfigError } from "../errors.js";
 import type { EncodedImage, GenerateTimings } from "../pipeline/types.js";
 
 export type JobStatus = "queued" | "running" | "done" | "failed" | "cancelled";
@@ -145,8 +146,8 @@ function migrate(db: Database.Database): void {
   const row = db.prepare<[], { version: number }>("SELECT version FROM schema_version").get();
   const current = row?.version ?? 0;
   if (current > MIGRATIONS.length) {
-    throw new Error(
-      `The job store has schema version ${current}; this easel knows up to ${MIGRATIONS.length}.`,
+    throw new ConfigError(
+      `The job store ${db.name} was written by a newer easel (schema version ${current}; this one knows up to ${MIGRATIONS.length}). Upgrade easel, or point EASEL_DATA_DIR at another folder.`,
     );
   }
   db.transaction(() => {

@@ -55,9 +55,13 @@ export function serializeError(error: unknown): SerializedError {
   return { message: String(error) };
 }
 
-/** Errors that say something about the request, not the engine: the engine stays as it is. */
+/**
+ * Whether the engine can take the next job after this error. An EaselError is one the pipeline
+ * threw on purpose (bad input, a cancellation, a VAE overflow with no fallback): its sessions are
+ * fine. Anything else (an ONNX Runtime error, out of memory) may have left them broken.
+ */
 export function engineStaysHealthy(error: unknown): boolean {
-  return error instanceof EaselError && (error.code === "cancelled" || error.code === "invalid_input");
+  return error instanceof EaselError;
 }
 
 const OUT_OF_MEMORY = /out of memory|failed to allocate|bad_alloc|\boom\b/i;

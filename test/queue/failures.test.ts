@@ -1,7 +1,7 @@
 /** What a failing, crashing, hanging or unloadable device does to its job and to the next one. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { QueueEvents } from "../../src/queue/index.js";
+import { JobStore, type QueueEvents } from "../../src/queue/index.js";
 import { FAST_ENGINE, nextEvent, request, settled, simulatedQueue } from "./support.js";
 
 async function failure(queue: Parameters<typeof settled>[0], jobId: string): Promise<QueueEvents["failed"]> {
@@ -32,6 +32,17 @@ describe("a failed run fails its job, and the device runs the next one", () => {
     });
   }
 
+  it("keeps the worker when the pipeline refuses a run on purpose (a VAE overflow with no fallback)", async (t) => {
+    const { queue } = await simulatedQueue(t);
+    const bad = queue.submit(request("a", { prompt: "[sim:vae-overflow] boom" })).jobId;
+    const next = queue.submit(request("b")).jobId;
+    const failed = await failure(queue, bad);
+    assert.equal(failed.code, "device_failure");
+    assert.match(failed.message, /overflowed/);
+    assert.equal((await settled(queue, next)).kind, "done");
+    assert.equal(queue.devices[0]!.threadsStarted, 1, "no new worker, no engine reload");
+  });
+
   it("fails a job that runs past the timeout, terminating its worker", async (t) => {
     const { queue } = await simulatedQueue(t, { jobTimeoutMs: 400 });
     const hung = queue.submit(request("a", { prompt: "[sim:hang]" })).jobId;
@@ -49,6 +60,8 @@ describe("a failed run fails its job, and the device runs the next one", () => {
     const hung = queue.submit(request("a", { prompt: "[sim:hang]", steps: 4 })).jobId;
     const next = queue.submit(request("b")).jobId;
     await nextEvent(queue, "progress", (event) => event.jobId === hung && event.step === 2);
+    // The hang starts right after step 2; a cancel sent at once could still be noticed before it.
+    await new Promise((resolve) => setTimeout(resolve, 150));
     assert.equal(queue.cancel(hung, "a"), "stopping");
     assert.equal((await settled(queue, hung)).kind, "cancelled");
     assert.equal((await settled(queue, next)).kind, "done");
@@ -79,5 +92,55 @@ describe("a failed run fails its job, and the device runs the next one", () => {
     );
     const kinds = (await Promise.all(ids.map((id) => settled(queue, id)))).map((end) => end.kind);
     assert.deepEqual(kinds, ["failed", "done", "done", "failed", "done", "done"]);
+  });
+});
+
+describe("a store that cannot record how a job ended", () => {
+  const locked = () => {
+    throw Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" });
+  };
+
+  async function queueOnStore(t: Parameters<typeof simulatedQueue>[0], store: JobStore) {
+    const internal: string[] = [];
+    const { queue } = await simulatedQueue(t, { maxJobsPerUser: 1 }, FAST_ENGINE, {
+      store,
+      onInternalError: (error, where) => internal.push(`${where}: ${(error as Error).message}`),
+    });
+    t.after(() => store.close());
+    return { queue, internal };
+  }
+
+  it("still fails the job for the adapters, reports the writes, and frees the job's place", async (t) => {
+    const store = JobStore.open(":memory:");
+    store.markDone = locked;
+    store.markFailed = locked;
+    const { queue, internal } = await queueOnStore(t, store);
+    const first = queue.submit(request("a")).jobId;
+    const failed = await failure(queue, first);
+    assert.equal(failed.code, "device_failure");
+    assert.match(failed.detail ?? "", /database is locked/);
+    assert.deepEqual(internal, ["store:failed: database is locked"]);
+    assert.equal(queue.job(first)!.status, "running", "left unfinished, for the next start's recover()");
+    const second = queue.submit(request("a")).jobId; // the user's one place is free again
+    await failure(queue, second);
+    assert.deepEqual(queue.status(), {
+      waiting: 0,
+      running: 0,
+      devices: [{ device: "cpu", jobId: undefined }],
+    });
+  });
+
+  it("fails a job whose start cannot be recorded, and runs the next one", async (t) => {
+    const store = JobStore.open(":memory:");
+    const markRunning = store.markRunning.bind(store);
+    let refusals = 1;
+    store.markRunning = (...args) => (refusals-- > 0 ? locked() : markRunning(...args));
+    const { queue, internal } = await queueOnStore(t, store);
+    const first = queue.submit(request("a")).jobId;
+    const failed = await failure(queue, first);
+    assert.match(failed.detail ?? "", /database is locked/);
+    assert.equal(queue.job(first)!.status, "failed");
+    assert.deepEqual(internal, []);
+    assert.equal((await settled(queue, queue.submit(request("a")).jobId)).kind, "done");
   });
 });

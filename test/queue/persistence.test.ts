@@ -150,6 +150,53 @@ describe("stop and recover", () => {
     assert.equal(second.recover().requeued.length, 0, "nothing is recovered twice");
   });
 
+  it("stops without waiting for an engine that is still loading, leaving its job queued", async (t) => {
+    const dir = await tempDir(t);
+    const queue = new GenerationQueue({
+      config: testConfig(dir),
+      engineFor: () => ({ kind: "simulated", stepMs: 1, loadMs: 5000 }),
+      shutdownGraceMs: 100,
+    });
+    const jobId = queue.submit(request("a")).jobId;
+    await nextEvent(queue, "started");
+    const since = performance.now();
+    await queue.stop();
+    const stopMs = performance.now() - since;
+    assert.ok(stopMs < 2000, `stop() took ${Math.round(stopMs)} ms; the load takes 5000`);
+    const store = JobStore.open(join(dir, "jobs.sqlite"));
+    t.after(() => store.close());
+    assert.deepEqual([store.get(jobId)!.status, store.get(jobId)!.attempts], ["queued", 1]);
+  });
+
+  it("lets jobs be cancelled while it stops and once it has stopped, so no start runs them", async (t) => {
+    const dir = await tempDir(t);
+    const config = testConfig(dir);
+    const store = JobStore.open(join(dir, "jobs.sqlite"));
+    t.after(() => store.close());
+    const first = new GenerationQueue({ config, store, engineFor: () => FAST_ENGINE });
+    const cancelled: string[] = [];
+    first.on("cancelled", (event) => cancelled.push(`${event.jobId}:${event.byUserId}`));
+    const running = first.submit(request("a", { prompt: "[sim:step-ms=20]", steps: 25 })).jobId;
+    const waiting = first.submit(request("b")).jobId;
+    const kept = first.submit(request("c")).jobId;
+    await nextEvent(first, "progress", (event) => event.jobId === running);
+    const stopping = first.stop();
+    assert.equal(first.cancel(running, "a"), "stopping", "a cancel that crosses the stop's interruption");
+    await stopping;
+    assert.equal(first.positionOf(waiting), undefined, "nothing waits in a stopped queue");
+    assert.equal(first.cancel(waiting, "b"), "cancelled");
+    assert.deepEqual(cancelled, [`${running}:a`, `${waiting}:b`]);
+    assert.deepEqual(
+      [running, waiting, kept].map((id) => store.get(id)!.status),
+      ["cancelled", "cancelled", "queued"],
+    );
+
+    const second = new GenerationQueue({ config, store, engineFor: () => FAST_ENGINE });
+    t.after(() => second.stop());
+    assert.deepEqual(second.recover(), { requeued: [kept], failed: [] });
+    await done(second, kept);
+  });
+
   it("fails, and reports, jobs it is told not to resume, command-line jobs, and jobs interrupted too often", async (t) => {
     const dir = await tempDir(t);
     const store = JobStore.open(join(dir, "jobs.sqlite"));

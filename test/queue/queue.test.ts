@@ -1,9 +1,11 @@
 /** The queue's order, limits, events and cancellation, on simulated devices. */
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { EaselError } from "../../src/errors.js";
+import { EaselError, InvalidInputError } from "../../src/errors.js";
+import { validateGenerateParams } from "../../src/pipeline/validate.js";
+import { generateParamsOf } from "../../src/queue/params.js";
 import { nextEvent, recordEvents, request, settled, simulatedQueue } from "./support.js";
 
 /** A job long enough to keep a device busy while a test looks at the line. */
@@ -144,6 +146,48 @@ describe("limits", () => {
   });
 });
 
+describe("requests the pipeline would refuse", () => {
+  function isInvalid(field: string, message?: string) {
+    return (error: unknown) => {
+      assert.ok(error instanceof InvalidInputError, String(error));
+      assert.equal(error.field, field);
+      if (message !== undefined) assert.equal(error.userMessage, message);
+      return true;
+    };
+  }
+
+  it("are refused at submit with the pipeline's own error, storing and queueing nothing", async (t) => {
+    const { queue } = await simulatedQueue(t, { maxJobsPerUser: 1 });
+    const log = recordEvents(queue);
+    // Image i uses seed + i: four images from the largest seed run past 2^64 - 1.
+    const overflowing = request("a", { seed: "18446744073709551615", count: 4 });
+    const pipelineSays = (() => {
+      try {
+        validateGenerateParams(generateParamsOf(overflowing));
+      } catch (error) {
+        return error instanceof InvalidInputError ? error.userMessage : undefined;
+      }
+    })();
+    assert.ok(pipelineSays, "the pipeline refuses it");
+    assert.throws(() => queue.submit(overflowing), isInvalid("seed", pipelineSays));
+    assert.throws(() => queue.submit(request("a", { seed: "0x10" })), isInvalid("seed"));
+    assert.throws(() => queue.submit(request("a", { steps: 0 })), isInvalid("steps"));
+    // A refining request is checked too, all but the image bytes (those are read on the device).
+    const source = { jobId: "no-such-job", imageIndex: 0, strength: 1.5, upscale: 1 as const };
+    assert.throws(() => queue.submit(request("a", { source })), isInvalid("strength"));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(queue.historyOf("a"), []);
+    assert.deepEqual(log, []);
+    assert.deepEqual(queue.status().devices, [{ device: "cpu", jobId: undefined }]);
+
+    const fits = queue.submit(request("a", { seed: "18446744073709551612", count: 4 }));
+    assert.equal(fits.position, 0, "the refusals took no place in line nor count against the limit");
+    const { kind, event } = await settled(queue, fits.jobId);
+    assert.equal(kind, "done");
+    assert.deepEqual((event as { seeds: string[] }).seeds.at(-1), "18446744073709551615");
+  });
+});
+
 describe("cancellation", () => {
   it("takes a waiting job out of line: it never starts, and the store says who cancelled it", async (t) => {
     const { queue } = await simulatedQueue(t);
@@ -193,6 +237,36 @@ describe("cancellation", () => {
     assert.equal((await settled(queue, next)).kind, "done");
     assert.equal(queue.job(running)!.status, "cancelled");
     assert.equal(queue.devices[0]!.threadsStarted, 1, "a cancellation does not restart the worker");
+  });
+
+  it("keeps its word when the run finishes before the device hears of the cancel", async (t) => {
+    const { queue, config } = await simulatedQueue(t);
+    const log = recordEvents(queue);
+    const { jobId } = queue.submit(request("a", { steps: 3, count: 2 }));
+    const end = settled(queue, jobId);
+    await nextEvent(queue, "progress", (event) => event.jobId === jobId && event.step === 3);
+    // Hold the main thread while the worker finishes and posts its images: the cancel reaches the
+    // worker after its result has left it.
+    const until = performance.now() + 400;
+    while (performance.now() < until) {
+      // busy, as a main thread stuck in a long synchronous task
+    }
+    assert.equal(queue.cancel(jobId, "a"), "stopping");
+    const { kind, event } = await end;
+    assert.equal(kind, "cancelled");
+    assert.deepEqual(event, { jobId, requester: request("a").requester, byUserId: "a" });
+    assert.ok(!log.includes(`done:${jobId}`));
+    const stored = queue.job(jobId)!;
+    assert.equal(stored.status, "cancelled");
+    assert.deepEqual(stored.images, []);
+    const files = await readdir(join(config.dataDir, "images"));
+    assert.deepEqual(
+      files.filter((file) => file.startsWith(jobId)),
+      [],
+      "no image of a cancelled job is kept",
+    );
+    assert.equal((await settled(queue, queue.submit(request("b")).jobId)).kind, "done");
+    assert.equal(queue.devices[0]!.threadsStarted, 1);
   });
 });
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
+import { ConfigError, InvalidInputError } from "../../src/errors.js";
 import { generateParamsOf } from "../../src/queue/params.js";
 import { JobStore, SCHEMA_VERSION } from "../../src/queue/store.js";
 import { request, tempDir } from "./support.js";
@@ -180,7 +181,13 @@ describe("JobStore", () => {
     const raw = new Database(file);
     raw.prepare("UPDATE schema_version SET version = ?").run(SCHEMA_VERSION + 1);
     raw.close();
-    assert.throws(() => JobStore.open(file), /schema version/);
+    assert.throws(
+      () => JobStore.open(file),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.userMessage.includes(file) &&
+        /newer easel \(schema version \d+; this one knows up to \d+\)/.test(error.userMessage),
+    );
   });
 });
 
@@ -217,6 +224,20 @@ describe("generateParamsOf", () => {
     assert.deepEqual(params.source, { image: bytes, strength: 0.3, upscale: 2 });
     assert.throws(() =>
       generateParamsOf(request("a", { source: { jobId: "j", imageIndex: 0, strength: 0.3, upscale: 1 } })),
+    );
+  });
+
+  it("refuses seeds that are not plain decimal numbers, which BigInt alone would read", () => {
+    for (const seed of ["0x10", " 7", "", "1e3", "-1"]) {
+      assert.throws(
+        () => generateParamsOf(request("a", { seed })),
+        (error: unknown) => error instanceof InvalidInputError && error.field === "seed",
+        JSON.stringify(seed),
+      );
+    }
+    assert.throws(
+      () => generateParamsOf(request("a", { variation: { subseed: "0b1", strength: 0.5 } })),
+      (error: unknown) => error instanceof InvalidInputError && error.field === "subseed",
     );
   });
 });
