@@ -8,7 +8,7 @@ import { userInfo } from "node:os";
 import { extname, join } from "node:path";
 import type { Command } from "commander";
 import { isHelpRequest, parseImagine } from "../commands/imagine.js";
-import type { Requester } from "../commands/request.js";
+import type { GenerationRequest, Requester } from "../commands/request.js";
 import { helpText, queuedText, resultCaption } from "../commands/texts.js";
 import { type Config, loadConfigFromEnvironment } from "../config.js";
 import { CancelledError, DeviceFailureError, EaselError, type ErrorCode } from "../errors.js";
@@ -52,6 +52,55 @@ function outcome(queue: GenerationQueue, jobId: string): Promise<QueueEvents["do
   });
 }
 
+/**
+ * Runs `body` with a signal that Ctrl-C aborts. The handler stays until `body` is over, so a second
+ * Ctrl-C does not end the process in the middle of a job or of writing its images.
+ */
+export async function withCtrlC<T>(body: (interrupted: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSigint = () => controller.abort(new CancelledError());
+  process.on("SIGINT", onSigint);
+  try {
+    return await body(controller.signal);
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+/**
+ * Loads the queue's engines, then submits `request` and waits for its end. Interrupted while
+ * loading, nothing is submitted; interrupted later, the job is cancelled. Either way it rejects
+ * with a CancelledError.
+ */
+export async function runToEnd(
+  queue: GenerationQueue,
+  request: GenerationRequest,
+  interrupted: AbortSignal,
+): Promise<{ jobId: string; done: QueueEvents["done"] }> {
+  const starting = queue.start(); // load the models first, so the caption's time is the generation's own
+  await new Promise<void>((resolve, reject) => {
+    const onInterrupt = () => reject(new CancelledError());
+    interrupted.addEventListener("abort", onInterrupt, { once: true });
+    starting.then(resolve, reject).finally(() => interrupted.removeEventListener("abort", onInterrupt));
+  });
+  if (interrupted.aborted) throw new CancelledError();
+  const { jobId } = queue.submit(request);
+  const ended = outcome(queue, jobId);
+  const cancel = () => {
+    try {
+      queue.cancel(jobId, request.requester.userId);
+    } catch {
+      // it ended meanwhile: `ended` already tells how
+    }
+  };
+  interrupted.addEventListener("abort", cancel, { once: true });
+  try {
+    return { jobId, done: await ended };
+  } finally {
+    interrupted.removeEventListener("abort", cancel);
+  }
+}
+
 async function imagine(text: string, options: ImagineOptions): Promise<void> {
   const loaded = await loadConfigFromEnvironment();
   const config: Config = options.model ? { ...loaded, modelDir: options.model } : loaded;
@@ -62,44 +111,39 @@ async function imagine(text: string, options: ImagineOptions): Promise<void> {
   // Parse before touching the store or starting a worker: bad input costs nothing.
   const request = parseImagine({ text }, requester(), config, randomSeed);
   const queue = new GenerationQueue({ config });
-  const interrupt = () => {
-    for (const { jobId } of queue.status().devices) if (jobId) queue.cancel(jobId, request.requester.userId);
-  };
-  process.once("SIGINT", interrupt);
-  try {
-    const bar = progressBar();
-    let startedAt = performance.now();
-    queue.on("queued", (event) => process.stderr.write(`${queuedText(event.position)}\n`));
-    queue.on("started", (event) => {
-      startedAt = performance.now();
-      process.stderr.write(`started on ${event.device}\n`);
-    });
-    queue.on("progress", (event) =>
-      bar?.({
-        step: event.step,
-        totalSteps: event.total,
-        stage: event.stage,
-        elapsedMs: performance.now() - startedAt,
-      }),
-    );
-    await queue.start(); // load the models first, so the caption's time is the generation's own
-    const { jobId } = queue.submit(request);
-    const done = await outcome(queue, jobId);
-    await mkdir(options.out, { recursive: true });
-    const paths: string[] = [];
-    for (const image of done.images) {
-      const path = join(options.out, `${jobId}-${image.index + 1}${extname(image.path)}`);
-      await copyFile(image.path, path);
-      paths.push(path);
+  await withCtrlC(async (interrupted) => {
+    try {
+      const bar = progressBar();
+      let startedAt = performance.now();
+      queue.on("queued", (event) => process.stderr.write(`${queuedText(event.position)}\n`));
+      queue.on("started", (event) => {
+        startedAt = performance.now();
+        process.stderr.write(`started on ${event.device}\n`);
+      });
+      queue.on("progress", (event) =>
+        bar?.({
+          step: event.step,
+          totalSteps: event.total,
+          stage: event.stage,
+          elapsedMs: performance.now() - startedAt,
+        }),
+      );
+      const { jobId, done } = await runToEnd(queue, request, interrupted);
+      await mkdir(options.out, { recursive: true });
+      const paths: string[] = [];
+      for (const image of done.images) {
+        const path = join(options.out, `${jobId}-${image.index + 1}${extname(image.path)}`);
+        await copyFile(image.path, path);
+        paths.push(path);
+      }
+      queue.markPosted(jobId, `file:${options.out}`);
+      await queue.sweep();
+      process.stdout.write(`${resultCaption(request, { seeds: done.seeds, durationMs: done.durationMs })}\n`);
+      for (const path of paths) process.stdout.write(`${path}\n`);
+    } finally {
+      await queue.stop();
     }
-    queue.markPosted(jobId, `file:${options.out}`);
-    await queue.sweep();
-    process.stdout.write(`${resultCaption(request, { seeds: done.seeds, durationMs: done.durationMs })}\n`);
-    for (const path of paths) process.stdout.write(`${path}\n`);
-  } finally {
-    process.off("SIGINT", interrupt);
-    await queue.stop();
-  }
+  });
 }
 
 export function registerImagineCommand(program: Command): void {

@@ -4,13 +4,14 @@ import { access, readdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { describe, it } from "node:test";
 import sharp from "sharp";
+import { runToEnd, withCtrlC } from "../../src/cli/imagine.js";
 import { parseImagine } from "../../src/commands/imagine.js";
 import { loadConfig } from "../../src/config.js";
-import { InvalidInputError } from "../../src/errors.js";
+import { CancelledError, InvalidInputError } from "../../src/errors.js";
 import { JobStore } from "../../src/queue/index.js";
 import { runCli } from "../helpers/cli.js";
 import { fixtureModels } from "../helpers/fixtures.js";
-import { tempDir } from "./support.js";
+import { nextEvent, request, simulatedQueue, tempDir } from "./support.js";
 
 describe("easel imagine", () => {
   it("parses the flags, runs the job on a device worker, prints the caption and writes the images", async (t) => {
@@ -67,5 +68,43 @@ describe("easel imagine", () => {
     assert.equal(run.stderr, `error: ${expected}\n`);
     assert.equal(run.stdout, "");
     await assert.rejects(access(data), "no store was created");
+  });
+});
+
+describe("Ctrl-C during easel imagine", () => {
+  const isCancelled = (error: unknown) => error instanceof CancelledError;
+
+  it("while the models load: submits nothing, ends at once, and gives Ctrl-C back", async (t) => {
+    const { queue } = await simulatedQueue(
+      t,
+      {},
+      { kind: "simulated", stepMs: 1, loadMs: 5000 },
+      { shutdownGraceMs: 100 },
+    );
+    const handlers = process.listenerCount("SIGINT");
+    const since = performance.now();
+    const run = withCtrlC((interrupted) => runToEnd(queue, request("a"), interrupted));
+    assert.equal(process.listenerCount("SIGINT"), handlers + 1);
+    setTimeout(() => process.emit("SIGINT"), 50);
+    await assert.rejects(run, isCancelled);
+    assert.ok(performance.now() - since < 2000, "it did not wait for the load");
+    assert.deepEqual(queue.historyOf("a"), [], "nothing was submitted");
+    assert.equal(process.listenerCount("SIGINT"), handlers);
+  });
+
+  it("while the job runs: cancels it, and a second Ctrl-C changes nothing", async (t) => {
+    const { queue } = await simulatedQueue(t);
+    const handlers = process.listenerCount("SIGINT");
+    const started = nextEvent(queue, "progress");
+    const run = withCtrlC((interrupted) =>
+      runToEnd(queue, request("a", { prompt: "[sim:step-ms=40]", steps: 50 }), interrupted),
+    );
+    const { jobId } = await started;
+    process.emit("SIGINT");
+    assert.equal(process.listenerCount("SIGINT"), handlers + 1, "still handled after the first");
+    process.emit("SIGINT");
+    await assert.rejects(run, isCancelled);
+    assert.equal(queue.job(jobId)!.status, "cancelled");
+    assert.equal(process.listenerCount("SIGINT"), handlers);
   });
 });
