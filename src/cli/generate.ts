@@ -232,8 +232,9 @@ export function registerGenerateCommands(program: Command): void {
         throw new InvalidInputError(`Cannot read the image ${options.image}.`, "image");
       }
       const config = await loadConfigFromEnvironment();
-      // The size comes from the image; these placeholders only pass validation.
-      const params = paramsOf({ ...options, refiner: undefined }, { width: 1024, height: 1024 }, config);
+      // The size comes from the image; these placeholders only pass validation. With --refiner the
+      // refiner model refines the image (img2img has no hand-over point), else the base does.
+      const params = paramsOf(options, { width: 1024, height: 1024 }, config);
       params.source = { image, strength: parseNumber(options.strength, "--strength"), upscale };
       await run(options, params, config);
     });
