@@ -192,7 +192,7 @@ describe("ClipTokenizer.fromFolder errors", () => {
     await assert.rejects(ClipTokenizer.fromFolder(dir), (error: unknown) => {
       assert.ok(error instanceof ModelFolderError, `expected ModelFolderError, got ${String(error)}`);
       assert.equal(error.path, join(dir, file));
-      assert.match(error.userMessage, pattern);
+      assert.match(error.message, pattern);
       return true;
     });
   }
