@@ -4,16 +4,10 @@
  */
 import type { Requester } from "../commands/request.js";
 import type { EncodedImage, GenerateTimings } from "../pipeline/types.js";
-import type { JobRecord } from "./store.js";
+import type { ImageRecord, JobRecord } from "./store.js";
 
 /** One finished image as stored on disk (and still in memory, for the adapter to upload). */
-export interface StoredImage {
-  index: number;
-  path: string;
-  seed: string;
-  mime: EncodedImage["mime"];
-  width: number;
-  height: number;
+export interface StoredImage extends Omit<ImageRecord, "deleted"> {
   data: Uint8Array;
 }
 

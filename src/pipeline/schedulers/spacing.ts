@@ -26,8 +26,12 @@ function trailing(config: ResolvedSchedulerConfig, steps: number): Float64Array 
   return out;
 }
 
-/** Euler and Euler ancestral: float32 timesteps, fractional with linspace. */
-export function eulerFamilyTimesteps(config: ResolvedSchedulerConfig, steps: number): Float64Array {
+/** set_timesteps' spacing; `linspaceValue` is how each class stores a linspace timestep. */
+function spacedTimesteps(
+  config: ResolvedSchedulerConfig,
+  steps: number,
+  linspaceValue: (t: number) => number,
+): Float64Array {
   switch (config.timestepSpacing) {
     case "leading":
       return leading(config, steps);
@@ -35,21 +39,17 @@ export function eulerFamilyTimesteps(config: ResolvedSchedulerConfig, steps: num
       return trailing(config, steps);
     case "linspace":
       return numpyLinspace(0, config.numTrainTimesteps - 1, steps)
-        .map(Math.fround)
+        .map((t) => linspaceValue(t))
         .reverse();
   }
 }
 
+/** Euler and Euler ancestral: float32 timesteps, fractional with linspace. */
+export function eulerFamilyTimesteps(config: ResolvedSchedulerConfig, steps: number): Float64Array {
+  return spacedTimesteps(config, steps, Math.fround);
+}
+
 /** DDIM: integer timesteps. */
 export function ddimTimesteps(config: ResolvedSchedulerConfig, steps: number): Float64Array {
-  switch (config.timestepSpacing) {
-    case "leading":
-      return leading(config, steps);
-    case "trailing":
-      return trailing(config, steps);
-    case "linspace":
-      return numpyLinspace(0, config.numTrainTimesteps - 1, steps)
-        .map(roundHalfEven)
-        .reverse();
-  }
+  return spacedTimesteps(config, steps, roundHalfEven);
 }
