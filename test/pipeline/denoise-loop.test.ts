@@ -4,7 +4,6 @@
  * diffusers' recorded trajectories.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { applyGuidance } from "../../src/pipeline/conditioning.js";
 import { denoise, type NoisePredictor, ProgressReporter } from "../../src/pipeline/denoise.js";
@@ -14,7 +13,7 @@ import {
   parseSchedulerConfig,
   splitForRefiner,
 } from "../../src/pipeline/schedulers/index.js";
-import type { SchedulerName } from "../../src/pipeline/types.js";
+import { readReference, SCHEDULER_OF_REFERENCE } from "../helpers/reference.js";
 
 interface StandIn {
   k: number;
@@ -44,21 +43,13 @@ interface Trajectory {
   refiner_latents_after_step?: number[][];
 }
 
-const reference = JSON.parse(
-  readFileSync(new URL("../fixtures/reference/trajectories.json", import.meta.url), "utf8"),
-) as {
+const reference = readReference<{
   configs: Record<string, unknown>;
   stand_in_models: Record<string, StandIn>;
   arrays: Record<string, number[]>;
   trajectories: Trajectory[];
-};
+}>("trajectories.json");
 
-const NAMES: Record<string, SchedulerName> = {
-  euler: "euler",
-  euler_ancestral: "euler-a",
-  dpmpp_2m_karras: "dpmpp-2m-karras",
-  ddim: "ddim",
-};
 const SHAPE = [1, 4, 8, 8];
 const geometry = { count: 1, channels: 4, height: 8, width: 8 };
 
@@ -116,7 +107,7 @@ async function runStage(
   stage: "base" | "refiner",
 ): Promise<void> {
   const config = parseSchedulerConfig(reference.configs[trajectory.config]);
-  const scheduler = createScheduler(NAMES[trajectory.scheduler]!, config, trajectory.steps);
+  const scheduler = createScheduler(SCHEDULER_OF_REFERENCE[trajectory.scheduler]!, config, trajectory.steps);
   const guidance = trajectory.classifier_free_guidance ? trajectory.guidance_scale : undefined;
   const seen: Float32Array[] = [];
   const progress = new ProgressReporter(range[1] - range[0], {
@@ -144,7 +135,7 @@ describe("denoising loop against diffusers' trajectories", () => {
     it(`${trajectory.id}: seeded noise, guidance and every step`, async () => {
       const generator = new TorchGenerator(BigInt(trajectory.generator!.seed));
       const scheduler = createScheduler(
-        NAMES[trajectory.scheduler]!,
+        SCHEDULER_OF_REFERENCE[trajectory.scheduler]!,
         parseSchedulerConfig(reference.configs[trajectory.config]),
         trajectory.steps,
       );
@@ -167,7 +158,7 @@ describe("denoising loop against diffusers' trajectories", () => {
 
   for (const trajectory of reference.trajectories.filter((t) => t.kind === "base_plus_refiner")) {
     it(`${trajectory.id}: base hands its latents to the refiner at ${trajectory.denoising_end}`, async () => {
-      const name = NAMES[trajectory.scheduler]!;
+      const name = SCHEDULER_OF_REFERENCE[trajectory.scheduler]!;
       const config = parseSchedulerConfig(reference.configs[trajectory.config]);
       const split = splitForRefiner(name, config, trajectory.steps, trajectory.denoising_end!);
       const scheduler = createScheduler(name, config, trajectory.steps);

@@ -5,7 +5,6 @@
  * every step bit for bit.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { TorchGenerator } from "../../src/pipeline/noise/index.js";
 import {
@@ -13,7 +12,7 @@ import {
   parseSchedulerConfig,
   type Scheduler,
 } from "../../src/pipeline/schedulers/index.js";
-import type { SchedulerName } from "../../src/pipeline/types.js";
+import { readReference, SCHEDULER_OF_REFERENCE } from "../helpers/reference.js";
 
 interface StandIn {
   k: number;
@@ -52,21 +51,13 @@ interface Trajectory {
   noised_latents?: number[];
 }
 
-const reference = JSON.parse(
-  readFileSync(new URL("../fixtures/reference/trajectories.json", import.meta.url), "utf8"),
-) as {
+const reference = readReference<{
   configs: Record<string, Record<string, unknown>>;
   stand_in_models: Record<string, StandIn>;
   arrays: Record<string, number[]>;
   trajectories: Trajectory[];
-};
+}>("trajectories.json");
 
-const NAMES: Record<string, SchedulerName> = {
-  euler: "euler",
-  euler_ancestral: "euler-a",
-  dpmpp_2m_karras: "dpmpp-2m-karras",
-  ddim: "ddim",
-};
 const SHAPE = [1, 4, 8, 8];
 const fl = Math.fround;
 
@@ -149,7 +140,7 @@ describe("sampling trajectories (trajectories.json)", () => {
   for (const run of reference.trajectories) {
     it(`${run.id} (${run.kind})`, () => {
       const config = parseSchedulerConfig(reference.configs[run.config]);
-      const name = NAMES[run.scheduler]!;
+      const name = SCHEDULER_OF_REFERENCE[run.scheduler]!;
       const scheduler = createScheduler(name, config, run.steps);
 
       if (run.kind === "text2img" || run.kind === "text2img_torch_generator") {

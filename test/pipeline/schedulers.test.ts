@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { ConfigError, InvalidInputError } from "../../src/errors.js";
 import {
@@ -17,19 +16,12 @@ import {
   trainSchedule,
 } from "../../src/pipeline/schedulers/index.js";
 import type { SchedulerName } from "../../src/pipeline/types.js";
+import { readReference, SCHEDULER_OF_REFERENCE } from "../helpers/reference.js";
 
-const load = (file: string) =>
-  JSON.parse(readFileSync(new URL(`../fixtures/reference/${file}`, import.meta.url), "utf8"));
+// biome-ignore lint/suspicious/noExplicitAny: the reference files are read field by field below
+const load = (file: string) => readReference<any>(file);
 const schedulers = load("schedulers.json");
 const conditioning = load("sdxl_conditioning.json");
-
-/** The reference files' scheduler keys and ours. */
-const NAMES: Record<string, SchedulerName> = {
-  euler: "euler",
-  euler_ancestral: "euler-a",
-  dpmpp_2m_karras: "dpmpp-2m-karras",
-  ddim: "ddim",
-};
 
 const sdxlJson = schedulers.configs.sdxl_base as Record<string, unknown>;
 const withSpacing = (spacing: string) => parseSchedulerConfig({ ...sdxlJson, timestep_spacing: spacing });
@@ -78,7 +70,7 @@ describe("scheduler config (diffusers from_config rules)", () => {
     };
     for (const testCase of schedulers.cases) {
       const resolved = resolveSchedulerConfig(
-        NAMES[testCase.scheduler]!,
+        SCHEDULER_OF_REFERENCE[testCase.scheduler]!,
         withSpacing(testCase.timestep_spacing),
       ) as unknown as Record<string, unknown>;
       for (const [json, field] of Object.entries(fields)) {
@@ -192,7 +184,7 @@ describe("training schedule (schedulers.json train_schedules.sdxl_base)", () => 
 
 describe("schedule tables (schedulers.json, 96 cases)", () => {
   for (const testCase of schedulers.cases) {
-    const name = NAMES[testCase.scheduler]!;
+    const name = SCHEDULER_OF_REFERENCE[testCase.scheduler]!;
     it(`${name} ${testCase.timestep_spacing} ${testCase.steps} steps`, () => {
       const scheduler = createScheduler(name, withSpacing(testCase.timestep_spacing), testCase.steps);
       const label = `${name}/${testCase.timestep_spacing}/${testCase.steps}`;
@@ -237,7 +229,7 @@ describe("schedule tables (schedulers.json, 96 cases)", () => {
 
 describe("base/refiner split (sdxl_conditioning.json base_refiner_split)", () => {
   for (const row of conditioning.base_refiner_split) {
-    const name = NAMES[row.scheduler]!;
+    const name = SCHEDULER_OF_REFERENCE[row.scheduler]!;
     it(`${name} ${row.steps} steps at ${row.denoising_end}`, () => {
       const split = splitForRefiner(name, SDXL_SCHEDULER_CONFIG, row.steps, row.denoising_end);
       assert.equal(split.cutoff, row.discrete_timestep_cutoff);
@@ -269,7 +261,7 @@ describe("base/refiner split (sdxl_conditioning.json base_refiner_split)", () =>
 
 describe("img2img start and add_noise (sdxl_conditioning.json img2img_strength)", () => {
   for (const row of conditioning.img2img_strength) {
-    const name = NAMES[row.scheduler]!;
+    const name = SCHEDULER_OF_REFERENCE[row.scheduler]!;
     it(`${name} ${row.num_inference_steps} steps at strength ${row.strength}`, () => {
       const { tStart, stepsRun } = img2imgStart(row.num_inference_steps, row.strength);
       assert.equal(tStart, row.t_start);

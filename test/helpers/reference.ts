@@ -1,0 +1,16 @@
+/** The shared reference data (test/fixtures/reference) and its scheduler names. */
+import { readFileSync } from "node:fs";
+import type { SchedulerName } from "../../src/pipeline/types.js";
+
+/** Parses one reference JSON file; the caller states the shape it reads. */
+export function readReference<T>(file: string): T {
+  return JSON.parse(readFileSync(new URL(`../fixtures/reference/${file}`, import.meta.url), "utf8")) as T;
+}
+
+/** The reference files' scheduler keys and ours. */
+export const SCHEDULER_OF_REFERENCE: Record<string, SchedulerName> = {
+  euler: "euler",
+  euler_ancestral: "euler-a",
+  dpmpp_2m_karras: "dpmpp-2m-karras",
+  ddim: "ddim",
+};
