@@ -7,15 +7,16 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
 WORKDIR /app
 
 FROM base AS build
-COPY package.json package-lock.json .npmrc ./
-# The project .npmrc skips onnxruntime-node's CUDA download (offline CI); the environment variable wins over it here.
-RUN ONNXRUNTIME_NODE_INSTALL=true npm ci
-COPY tsconfig.json tsconfig.build.json ./
+# npm ci runs the package's `prepare` (the TypeScript build), so the sources come first.
+COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bin ./bin
+# `easel fixtures` copies the CLIP tokenizer and SDXL's scheduler config from here.
 COPY test/fixtures/reference/tokenizer ./test/fixtures/reference/tokenizer
 COPY test/fixtures/reference/schedulers.json ./test/fixtures/reference/schedulers.json
-RUN npm run build && npm prune --omit=dev --ignore-scripts
+# The project .npmrc skips onnxruntime-node's CUDA download (offline CI); the environment variable
+# wins over it here.
+RUN ONNXRUNTIME_NODE_INSTALL=true npm ci && npm prune --omit=dev --ignore-scripts
 
 FROM base
 COPY --from=build /app /app
