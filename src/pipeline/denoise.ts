@@ -16,11 +16,16 @@ export interface LatentGeometry {
   width: number;
 }
 
-/** Counts steps across the base and refiner stages and reports them through the hooks. */
+/**
+ * Counts steps across the base and refiner stages and reports them through the hooks, in order.
+ * A step with a preview is reported once its preview is encoded; the encode runs on libuv's
+ * thread pool, so the loop never waits for it (later steps' reports queue behind it).
+ */
 export class ProgressReporter {
-  private done = 0;
+  private steps = 0;
   private readonly started = performance.now();
-  /** Time spent building previews, reported in the run's timings. */
+  private delivered: Promise<void> = Promise.resolve();
+  /** Main-thread time spent starting previews (x0, projection), reported in the run's timings. */
   previewMs = 0;
 
   constructor(
@@ -30,18 +35,29 @@ export class ProgressReporter {
 
   get previewDue(): boolean {
     const every = this.hooks.previewEvery ?? 0;
-    return every > 0 && this.hooks.onProgress !== undefined && (this.done + 1) % every === 0;
+    return every > 0 && this.hooks.onProgress !== undefined && (this.steps + 1) % every === 0;
   }
 
-  report(stage: Progress["stage"], preview?: Progress["preview"]): void {
-    this.done += 1;
-    this.hooks.onProgress?.({
-      step: this.done,
+  stepDone(stage: Progress["stage"], preview?: Promise<EncodedImage>): void {
+    this.steps += 1;
+    const progress: Progress = {
+      step: this.steps,
       totalSteps: this.totalSteps,
       elapsedMs: performance.now() - this.started,
       stage,
-      ...(preview ? { preview } : {}),
+    };
+    const onProgress = this.hooks.onProgress;
+    if (!onProgress) return;
+    this.delivered = this.delivered.then(async () => {
+      // A preview that fails to encode is dropped; the step is still reported.
+      const image = preview ? await preview.catch(() => undefined) : undefined;
+      onProgress(image ? { ...progress, preview: image } : progress);
     });
+  }
+
+  /** Resolves when every step so far has been reported. */
+  flush(): Promise<void> {
+    return this.delivered;
   }
 }
 
@@ -71,31 +87,17 @@ export interface DenoiseRun {
   signal: AbortSignal | undefined;
 }
 
-/**
- * A step with a preview reports once its preview is encoded. The encode runs on libuv's thread
- * pool while the next UNet run blocks this thread, so it costs the loop almost nothing; the
- * report waits at most one step and keeps the order of steps.
- */
 export async function denoise(run: DenoiseRun): Promise<void> {
   const { scheduler, latents, geometry, progress } = run;
   const modelInput = new Float32Array(latents.length);
   const imageSize = geometry.channels * geometry.height * geometry.width;
   const noise = scheduler.needsNoise ? new Float32Array(latents.length) : undefined;
   const imageShape = [1, geometry.channels, geometry.height, geometry.width];
-  let pendingReport: Promise<void> | undefined;
-  const settlePendingReport = async () => {
-    if (!pendingReport) return;
-    const started = performance.now();
-    await pendingReport;
-    pendingReport = undefined;
-    progress.previewMs += performance.now() - started;
-  };
   try {
     for (let i = run.from; i < run.to; i++) {
       throwIfAborted(run.signal);
       scheduler.scaleModelInput(latents, i, modelInput);
       const eps = await run.unet.predict(modelInput, scheduler.timesteps[i]!);
-      await settlePendingReport();
       let preview: Promise<EncodedImage> | undefined;
       if (progress.previewDue) {
         const started = performance.now();
@@ -108,19 +110,11 @@ export async function denoise(run: DenoiseRun): Promise<void> {
         });
       }
       scheduler.step(eps, i, latents, noise);
-      if (preview) {
-        // A preview that fails to encode is dropped; the step is still reported.
-        pendingReport = preview.then(
-          (image) => progress.report(run.stage, image),
-          () => progress.report(run.stage),
-        );
-      } else {
-        progress.report(run.stage);
-      }
+      progress.stepDone(run.stage, preview);
       await nextTurn();
     }
   } finally {
-    await settlePendingReport();
+    await progress.flush();
   }
   throwIfAborted(run.signal);
 }
