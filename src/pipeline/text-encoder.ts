@@ -106,13 +106,16 @@ export async function encodePrompts(
   const encodeNegative = options.guidance && !zeroNegative;
 
   // Chunk counts must agree between prompt and negative, and between the two tokenizers.
+  // A text with fewer chunks than the longest is tokenized again, padded to that count.
   const tokenized = (text: string, minChunks = 1) =>
     encoders.map((e) => tokenizeWeighted(e.tokenizer, text, minChunks));
+  const padded = (text: string, current: ReturnType<typeof tokenized>, chunks: number) =>
+    current.every((t) => t.chunks.length === chunks) ? current : tokenized(text, chunks);
   let positive = tokenized(prompt);
   let negative = encodeNegative ? tokenized(negativePrompt ?? "") : undefined;
   const chunks = Math.max(...[...positive, ...(negative ?? [])].map((t) => t.chunks.length));
-  positive = tokenized(prompt, chunks);
-  if (negative) negative = tokenized(negativePrompt ?? "", chunks);
+  positive = padded(prompt, positive, chunks);
+  if (negative) negative = padded(negativePrompt ?? "", negative, chunks);
 
   const hidden = (rows: number) => new Float32Array(rows * chunks * TOKENS_PER_CHUNK * width);
   const positiveHidden = hidden(1);

@@ -14,3 +14,17 @@ export const SCHEDULER_OF_REFERENCE: Record<string, SchedulerName> = {
   dpmpp_2m_karras: "dpmpp-2m-karras",
   ddim: "ddim",
 };
+
+/** trajectories.json's stand-in for the UNet: eps = (x*t)/(t + k) + c, each a float32 operation. */
+export interface StandIn {
+  k: number;
+  cond: number[];
+  uncond: number[];
+}
+
+/** The stand-in's prediction for latents `x` at timestep `t` with conditioning `c` (its cond or uncond). */
+export function standInEps(model: StandIn, x: Float32Array, t: number, c: readonly number[]): Float32Array {
+  const tf = Math.fround(t);
+  const d = Math.fround(tf + model.k);
+  return x.map((v, i) => Math.fround(Math.fround(v * tf) / d) + c[i]!);
+}

@@ -13,13 +13,7 @@ import {
   parseSchedulerConfig,
   splitForRefiner,
 } from "../../src/pipeline/schedulers/index.js";
-import { readReference, SCHEDULER_OF_REFERENCE } from "../helpers/reference.js";
-
-interface StandIn {
-  k: number;
-  cond: number[];
-  uncond: number[];
-}
+import { readReference, SCHEDULER_OF_REFERENCE, type StandIn, standInEps } from "../helpers/reference.js";
 
 interface Trajectory {
   id: string;
@@ -53,25 +47,14 @@ const reference = readReference<{
 const SHAPE = [1, 4, 8, 8];
 const geometry = { count: 1, channels: 4, height: 8, width: 8 };
 
-/** eps = (x*t)/(t + k) + c in float32, guided with the production guidance code. */
+/** The reference's stand-in UNet, guided with the production guidance code. */
 function standIn(model: StandIn, guidance: number | undefined): NoisePredictor {
-  const cond = Float32Array.from(model.cond);
-  const uncond = Float32Array.from(model.uncond);
-  const epsCond = new Float32Array(cond.length);
-  const epsUncond = new Float32Array(cond.length);
-  const eps = new Float32Array(cond.length);
-  const k = Math.fround(model.k);
-  const run = (x: Float32Array, t: number, c: Float32Array, out: Float32Array) => {
-    const tf = Math.fround(t);
-    const d = Math.fround(tf + k);
-    for (let i = 0; i < x.length; i++) out[i] = Math.fround(Math.fround(x[i]! * tf) / d) + c[i]!;
-  };
+  const eps = new Float32Array(model.cond.length);
   return {
     async predict(x, t) {
-      run(x, t, cond, epsCond);
-      if (guidance === undefined) return epsCond;
-      run(x, t, uncond, epsUncond);
-      applyGuidance(epsUncond, epsCond, guidance, eps);
+      const cond = standInEps(model, x, t, model.cond);
+      if (guidance === undefined) return cond;
+      applyGuidance(standInEps(model, x, t, model.uncond), cond, guidance, eps);
       return eps;
     },
   };

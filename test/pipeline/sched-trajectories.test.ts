@@ -12,13 +12,8 @@ import {
   parseSchedulerConfig,
   type Scheduler,
 } from "../../src/pipeline/schedulers/index.js";
-import { readReference, SCHEDULER_OF_REFERENCE } from "../helpers/reference.js";
+import { readReference, SCHEDULER_OF_REFERENCE, type StandIn, standInEps } from "../helpers/reference.js";
 
-interface StandIn {
-  k: number;
-  cond: number[];
-  uncond: number[];
-}
 interface Trajectory {
   id: string;
   kind: "text2img" | "text2img_torch_generator" | "base_plus_refiner" | "img2img";
@@ -78,12 +73,6 @@ function assertLatents(actual: Float32Array, expected: readonly number[], label:
     0,
     `${label}: ${differing} values differ (worst relative error so far ${worstRelative})`,
   );
-}
-
-function standInEps(model: StandIn, x: Float32Array, t: number, condition: number[]): Float32Array {
-  const tf = fl(t);
-  const d = fl(tf + model.k);
-  return x.map((v, i) => fl(fl(v * tf) / d) + condition[i]!);
 }
 
 /** The pipeline's guided noise prediction: eps_u + g*(eps_c - eps_u), or eps_c alone without guidance. */
