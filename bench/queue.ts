@@ -10,12 +10,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import type { GenerationRequest } from "../src/commands/request.js";
 import { type Config, loadConfig } from "../src/config.js";
 import { writeFixtureModels } from "../src/fixtures/index.js";
 import { loadPipeline } from "../src/pipeline/index.js";
 import { GenerationQueue, type QueueEvents } from "../src/queue/index.js";
 import { generateParamsOf } from "../src/queue/params.js";
+import type { GenerationRequest, UserId } from "../src/requests/request.js";
 
 const DEVICES = ["cuda:0", "cuda:1", "cuda:2", "cuda:3"];
 const USERS = 20;
@@ -41,7 +41,7 @@ function configFor(dataDir: string, devices: string[], modelDir = ""): Config {
   };
 }
 
-function requestOf(userId: string, overrides: Partial<GenerationRequest> = {}): GenerationRequest {
+function requestOf(userId: UserId, overrides: Partial<GenerationRequest> = {}): GenerationRequest {
   return {
     prompt: "a lighthouse on a cliff at dusk, volumetric light, highly detailed",
     width: 1024,
@@ -88,7 +88,7 @@ async function benchDispatch(dir: string): Promise<void> {
   const t0 = performance.now();
   for (let u = 0; u < USERS; u++) {
     for (let j = 0; j < JOBS_PER_USER; j++) {
-      const userId = `user${String(u + 1).padStart(2, "0")}`;
+      const userId: UserId = `discord:user${String(u + 1).padStart(2, "0")}`;
       const before = performance.now();
       const { jobId } = queue.submit(requestOf(userId, { seed: String(u * 100 + j) }));
       submitMs += performance.now() - before;
@@ -169,7 +169,7 @@ async function loopDelayDuring(
 async function benchEventLoop(dir: string): Promise<void> {
   const models = await writeFixtureModels(join(dir, "models"), { variants: ["bench"] });
   const jobs = 3;
-  const request = requestOf("someone", { steps: 30 });
+  const request = requestOf("discord:someone", { steps: 30 });
 
   const queue = new GenerationQueue({ config: configFor(join(dir, "loop"), ["cpu"], models.bench) });
   await queue.start();

@@ -2,11 +2,13 @@
  * All of easel's settings in one place. Every knob has a default and a line of documentation
  * (mirrored in config/.env.example). Nothing else in src/ reads process.env.
  */
+import { join } from "node:path";
 import { z } from "zod";
 import { MIN_GUIDANCE } from "./commands/options.js";
 import { ConfigError } from "./errors.js";
 import { SCHEDULER_NAMES } from "./pipeline/types.js";
 import { LIMITS } from "./pipeline/validate.js";
+import type { RoleId, UserId } from "./requests/request.js";
 
 const list = (value: string | undefined): string[] =>
   (value ?? "")
@@ -40,6 +42,9 @@ const numberBetween = (fallback: number, min: number, max?: number) => {
   const schema = z.coerce.number({ error }).gt(min, { error });
   return (max === undefined ? schema : schema.lt(max, { error })).default(fallback);
 };
+/** An http(s) URL. */
+const httpUrl = (fallback: string) =>
+  z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).default(fallback);
 const boolFrom = (fallback: boolean) =>
   z
     .enum(["true", "false", "1", "0", "yes", "no", "on", "off"])
@@ -52,8 +57,11 @@ const boolFrom = (fallback: boolean) =>
  * also keeps a result's buttons within Discord's 5 rows (one per image, one for re-roll).
  */
 const envSchema = z.object({
-  /** SDXL base ONNX export folder (model_index.json, unet/, vae_decoder/, ...). */
-  EASEL_MODEL_DIR: z.string().default("models/tiny/base"),
+  /**
+   * SDXL base ONNX export folder (model_index.json, unet/, vae_decoder/, ...). Unset: the demo model,
+   * tiny random SDXL-shaped models written under the data dir on first start (abstract pictures).
+   */
+  EASEL_MODEL_DIR: z.string().default(""),
   /** Optional SDXL refiner ONNX folder; empty disables the refiner. */
   EASEL_REFINER_DIR: z.string().default(""),
   /** A float32 (or fp16-fix) VAE decoder .onnx tried when the model's decoder overflows (empty = none). */
@@ -64,6 +72,8 @@ const envSchema = z.object({
   EASEL_DATA_DIR: z.string().default("data"),
   /** Log level: fatal, error, warn, info, debug, trace. */
   EASEL_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Whether info-level log lines may hold prompt text (debug lines always may). */
+  EASEL_LOG_PROMPTS: boolFrom(false),
 
   /** Threads ONNX Runtime may use inside one operator (0 = its default; at least 0). */
   EASEL_ORT_INTRA_OP_THREADS: wholeFrom(0, 0),
@@ -93,7 +103,7 @@ const envSchema = z.object({
   EASEL_MAX_JOBS_TOTAL: wholeFrom(100, 1),
   /** A job running longer than this is failed and its device recycled; 1 s to ~24.8 days. */
   EASEL_JOB_TIMEOUT_SECONDS: wholeFrom(600, 1, MAX_JOB_TIMEOUT_SECONDS),
-  /** Priority tiers: "user:123=2,role:456=1" (higher runs first; everyone else is 0; empty = none). */
+  /** Priority tiers: "discord:123=2,discord-role:456=1,slack:T1:U2=1" (higher first; others 0; empty = none). */
   EASEL_PRIORITY: z.string().default(""),
 
   /** Comma-separated terms that make a prompt refused (empty = none). */
@@ -106,6 +116,56 @@ const envSchema = z.object({
   EASEL_RETENTION_HOURS: numberBetween(24, 0),
   /** Accept a typed `!` as an ordinary character (open_clip); false = transformers' id 0 quirk. */
   EASEL_OPENCLIP_EXCLAMATION: boolFrom(true),
+
+  /** Discord bot token; the Discord adapter runs when it is set. */
+  DISCORD_TOKEN: z.string().default(""),
+  /** Discord application id (empty: taken from the gateway's READY event). */
+  DISCORD_APPLICATION_ID: z.string().default(""),
+  /** Register the commands in this guild only (instant updates); empty = globally. */
+  DISCORD_GUILD_ID: z.string().default(""),
+  /** Discord's REST base; the gateway is found through GET /gateway/bot there. */
+  DISCORD_API_URL: httpUrl("https://discord.com/api"),
+
+  /** Slack bot token (xoxb-…); the Slack adapter runs when it is set. */
+  SLACK_BOT_TOKEN: z.string().default(""),
+  /** Slack signing secret: verifies HTTP-mode requests (required without SLACK_APP_TOKEN). */
+  SLACK_SIGNING_SECRET: z.string().default(""),
+  /** Slack app-level token (xapp-…): set = Socket Mode, unset = HTTP mode on SLACK_HOST:SLACK_PORT. */
+  SLACK_APP_TOKEN: z.string().default(""),
+  /** Port of Slack's HTTP mode (Bolt's /slack/events). */
+  SLACK_PORT: wholeFrom(3000, 0, 65535),
+  /** Host Slack's HTTP mode listens on. */
+  SLACK_HOST: z.string().default("127.0.0.1"),
+  /** Slack Web API base. */
+  SLACK_API_URL: httpUrl("https://slack.com/api/"),
+
+  /** The local web chat and /api/v1: auto (when no chat token is set), on, or off. */
+  EASEL_WEB: z.enum(["auto", "on", "off"]).default("auto"),
+  /** Host the HTTP server listens on (/healthz and /metrics are always served there). */
+  EASEL_WEB_HOST: z.string().default("127.0.0.1"),
+  /** Port of the HTTP server (0 = any free port). */
+  EASEL_WEB_PORT: wholeFrom(8080, 0, 65535),
+  /** Bearer token for the web chat and /api/v1; required when EASEL_WEB_HOST is not loopback. */
+  EASEL_WEB_TOKEN: z.string().default(""),
+
+  /** Redis URL: set = the BullMQ backend (npm start is the gateway, `easel worker` runs devices). */
+  EASEL_REDIS_URL: z.string().default(""),
+
+  /** Where the bot may answer: discord:<guild>, discord:<guild>/<channel>, slack:<team>/<channel> (empty = everywhere). */
+  EASEL_ALLOWED_CHANNELS: z.string().default(""),
+  /** Admins: platform-qualified users (discord:123, slack:T1:U2, web:…, cli:…) and roles (discord-role:456). */
+  EASEL_ADMINS: z.string().default(""),
+  /** Images one user may make per UTC day (0 = no quota; admins exempt). */
+  EASEL_QUOTA_PER_DAY: wholeFrom(0, 0),
+  /** Seconds between one user's requests (0 = none; admins exempt). */
+  EASEL_COOLDOWN_SECONDS: wholeFrom(0, 0),
+  /** Days the audit trail (who asked what, admin actions) is kept; never shorter than the retention. */
+  EASEL_AUDIT_DAYS: wholeFrom(30, 1),
+
+  /** Hugging Face Hub for `easel pull`. */
+  HF_ENDPOINT: httpUrl("https://huggingface.co"),
+  /** Hugging Face access token (sent to the Hub only, never to a redirect's host). */
+  HF_TOKEN: z.string().default(""),
 });
 
 type SettingName = keyof typeof envSchema.shape;
@@ -125,6 +185,8 @@ const EMPTY_IS_A_VALUE: ReadonlySet<SettingName> = new Set<SettingName>([
   "EASEL_SAFETY_NEGATIVE",
   "EASEL_BLOCKED_TERMS",
   "EASEL_PRIORITY",
+  "EASEL_ALLOWED_CHANNELS",
+  "EASEL_ADMINS",
 ]);
 
 /** A default may not lie above its maximum: requests left at the default would be refused. */
@@ -134,19 +196,47 @@ const DEFAULT_AT_MOST_MAX: readonly [NumericSettingName, NumericSettingName][] =
   ["EASEL_DEFAULT_COUNT", "EASEL_MAX_COUNT"],
 ];
 
-export interface PriorityRule {
-  kind: "user" | "role";
-  id: string;
-  tier: number;
+export type PriorityRule =
+  | { kind: "user"; id: UserId; tier: number }
+  | { kind: "role"; id: RoleId; tier: number };
+
+export interface DiscordConfig {
+  token: string;
+  applicationId: string | undefined;
+  guildId: string | undefined;
+  apiUrl: string;
+}
+
+export interface SlackConfig {
+  botToken: string;
+  signingSecret: string | undefined;
+  /** Set: Socket Mode; unset: HTTP mode on host:port. */
+  appToken: string | undefined;
+  host: string;
+  port: number;
+  apiUrl: string;
+}
+
+export interface WebConfig {
+  mode: "auto" | "on" | "off";
+  /** Whether the chat page and /api/v1 are served (on, or auto with no chat token). */
+  chat: boolean;
+  host: string;
+  port: number;
+  token: string | undefined;
 }
 
 export interface Config {
+  /** The base model folder; the demo model's folder when EASEL_MODEL_DIR is unset. */
   modelDir: string;
+  /** EASEL_MODEL_DIR was unset: modelDir is the demo model, written on first start. */
+  demoModel: boolean;
   refinerDir: string | undefined;
   vaeFallback: string | undefined;
   devices: string[];
   dataDir: string;
   logLevel: z.infer<typeof envSchema>["EASEL_LOG_LEVEL"];
+  logPrompts: boolean;
   ort: { intraOpThreads: number };
   generation: {
     defaultSteps: number;
@@ -172,13 +262,50 @@ export interface Config {
   };
   buttons: "author" | "anyone";
   retentionHours: number;
+  /** Set when DISCORD_TOKEN is. */
+  discord: DiscordConfig | undefined;
+  /** Set when SLACK_BOT_TOKEN is. */
+  slack: SlackConfig | undefined;
+  web: WebConfig;
+  /** Set: the BullMQ backend on this Redis. */
+  redisUrl: string | undefined;
+  access: {
+    /** Platform-qualified places (discord:<guild>, discord:<guild>/<channel>, slack:<team>/<channel>); empty = everywhere. */
+    allowedChannels: string[];
+    /** Platform-qualified user ids and roles (discord-role:<id>). */
+    admins: string[];
+    quotaPerDay: number;
+    cooldownSeconds: number;
+    auditDays: number;
+  };
+  hub: { endpoint: string; token: string | undefined };
 }
 
+/** Where the demo model is written when EASEL_MODEL_DIR is unset. */
+export const demoModelDir = (dataDir: string): string => join(dataDir, "demo-model", "base");
+
+/** 127.0.0.0/8, ::1 and localhost: the only hosts served without a token. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return bare === "localhost" || bare === "::1" || /^127(\.\d{1,3}){3}$/.test(bare);
+}
+
+/**
+ * `discord:123=2,discord-role:456=1,slack:T1:U2=1`: a platform-qualified user id or a Discord role,
+ * then its tier (higher runs first).
+ */
 function parsePriority(text: string): PriorityRule[] {
   return list(text).map((entry) => {
-    const match = /^(user|role):([^=]+)=(-?\d+)$/.exec(entry);
-    if (!match) throw new ConfigError(`EASEL_PRIORITY: "${entry}" is not of the form user:ID=N or role:ID=N`);
-    return { kind: match[1] as "user" | "role", id: match[2]!, tier: Number(match[3]) };
+    const match = /^((discord|slack|web|cli|discord-role):[^=\s]+)=(-?\d+)$/.exec(entry);
+    if (!match) {
+      throw new ConfigError(
+        `EASEL_PRIORITY: "${entry}" is not of the form discord:USER=N, discord-role:ROLE=N, slack:TEAM:USER=N, web:ID=N or cli:NAME=N`,
+      );
+    }
+    const id = match[1]!;
+    return match[2] === "discord-role"
+      ? { kind: "role", id: id as RoleId, tier: Number(match[3]) }
+      : { kind: "user", id: id as UserId, tier: Number(match[3]) };
   });
 }
 
@@ -217,13 +344,53 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       throw new ConfigError(`EASEL_DEVICES: "${device}" is not "cpu" or "cuda:N"`);
     }
   }
+  const text = (value: string): string | undefined => value.trim() || undefined;
+  const discord: DiscordConfig | undefined = text(e.DISCORD_TOKEN)
+    ? {
+        token: e.DISCORD_TOKEN,
+        applicationId: text(e.DISCORD_APPLICATION_ID),
+        guildId: text(e.DISCORD_GUILD_ID),
+        apiUrl: e.DISCORD_API_URL.replace(/\/+$/, ""),
+      }
+    : undefined;
+  const slack: SlackConfig | undefined = text(e.SLACK_BOT_TOKEN)
+    ? {
+        botToken: e.SLACK_BOT_TOKEN,
+        signingSecret: text(e.SLACK_SIGNING_SECRET),
+        appToken: text(e.SLACK_APP_TOKEN),
+        host: e.SLACK_HOST,
+        port: e.SLACK_PORT,
+        apiUrl: e.SLACK_API_URL.endsWith("/") ? e.SLACK_API_URL : `${e.SLACK_API_URL}/`,
+      }
+    : undefined;
+  if (slack && !slack.appToken && !slack.signingSecret) {
+    throw new ConfigError(
+      "SLACK_SIGNING_SECRET: required in HTTP mode (no SLACK_APP_TOKEN), so that every request from Slack is verified.",
+    );
+  }
+  const web: WebConfig = {
+    mode: e.EASEL_WEB,
+    chat: e.EASEL_WEB === "on" || (e.EASEL_WEB === "auto" && !discord && !slack),
+    host: e.EASEL_WEB_HOST,
+    port: e.EASEL_WEB_PORT,
+    token: text(e.EASEL_WEB_TOKEN),
+  };
+  if (web.chat && !web.token && !isLoopbackHost(web.host)) {
+    throw new ConfigError(
+      `EASEL_WEB_TOKEN: required to serve the web chat and API on ${web.host}, which is not a loopback address; set a token or EASEL_WEB_HOST=127.0.0.1.`,
+    );
+  }
+  const dataDir = e.EASEL_DATA_DIR;
+  const modelDir = text(e.EASEL_MODEL_DIR);
   return {
-    modelDir: e.EASEL_MODEL_DIR,
+    modelDir: modelDir ?? demoModelDir(dataDir),
+    demoModel: modelDir === undefined,
     refinerDir: e.EASEL_REFINER_DIR.trim() || undefined,
     vaeFallback: e.EASEL_VAE_FALLBACK.trim() || undefined,
     devices: devices.length > 0 ? devices : ["cpu"],
-    dataDir: e.EASEL_DATA_DIR,
+    dataDir,
     logLevel: e.EASEL_LOG_LEVEL,
+    logPrompts: e.EASEL_LOG_PROMPTS,
     ort: { intraOpThreads: e.EASEL_ORT_INTRA_OP_THREADS },
     generation: {
       defaultSteps: e.EASEL_DEFAULT_STEPS,
@@ -249,6 +416,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     buttons: e.EASEL_BUTTONS,
     retentionHours: e.EASEL_RETENTION_HOURS,
+    discord,
+    slack,
+    web,
+    redisUrl: text(e.EASEL_REDIS_URL),
+    access: {
+      allowedChannels: list(e.EASEL_ALLOWED_CHANNELS),
+      admins: list(e.EASEL_ADMINS),
+      quotaPerDay: e.EASEL_QUOTA_PER_DAY,
+      cooldownSeconds: e.EASEL_COOLDOWN_SECONDS,
+      auditDays: e.EASEL_AUDIT_DAYS,
+    },
+    hub: { endpoint: e.HF_ENDPOINT.replace(/\/+$/, ""), token: text(e.HF_TOKEN) },
   };
 }
 

@@ -31,11 +31,15 @@ describe("loadConfig", () => {
   });
 
   it("parses devices and priority tiers", () => {
-    const config = loadConfig({ EASEL_DEVICES: "cuda:0, cuda:1", EASEL_PRIORITY: "user:42=2,role:7=1" });
+    const config = loadConfig({
+      EASEL_DEVICES: "cuda:0, cuda:1",
+      EASEL_PRIORITY: "discord:42=2,discord-role:7=1,slack:T1:U2=3",
+    });
     assert.deepEqual(config.devices, ["cuda:0", "cuda:1"]);
     assert.deepEqual(config.queue.priority, [
-      { kind: "user", id: "42", tier: 2 },
-      { kind: "role", id: "7", tier: 1 },
+      { kind: "user", id: "discord:42", tier: 2 },
+      { kind: "role", id: "discord-role:7", tier: 1 },
+      { kind: "user", id: "slack:T1:U2", tier: 3 },
     ]);
   });
 
@@ -48,6 +52,8 @@ describe("loadConfig", () => {
     );
     assertRefused({ EASEL_MAX_STEPS: "many" }, "EASEL_MAX_STEPS", /got "many"/);
     assertRefused({ EASEL_LOG_LEVEL: "loud" }, "EASEL_LOG_LEVEL");
+    assertRefused({ EASEL_PRIORITY: "user:42=2" }, "EASEL_PRIORITY", /discord:USER=N/);
+    assertRefused({ DISCORD_TOKEN: "t", DISCORD_API_URL: "ftp://x" }, "DISCORD_API_URL");
   });
 });
 
@@ -153,11 +159,11 @@ describe("config/.env.example", () => {
   const lines = text.split("\n");
 
   it("lists every setting, each under a line of documentation", () => {
-    const documented = lines.filter((line) => /^EASEL_\w+=/.test(line)).map((line) => line.split("=")[0]);
+    const setting = /^(EASEL|DISCORD|SLACK|HF)_\w+=/;
+    const documented = lines.filter((line) => setting.test(line)).map((line) => line.split("=")[0]);
     assert.deepEqual([...documented].sort(), [...SETTING_NAMES].sort());
     for (const [i, line] of lines.entries()) {
-      if (/^EASEL_\w+=/.test(line))
-        assert.match(lines[i - 1] ?? "", /^# \S/, `${line} has no comment above it`);
+      if (setting.test(line)) assert.match(lines[i - 1] ?? "", /^# \S/, `${line} has no comment above it`);
     }
   });
 

@@ -8,11 +8,11 @@ import { userInfo } from "node:os";
 import { extname, join } from "node:path";
 import type { Command } from "commander";
 import { isHelpRequest, parseImagine } from "../commands/imagine.js";
-import type { GenerationRequest, Requester } from "../commands/request.js";
 import { helpText, queuedText, resultCaption } from "../commands/texts.js";
 import { type Config, loadConfigFromEnvironment } from "../config.js";
 import { CancelledError, DeviceFailureError, EaselError, type ErrorCode } from "../errors.js";
 import { GenerationQueue, type QueueEvents } from "../queue/index.js";
+import type { GenerationRequest, Requester } from "../requests/request.js";
 import { randomSeed } from "./args.js";
 import { progressBar } from "./progress-bar.js";
 

@@ -13,8 +13,8 @@
 import type { Config } from "../config.js";
 import { InvalidInputError } from "../errors.js";
 import { LIMITS } from "../pipeline/validate.js";
+import type { GenerationRequest, Requester } from "../requests/request.js";
 import { isValidSide } from "./aspect.js";
-import type { GenerationRequest, Requester } from "./request.js";
 import { randomSeedFor } from "./seeds.js";
 import { buttonErrors, buttonLabels } from "./texts.js";
 

@@ -5,11 +5,11 @@
  */
 import type { Config } from "../config.js";
 import { InvalidInputError } from "../errors.js";
+import type { GenerationRequest, Requester } from "../requests/request.js";
 import type { ImageSize } from "./aspect.js";
 import { flagIndex, type ImagineOption, imagineOptions, type OptionName } from "./options.js";
 import { parseFlagText } from "./parse.js";
 import { assertPromptAllowed, negativeWithSafety } from "./policy.js";
-import type { GenerationRequest, Requester } from "./request.js";
 import { maxSeedFor, randomSeedFor } from "./seeds.js";
 import { inputErrors } from "./texts.js";
 import {

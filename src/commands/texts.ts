@@ -5,8 +5,8 @@
  */
 import type { Config } from "../config.js";
 import { LIMITS } from "../pipeline/validate.js";
+import type { GenerationRequest } from "../requests/request.js";
 import { imagineOptions } from "./options.js";
-import type { GenerationRequest } from "./request.js";
 
 /** Longest part of a user's value echoed back in an error. */
 const MAX_ECHO = 32;

@@ -2,8 +2,9 @@
  * What the queue tells the adapters, as a small typed emitter. A listener that throws must not
  * break the queue's bookkeeping, so listener errors go to a sink instead of up the call stack.
  */
-import type { Requester } from "../commands/request.js";
+
 import type { EncodedImage, GenerateTimings } from "../pipeline/types.js";
+import type { Requester } from "../requests/request.js";
 import type { ImageRecord, JobRecord } from "./store.js";
 
 /** One finished image as stored on disk (and still in memory, for the adapter to upload). */

@@ -7,8 +7,9 @@
  * no credit. Turns are given when a job joins the line, so the order among waiting jobs never
  * changes afterwards; only a newcomer (a higher tier, or a user's first job) can step in front.
  */
-import type { Requester } from "../commands/request.js";
+
 import type { PriorityRule } from "../config.js";
+import type { Requester } from "../requests/request.js";
 
 export interface WaitingJob {
   id: string;

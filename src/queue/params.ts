@@ -1,8 +1,9 @@
 /** A stored GenerationRequest (JSON-safe) as the pipeline's GenerateParams (bigint seeds, image bytes). */
-import type { GenerationRequest } from "../commands/request.js";
+
 import { InvalidInputError } from "../errors.js";
 import type { GenerateParams } from "../pipeline/types.js";
 import { LIMITS, validateGenerateParams } from "../pipeline/validate.js";
+import type { GenerationRequest } from "../requests/request.js";
 
 /** A seed's decimal string as a bigint; BigInt alone would also take "0x1f", " 7 " or "". */
 function seedOf(text: string, field: string): bigint {

@@ -6,9 +6,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { GenerationRequest } from "../commands/request.js";
 import { ConfigError } from "../errors.js";
 import type { EncodedImage, GenerateTimings } from "../pipeline/types.js";
+import type { GenerationRequest } from "../requests/request.js";
 
 export type JobStatus = "queued" | "running" | "done" | "failed" | "cancelled";
 

@@ -17,11 +17,11 @@ import {
 } from "../../src/commands/buttons.js";
 import { parseImagine } from "../../src/commands/imagine.js";
 import { MIN_GUIDANCE } from "../../src/commands/options.js";
-import type { GenerationRequest } from "../../src/commands/request.js";
 import { InvalidInputError } from "../../src/errors.js";
 import { SCHEDULER_NAMES } from "../../src/pipeline/types.js";
 import { LIMITS, validateGenerateParams } from "../../src/pipeline/validate.js";
 import { generateParamsOf } from "../../src/queue/params.js";
+import type { GenerationRequest } from "../../src/requests/request.js";
 import { alice, bob, config } from "./support.js";
 
 const RUNS = 400;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isHelpRequest, parseImagine } from "../../src/commands/imagine.js";
-import type { GenerationRequest } from "../../src/commands/request.js";
+import type { GenerationRequest } from "../../src/requests/request.js";
 import { alice, assertInvalid, config, countingSeeds, plainConfig } from "./support.js";
 
 const nsfwAlice = { ...alice, nsfwChannel: true };

@@ -1,8 +1,8 @@
 /** Shared inputs for the /imagine command tests. */
 import assert from "node:assert/strict";
-import type { Requester } from "../../src/commands/request.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import { InvalidInputError } from "../../src/errors.js";
+import type { Requester } from "../../src/requests/request.js";
 
 /** Defaults, plus a refiner and a blocked-term list, as a deployment would set them. */
 export const config: Config = loadConfig({
@@ -14,8 +14,8 @@ export const config: Config = loadConfig({
 /** The defaults: no refiner installed. */
 export const plainConfig: Config = loadConfig({});
 
-export const alice: Requester = { platform: "discord", userId: "alice", channelId: "c1" };
-export const bob: Requester = { platform: "discord", userId: "bob", channelId: "c1" };
+export const alice: Requester = { platform: "discord", userId: "discord:alice", channelId: "c1" };
+export const bob: Requester = { platform: "discord", userId: "discord:bob", channelId: "c1" };
 
 /** A seed source that counts up from `start`, so tests can predict "random" seeds. */
 export function countingSeeds(start = 1000n): () => bigint {

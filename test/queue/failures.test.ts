@@ -62,7 +62,7 @@ describe("a failed run fails its job, and the device runs the next one", () => {
     await nextEvent(queue, "progress", (event) => event.jobId === hung && event.step === 2);
     // The hang starts right after step 2; a cancel sent at once could still be noticed before it.
     await new Promise((resolve) => setTimeout(resolve, 150));
-    assert.equal(queue.cancel(hung, "a"), "stopping");
+    assert.equal(queue.cancel(hung, "discord:a"), "stopping");
     assert.equal((await settled(queue, hung)).kind, "cancelled");
     assert.equal((await settled(queue, next)).kind, "done");
     assert.equal(queue.devices[0]!.threadsStarted, 2);

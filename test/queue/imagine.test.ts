@@ -56,7 +56,7 @@ describe("easel imagine", () => {
     const text = "a red fox --stpes 3";
     let expected = "";
     try {
-      parseImagine({ text }, { platform: "cli", userId: "x" }, loadConfig({}), () => 1n);
+      parseImagine({ text }, { platform: "cli", userId: "cli:x" }, loadConfig({}), () => 1n);
     } catch (error) {
       assert.ok(error instanceof InvalidInputError);
       expected = error.userMessage;
@@ -88,7 +88,7 @@ describe("Ctrl-C during easel imagine", () => {
     setTimeout(() => process.emit("SIGINT"), 50);
     await assert.rejects(run, isCancelled);
     assert.ok(performance.now() - since < 2000, "it did not wait for the load");
-    assert.deepEqual(queue.historyOf("a"), [], "nothing was submitted");
+    assert.deepEqual(queue.historyOf("discord:a"), [], "nothing was submitted");
     assert.equal(process.listenerCount("SIGINT"), handlers);
   });
 

@@ -29,32 +29,32 @@ function simulate(...specs: string[]): { started: string[]; waiting: string[] } 
 
 describe("tierOf", () => {
   const rules = [
-    { kind: "user" as const, id: "vip", tier: 5 },
-    { kind: "role" as const, id: "patron", tier: 2 },
-    { kind: "role" as const, id: "mod", tier: 3 },
-    { kind: "user" as const, id: "muted", tier: -1 },
+    { kind: "user" as const, id: "discord:1" as const, tier: 5 },
+    { kind: "role" as const, id: "discord-role:20" as const, tier: 2 },
+    { kind: "role" as const, id: "discord-role:30" as const, tier: 3 },
+    { kind: "user" as const, id: "slack:T1:U9" as const, tier: -1 },
   ];
 
   it("is 0 for someone no rule names", () => {
-    assert.equal(tierOf({ userId: "someone", roles: ["other"] }, rules), 0);
-    assert.equal(tierOf({ userId: "someone" }, []), 0);
+    assert.equal(tierOf({ userId: "discord:7", roles: ["discord-role:99"] }, rules), 0);
+    assert.equal(tierOf({ userId: "discord:7" }, []), 0);
   });
 
   it("takes a user rule, a role rule, and the highest of several matches", () => {
-    assert.equal(tierOf({ userId: "vip" }, rules), 5);
-    assert.equal(tierOf({ userId: "x", roles: ["patron"] }, rules), 2);
-    assert.equal(tierOf({ userId: "x", roles: ["patron", "mod"] }, rules), 3);
-    assert.equal(tierOf({ userId: "vip", roles: ["patron"] }, rules), 5);
+    assert.equal(tierOf({ userId: "discord:1" }, rules), 5);
+    assert.equal(tierOf({ userId: "discord:7", roles: ["discord-role:20"] }, rules), 2);
+    assert.equal(tierOf({ userId: "discord:7", roles: ["discord-role:20", "discord-role:30"] }, rules), 3);
+    assert.equal(tierOf({ userId: "discord:1", roles: ["discord-role:20"] }, rules), 5);
   });
 
   it("lets a rule put someone below everyone else", () => {
-    assert.equal(tierOf({ userId: "muted" }, rules), -1);
-    assert.equal(tierOf({ userId: "muted", roles: ["patron"] }, rules), 2);
+    assert.equal(tierOf({ userId: "slack:T1:U9" }, rules), -1);
   });
 
-  it("matches a user id only as a user, a role id only as a role", () => {
-    assert.equal(tierOf({ userId: "patron" }, rules), 0);
-    assert.equal(tierOf({ userId: "x", roles: ["vip"] }, rules), 0);
+  it("never matches the same number on another platform", () => {
+    assert.equal(tierOf({ userId: "slack:1" }, rules), 0);
+    assert.equal(tierOf({ userId: "web:1" }, rules), 0);
+    assert.equal(tierOf({ userId: "slack:T1:U1" }, rules), 0);
   });
 });
 

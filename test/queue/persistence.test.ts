@@ -87,7 +87,7 @@ describe("jobs that refine an earlier image", () => {
     });
     assert.throws(() => queue.submit(request("b", { source: source("missing", 0) })), notFound);
     assert.throws(() => queue.submit(request("b", { source: source(first.jobId, 1) })), /no longer stored/);
-    assert.deepEqual(queue.historyOf("b"), []);
+    assert.deepEqual(queue.historyOf("discord:b"), []);
   });
 
   it("fetch an image that was posted and swept through loadPostedImage, or are refused without it", async (t) => {
@@ -181,11 +181,15 @@ describe("stop and recover", () => {
     const kept = first.submit(request("c")).jobId;
     await nextEvent(first, "progress", (event) => event.jobId === running);
     const stopping = first.stop();
-    assert.equal(first.cancel(running, "a"), "stopping", "a cancel that crosses the stop's interruption");
+    assert.equal(
+      first.cancel(running, "discord:a"),
+      "stopping",
+      "a cancel that crosses the stop's interruption",
+    );
     await stopping;
     assert.equal(first.positionOf(waiting), undefined, "nothing waits in a stopped queue");
-    assert.equal(first.cancel(waiting, "b"), "cancelled");
-    assert.deepEqual(cancelled, [`${running}:a`, `${waiting}:b`]);
+    assert.equal(first.cancel(waiting, "discord:b"), "cancelled");
+    assert.deepEqual(cancelled, [`${running}:discord:a`, `${waiting}:discord:b`]);
     assert.deepEqual(
       [running, waiting, kept].map((id) => store.get(id)!.status),
       ["cancelled", "cancelled", "queued"],

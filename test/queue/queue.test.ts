@@ -24,13 +24,13 @@ describe("order", () => {
   it("starts jobs by priority tier, then round-robin between users, then arrival", async (t) => {
     const { queue } = await simulatedQueue(t, {
       priority: [
-        { kind: "user", id: "vip", tier: 2 },
-        { kind: "role", id: "mods", tier: 1 },
+        { kind: "user", id: "discord:vip", tier: 2 },
+        { kind: "role", id: "discord-role:mods", tier: 1 },
       ],
       maxJobsPerUser: 5,
     });
     const started: string[] = [];
-    queue.on("started", (event) => started.push(event.requester.userId));
+    queue.on("started", (event) => started.push(event.requester.userId.replace("discord:", "")));
     const ids = [
       request("a"),
       request("a"),
@@ -47,7 +47,7 @@ describe("order", () => {
   it("lets a newcomer's first job pass a user's second, even one that is already waiting", async (t) => {
     const { queue } = await simulatedQueue(t, { maxJobsPerUser: 5 });
     const started: string[] = [];
-    queue.on("started", (event) => started.push(event.requester.userId));
+    queue.on("started", (event) => started.push(event.requester.userId.replace("discord:", "")));
     const first = queue.submit(request("a", { prompt: LONG, steps: 3 })).jobId;
     const second = queue.submit(request("a")).jobId;
     const third = queue.submit(request("a")).jobId;
@@ -111,7 +111,7 @@ describe("places in line", () => {
   });
 
   it("moves waiting jobs back when a higher tier arrives, and forward when one ahead is cancelled", async (t) => {
-    const { queue } = await simulatedQueue(t, { priority: [{ kind: "user", id: "vip", tier: 1 }] });
+    const { queue } = await simulatedQueue(t, { priority: [{ kind: "user", id: "discord:vip", tier: 1 }] });
     const running = queue.submit(request("a", { prompt: LONG, steps: 20 })).jobId;
     const b = queue.submit(request("b")).jobId;
     const c = queue.submit(request("c")).jobId;
@@ -121,12 +121,12 @@ describe("places in line", () => {
     const vip = queue.submit(request("vip"));
     assert.equal(vip.position, 1);
     await nextEvent(queue, "queued", (event) => event.jobId === c);
-    assert.deepEqual(moves, ["b:2", "c:3"]);
-    assert.equal(queue.cancel(vip.jobId, "vip"), "cancelled");
+    assert.deepEqual(moves, ["discord:b:2", "discord:c:3"]);
+    assert.equal(queue.cancel(vip.jobId, "discord:vip"), "cancelled");
     await nextEvent(queue, "queued", (event) => event.jobId === c);
-    assert.deepEqual(moves, ["b:2", "c:3", "b:1", "c:2"]);
+    assert.deepEqual(moves, ["discord:b:2", "discord:c:3", "discord:b:1", "discord:c:2"]);
     assert.equal(queue.positionOf(b), 1);
-    queue.cancel(running, "a");
+    queue.cancel(running, "discord:a");
   });
 });
 
@@ -138,8 +138,8 @@ describe("limits", () => {
     assert.throws(() => queue.submit(request("a")), isQueueFull(/2 image jobs queued or running/));
     queue.submit(request("b"));
     assert.throws(() => queue.submit(request("c")), isQueueFull(/queue is full/));
-    assert.deepEqual(queue.historyOf("c"), []);
-    assert.equal(queue.historyOf("a").length, 2);
+    assert.deepEqual(queue.historyOf("discord:c"), []);
+    assert.equal(queue.historyOf("discord:a").length, 2);
     await settled(queue, first);
     const again = queue.submit(request("a"));
     assert.ok(again.jobId, "a finished job frees a place");
@@ -176,7 +176,7 @@ describe("requests the pipeline would refuse", () => {
     const source = { jobId: "no-such-job", imageIndex: 0, strength: 1.5, upscale: 1 as const };
     assert.throws(() => queue.submit(request("a", { source })), isInvalid("strength"));
     await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(queue.historyOf("a"), []);
+    assert.deepEqual(queue.historyOf("discord:a"), []);
     assert.deepEqual(log, []);
     assert.deepEqual(queue.status().devices, [{ device: "cpu", jobId: undefined }]);
 
@@ -195,14 +195,18 @@ describe("cancellation", () => {
     const running = queue.submit(request("a", { prompt: LONG, steps: 4 })).jobId;
     const waiting = queue.submit(request("b")).jobId;
     const cancelled = nextEvent(queue, "cancelled");
-    assert.equal(queue.cancel(waiting, "b"), "cancelled");
-    assert.deepEqual(await cancelled, { jobId: waiting, requester: request("b").requester, byUserId: "b" });
+    assert.equal(queue.cancel(waiting, "discord:b"), "cancelled");
+    assert.deepEqual(await cancelled, {
+      jobId: waiting,
+      requester: request("b").requester,
+      byUserId: "discord:b",
+    });
     assert.equal(queue.job(waiting)!.status, "cancelled");
-    assert.equal(queue.job(waiting)!.cancelledBy, "b");
+    assert.equal(queue.job(waiting)!.cancelledBy, "discord:b");
     await settled(queue, running);
     assert.ok(!log.includes(`started:${waiting}`));
     assert.throws(
-      () => queue.cancel(waiting, "b"),
+      () => queue.cancel(waiting, "discord:b"),
       (error: unknown) => error instanceof EaselError && /already finished/.test(error.userMessage),
     );
   });
@@ -212,15 +216,15 @@ describe("cancellation", () => {
     const running = queue.submit(request("a", { prompt: LONG, steps: 4 })).jobId;
     const waiting = queue.submit(request("b")).jobId;
     assert.throws(
-      () => queue.cancel(waiting, "mallory"),
+      () => queue.cancel(waiting, "discord:mallory"),
       (error: unknown) => error instanceof EaselError && error.code === "forbidden",
     );
     assert.throws(
-      () => queue.cancel("no-such-job", "b"),
+      () => queue.cancel("no-such-job", "discord:b"),
       (error: unknown) => error instanceof EaselError && error.code === "not_found",
     );
-    assert.equal(queue.cancel(waiting, "moderator", { anyone: true }), "cancelled");
-    assert.equal(queue.job(waiting)!.cancelledBy, "moderator");
+    assert.equal(queue.cancel(waiting, "discord:moderator", { anyone: true }), "cancelled");
+    assert.equal(queue.job(waiting)!.cancelledBy, "discord:moderator");
     await settled(queue, running);
   });
 
@@ -230,10 +234,10 @@ describe("cancellation", () => {
     const next = queue.submit(request("b")).jobId;
     await nextEvent(queue, "progress", (event) => event.jobId === running);
     const end = settled(queue, running);
-    assert.equal(queue.cancel(running, "a"), "stopping");
+    assert.equal(queue.cancel(running, "discord:a"), "stopping");
     const { kind, event } = await end;
     assert.equal(kind, "cancelled");
-    assert.deepEqual(event, { jobId: running, requester: request("a").requester, byUserId: "a" });
+    assert.deepEqual(event, { jobId: running, requester: request("a").requester, byUserId: "discord:a" });
     assert.equal((await settled(queue, next)).kind, "done");
     assert.equal(queue.job(running)!.status, "cancelled");
     assert.equal(queue.devices[0]!.threadsStarted, 1, "a cancellation does not restart the worker");
@@ -251,10 +255,10 @@ describe("cancellation", () => {
     while (performance.now() < until) {
       // busy, as a main thread stuck in a long synchronous task
     }
-    assert.equal(queue.cancel(jobId, "a"), "stopping");
+    assert.equal(queue.cancel(jobId, "discord:a"), "stopping");
     const { kind, event } = await end;
     assert.equal(kind, "cancelled");
-    assert.deepEqual(event, { jobId, requester: request("a").requester, byUserId: "a" });
+    assert.deepEqual(event, { jobId, requester: request("a").requester, byUserId: "discord:a" });
     assert.ok(!log.includes(`done:${jobId}`));
     const stored = queue.job(jobId)!;
     assert.equal(stored.status, "cancelled");

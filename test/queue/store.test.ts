@@ -117,14 +117,14 @@ describe("JobStore", () => {
       store.insert({ id: `a${i}`, request: request("alice"), tier: 0, createdAt: i });
     store.insert({ id: "b0", request: request("bob"), tier: 0, createdAt: 9 });
     assert.deepEqual(
-      store.historyOf("alice", 3).map((job) => job.id),
+      store.historyOf("discord:alice", 3).map((job) => job.id),
       ["a4", "a3", "a2"],
     );
     assert.deepEqual(
-      store.historyOf("bob").map((job) => job.id),
+      store.historyOf("discord:bob").map((job) => job.id),
       ["b0"],
     );
-    assert.deepEqual(store.historyOf("carol"), []);
+    assert.deepEqual(store.historyOf("discord:carol"), []);
     store.close();
   });
 

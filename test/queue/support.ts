@@ -3,7 +3,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
-import type { GenerationRequest, Requester } from "../../src/commands/request.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import {
   GenerationQueue,
@@ -12,6 +11,7 @@ import {
   type QueueEvents,
   type SimulatedEngineSpec,
 } from "../../src/queue/index.js";
+import type { GenerationRequest, Requester, UserId } from "../../src/requests/request.js";
 
 /** A fresh folder, removed when the test ends. */
 export async function tempDir(t: TestContext): Promise<string> {
@@ -40,12 +40,22 @@ export function testConfig(dataDir: string, overrides: TestSettings = {}): Confi
   };
 }
 
+/** A Discord user's request; `user` and `roles` are bare names, qualified here (`discord:<user>`). */
+export const discordUser = (name: string): UserId =>
+  name.includes(":") ? (name as UserId) : `discord:${name}`;
+
 export function request(
-  userId: string,
+  user: string,
   overrides: Partial<GenerationRequest> & { roles?: string[] } = {},
 ): GenerationRequest {
   const { roles, ...rest } = overrides;
-  const requester: Requester = { platform: "discord", userId, channelId: "c1", ...(roles ? { roles } : {}) };
+  const userId = discordUser(user);
+  const requester: Requester = {
+    platform: "discord",
+    userId,
+    channelId: "c1",
+    ...(roles ? { roles: roles.map((role) => `discord-role:${role}` as const) } : {}),
+  };
   return {
     prompt: `a picture for ${userId}`,
     width: 1024,

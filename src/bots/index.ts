@@ -1,0 +1,6 @@
+/** Every adapter the composition root may start, in start order. */
+import type { Adapter } from "./adapter.js";
+
+export type { Adapter, AdapterContext, RunningAdapter } from "./adapter.js";
+
+export const adapters: readonly Adapter[] = [];

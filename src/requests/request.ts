@@ -1,0 +1,69 @@
+/**
+ * The platform-neutral request every adapter produces and the queue stores, and who asked it:
+ * plain JSON-safe data (seeds are decimal strings, since 64-bit seeds do not fit a JSON number).
+ * This room is shared by commands/ and queue/; neither imports the other.
+ */
+import type { SchedulerName } from "../pipeline/types.js";
+
+export type Platform = "discord" | "slack" | "web" | "cli";
+
+/**
+ * A user id that carries its platform, so that two platforms' users can never be mixed in limits,
+ * fair turns, history or priority rules: `discord:123`, `slack:T1:U2` (team, then user),
+ * `web:<browser id>`, `cli:<login name>`.
+ */
+export type UserId = `${Platform}:${string}`;
+
+/** `discord-role:456`: a Discord role, for priority tiers and admins (Slack has no roles). */
+export type RoleId = `discord-role:${string}`;
+
+export function userId(platform: Platform, ...parts: string[]): UserId {
+  return `${platform}:${parts.join(":")}`;
+}
+
+export function platformOf(id: UserId): Platform {
+  return id.slice(0, id.indexOf(":")) as Platform;
+}
+
+/** Who is asking. */
+export interface Who {
+  userId: UserId;
+  /** Display name for captions. */
+  userName?: string;
+  /** Roles that may raise the priority tier or make the user an admin. */
+  roles?: RoleId[];
+}
+
+/** Where the request was made, and where its answer goes. */
+export interface Where {
+  platform: Platform;
+  /** Discord guild or Slack team; undefined in DMs, the web chat and the CLI. */
+  serverId?: string;
+  channelId?: string;
+  /** Platform-specific address of the message to update (interaction token, thread ts, ...). */
+  replyTo?: string;
+  /** The channel allows NSFW content (no safety negative prompt is added). */
+  nsfwChannel?: boolean;
+}
+
+/** Who asked, and where the answer goes: stored with every job. */
+export interface Requester extends Who, Where {}
+
+export interface GenerationRequest {
+  prompt: string;
+  /** Undefined = none. */
+  negativePrompt?: string;
+  width: number;
+  height: number;
+  /** Decimal string of a 64-bit unsigned integer. */
+  seed: string;
+  steps: number;
+  guidance: number;
+  scheduler: SchedulerName;
+  count: number;
+  refiner: { enabled: false } | { enabled: true; switchAt: number };
+  variation?: { subseed: string; strength: number };
+  /** Refine / upscale an image of an earlier job. */
+  source?: { jobId: string; imageIndex: number; strength: number; upscale: 1 | 1.5 | 2 };
+  requester: Requester;
+}
