@@ -27,14 +27,18 @@ export interface SlackMessage {
 
 /** The service's text as mrkdwn of at most `max` characters, cut before conversion so no escape is split. */
 export function mrkdwnWithin(text: string, max: number): string {
-  let source = text;
-  let rendered = toMrkdwn(source);
-  while (rendered.length > max) {
-    const chars = Array.from(source);
-    source = `${chars.slice(0, Math.max(0, chars.length - (rendered.length - max) - 1)).join("")}…`;
-    rendered = toMrkdwn(source);
+  const whole = toMrkdwn(text);
+  if (whole.length <= max) return whole;
+  // The longest prefix whose conversion (with the cut mark) fits: escapes make lengths uneven.
+  const chars = Array.from(text);
+  let fits = 0;
+  let over = chars.length;
+  while (over - fits > 1) {
+    const middle = (fits + over) >>> 1;
+    if (toMrkdwn(`${chars.slice(0, middle).join("")}…`).length <= max) fits = middle;
+    else over = middle;
   }
-  return rendered;
+  return toMrkdwn(`${chars.slice(0, fits).join("")}…`);
 }
 
 function plainWithin(text: string, max: number): string {
