@@ -64,7 +64,7 @@ describe("job views as Block Kit", () => {
       ],
     ]);
     assert.equal(row!.type, "actions");
-    const [reroll, vary] = row!.elements as Array<Record<string, unknown>>;
+    const [reroll, vary] = row!.elements as unknown as Array<Record<string, unknown>>;
     assert.deepEqual(reroll, {
       type: "button",
       text: { type: "plain_text", text: "🔄 Re-roll", emoji: true },
