@@ -3,7 +3,7 @@
  * `v0:<X-Slack-Request-Timestamp>:<raw body>` with the signing secret. Payload builders give the
  * form bodies of a slash command and of a `block_actions` press, with the fields Bolt reads.
  */
-import { createHmac } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 
 export function slackSignature(secret: string, timestampSeconds: number, body: string): string {
   return `v0=${createHmac("sha256", secret).update(`v0:${timestampSeconds}:${body}`).digest("hex")}`;
@@ -66,7 +66,7 @@ export function slashCommandPayload(fields: SlashCommandFields): Record<string, 
     api_app_id: "A0FAKE",
     is_enterprise_install: "false",
     response_url: fields.responseUrl,
-    trigger_id: `${Date.now()}.trigger`,
+    trigger_id: `${Date.now()}.${randomUUID()}`,
   };
 }
 
@@ -105,7 +105,7 @@ export function blockActionsPayload(fields: ButtonPressFields): Record<string, u
       channel_id: fields.channelId,
       is_ephemeral: false,
     },
-    trigger_id: `${Date.now()}.trigger`,
+    trigger_id: `${Date.now()}.${randomUUID()}`,
     channel: { id: fields.channelId, name: "general" },
     message: { type: "message", ts: fields.messageTs, text: "" },
     response_url: fields.responseUrl,

@@ -103,6 +103,27 @@ describe("Slack over Socket Mode", () => {
     assert.equal((await app.easel.queue.history(asker)).length, jobs);
   });
 
+  test("an envelope delivered again (same trigger_id) is acked but makes no second job", async () => {
+    const payload = slashCommandPayload({
+      text: "one heron --steps 2",
+      teamId: fake.teamId,
+      channelId: CHANNEL,
+      userId: USER,
+      responseUrl: fake.responseUrl(CHANNEL, USER),
+    });
+    const jobs = (await app.easel.queue.history(asker)).length;
+    const first = await fake.deliver("slash_commands", payload);
+    const again = await fake.deliver("slash_commands", payload);
+    assert.ok(first.ackedAt !== undefined && again.ackedAt !== undefined);
+    await fake.waitFor(
+      () => resultMessages(fake).some((m) => m.text.includes("one heron")),
+      10_000,
+      "the result",
+    );
+    assert.equal((await app.easel.queue.history(asker)).length, jobs + 1);
+    assert.equal(resultMessages(fake).filter((m) => m.text.includes("one heron")).length, 1);
+  });
+
   test("when Slack drops the connection the app opens a new one and keeps answering", async () => {
     const opened = fake.connectionsOpened;
     fake.dropSockets();

@@ -17,6 +17,7 @@ import { userId, type Where, type Who } from "../../requests/request.js";
 import { textMessage } from "./blocks.js";
 import { boltLogger } from "./bolt-logger.js";
 import { SlackJobMessages, type SlackPlace, type TellPrivately } from "./job-messages.js";
+import { RecentIds } from "./recent-ids.js";
 import { operatorHint, slackErrorCode } from "./slack-errors.js";
 
 /**
@@ -117,9 +118,18 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     else await messages.follow(reply.view, place, tell);
   };
 
+  const triggers = new RecentIds();
+
   // Any command name: the manifest registers /imagine, and an operator may rename it.
   app.command(/^\//, async ({ command, ack, respond }) => {
     await ack();
+    if (!triggers.firstTime(command.trigger_id)) {
+      logger.info(
+        { channel: command.channel_id },
+        "a Slack command was delivered twice; the copy is ignored",
+      );
+      return;
+    }
     const team = command.team_id || command.enterprise_id || "";
     const place: SlackPlace = { teamId: team, channelId: command.channel_id, userId: command.user_id };
     const tell = privately(respond, command.channel_id, command.user_id);
@@ -143,6 +153,13 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
   app.action(/^easel:/, async ({ ack, body, action, respond }) => {
     await ack();
     if (body.type !== "block_actions" || action.type !== "button") return;
+    if (!triggers.firstTime(body.trigger_id)) {
+      logger.info(
+        { channel: body.channel?.id },
+        "a Slack button press was delivered twice; the copy is ignored",
+      );
+      return;
+    }
     const team = body.team?.id ?? body.user.team_id ?? "";
     const channel = body.channel?.id ?? body.container?.channel_id;
     const tell = privately(respond, channel, body.user.id);
