@@ -113,6 +113,7 @@ class FollowedJob {
       this.end();
       return;
     }
+    if (this.ended) return; // stopped while the message was being posted
     this.unwatch = chat.watch(this.jobId, (view) => this.onView(view), {
       minIntervalMs: this.options.progressIntervalMs ?? PROGRESS_INTERVAL_MS,
     });
