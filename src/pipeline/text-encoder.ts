@@ -189,7 +189,9 @@ function requireFinite(
       field,
     );
   }
-  throw new DeviceFailureError(`The text encoder produced invalid values (numeric overflow) for the ${label}.`);
+  throw new DeviceFailureError(
+    `The text encoder produced invalid values (numeric overflow) for the ${label}.`,
+  );
 }
 
 /** Copies [tokens, encoderWidth] rows into columns [offset, offset + encoderWidth) of [tokens, totalWidth]. */

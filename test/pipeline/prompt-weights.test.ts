@@ -144,7 +144,10 @@ describe("parsePromptWeights", () => {
     const outOfRange = (error: unknown) => {
       assert.ok(error instanceof InvalidInputError, String(error));
       assert.equal(error.code, "invalid_input");
-      assert.match(error.userMessage, new RegExp(`between -${MAX_EMPHASIS_WEIGHT} and ${MAX_EMPHASIS_WEIGHT}`));
+      assert.match(
+        error.userMessage,
+        new RegExp(`between -${MAX_EMPHASIS_WEIGHT} and ${MAX_EMPHASIS_WEIGHT}`),
+      );
       return true;
     };
     assert.throws(() => parsePromptWeights(`(cat:${"9".repeat(41)})`), outOfRange);
@@ -170,7 +173,9 @@ describe("parsePromptWeights", () => {
     const [deepest] = parsePromptWeights(nested(MAX_EMPHASIS_DEPTH, "[", "]"));
     assert.equal(deepest!.text, "cat");
     // Unpaired brackets are text, not nesting.
-    assert.deepEqual(parsePromptWeights(`${"(".repeat(1000)}cat`), [{ text: `${"(".repeat(1000)}cat`, weight: 1 }]);
+    assert.deepEqual(parsePromptWeights(`${"(".repeat(1000)}cat`), [
+      { text: `${"(".repeat(1000)}cat`, weight: 1 },
+    ]);
   });
 
   it("only refuses with an input error, and keeps every character that is not syntax, in order", () => {
@@ -250,7 +255,11 @@ describe("parsePromptWeights", () => {
           (each) => each.kind === "explicit" && Math.abs(each.weight) > MAX_EMPHASIS_WEIGHT,
         );
         const margin = 1e-9;
-        if (layers.length > MAX_EMPHASIS_DEPTH || explicitOutOfRange || Math.abs(weight) > MAX_EMPHASIS_WEIGHT + margin) {
+        if (
+          layers.length > MAX_EMPHASIS_DEPTH ||
+          explicitOutOfRange ||
+          Math.abs(weight) > MAX_EMPHASIS_WEIGHT + margin
+        ) {
           if (Math.abs(Math.abs(weight) - MAX_EMPHASIS_WEIGHT) <= margin) return; // rounding decides
           assert.throws(() => parsePromptWeights(prompt), InvalidInputError, prompt);
           return;

@@ -284,6 +284,22 @@ describe("loading model folders", () => {
     );
   });
 
+  it("reports a bad scheduler config as the model folder's problem: the file and key for the operator only", async () => {
+    const models = await fixtureModels();
+    const copy = join(scratch, "bad-scheduler");
+    await cp(models.base, copy, { recursive: true });
+    const path = join(copy, "scheduler", "scheduler_config.json");
+    const config = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
+    await writeFile(path, JSON.stringify({ ...config, prediction_type: "banana" }));
+    await assert.rejects(loadPipeline({ modelDir: copy, device: "cpu" }), (error: unknown) => {
+      assert.ok(error instanceof ModelFolderError, String(error));
+      assert.ok(error.message.startsWith(path), error.message);
+      assert.match(error.message, /prediction_type/);
+      assert.doesNotMatch(error.userMessage, /prediction_type|banana|scheduler_config|\//);
+      return true;
+    });
+  });
+
   it("refuses a folder that is not an SDXL pipeline", async () => {
     const models = await fixtureModels();
     const copy = join(scratch, "sd15");

@@ -30,7 +30,13 @@ function refused(change: Partial<GenerateParams>, field: string, message: RegExp
 
 describe("validateGenerateParams", () => {
   it("treats a prompt of only invisible characters as empty", () => {
-    for (const prompt of ["\u200B", "\u200B\u200C\u200D\uFEFF", " \u2060 \u00AD ", "\u3164\u115F", "\uFE0F"]) {
+    for (const prompt of [
+      "\u200B",
+      "\u200B\u200C\u200D\uFEFF",
+      " \u2060 \u00AD ",
+      "\u3164\u115F",
+      "\uFE0F",
+    ]) {
       refused({ prompt }, "prompt", /prompt is empty/);
     }
     assert.doesNotThrow(() => validateGenerateParams({ ...base, prompt: "\u200Bcat" }));

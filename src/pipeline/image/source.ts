@@ -33,6 +33,9 @@ export interface SourceImage {
   height: number;
 }
 
+/** Largest source image file the pipeline reads, in bytes. */
+export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
+
 /** Smallest side accepted after resizing: 64 px is an 8x8 latent, the least the UNet can work on. */
 export const MIN_SOURCE_SIDE = 64;
 
