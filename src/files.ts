@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { constants, renameSync, rmSync, writeFileSync } from "node:fs";
-import { open, rename, rm, writeFile } from "node:fs/promises";
+import { copyFile, open, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { InvalidInputError } from "./errors.js";
 
@@ -24,6 +24,18 @@ export async function writeFileAtomically(path: string, data: Uint8Array | strin
   const temporary = temporaryBeside(path);
   try {
     await writeFile(temporary, data);
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** Copies `source` to `path` the same way: whole or not at all, an existing `path` kept on failure. */
+export async function copyFileAtomically(source: string, path: string): Promise<void> {
+  const temporary = temporaryBeside(path);
+  try {
+    await copyFile(source, temporary);
     await rename(temporary, path);
   } catch (error) {
     await rm(temporary, { force: true });
