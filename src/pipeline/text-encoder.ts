@@ -4,7 +4,7 @@
  * Long prompts arrive as several 77-token chunks, concatenated along the sequence axis; emphasis
  * weights scale token embeddings and then restore the chunk's mean, as the popular SD UIs do.
  */
-import { DeviceFailureError, InvalidInputError, ModelFolderError } from "../errors.js";
+import { ModelFolderError } from "../errors.js";
 import type { ModelFolder } from "./model-folder.js";
 import type { ModelSession } from "./onnx/session.js";
 import { floatOutput, integerInput } from "./onnx/tensors.js";
@@ -154,8 +154,6 @@ export async function encodePrompts(
 
   applyEmphasis(positiveHidden, positive, encoders, width);
   if (negativeHidden && negative) applyEmphasis(negativeHidden, negative, encoders, width);
-  requireFinite(positiveHidden, positivePooled, positive, "prompt");
-  if (negativeHidden && negative) requireFinite(negativeHidden, negativePooled, negative, "negative");
 
   const negativeEmbeddings: PromptEmbeddings | undefined = zeroNegative
     ? { hidden: hidden(1), pooled: new Float32Array(positivePooled.length), chunks }
@@ -167,31 +165,6 @@ export async function encodePrompts(
     negative: negativeEmbeddings,
     width,
   };
-}
-
-/**
- * Embeddings must be finite. When emphasis weights scaled them, the request is at fault (its
- * weights), not the device: the job fails as invalid input and never reaches the VAE, whose
- * overflow message would mislead.
- */
-function requireFinite(
-  hidden: Float32Array,
-  pooled: Float32Array | undefined,
-  tokenizations: readonly { weighted: boolean }[],
-  field: "prompt" | "negative",
-): void {
-  const finite = (values: Float32Array | undefined) => !values || values.every(Number.isFinite);
-  if (finite(hidden) && finite(pooled)) return;
-  const label = field === "prompt" ? "prompt" : "negative prompt";
-  if (tokenizations.some((t) => t.weighted)) {
-    throw new InvalidInputError(
-      `The emphasis weights in the ${label} push the text encoder out of range; use weights closer to 1.`,
-      field,
-    );
-  }
-  throw new DeviceFailureError(
-    `The text encoder produced invalid values (numeric overflow) for the ${label}.`,
-  );
 }
 
 /** Copies [tokens, encoderWidth] rows into columns [offset, offset + encoderWidth) of [tokens, totalWidth]. */
