@@ -522,7 +522,10 @@ describe("source images", () => {
     const edge = await raw(testImage(43, 43), 43, 43).png().toBuffer();
     assert.equal((await loadSourceImage(edge, { ...LIMITS, upscale: 1.5 })).width, 64);
     const below = await raw(testImage(42, 42), 42, 42).png().toBuffer();
-    await rejectsAsInvalid(loadSourceImage(below, { ...LIMITS, upscale: 1.5 }), /43x43 before upscaling x1.5/);
+    await rejectsAsInvalid(
+      loadSourceImage(below, { ...LIMITS, upscale: 1.5 }),
+      /43x43 before upscaling x1.5/,
+    );
   });
 
   it("upscales x1.5 and x2 and rounds sides down to multiples of 8", async () => {
