@@ -65,8 +65,11 @@ export function validateSeed(seed: bigint, field = "seed"): void {
   }
 }
 
-/** Characters that show nothing: white space and the default-ignorables (zero-width space and joiners, BOM, soft hyphen, variation selectors, Hangul fillers). */
-const INVISIBLE = /[\s\p{Default_Ignorable_Code_Point}]/gu;
+/**
+ * Characters that show nothing: white space, control characters and the default-ignorables
+ * (zero-width space and joiners, BOM, soft hyphen, variation selectors, Hangul fillers).
+ */
+const INVISIBLE = /[\s\p{Cc}\p{Default_Ignorable_Code_Point}]/gu;
 
 /** Whether `text` shows nothing at all: empty, or only invisible characters. */
 export function isBlankText(text: string): boolean {

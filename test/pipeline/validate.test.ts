@@ -36,6 +36,7 @@ describe("validateGenerateParams", () => {
       " \u2060 \u00AD ",
       "\u3164\u115F",
       "\uFE0F",
+      "\u0000\u0007",
     ]) {
       refused({ prompt }, "prompt", /prompt is empty/);
     }
