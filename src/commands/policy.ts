@@ -19,9 +19,7 @@ export type ContentPolicy = Config["policy"];
  * dropped: they split a word for the tokenizer, but not for a reader, nor for the model.
  */
 function readingsOf(text: string): string[][] {
-  const visible = text
-    .normalize("NFKC")
-    .replace(/[\p{Default_Ignorable_Code_Point}\p{Mn}\p{Me}]/gu, "");
+  const visible = text.normalize("NFKC").replace(/[\p{Default_Ignorable_Code_Point}\p{Mn}\p{Me}]/gu, "");
   const texts = [visible];
   try {
     texts.push(
