@@ -146,7 +146,10 @@ describe("the chat service, through a fake transport", () => {
     const { jobId } = await transport.imagine("a fox --steps 20", alice);
     const late: JobView[] = [];
     await new Promise<void>((resolve) =>
-      chat.watch(jobId!, (view) => (late.push(view), view.final && resolve())),
+      chat.watch(jobId!, (view) => {
+        late.push(view);
+        if (view.final) resolve();
+      }),
     );
     assert.deepEqual(
       late.map((view) => view.state),
@@ -159,7 +162,10 @@ describe("the chat service, through a fake transport", () => {
     await new Promise<void>((resolve) =>
       chat.watch(
         reply.kind === "job" ? reply.jobId : "",
-        (view) => (views.push(view), view.final && resolve()),
+        (view) => {
+          views.push(view);
+          if (view.final) resolve();
+        },
         {
           minIntervalMs: 100,
         },
