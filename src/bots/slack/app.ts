@@ -11,6 +11,7 @@ import { App, type RespondFn, webApi } from "@slack/bolt";
 import type { Logger } from "pino";
 import type { ChatReply, ChatService, JobView } from "../../commands/chat.js";
 import { isHelpRequest } from "../../commands/imagine.js";
+import { chatTexts } from "../../commands/texts.js";
 import type { SlackConfig } from "../../config.js";
 import { ConfigError } from "../../errors.js";
 import { userId, type Where, type Who } from "../../requests/request.js";
@@ -43,8 +44,6 @@ export interface RunningSlackApp {
   messages: SlackJobMessages;
   stop(): Promise<void>;
 }
-
-const GENERIC_FAILURE = "Something went wrong on our side. Please try again.";
 
 export async function startSlackApp(options: SlackAppOptions): Promise<RunningSlackApp> {
   const { config, chat, logger } = options;
@@ -146,7 +145,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
       );
     } catch (error) {
       logger.error({ err: error, channel: command.channel_id }, "a Slack command failed");
-      await tell(GENERIC_FAILURE);
+      await tell(chatTexts.internalError());
     }
   });
 
@@ -177,7 +176,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
       await answer(reply, { teamId: team, channelId: channel, userId: body.user.id }, tell);
     } catch (error) {
       logger.error({ err: error, channel }, "a Slack button press failed");
-      await tell(GENERIC_FAILURE);
+      await tell(chatTexts.internalError());
     }
   });
 

@@ -1,7 +1,8 @@
 /** The Slack adapter: runs when SLACK_BOT_TOKEN is set (Socket Mode with SLACK_APP_TOKEN, else HTTP). */
-import { slackUsage } from "../../commands/render.js";
+
 import type { Adapter } from "../adapter.js";
 import { startSlackApp } from "./app.js";
+import { slackUsage } from "./usage.js";
 
 export const slackAdapter: Adapter = {
   name: "slack",
