@@ -3,10 +3,12 @@
  * fixture generator and the one-shot `imagine` path through the queue.
  */
 import { Command, CommanderError } from "commander";
+import { registerDoctorCommand } from "./cli/doctor.js";
 import { registerFixturesCommand } from "./cli/fixtures.js";
 import { registerGenerateCommands } from "./cli/generate.js";
 import { registerImagineCommand } from "./cli/imagine.js";
 import { registerInspectCommands } from "./cli/inspect.js";
+import { registerPullCommand } from "./cli/pull.js";
 import { isEaselError, ModelFolderError } from "./errors.js";
 
 export function buildProgram(): Command {
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
   registerInspectCommands(program);
   registerFixturesCommand(program);
   registerImagineCommand(program);
+  registerPullCommand(program);
+  registerDoctorCommand(program);
   return program;
 }
 
