@@ -26,6 +26,7 @@ function progressRenderer(stream: NodeJS.WriteStream): (event: PullEvent) => voi
   let finished = 0;
   let lastDraw = 0;
   let current = "";
+  let remaining = 0;
   const draw = (force = false) => {
     if (!meter) return;
     const now = performance.now();
@@ -42,6 +43,7 @@ function progressRenderer(stream: NodeJS.WriteStream): (event: PullEvent) => voi
         break;
       case "plan":
         meter = new TransferMeter(event.totalBytes);
+        remaining = event.files.length;
         line(
           `${event.files.length} files, ${formatBytes(event.totalBytes)}${event.presentBytes > 0 ? ` (${formatBytes(event.presentBytes)} already here)` : ""}`,
         );
@@ -53,8 +55,9 @@ function progressRenderer(stream: NodeJS.WriteStream): (event: PullEvent) => voi
         break;
       case "kept":
         finished += event.file.size;
+        remaining -= 1;
         meter?.update(finished);
-        draw();
+        draw(remaining === 0);
         break;
       case "position":
         meter?.update(finished + event.bytes);
@@ -65,8 +68,10 @@ function progressRenderer(stream: NodeJS.WriteStream): (event: PullEvent) => voi
         break;
       case "done":
         finished += event.file.size;
+        remaining -= 1;
         meter?.update(finished);
-        draw(event.file.size > 100e6);
+        draw(remaining === 0 || event.file.size > 100e6);
+        if (remaining === 0 && tty) stream.write("\n");
         break;
     }
   };

@@ -17,7 +17,7 @@ export const PRESETS: Readonly<Record<string, RepoPreset>> = {
   "sdxl-base": {
     repo: "stabilityai/stable-diffusion-xl-base-1.0",
     folder: "sdxl-base",
-    description: "SDXL base 1.0 (float32 ONNX export, about 13 GB)",
+    description: "SDXL base 1.0 (float32 ONNX export, about 14 GB)",
   },
   "sdxl-refiner": {
     repo: "stabilityai/stable-diffusion-xl-refiner-1.0",

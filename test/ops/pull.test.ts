@@ -207,6 +207,10 @@ describe("easel pull against a loopback Hub", () => {
     assert.match(run.stderr, new RegExp(`${REPO} at main is commit ${hub.commit}`));
     assert.match(run.stderr, /\[\d+\/\d+\] unet\/model\.onnx_data/);
     assert.ok(!run.stderr.includes("\r"), "a redrawn bar off a terminal");
+    assert.match(
+      run.stderr,
+      /^ {2}[\d.]+ [kMG]?B \/ [\d.]+ [kMG]?B \(100%\) {2}[\d.]+ [kMG]?B\/s {2}ETA \S+$/m,
+    );
     assert.match(run.stdout, /^ok {4}base\/unet {2,}.*parameters/m);
     assert.equal(run.stdout.trim().split("\n").at(-1), `EASEL_MODEL_DIR=${dir}`);
   });
