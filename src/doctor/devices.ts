@@ -43,12 +43,30 @@ export function onnxruntimeVersion(): string {
   }
 }
 
-/** Runs src/doctor/cuda-probe in a child process (the same loader flags as this process). */
+/**
+ * This process's loader flags (e.g. tsx's `--import`), for the probe: without code to evaluate
+ * (`-e` would run the caller's script again), test-runner or inspector flags.
+ */
+export function loaderFlags(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const flag = execArgv[i]!;
+    if (["-e", "--eval", "-p", "--print"].includes(flag)) {
+      i += 1;
+      continue;
+    }
+    if (/^--(eval|print|test|inspect|watch)/.test(flag)) continue;
+    kept.push(flag);
+  }
+  return kept;
+}
+
+/** Runs src/doctor/cuda-probe in a child process (with this process's loader flags). */
 export const probeCudaInChild: CudaProbe = (deviceId) =>
   new Promise((resolve) => {
     const self = fileURLToPath(import.meta.url);
     const probe = join(dirname(self), `cuda-probe${extname(self)}`);
-    const child = spawn(process.execPath, [...process.execArgv, probe, String(deviceId)], {
+    const child = spawn(process.execPath, [...loaderFlags(process.execArgv), probe, String(deviceId)], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../src/config.js";
 import { checkChatSettings } from "../../src/doctor/chat.js";
-import { checkDevice, diagnoseCudaFailure } from "../../src/doctor/devices.js";
+import { checkDevice, diagnoseCudaFailure, loaderFlags } from "../../src/doctor/devices.js";
 import { parseNvidiaSmi } from "../../src/doctor/gpu-info.js";
 import { type DoctorReport, runDoctor } from "../../src/doctor/index.js";
 import { checkDeviceMemory } from "../../src/doctor/memory.js";
@@ -252,5 +252,17 @@ describe("easel doctor's other checks", () => {
       ["data dir"],
     );
     assert.match(failed[0]!.message, /is not writable \(ENOTDIR\)/);
+  });
+});
+
+describe("the CUDA probe's process", () => {
+  it("inherits loader flags but never code to evaluate", () => {
+    assert.deepEqual(
+      loaderFlags(["--import", "tsx", "-e", "spawnAgain()", "--inspect=9229", "--test-reporter=spec"]),
+      ["--import", "tsx"],
+    );
+    assert.deepEqual(loaderFlags(["--eval=x", "--print", "y", "--max-old-space-size=4096"]), [
+      "--max-old-space-size=4096",
+    ]);
   });
 });
