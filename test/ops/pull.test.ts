@@ -7,6 +7,7 @@ import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { HubClient } from "../../src/hub/client.js";
 import { HubError } from "../../src/hub/errors.js";
 import { PULL_STATE_FILE, type PullEvent, pullModel } from "../../src/hub/pull.js";
+import { isPipelineFile, resolveRepo } from "../../src/hub/repos.js";
 import { loadPipeline } from "../../src/pipeline/index.js";
 import { runCli } from "../helpers/cli.js";
 import { fixtureModels } from "../helpers/fixtures.js";
@@ -169,12 +170,14 @@ describe("easel pull against a loopback Hub", () => {
     });
     assert.equal(noToken.code, 2);
     assert.match(noToken.stderr, /^error: The Hub needs a token .*HTTP 401.*set HF_TOKEN/m);
-    const wrong = await runCli(["pull", REPO, "--dir", join(work, "b")], {
-      env: { HF_ENDPOINT: hub.hubUrl, HF_TOKEN: "hf_wrong_value_987", EASEL_DATA_DIR: join(work, "data") },
+    const wrongToken = "hf_wrong_value_987";
+    await assert.rejects(pull({ token: wrongToken, dir: join(work, "b") }), (error: unknown) => {
+      assert.ok(error instanceof HubError);
+      assert.equal(error.problem, "auth");
+      assert.match(error.userMessage, /refused HF_TOKEN/);
+      assert.ok(!error.userMessage.includes(wrongToken), "the token is in the message");
+      return true;
     });
-    assert.equal(wrong.code, 2);
-    assert.match(wrong.stderr, /refused HF_TOKEN/);
-    assert.ok(!`${wrong.stdout}${wrong.stderr}`.includes("hf_wrong_value_987"), "the token was printed");
   });
 
   it("refuses to pull into a finished folder unless forced; forced, it re-checks and keeps good files", async () => {
@@ -216,18 +219,52 @@ describe("easel pull against a loopback Hub", () => {
   });
 });
 
-describe("easel pull's arguments", () => {
+describe("easel pull's choice of repository and files", () => {
   let server: FakeHub;
   after(async () => server?.stop());
 
-  it("rejects a repository id that is not owner/name, before any request", async () => {
-    server = await new FakeHub({ repo: REPO, files: [] }).start();
-    const run = await runCli(["pull", "../../etc", "--dir", join(tmpdir(), "never")], {
-      env: { HF_ENDPOINT: server.hubUrl },
+  it("takes presets and owner/name ids, and rejects anything else", () => {
+    assert.deepEqual(resolveRepo("sdxl-base"), {
+      repo: "stabilityai/stable-diffusion-xl-base-1.0",
+      defaultDir: join("models", "sdxl-base"),
     });
-    assert.equal(run.code, 2);
-    assert.match(run.stderr, /neither a preset \(sdxl-base, sdxl-refiner\) nor a repository id/);
-    assert.equal(server.requests.length, 0);
+    assert.deepEqual(resolveRepo("acme/sdxl-onnx"), {
+      repo: "acme/sdxl-onnx",
+      defaultDir: join("models", "sdxl-onnx"),
+    });
+    for (const bad of ["../../etc", "acme/..", "acme", "acme/a/b", "https://huggingface.co/acme/x"]) {
+      assert.throws(
+        () => resolveRepo(bad),
+        /neither a preset \(sdxl-base, sdxl-refiner\) nor a repository id/,
+        bad,
+      );
+    }
+  });
+
+  it("keeps only the pipeline's files of a listing, and no path that leaves the folder", () => {
+    const kept = [
+      "model_index.json",
+      "scheduler/scheduler_config.json",
+      "tokenizer/merges.txt",
+      "tokenizer_2/special_tokens_map.json",
+      "text_encoder/config.json",
+      "text_encoder_2/model.onnx_data",
+      "unet/model.onnx",
+      "vae_encoder/model.onnx",
+    ];
+    const dropped = [
+      "unet/diffusion_pytorch_model.fp16.safetensors",
+      "text_encoder/model.safetensors",
+      "text_encoder/openvino_model.bin",
+      "vae/config.json",
+      "vae_1_0/diffusion_pytorch_model.safetensors",
+      "sd_xl_base_1.0.safetensors",
+      "unet/../../evil.onnx",
+      "unet/sub/model.onnx",
+      "README.md",
+    ];
+    for (const path of kept) assert.ok(isPipelineFile(path), path);
+    for (const path of dropped) assert.ok(!isPipelineFile(path), path);
   });
 
   it("says so when a repository has no ONNX export", async () => {
