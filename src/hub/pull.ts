@@ -164,7 +164,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     emit({ kind: "file", file, index, count: files.length });
     const target = join(dir, file.path);
     const onDisk = await sizeOnDisk(target);
-    if (onDisk === file.size && (trusted ? true : await fileMatches(target, file))) {
+    if (onDisk === file.size && (trusted || (await fileMatches(target, file)))) {
       emit({ kind: "kept", file });
       continue;
     }
