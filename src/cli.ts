@@ -3,10 +3,12 @@
  * fixture generator and the one-shot `imagine` path through the queue.
  */
 import { Command, CommanderError } from "commander";
+import { registerDoctorCommand } from "./cli/doctor.js";
 import { registerFixturesCommand } from "./cli/fixtures.js";
 import { registerGenerateCommands } from "./cli/generate.js";
 import { registerImagineCommand } from "./cli/imagine.js";
 import { registerInspectCommands } from "./cli/inspect.js";
+import { registerPullCommand } from "./cli/pull.js";
 import { registerStartCommand } from "./cli/start.js";
 import { isEaselError } from "./errors.js";
 
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
   registerFixturesCommand(program);
   registerImagineCommand(program);
   registerStartCommand(program);
+  registerPullCommand(program);
+  registerDoctorCommand(program);
   return program;
 }
 
