@@ -22,7 +22,7 @@ import {
   slashCommandPayload,
 } from "./signed.js";
 
-export const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
+export const SECRET = "8f742231b10e8888abcd99eeefff85a5";
 export const CHANNEL = "C0GENERAL";
 export const USER = "U0ADA";
 
