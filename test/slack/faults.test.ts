@@ -43,6 +43,22 @@ describe("Slack faults and restarts", () => {
     await dir.remove();
   });
 
+  test("a bot token Slack refuses stops the start with a clear error, before anything listens", async () => {
+    await assert.rejects(
+      startSlackEasel(fake, {
+        mode: "http",
+        dataDir: dir.path,
+        simulatedStepMs: 1,
+        env: { SLACK_BOT_TOKEN: "xoxb-revoked" },
+      }),
+      /SLACK_BOT_TOKEN: Slack refused it .*\(invalid_auth\)/,
+    );
+    assert.deepEqual(
+      fake.calls.map((call) => call.method),
+      ["auth.test"],
+    );
+  });
+
   test("progress is edited into the one status message at most about every 2 s", async () => {
     const app = await start(100);
     await imagineOverHttp(fake, app, "a fox --steps 50");

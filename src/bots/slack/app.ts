@@ -47,7 +47,12 @@ export interface RunningSlackApp {
 
 export async function startSlackApp(options: SlackAppOptions): Promise<RunningSlackApp> {
   const { config, chat, logger } = options;
-  const clientOptions: webApi.WebClientOptions = { slackApiUrl: config.apiUrl, retryConfig: RETRY_CONFIG };
+  const log = boltLogger(logger);
+  const clientOptions: webApi.WebClientOptions = {
+    slackApiUrl: config.apiUrl,
+    retryConfig: RETRY_CONFIG,
+    logger: log,
+  };
   // Checked here, with a clear error, instead of by Bolt in its constructor (unawaited there);
   // the answer also spares Bolt an auth.test call per event.
   let identity: { botId: string; botUserId: string };
@@ -56,6 +61,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     identity = { botId: answer.bot_id ?? "", botUserId: answer.user_id ?? "" };
   } catch (error) {
     const code = slackErrorCode(error);
+    logger.error({ err: error, code }, "Slack refused the bot token");
     throw new ConfigError(
       `SLACK_BOT_TOKEN: Slack refused it at ${config.apiUrl} (${code}): ${operatorHint(code)}`,
     );
@@ -63,7 +69,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
   const common = {
     token: config.botToken,
     ...identity,
-    logger: boltLogger(logger),
+    logger: log,
     clientOptions,
     tokenVerificationEnabled: false,
   };
