@@ -68,13 +68,10 @@ describe("Slack faults and restarts", () => {
       .callsOf("chat.update")
       .filter((call) => call.params.ts === status.ts && /Generating/.test(String(call.params.text)));
     assert.ok(progress.length >= 2, `${progress.length} progress edits`);
-    for (let i = 1; i < progress.length; i++) {
-      // The service sends at most one view per 2 s; round trips on a busy machine blur the arrival
-      // times, but unpaced edits would come every 100 ms step.
-      const gap = progress[i]!.at - progress[i - 1]!.at;
-      assert.ok(gap > 1000, `edits ${i - 1} and ${i} came ${Math.round(gap)} ms apart`);
-    }
-    // 50 steps in about 5 s: without the pacing there would be one edit per step.
+    // At most one edit per 2 s of the job's run (+2 for the edges); 50 steps of 100 ms unpaced would
+    // be about 50 edits. Counted over the whole span, so a busy machine's bunched arrivals don't matter.
+    const span = progress.at(-1)!.at - progress[0]!.at;
+    assert.ok(progress.length <= span / 2000 + 2, `${progress.length} edits in ${Math.round(span)} ms`);
     assert.ok(progress.length < 10);
   });
 

@@ -82,6 +82,8 @@ class FollowedJob {
   private draining: Promise<void> | undefined;
   private unwatch: (() => void) | undefined;
   private ended = false;
+  /** When the message was last posted or edited: edits keep their spacing even when a slow call bunched views up. */
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
   private readonly log: Logger;
 
   constructor(
@@ -95,6 +97,10 @@ class FollowedJob {
     this.log = options.logger.child({ jobId, channel: place.channelId });
   }
 
+  private get intervalMs(): number {
+    return this.options.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
+  }
+
   async start(first: JobView): Promise<void> {
     const { client, chat } = this.options;
     const message = jobMessage(first);
@@ -102,6 +108,7 @@ class FollowedJob {
       const posted = await client.chat.postMessage({ channel: this.place.channelId, ...message });
       this.ts = posted.ts;
       this.lastSent = JSON.stringify(message);
+      this.lastWriteAt = performance.now();
     } catch (error) {
       const code = slackErrorCode(error);
       this.log.warn(
@@ -114,9 +121,7 @@ class FollowedJob {
       return;
     }
     if (this.ended) return; // stopped while the message was being posted
-    this.unwatch = chat.watch(this.jobId, (view) => this.onView(view), {
-      minIntervalMs: this.options.progressIntervalMs ?? PROGRESS_INTERVAL_MS,
-    });
+    this.unwatch = chat.watch(this.jobId, (view) => this.onView(view), { minIntervalMs: this.intervalMs });
   }
 
   stop(): void {
@@ -140,6 +145,11 @@ class FollowedJob {
   /** One Slack call at a time, in order; views that arrive meanwhile collapse into the newest. */
   private async drain(): Promise<void> {
     while (this.latest && !this.ended) {
+      if (!this.latest.final) {
+        const wait = this.lastWriteAt + this.intervalMs - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        if (!this.latest || this.ended) break;
+      }
       const view = this.latest;
       this.latest = undefined;
       try {
@@ -155,6 +165,7 @@ class FollowedJob {
   private async update(message: SlackMessage): Promise<void> {
     const key = JSON.stringify(message);
     if (this.ts === undefined || key === this.lastSent) return;
+    this.lastWriteAt = performance.now();
     try {
       await this.options.client.chat.update({ channel: this.place.channelId, ts: this.ts, ...message });
       this.lastSent = key;
