@@ -34,7 +34,10 @@ export class JobEventSequencer {
       case "running": {
         const events: JobEvent[] = [];
         if (previous?.state !== "running") events.push({ name: "started", data });
-        if (view.step !== undefined && previous?.step !== view.step) events.push({ name: "progress", data });
+        // Step 0 is the start itself; a progress event reports a finished step.
+        if (view.step !== undefined && view.step > 0 && previous?.step !== view.step) {
+          events.push({ name: "progress", data });
+        }
         return events;
       }
       default:

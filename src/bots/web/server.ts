@@ -48,7 +48,7 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
       `EASEL_WEB_TOKEN: required to serve the web chat and API on ${web.host}, which is not a loopback address.`,
     );
   }
-  const log = logger.child({ adapter: "http" });
+  const log = logger;
   const app: FastifyInstance = Fastify({
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
