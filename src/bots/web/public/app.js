@@ -13,7 +13,6 @@ const viewer = $("#viewer");
 const jobs = new Map();
 /** What was typed for each job, so a reload can show it before the job's caption exists. */
 const PROMPTS_KEY = "easel.prompts";
-const ICONS = { reroll: "🔄", vary: "✨", refine: "🪄", upscale: "⤢" };
 const FINAL = new Set(["done", "failed", "cancelled"]);
 
 function loadPrompts() {
@@ -246,14 +245,7 @@ function renderJob(entry, job) {
       const rowNode = el("div", { class: "actions-row" });
       for (const button of row) {
         const kind = button.press.kind === "cancel" ? "cancel" : button.press.action.action;
-        const node = el(
-          "button",
-          { type: "button", class: button.style, "data-action": kind },
-          ...(ICONS[kind] && /^[\p{L}\p{N}]/u.test(button.label)
-            ? [el("span", { class: "icon", "aria-hidden": "true", text: ICONS[kind] })]
-            : []),
-          button.label,
-        );
+        const node = el("button", { type: "button", class: button.style, "data-action": kind }, button.label);
         node.addEventListener("click", () => press(entry, button, node));
         rowNode.append(node);
       }
