@@ -238,6 +238,11 @@ function renderJob(entry, job) {
   }
 
   // Buttons from the service's view: cancel while queued/running, result buttons when done.
+  // Rebuilt only when they change, so a keyboard user's focus on Cancel survives progress updates.
+  const buttonsKey = JSON.stringify(job.buttons);
+  if (entry.buttonsKey === buttonsKey) return announceChange(previous, job);
+  entry.buttonsKey = buttonsKey;
+  const hadFocus = body.querySelector(".actions")?.contains(document.activeElement) ?? false;
   body.querySelector(".actions")?.remove();
   if (job.buttons.length > 0) {
     const actions = el("div", { class: "actions", role: "group", "aria-label": "Actions" });
@@ -252,7 +257,12 @@ function renderJob(entry, job) {
       actions.append(rowNode);
     }
     body.append(actions);
+    if (hadFocus) actions.querySelector("button")?.focus();
   }
+  announceChange(previous, job);
+}
+
+function announceChange(previous, job) {
   if (previous?.status !== job.status) {
     if (job.status === "done")
       announce(`Done: ${job.images.length} image${job.images.length === 1 ? "" : "s"} ready.`);
