@@ -127,7 +127,8 @@ function newCard({ promptText, origin }) {
       el("span", { class: "prompt-text", text: promptText ?? "" }),
     ),
   );
-  const status = el("p", { class: "status", role: "status", "aria-live": "polite" });
+  // Not a live region itself: state changes are announced once, through #announcer.
+  const status = el("p", { class: "status" });
   const body = el("div", { class: "card-body" }, status);
   card.append(head, body);
   cards.append(card);
@@ -263,7 +264,10 @@ function renderJob(entry, job) {
 }
 
 function announceChange(previous, job) {
-  if (previous?.status !== job.status) {
+  // A finished job loaded from history is not news; a new or changing one is.
+  if (previous === undefined && FINAL.has(job.status)) return;
+  if (job.status === "queued" && previous?.position !== job.position) announce(job.text);
+  else if (previous?.status !== job.status) {
     if (job.status === "done")
       announce(`Done: ${job.images.length} image${job.images.length === 1 ? "" : "s"} ready.`);
     else if (job.status === "failed") announce(`Failed: ${job.error?.message ?? job.text}`);
