@@ -466,6 +466,23 @@ async function start() {
   if (!info.ok) return;
   $("#demo-banner").hidden = !info.data.demoModel;
   $("#help-text").replaceChildren(...info.data.help.split("\n").map((line) => el("p", {}, markup(line))));
+  // Examples in the help are buttons that put them in the prompt.
+  for (const code of $("#help-text").querySelectorAll("code")) {
+    const example = code.textContent.match(/^\/imagine\s+(.+)$/);
+    if (!example) continue;
+    const button = el(
+      "button",
+      { type: "button", class: "example", title: "Use this example" },
+      code.textContent,
+    );
+    button.addEventListener("click", () => {
+      prompt.value = example[1];
+      autosize();
+      helpDialog.close();
+      prompt.focus();
+    });
+    code.replaceWith(button);
+  }
   const history = await api("GET", "/api/v1/history");
   if (!history.ok) return;
   const prompts = loadPrompts();
