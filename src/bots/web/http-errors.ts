@@ -22,6 +22,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   model_folder: 503,
   cancelled: 409,
   queue_full: 429,
+  stopping: 503,
   not_found: 404,
   forbidden: 403,
   timeout: 504,

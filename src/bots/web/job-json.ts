@@ -6,7 +6,7 @@
 import { Buffer } from "node:buffer";
 import { decodeButton } from "../../commands/buttons.js";
 import type { JobView } from "../../commands/chat.js";
-import type { ImageRef, JobStatus } from "../../queue/job-queue.js";
+import type { ImageRef, JobStatus } from "../../requests/jobs.js";
 import type { ActionBody } from "./schemas.js";
 
 export interface ImageJson {

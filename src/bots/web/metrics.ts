@@ -3,7 +3,7 @@
  * prom-client's global one), so two servers in one process never share or clash.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { JobQueue } from "../../queue/job-queue.js";
+import type { JobQueue } from "../../requests/jobs.js";
 
 /** Seconds: from a fast GPU step to a long CPU run. */
 const DURATION_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600];

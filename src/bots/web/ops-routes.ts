@@ -1,6 +1,6 @@
 /** `/healthz` and `/metrics`: served whenever easel runs, without a token (a Discord-only container is healthy too). */
 import type { FastifyInstance } from "fastify";
-import type { JobQueue } from "../../queue/job-queue.js";
+import type { JobQueue } from "../../requests/jobs.js";
 import type { QueueMetrics } from "./metrics.js";
 
 export function registerOpsRoutes(app: FastifyInstance, queue: JobQueue, metrics: QueueMetrics): void {
