@@ -104,7 +104,6 @@ test("the web chat: prompt, progress, a 1344x768 image, re-roll, an inline error
     seen.some((text) => /Queued|step \d+\/\d+|preview/.test(text)),
     `saw the place in line or a step/preview: ${seen.slice(0, 10).join(" | ")}`,
   );
-  const firstImage = first.locator(".images img").first();
   await page.waitForFunction("document.querySelector('li.card .images img').complete");
   const size = await page.evaluate(
     "(() => { const img = document.querySelector('li.card .images img'); return [img.naturalWidth, img.naturalHeight]; })()",

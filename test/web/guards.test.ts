@@ -77,7 +77,7 @@ test("parseCookies reads our names; the first of a repeated name wins; browser i
     "short",
     `${id}x`,
     "../../../../etc/passwd.......",
-    "a".repeat(21) + "/",
+    `${"a".repeat(21)}/`,
   ]) {
     assert.equal(isBrowserId(bad), false, String(bad));
   }
