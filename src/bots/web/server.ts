@@ -48,7 +48,6 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
       `EASEL_WEB_TOKEN: required to serve the web chat and API on ${web.host}, which is not a loopback address.`,
     );
   }
-  const log = logger;
   const app: FastifyInstance = Fastify({
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
@@ -101,7 +100,7 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
       // Fastify's own client errors (malformed JSON, empty JSON body): nothing of ours inside.
       return reply.code(400).send(errorBody("invalid_input", httpMessages.badJson));
     }
-    log.error({ err: error, method: request.method, path: pathOf(request.url) }, "web request failed");
+    logger.error({ err: error, method: request.method, path: pathOf(request.url) }, "web request failed");
     return reply.code(500).send(errorBody("internal", httpMessages.internal));
   });
   app.setNotFoundHandler((_request, reply) =>
@@ -132,7 +131,7 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
   const address = app.server.address();
   port = typeof address === "object" && address !== null ? address.port : web.port;
   const url = urlOf(web.host, port);
-  log.info(
+  logger.info(
     { url, chat: web.chat, token: web.token !== undefined },
     web.chat ? `web chat on ${url}` : `health and metrics on ${url}healthz and ${url}metrics`,
   );
