@@ -11,11 +11,13 @@ import {
   buildFullSizeVaeEncoder,
   CLIP_VIT_L_TEXT,
   OPENCLIP_BIGG_TEXT,
+  REDUCED_SDXL_ARCHITECTURE,
   SDXL_BASE_UNET,
   SDXL_VAE,
   writeFullSizeModels,
 } from "../../src/fixtures/full-size/index.js";
 import { loadPipeline } from "../../src/pipeline/index.js";
+import { float16BitsToFloat32, float32ToFloat16Bits } from "../../src/pipeline/onnx/float16.js";
 import type { GenerateParams } from "../../src/pipeline/types.js";
 
 let scratch: string;
@@ -137,6 +139,34 @@ describe("full-size architecture at reduced depth, written and run", () => {
       assert.notDeepEqual(other.latents, first.latents);
     } finally {
       await pipeline.dispose();
+    }
+  });
+
+  it("float16 weights and I/O: the UNet takes and returns float16 and stays finite", async () => {
+    const half = await writeFullSizeModels(join(scratch, "fp16"), {
+      depth: "reduced",
+      dtype: "float16",
+      seed: 7,
+    });
+    const unet = await ort.InferenceSession.create(join(half.base, "unet", "model.onnx"));
+    try {
+      const f16 = (values: number[] | Float32Array, dims: number[]) =>
+        new ort.Tensor("float16", float32ToFloat16Bits(Float32Array.from(values)), dims);
+      const { crossAttentionDim: context, pooledDim: pooled } = REDUCED_SDXL_ARCHITECTURE.unet;
+      const latent = Float32Array.from({ length: 2 * 4 * 8 * 8 }, (_, i) => Math.sin(i));
+      const { out_sample } = await unet.run({
+        sample: f16(latent, [2, 4, 8, 8]),
+        timestep: f16([500], []),
+        encoder_hidden_states: f16(new Float32Array(2 * 77 * context).fill(0.1), [2, 77, context]),
+        text_embeds: f16(new Float32Array(2 * pooled).fill(0.2), [2, pooled]),
+        time_ids: f16([512, 512, 0, 0, 512, 512, 512, 512, 0, 0, 512, 512], [2, 6]),
+      });
+      assert.equal(out_sample!.type, "float16");
+      const values = float16BitsToFloat32(out_sample!.data as Uint16Array);
+      assert.ok(values.every(Number.isFinite));
+      assert.ok(Math.max(...values) - Math.min(...values) > 0.01);
+    } finally {
+      await unet.release();
     }
   });
 

@@ -153,6 +153,21 @@ export class EulerScheduler extends EulerFamilyScheduler {
     const g = fl(step.guidance ?? 0);
     const sigma = this.sigmas[stepIndex]!;
     const dt = fl(this.sigmas[stepIndex + 1]! - sigma);
+    if (this.prediction === EPSILON && guided && nextInput !== undefined) {
+      // SDXL's default (epsilon, guidance, mid-run): the same operations without per-value branches.
+      for (let i = 0; i < n; i++) {
+        const x = latents[i]!;
+        const u = output[i]!;
+        const e = fl(u + fl(g * fl(output[n + i]! - u)));
+        const derivative = fl(fl(x - fl(x - fl(sigma * e))) / sigma);
+        const y = fl(x + fl(derivative * dt));
+        latents[i] = y;
+        const scaled = y / divisor;
+        nextInput[i] = scaled;
+        nextInput[i + secondCopy] = scaled;
+      }
+      return;
+    }
     const { vScale, vSkip } = this.vCoefficients(sigma);
     for (let i = 0; i < n; i++) {
       const x = latents[i]!;
