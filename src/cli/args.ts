@@ -11,7 +11,7 @@ import { decimalValue, integerValue, schedulerValue, seedValue } from "../reques
 export function parseNumber(value: string, label: string): number {
   const number = decimalValue(value);
   if (number === undefined)
-    throw new InvalidInputError(`${label} must be a decimal number; got "${value}".`, label);
+    throw new InvalidInputError(`${label} must be a number; got "${value}".`, label);
   return number;
 }
 
