@@ -10,8 +10,7 @@ import { decimalValue, integerValue, schedulerValue, seedValue } from "../reques
 
 export function parseNumber(value: string, label: string): number {
   const number = decimalValue(value);
-  if (number === undefined)
-    throw new InvalidInputError(`${label} must be a number; got "${value}".`, label);
+  if (number === undefined) throw new InvalidInputError(`${label} must be a number; got "${value}".`, label);
   return number;
 }
 

@@ -10,13 +10,13 @@ import { bucketForAspect } from "../commands/aspect.js";
 import { type Config, loadConfig, loadConfigFromEnvironment } from "../config.js";
 import { ensureDemoModel } from "../demo-model.js";
 import { InvalidInputError } from "../errors.js";
-import { createLogger } from "../logger.js";
 import {
   describeFileError,
   readRegularFile,
   writeFileAtomically,
   writeFileAtomicallySync,
 } from "../files.js";
+import { createLogger } from "../logger.js";
 import { MAX_SOURCE_BYTES } from "../pipeline/image/source.js";
 import { loadPipeline } from "../pipeline/index.js";
 import { encodeNpyFloat32 } from "../pipeline/npy.js";
