@@ -150,7 +150,7 @@ const MIGRATIONS: readonly string[] = [
      deleted_at INTEGER,
      PRIMARY KEY (job_id, idx)
    );`,
-  // 2: which process submitted each job, so a restart touches only its own kind's dead jobs.
+  // Which process submitted each job, so a restart touches only its own kind's dead jobs.
   `ALTER TABLE jobs ADD COLUMN submitter_kind TEXT CHECK (submitter_kind IN ('cli', 'service'));
    ALTER TABLE jobs ADD COLUMN submitter_pid INTEGER;
    ALTER TABLE jobs ADD COLUMN submitter_start TEXT;
@@ -207,7 +207,7 @@ function databaseProblem(error: unknown): string {
   return `cannot be opened (${typeof code === "string" ? `${code}: ` : ""}${text})`;
 }
 
-/** The kind of process a job without a recorded submitter came from, as migration 2 assumes. */
+/** The kind of process a job without a recorded submitter came from, as the submitter migration assumes. */
 const kindOfPlatform = (request: GenerationRequest): ProcessKind =>
   request.requester.platform === "cli" ? "cli" : "service";
 
