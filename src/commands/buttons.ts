@@ -3,7 +3,7 @@
  * working after a restart (decoding reads the id string only), and the follow-up request each
  * action makes.
  *
- * Id format (at most 82 characters, within Discord's and Slack's 100):
+ * Id format (at most 87 characters: `easel:1:vary:` + a 64-character job id + `:99:strong`, within Discord's and Slack's 100):
  *   easel:1:reroll:<jobId>              easel:1:cancel:<jobId>
  *   easel:1:vary:<jobId>:<i>:subtle     easel:1:vary:<jobId>:<i>:strong
  *   easel:1:refine:<jobId>:<i>          easel:1:upscale:<jobId>:<i>

@@ -40,6 +40,7 @@ import { queueMessages } from "./messages.js";
 import { tierOf } from "./ordering.js";
 import { generateParamsOf, validateRequest } from "./params.js";
 import { JobStore, type StoredJob } from "./store.js";
+import { isSubmitterAlive, ownSubmitter, type ProcessKind, type Submitter } from "./submitter.js";
 
 export interface EmbeddedJobQueueOptions {
   config: Config;
@@ -73,6 +74,13 @@ export interface EmbeddedJobQueueOptions {
    * job but the command line's (the process that would have printed its result is gone).
    */
   requeue?: (job: JobRecord) => boolean;
+  /**
+   * The kind of process this queue runs in, recorded with each job it takes. recover() touches
+   * only jobs whose submitting queue is gone: a "service" queue resumes dead service jobs (and
+   * fails dead CLI ones); a "cli" queue fails dead CLI jobs and leaves the service's to the next
+   * service start. Default: "service".
+   */
+  processKind?: ProcessKind;
 }
 
 /** The internal story of an error, for the operator's logs: its message and its causes'. */
@@ -174,11 +182,17 @@ export class EmbeddedJobQueue implements JobQueue {
   private readonly onInternalError: (error: unknown, where: string) => void;
   /** Finished runs whose images are still being written. */
   private readonly finishing = new Set<Promise<void>>();
+  /** This queue, as recorded with each job it takes (see submitter.ts). */
+  private readonly submitter: Submitter;
+  private readonly releaseSubmitter: () => void;
 
   constructor(private readonly options: EmbeddedJobQueueOptions) {
     const { config } = options;
     this.ownsStore = options.store === undefined;
     this.store = options.store ?? JobStore.open(join(config.dataDir, "jobs.sqlite"));
+    const own = ownSubmitter(options.processKind ?? "service");
+    this.submitter = own.submitter;
+    this.releaseSubmitter = own.release;
     this.imagesDir = resolve(config.dataDir, "images");
     this.uploadsDir = resolve(config.dataDir, "uploads");
     mkdirSync(this.imagesDir, { recursive: true });
@@ -239,7 +253,12 @@ export class EmbeddedJobQueue implements JobQueue {
     const report: RecoveryReport = { requeued: [], failed: [] };
     for (const job of this.store.unfinished()) {
       if (this.dispatcher.isWaiting(job.id) || this.dispatcher.isRunning(job.id)) continue;
-      const wanted = (this.options.requeue ?? requeueUnlessCli)(jobRecordOf(job));
+      // Another live process (a concurrent `easel imagine`, the running service) owns it.
+      if (isSubmitterAlive(job.submitter)) continue;
+      // The service's jobs wait for the service's next start; a CLI run only clears dead CLI runs.
+      if (job.submitter.kind === "service" && this.submitter.kind !== "service") continue;
+      const wanted =
+        job.submitter.kind === "service" && (this.options.requeue ?? requeueUnlessCli)(jobRecordOf(job));
       if (wanted && job.attempts < this.maxAttempts) {
         this.store.markQueued(job.id);
         const requeued = this.store.get(job.id)!;
@@ -248,7 +267,11 @@ export class EmbeddedJobQueue implements JobQueue {
         this.enqueue(requeued);
         report.requeued.push(job.id);
       } else {
-        const message = wanted ? queueMessages.interruptedTooOften() : queueMessages.interrupted();
+        const message = wanted
+          ? queueMessages.interruptedTooOften()
+          : job.submitter.kind === "cli"
+            ? queueMessages.commandLineEnded()
+            : queueMessages.interrupted();
         this.store.markFailed(job.id, { code: "device_failure", message }, this.now());
         this.logger.warn({ jobId: job.id, attempts: job.attempts }, "job failed: interrupted by a restart");
         this.events.emit("recovered", {
@@ -282,6 +305,7 @@ export class EmbeddedJobQueue implements JobQueue {
       request,
       tier: tierOf(request.requester, queue.priority),
       createdAt: this.now(),
+      submitter: this.submitter,
     });
     const position = this.enqueue(record);
     const { requester } = request;
@@ -446,6 +470,7 @@ export class EmbeddedJobQueue implements JobQueue {
     // Posted and expired images go now rather than at the next start's first sweep.
     await this.sweep().catch((error: unknown) => this.onInternalError(error, "sweep"));
     if (this.ownsStore) this.store.close();
+    this.releaseSubmitter();
   }
 
   /** Called once when stop() begins; returns the unsubscribe function. */

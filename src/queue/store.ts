@@ -6,10 +6,12 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { ConfigError, type ErrorCode } from "../errors.js";
+import { ConfigError, EaselError, type ErrorCode } from "../errors.js";
+import { describeFileError } from "../files.js";
 import type { EncodedImage, GenerateTimings } from "../pipeline/types.js";
 import type { GenerationRequest, UserId } from "../requests/request.js";
 import type { JobStatus } from "./job-queue.js";
+import type { ProcessKind, Submitter } from "./submitter.js";
 
 export type { JobStatus } from "./job-queue.js";
 
@@ -48,6 +50,8 @@ export interface StoredJob {
   postedTo: string | undefined;
   postedAt: number | undefined;
   images: StoredImage[];
+  /** The process that submitted the job (for older rows: its kind, from the platform). */
+  submitter: Submitter;
 }
 
 export interface NewJob {
@@ -55,6 +59,8 @@ export interface NewJob {
   request: GenerationRequest;
   tier: number;
   createdAt: number;
+  /** Default: a service job of no known process (as a row from before submitters were kept). */
+  submitter?: Submitter;
 }
 
 export interface FinishedImage {
@@ -91,6 +97,10 @@ interface JobRow {
   cancelled_by: string | null;
   posted_to: string | null;
   posted_at: number | null;
+  submitter_kind: ProcessKind | null;
+  submitter_pid: number | null;
+  submitter_start: string | null;
+  submitter_queue: string | null;
 }
 
 interface ImageRow {
@@ -140,6 +150,12 @@ const MIGRATIONS: readonly string[] = [
      deleted_at INTEGER,
      PRIMARY KEY (job_id, idx)
    );`,
+  // Which process submitted each job, so a restart touches only its own kind's dead jobs.
+  `ALTER TABLE jobs ADD COLUMN submitter_kind TEXT CHECK (submitter_kind IN ('cli', 'service'));
+   ALTER TABLE jobs ADD COLUMN submitter_pid INTEGER;
+   ALTER TABLE jobs ADD COLUMN submitter_start TEXT;
+   ALTER TABLE jobs ADD COLUMN submitter_queue TEXT;
+   UPDATE jobs SET submitter_kind = CASE platform WHEN 'cli' THEN 'cli' ELSE 'service' END;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -160,6 +176,41 @@ function migrate(db: Database.Database): void {
   }).immediate();
 }
 
+/**
+ * The job store cannot be opened. `message` is the operator's (the path and what is wrong, for the
+ * CLI and the logs); chat users only ever get `userMessage`, which names no path.
+ */
+export class JobStoreOpenError extends EaselError {
+  constructor(problem: string, cause: unknown) {
+    super("config", "The bot's job store is not set up correctly; its owner can see why in the logs.", {
+      cause,
+    });
+    this.message = `${problem}. Fix it, or point EASEL_DATA_DIR at another folder.`;
+  }
+}
+
+function folderProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "EEXIST" || code === "ENOTDIR") return "cannot be created: a file is in the way of a folder";
+  return `cannot be created: ${describeFileError(error)}`;
+}
+
+function databaseProblem(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const text = error instanceof Error ? error.message : String(error);
+  if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT") {
+    return `is not a readable SQLite database (${String(code)}: ${text}); move it aside to start an empty store`;
+  }
+  if (code === "SQLITE_CANTOPEN" || code === "SQLITE_READONLY" || code === "SQLITE_PERM") {
+    return `cannot be opened for writing (${String(code)}: ${text})`;
+  }
+  return `cannot be opened (${typeof code === "string" ? `${code}: ` : ""}${text})`;
+}
+
+/** The kind of process a job without a recorded submitter came from, as the submitter migration assumes. */
+const kindOfPlatform = (request: GenerationRequest): ProcessKind =>
+  request.requester.platform === "cli" ? "cli" : "service";
+
 const optional = <T>(value: T | null): T | undefined => (value === null ? undefined : value);
 
 export class JobStore {
@@ -168,8 +219,10 @@ export class JobStore {
   private constructor(private readonly db: Database.Database) {
     this.statements = {
       insert: db.prepare(
-        `INSERT INTO jobs (id, user_id, platform, request, tier, status, created_at)
-         VALUES (@id, @userId, @platform, @request, @tier, 'queued', @createdAt)`,
+        `INSERT INTO jobs (id, user_id, platform, request, tier, status, created_at,
+                           submitter_kind, submitter_pid, submitter_start, submitter_queue)
+         VALUES (@id, @userId, @platform, @request, @tier, 'queued', @createdAt,
+                 @submitterKind, @submitterPid, @submitterStart, @submitterQueue)`,
       ),
       get: db.prepare<[string], JobRow>("SELECT * FROM jobs WHERE id = ?"),
       images: db.prepare<[string], ImageRow>("SELECT * FROM images WHERE job_id = ? ORDER BY idx"),
@@ -215,17 +268,34 @@ export class JobStore {
     };
   }
 
-  /** Opens (creating when needed) the store at `file`; ":memory:" gives a throwaway store. */
+  /**
+   * Opens (creating when needed) the store at `file`; ":memory:" gives a throwaway store. A folder
+   * that cannot be made or a file that is not a usable database is a JobStoreOpenError naming
+   * the path and what is wrong.
+   */
   static open(file: string): JobStore {
-    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
-    const db = new Database(file);
-    db.pragma("journal_mode = WAL");
-    // WAL + NORMAL survives a killed process (not a power cut mid-commit), at a fraction of FULL's cost.
-    db.pragma("synchronous = NORMAL");
-    db.pragma("foreign_keys = ON");
-    db.pragma("busy_timeout = 5000");
-    migrate(db);
-    return new JobStore(db);
+    if (file !== ":memory:") {
+      try {
+        mkdirSync(dirname(file), { recursive: true });
+      } catch (error) {
+        throw new JobStoreOpenError(`the data folder ${dirname(file)} ${folderProblem(error)}`, error);
+      }
+    }
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file);
+      db.pragma("journal_mode = WAL");
+      // WAL + NORMAL survives a killed process (not a power cut mid-commit), at a fraction of FULL's cost.
+      db.pragma("synchronous = NORMAL");
+      db.pragma("foreign_keys = ON");
+      db.pragma("busy_timeout = 5000");
+      migrate(db);
+      return new JobStore(db);
+    } catch (error) {
+      db?.close();
+      if (error instanceof EaselError) throw error;
+      throw new JobStoreOpenError(`the job store ${file} ${databaseProblem(error)}`, error);
+    }
   }
 
   get schemaVersion(): number {
@@ -240,6 +310,10 @@ export class JobStore {
       request: JSON.stringify(job.request),
       tier: job.tier,
       createdAt: job.createdAt,
+      submitterKind: job.submitter?.kind ?? kindOfPlatform(job.request),
+      submitterPid: job.submitter?.pid ?? null,
+      submitterStart: job.submitter?.start ?? null,
+      submitterQueue: job.submitter?.queue ?? null,
     });
     return {
       id: job.id,
@@ -260,6 +334,7 @@ export class JobStore {
       postedTo: undefined,
       postedAt: undefined,
       images: [],
+      submitter: job.submitter ?? { kind: kindOfPlatform(job.request) },
     };
   }
 
@@ -370,6 +445,12 @@ export class JobStore {
         height: image.height,
         deleted: image.deleted_at !== null,
       })),
+      submitter: {
+        kind: row.submitter_kind ?? "service",
+        ...(row.submitter_pid !== null ? { pid: row.submitter_pid } : {}),
+        ...(row.submitter_start !== null ? { start: row.submitter_start } : {}),
+        ...(row.submitter_queue !== null ? { queue: row.submitter_queue } : {}),
+      },
     };
   }
 }
