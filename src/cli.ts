@@ -3,6 +3,7 @@
  * fixture generator and the one-shot `imagine` path through the queue.
  */
 import { Command, CommanderError } from "commander";
+import { registerAdminCommand } from "./cli/admin.js";
 import { registerFixturesCommand } from "./cli/fixtures.js";
 import { registerGenerateCommands } from "./cli/generate.js";
 import { registerImagineCommand } from "./cli/imagine.js";
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerFixturesCommand(program);
   registerImagineCommand(program);
   registerStartCommand(program);
+  registerAdminCommand(program);
   return program;
 }
 
