@@ -88,7 +88,7 @@ export const buttonErrors = {
   notYourDelete: (): string => "Only the person who ran this /imagine, or an admin, can delete it.",
   deletedResult: (): string => "This result was deleted, so its buttons no longer work.",
   expiredImage: (imageNumber: number, retentionHours: number): string =>
-    `Image ${imageNumber} of this result is no longer kept (the bot keeps results for ${retentionHours} hours), so there is nothing to vary, refine or upscale any more. Re-roll still works, or run /imagine again.`,
+    `Image ${imageNumber} of this result is no longer kept (the bot keeps results for ${retentionHours} hour${retentionHours === 1 ? "" : "s"}), so there is nothing to vary, refine or upscale any more. Re-roll still works, or run /imagine again.`,
   nothingToDelete: (): string =>
     "This job hasn't finished, so there is nothing to delete yet; cancel it instead.",
 };
