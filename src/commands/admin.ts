@@ -11,7 +11,7 @@ import type { JobQueue, JobRecord } from "../requests/jobs.js";
 import { type OperatorLedger, placeOf, type Stats } from "../requests/operator.js";
 import type { UserId, Where } from "../requests/request.js";
 import { userIdFromArgument, utcDayStart } from "./access.js";
-import { adminTexts, type ListedJob } from "./texts.js";
+import { adminTexts, type ListedJob, truncate } from "./texts.js";
 
 export type AdminSubcommandName = "queue" | "cancel" | "ban" | "unban" | "stats";
 
@@ -28,6 +28,9 @@ export interface AdminSubcommand {
   description: string;
   args: AdminArgument[];
 }
+
+/** Longest ban reason kept in the audit trail. */
+const MAX_REASON = 200;
 
 /** Longest span `stats` reports, in days. */
 export const MAX_STATS_DAYS = 90;
@@ -172,7 +175,8 @@ export class AdminService {
     if (this.options.config.access.admins.includes(target)) {
       throw new EaselError("forbidden", adminTexts.cannotBanAdmin(target));
     }
-    const ban = { userId: target, byUserId: actor, at: this.now(), ...(reason ? { reason } : {}) };
+    const kept = reason ? truncate(reason.replace(/[\p{Cc}\p{Cf}]+/gu, " ").trim(), MAX_REASON) : "";
+    const ban = { userId: target, byUserId: actor, at: this.now(), ...(kept ? { reason: kept } : {}) };
     return (await this.options.ledger.ban(ban, place))
       ? adminTexts.banned(target)
       : adminTexts.alreadyBanned(target);

@@ -344,12 +344,11 @@ export const adminTexts = {
     return lines.join("\n");
   },
   stats: (stats: StatsSummary, days: number): string => {
-    const lines = [
-      `**Last ${days} day${days === 1 ? "" : "s"} (UTC)**: ${stats.jobs} jobs, ${stats.images} images`,
-    ];
+    const n = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`;
+    const lines = [`**Last ${n(days, "day")} (UTC)**: ${n(stats.jobs, "job")}, ${n(stats.images, "image")}`];
     for (const day of stats.days) {
       lines.push(
-        `${day.day} ${day.platform}: ${day.jobs} jobs, ${day.images} images, ${day.failed} failed, ${day.cancelled} cancelled`,
+        `${day.day} ${day.platform}: ${n(day.jobs, "job")}, ${n(day.images, "image")}, ${day.failed} failed, ${day.cancelled} cancelled`,
       );
     }
     const failures = Object.entries(stats.failuresByCode);

@@ -365,7 +365,7 @@ describe("/easel admin commands through the chat service", () => {
     const stats = privateText(await chat.admin("stats", { days: "1" }, admin, guildChannel)).text;
     assert.match(
       stats,
-      /^\*\*Last 1 day \(UTC\)\*\*: 3 jobs, 1 images\n2026-12-06 discord: 3 jobs, 1 images, 0 failed, 1 cancelled\n/,
+      /^\*\*Last 1 day \(UTC\)\*\*: 3 jobs, 1 image\n2026-12-06 discord: 3 jobs, 1 image, 0 failed, 1 cancelled\n/,
     );
     assert.match(
       privateText(await chat.admin("stats", { days: "365" }, admin, guildChannel)).text,
