@@ -22,7 +22,8 @@ export interface ChannelRule {
 }
 
 const PLACE = /^(discord|slack):([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_-]+))?$/;
-const ADMIN = /^(?:discord:\d+|discord-role:\d+|slack:[A-Za-z0-9]+:[A-Za-z0-9]+|web:[^\s,]+|cli:[^\s,]+)$/;
+/** Platform-qualified: the common mistake is a bare id, or a Slack user without its team. */
+const ADMIN = /^(?:(?:discord|discord-role|web|cli):[^\s,:]+|slack:[^\s,:]+:[^\s,:]+)$/;
 
 /** EASEL_ALLOWED_CHANNELS entries as rules; a ConfigError names the first malformed one. */
 export function parseChannelRules(entries: readonly string[]): ChannelRule[] {

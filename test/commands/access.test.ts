@@ -55,6 +55,7 @@ describe("the access policy", () => {
     checkAdminEntries([...admins, "web:abc", "cli:root"]);
     assert.throws(() => checkAdminEntries(["1234"]), ConfigError);
     assert.throws(() => checkAdminEntries(["role:5"]), ConfigError);
+    assert.throws(() => checkAdminEntries(["slack:U2"]), ConfigError, "a Slack user needs its team");
   });
 
   it("applies the cooldown before the quota, and resets the quota at the next UTC midnight", () => {
