@@ -6,9 +6,8 @@ export type ErrorCode =
   | "invalid_input"
   | "model_folder"
   | "cancelled"
+  /** A limit was reached (the queue's, a user's daily quota or cooldown); the message says when to retry. */
   | "queue_full"
-  /** A quota or cooldown refused the request; the reply says when to try again. */
-  | "rate_limited"
   /** The queue is shutting down and takes no new jobs (a restart; try again shortly). */
   | "stopping"
   | "not_found"

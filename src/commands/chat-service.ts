@@ -307,13 +307,13 @@ class QueueChatService implements ChatService {
           return {
             kind: "private",
             text: accessTexts.cooldown(refusal.retryAt - now),
-            code: "rate_limited",
+            code: "queue_full",
             retryAt: refusal.retryAt,
           };
         }
         if (refusal?.kind === "quota") {
           const text = accessTexts.quota(refusal.quota, refusal.used, refusal.asked, refusal.retryAt, now);
-          return { kind: "private", text, code: "rate_limited", retryAt: refusal.retryAt };
+          return { kind: "private", text, code: "queue_full", retryAt: refusal.retryAt };
         }
       }
       return submit();

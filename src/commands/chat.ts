@@ -44,7 +44,7 @@ export type ChatReply =
       kind: "private";
       text: string;
       code?: ErrorCode;
-      /** A quota or cooldown refusal (`rate_limited`): when the user may ask again (ms since the epoch). */
+      /** A quota or cooldown refusal (code `queue_full`): when the user may ask again (ms since the epoch). */
       retryAt?: number;
       /**
        * A delete button was pressed and the result is gone: the job's last view (with `deleted`

@@ -137,7 +137,7 @@ describe("quotas, cooldowns and bans", () => {
     const { chat, queue, clock } = await harness(t, { quotaPerDay: 3 });
     assert.equal((await chat.imagine({ text: "a fox --n 2 --steps 1" }, alice, guildChannel)).kind, "job");
     const tooMany = privateText(await chat.imagine({ text: "a fox --n 2 --steps 1" }, alice, guildChannel));
-    assert.equal(tooMany.code, "rate_limited");
+    assert.equal(tooMany.code, "queue_full");
     assert.match(tooMany.text, /You have 1 image left today and asked for 2/);
     assert.equal((await chat.imagine({ text: "a fox --steps 1" }, alice, guildChannel)).kind, "job");
     const spent = privateText(await chat.imagine({ text: "a fox --steps 1" }, alice, guildChannel));
@@ -174,7 +174,7 @@ describe("quotas, cooldowns and bans", () => {
     const early = privateText(await chat.imagine({ text: "a fox" }, alice, guildChannel));
     assert.deepEqual(early, {
       text: "Please wait a little between requests: you can ask again in 30 seconds.",
-      code: "rate_limited",
+      code: "queue_full",
       retryAt: start + 30_000,
     });
     clock.now = start + 29_500;
