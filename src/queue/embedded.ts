@@ -36,6 +36,7 @@ import {
   type RecoveryReport,
   type SubmitResult,
 } from "./job-queue.js";
+import { StoreLedger } from "./ledger.js";
 import { queueMessages } from "./messages.js";
 import { tierOf } from "./ordering.js";
 import { generateParamsOf, validateRequest } from "./params.js";
@@ -162,6 +163,7 @@ const isFinal = (record: JobRecord) => FINAL_STATUSES.includes(record.status);
 
 export class EmbeddedJobQueue implements JobQueue {
   readonly images: ImageStore;
+  readonly ledger: StoreLedger;
   private readonly store: JobStore;
   private readonly devices: readonly DeviceWorker[];
   private readonly logger: Logger;
@@ -193,6 +195,7 @@ export class EmbeddedJobQueue implements JobQueue {
     const own = ownSubmitter(options.processKind ?? "service");
     this.submitter = own.submitter;
     this.releaseSubmitter = own.release;
+    this.ledger = new StoreLedger(this.store);
     this.imagesDir = resolve(config.dataDir, "images");
     this.uploadsDir = resolve(config.dataDir, "uploads");
     mkdirSync(this.imagesDir, { recursive: true });

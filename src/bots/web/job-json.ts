@@ -70,6 +70,7 @@ function buttonJson(spec: JobView["buttons"][number][number]): ButtonJson | unde
   } catch {
     return undefined; // a button this API cannot press is left out rather than shown broken
   }
+  if (action.kind === "delete") return undefined;
   const press: ButtonJson["press"] =
     action.kind === "cancel"
       ? { kind: "cancel" }
