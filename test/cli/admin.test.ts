@@ -41,7 +41,7 @@ describe("easel admin", () => {
     assert.equal(refused.kind === "private" && refused.code, "forbidden", "the running service sees the ban");
 
     const slow = await easel.chat.imagine(
-      { text: "[sim:step-ms=100] a slow fox --steps 100" },
+      { text: "[sim:step-ms=500] a slow fox --steps 150" },
       { userId: "discord:111", userName: "alice" },
       where,
     );
