@@ -13,6 +13,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { type Config, loadConfig } from "../src/config.js";
 import { writeFixtureModels } from "../src/fixtures/index.js";
 import { loadPipeline } from "../src/pipeline/index.js";
+import { DeviceWorker } from "../src/queue/device.js";
 import { createJobQueue, type JobQueue, type JobQueueEvents } from "../src/queue/index.js";
 import { generateParamsOf } from "../src/queue/params.js";
 import type { GenerationRequest, UserId } from "../src/requests/request.js";
@@ -165,8 +166,67 @@ async function loopDelayDuring(
   return { p99: histogram.percentile(99) / 1e6, max: histogram.max / 1e6, mean: histogram.mean / 1e6 };
 }
 
-async function benchEventLoop(dir: string): Promise<void> {
-  const models = await writeFixtureModels(join(dir, "models"), { variants: ["bench"] });
+/**
+ * Two back-to-back 1024x1024 jobs on one device with the bench fixture: the device holding on
+ * until a job's PNG is encoded, against taking the next job as soon as the pixels exist. Rounds
+ * alternate the two modes so that the machine's load drifts evenly over both.
+ */
+async function benchEncodeOverlap(modelDir: string): Promise<void> {
+  const params = generateParamsOf(requestOf("discord:someone", { steps: 20 }));
+  const rounds = 3;
+  const makespans: Record<"hold" | "free", number[]> = { hold: [], free: [] };
+  let encodeMs = 0;
+  const devices = {
+    hold: new DeviceWorker({
+      device: "cpu",
+      engine: { kind: "sdxl", modelDir, device: "cpu" },
+      previewEvery: 0,
+      jobTimeoutMs: 600_000,
+      freeBeforeEncode: false,
+    }),
+    free: new DeviceWorker({
+      device: "cpu",
+      engine: { kind: "sdxl", modelDir, device: "cpu" },
+      previewEvery: 0,
+      jobTimeoutMs: 600_000,
+    }),
+  };
+  try {
+    for (const device of Object.values(devices)) {
+      await device.warmUp();
+      await device.run("warm-up", params);
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const mode of ["hold", "free"] as const) {
+        const device = devices[mode];
+        const t0 = performance.now();
+        const first = await device.start(`a${round}`, params);
+        await first.freed;
+        const second = await device.start(`b${round}`, { ...params, seed: params.seed + 1n });
+        const [a, b] = await Promise.all([first.result, second.result]);
+        makespans[mode].push(performance.now() - t0);
+        encodeMs += (a.timings.encodeImageMs + b.timings.encodeImageMs) / 2;
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(devices).map((device) => device.stop()));
+  }
+  const median = (values: number[]) =>
+    quantile(
+      [...values].sort((x, y) => x - y),
+      0.5,
+    );
+  const hold = median(makespans.hold);
+  const free = median(makespans.free);
+  process.stdout.write(
+    `\nTwo back-to-back jobs on one device, bench fixture, 1024x1024, 20 steps (median of ${rounds} rounds; PNG encode ~${ms(encodeMs / (2 * rounds))} a job)\n`,
+  );
+  line("makespan, device held until the PNG is encoded", ms(hold), "(before)");
+  line("makespan, device free once the pixels exist", ms(free), `(after: ${ms(hold - free)} less)`);
+}
+
+async function benchEventLoop(dir: string, modelDir: string): Promise<void> {
+  const models = { bench: modelDir };
   const jobs = 3;
   const request = requestOf("discord:someone", { steps: 30 });
 
@@ -198,7 +258,9 @@ async function benchEventLoop(dir: string): Promise<void> {
 const dir = await mkdtemp(join(tmpdir(), "easel-bench-queue-"));
 try {
   await benchDispatch(dir);
-  await benchEventLoop(dir);
+  const models = await writeFixtureModels(join(dir, "models"), { variants: ["bench"] });
+  await benchEncodeOverlap(models.bench);
+  if (!process.argv.includes("--quick")) await benchEventLoop(dir, models.bench);
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
