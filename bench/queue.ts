@@ -2,9 +2,11 @@
  * Queue benchmark. Part 1, simulated devices (no models): 4 devices, 200 jobs from 20 users who
  * each submit a burst of 10 (user 1's ten, then user 2's, ...: the order in which plain FIFO is least
  * fair). Reports the queue's own cost per job, the makespan against the ideal, and how evenly the
- * waiting was shared. Part 2, the real pipeline on the bench fixture in a device worker: the main
- * thread's event-loop delay while it generates (what the chat gateways' heartbeats would feel),
- * against running the same pipeline on the main thread.
+ * waiting was shared. Part 2, two back-to-back 1024x1024 jobs on one device with the bench
+ * fixture: the makespan when the device waits for each job's PNG encode, and when it takes the next
+ * job as soon as the pixels exist. Part 3 (skipped with --quick), the real pipeline in a device
+ * worker: the main thread's event-loop delay while it generates (what the chat gateways'
+ * heartbeats would feel), against running the same pipeline on the main thread.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
