@@ -19,7 +19,7 @@ import {
   type SourceImageRef,
   type UserId,
 } from "../requests/request.js";
-import { type DeviceResult, DeviceWorker } from "./device.js";
+import { type DeviceResult, type DeviceRun, DeviceWorker } from "./device.js";
 import { type AbortReason, Dispatcher } from "./dispatcher.js";
 import type { EngineSpec } from "./engine.js";
 import { QueueEventEmitter } from "./events.js";
@@ -567,7 +567,8 @@ export class EmbeddedJobQueue implements JobQueue {
 
   /**
    * One job on one device; never rejects. Resolves (freeing the device for the next job) as soon as
-   * the engine's result is back; writing the images and recording the job carry on beside it.
+   * the device lets the run go, which is before its images are encoded; encoding, writing the
+   * images and recording the job carry on beside the next job.
    */
   private async run(job: LiveJob, device: DeviceWorker, signal: AbortSignal): Promise<void> {
     const requester: Requester = job.request.requester;
@@ -587,9 +588,10 @@ export class EmbeddedJobQueue implements JobQueue {
     job.attempts += 1;
     this.logger.info({ jobId: job.id, device: device.device, attempt: job.attempts }, "job started");
     this.events.emit("started", { jobId: job.id, requester, device: device.device, attempt: job.attempts });
+    let run: DeviceRun;
     try {
       const source = job.request.source ? await this.sourceImageOf(job.request.source) : undefined;
-      const result = await device.run(job.id, generateParamsOf(job.request, source), {
+      run = await device.start(job.id, generateParamsOf(job.request, source), {
         signal,
         onProgress: (progress) =>
           this.events.emit("progress", {
@@ -601,17 +603,42 @@ export class EmbeddedJobQueue implements JobQueue {
             ...(progress.preview ? { preview: progress.preview } : {}),
           }),
       });
-      // The result crossed a cancel on its way back: cancel() promised a `cancelled` event.
-      if (job.cancelRequest) throw new CancelledError();
-      const deviceMs = performance.now() - clock;
-      const finishing = this.finish(job, result, { startedAt, clock, deviceMs }).catch((error: unknown) =>
-        this.onInternalError(error, "finish"),
-      );
-      this.finishing.add(finishing);
-      void finishing.finally(() => this.finishing.delete(finishing));
     } catch (error) {
       this.fail(job, error, signal);
+      return;
     }
+    const freed = await run.freed;
+    const deviceMs = performance.now() - clock;
+    const ended = async () => {
+      try {
+        const result = await run.result;
+        // The result crossed a cancel on its way back: cancel() promised a `cancelled` event.
+        if (job.cancelRequest) throw new CancelledError();
+        return result;
+      } catch (error) {
+        this.fail(job, error, signal);
+        return undefined;
+      }
+    };
+    if (freed === "ended") {
+      // Ended on the device (failed, cancelled, or done without letting it go early): the job's
+      // end is recorded before the next job starts, as it always was.
+      const result = await ended();
+      if (result) this.track(this.finish(job, result, { startedAt, clock, deviceMs }));
+      return;
+    }
+    this.track(
+      ended().then((result) =>
+        result ? this.finish(job, result, { startedAt, clock, deviceMs }) : undefined,
+      ),
+    );
+  }
+
+  /** Keeps a job's tail (encoding, writing images) until it ends, so stop() can wait for it. */
+  private track(tail: Promise<void>): void {
+    const finishing = tail.catch((error: unknown) => this.onInternalError(error, "finish"));
+    this.finishing.add(finishing);
+    void finishing.finally(() => this.finishing.delete(finishing));
   }
 
   /** Writes a finished job's images, records it and tells the adapters; never rejects. */
