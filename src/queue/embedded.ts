@@ -123,6 +123,8 @@ export function sdxlEngineFor(config: Config, device: string): EngineSpec {
     device,
     intraOpThreads: config.ort.intraOpThreads,
     exclamationAsPad: !config.generation.openClipExclamation,
+    // Big models load from ONNX Runtime's saved optimised graph after their first load.
+    optimizedCacheDir: join(config.dataDir, "onnx-cache"),
   };
 }
 
