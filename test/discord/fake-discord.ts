@@ -232,7 +232,8 @@ export class FakeDiscord {
           guilds: [...this.guilds.values()].map((guild) => ({ id: guild.id, unavailable: true })),
           private_channels: [],
         }),
-        afterReady: () => [...this.guilds.values()].map((guild) => ({ t: "GUILD_CREATE", d: this.guildPayload(guild) })),
+        afterReady: () =>
+          [...this.guilds.values()].map((guild) => ({ t: "GUILD_CREATE", d: this.guildPayload(guild) })),
       },
       this.options.heartbeatIntervalMs,
     );
@@ -272,7 +273,10 @@ export class FakeDiscord {
     return guild;
   }
 
-  addChannel(guild: FakeGuild | undefined, options: Partial<Omit<FakeChannel, "id" | "guildId">> = {}): FakeChannel {
+  addChannel(
+    guild: FakeGuild | undefined,
+    options: Partial<Omit<FakeChannel, "id" | "guildId">> = {},
+  ): FakeChannel {
     const channel: FakeChannel = {
       id: snowflake(),
       guildId: guild?.id,
@@ -326,7 +330,12 @@ export class FakeDiscord {
   }
 
   /** Dispatches a button press on a message the bot posted. */
-  pressButton(input: { user: FakeUser; message: StoredMessage; customId: string; roles?: string[] }): InteractionRecord {
+  pressButton(input: {
+    user: FakeUser;
+    message: StoredMessage;
+    customId: string;
+    roles?: string[];
+  }): InteractionRecord {
     const channel = this.channels.get(input.message.channelId);
     if (!channel) throw new Error("unknown channel");
     return this.dispatchInteraction(input.user, channel, input.roles ?? [], 3, input.message, {
@@ -464,10 +473,12 @@ export class FakeDiscord {
     };
     this.requests.push(record);
     try {
-      if (!url.pathname.startsWith("/api/v10/")) throw new HttpError(404, { message: "404: Not Found", code: 0 });
+      if (!url.pathname.startsWith("/api/v10/"))
+        throw new HttpError(404, { message: "404: Not Found", code: 0 });
       await this.parseBody(req, raw, record);
       const fault = this.faults.find(
-        (f) => (f.method ?? record.method) === record.method && f.route.test(route) && f.hits! < (f.times ?? 1),
+        (f) =>
+          (f.method ?? record.method) === record.method && f.route.test(route) && f.hits! < (f.times ?? 1),
       );
       if (fault) {
         fault.hits!++;
@@ -513,7 +524,11 @@ export class FakeDiscord {
     if (raw.length === 0) return;
     const type = req.headers["content-type"] ?? "";
     if (type.startsWith("multipart/form-data")) {
-      const form = await new Request("http://fake/", { method: "POST", headers: { "content-type": type }, body: raw }).formData();
+      const form = await new Request("http://fake/", {
+        method: "POST",
+        headers: { "content-type": type },
+        body: raw,
+      }).formData();
       for (const [field, value] of form.entries()) {
         if (typeof value === "string") {
           if (field === "payload_json") record.json = JSON.parse(value);
@@ -532,12 +547,17 @@ export class FakeDiscord {
   }
 
   private requireBot(record: RecordedRequest): void {
-    if (record.authorization !== `Bot ${this.token}`) throw new HttpError(401, { message: "401: Unauthorized", code: 0 });
+    if (record.authorization !== `Bot ${this.token}`)
+      throw new HttpError(401, { message: "401: Unauthorized", code: 0 });
   }
 
   private route(r: RecordedRequest): [number, unknown] {
     const { method, route } = r;
-    let m: RegExpExecArray | null;
+    const commands = /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(route);
+    const callback = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(route);
+    const webhook = /^\/webhooks\/(\d+)\/([^/]+)(?:\/messages\/(@original|\d+))?$/.exec(route);
+    const channelRoute = /^\/channels\/(\d+)$/.exec(route);
+    const messages = /^\/channels\/(\d+)\/messages(?:\/(\d+))?$/.exec(route);
     if (method === "GET" && route === "/gateway/bot") {
       this.requireBot(r);
       return [
@@ -557,7 +577,8 @@ export class FakeDiscord {
       this.requireBot(r);
       return [200, { id: this.botUser.id, username: this.botUser.username, discriminator: "0", bot: true }];
     }
-    if ((m = /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(route))) {
+    if (commands) {
+      const m = commands;
       this.requireBot(r);
       if (m[1] !== this.applicationId) throw new HttpError(403, { message: "Missing Access", code: 50001 });
       const scope = m[2] ?? "global";
@@ -577,19 +598,20 @@ export class FakeDiscord {
         return [200, stored];
       }
     }
-    if (method === "POST" && (m = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(route))) {
-      return this.interactionCallback(r, m[1]!, m[2]!);
+    if (method === "POST" && callback) {
+      return this.interactionCallback(r, callback[1]!, callback[2]!);
     }
-    if ((m = /^\/webhooks\/(\d+)\/([^/]+)(?:\/messages\/(@original|\d+))?$/.exec(route))) {
-      return this.webhook(r, m[1]!, m[2]!, m[3]);
+    if (webhook) {
+      return this.webhook(r, webhook[1]!, webhook[2]!, webhook[3]);
     }
-    if ((m = /^\/channels\/(\d+)$/.exec(route)) && method === "GET") {
+    if (channelRoute && method === "GET") {
       this.requireBot(r);
-      const channel = this.channels.get(m[1]!);
+      const channel = this.channels.get(channelRoute[1]!);
       if (!channel) throw new HttpError(404, { message: "Unknown Channel", code: 10003 });
       return [200, this.channelPayload(channel)];
     }
-    if ((m = /^\/channels\/(\d+)\/messages(?:\/(\d+))?$/.exec(route))) {
+    if (messages) {
+      const m = messages;
       this.requireBot(r);
       const channel = this.channels.get(m[1]!);
       if (!channel) throw new HttpError(404, { message: "Unknown Channel", code: 10003 });
@@ -612,7 +634,11 @@ export class FakeDiscord {
 
   private interactionCallback(r: RecordedRequest, id: string, token: string): [number, unknown] {
     const interaction = this.interactions.get(id);
-    if (!interaction || interaction.token !== token || r.at - interaction.dispatchedAt > this.options.ackDeadlineMs) {
+    if (
+      !interaction ||
+      interaction.token !== token ||
+      r.at - interaction.dispatchedAt > this.options.ackDeadlineMs
+    ) {
       throw new HttpError(404, { message: "Unknown interaction", code: 10062 });
     }
     if (interaction.callback) {
@@ -621,7 +647,12 @@ export class FakeDiscord {
     const body = r.json as CallbackBody;
     interaction.callback = { type: body.type, at: r.at, data: body.data };
     if (body.type === 4 || body.type === 5) {
-      const message = this.createMessage(interaction.channelId, { ...r, json: body.data ?? {} }, interaction.id, body.data?.flags ?? 0);
+      const message = this.createMessage(
+        interaction.channelId,
+        { ...r, json: body.data ?? {} },
+        interaction.id,
+        body.data?.flags ?? 0,
+      );
       message.thinking = body.type === 5;
       interaction.originalMessageId = message.id;
     } else if (body.type === 7) {
@@ -631,11 +662,18 @@ export class FakeDiscord {
       throw new HttpError(400, { message: `callback type ${body.type} not faked`, code: 50035 });
     }
     if (r.query.get("with_response") === "true") {
-      const original = interaction.originalMessageId ? this.messages.get(interaction.originalMessageId) : undefined;
+      const original = interaction.originalMessageId
+        ? this.messages.get(interaction.originalMessageId)
+        : undefined;
       return [
         200,
         {
-          interaction: { id, type: interaction.type, response_message_loading: body.type === 5, response_message_ephemeral: false },
+          interaction: {
+            id,
+            type: interaction.type,
+            response_message_loading: body.type === 5,
+            response_message_ephemeral: false,
+          },
           resource: { type: body.type, ...(original ? { message: this.messagePayload(original) } : {}) },
         },
       ];
@@ -643,7 +681,12 @@ export class FakeDiscord {
     return [204, undefined];
   }
 
-  private webhook(r: RecordedRequest, appId: string, token: string, target: string | undefined): [number, unknown] {
+  private webhook(
+    r: RecordedRequest,
+    appId: string,
+    token: string,
+    target: string | undefined,
+  ): [number, unknown] {
     const interaction = [...this.interactions.values()].find((i) => i.token === token);
     if (appId !== this.applicationId || !interaction) {
       throw new HttpError(404, { message: "Unknown Webhook", code: 10015 });
@@ -654,11 +697,16 @@ export class FakeDiscord {
     if (!interaction.callback) throw new HttpError(404, { message: "Unknown Message", code: 10008 });
     if (!target) {
       if (r.method !== "POST") throw new HttpError(405, { message: "405: Method Not Allowed", code: 0 });
-      const original = interaction.originalMessageId ? this.messages.get(interaction.originalMessageId) : undefined;
+      const original = interaction.originalMessageId
+        ? this.messages.get(interaction.originalMessageId)
+        : undefined;
       // A deferred reply's first follow-up takes the place of the "thinking" message.
       if (original?.thinking) return [200, this.messagePayload(this.editMessage(original, r))];
       const body = (r.json ?? {}) as MessageBody;
-      return [200, this.messagePayload(this.createMessage(interaction.channelId, r, interaction.id, body.flags ?? 0))];
+      return [
+        200,
+        this.messagePayload(this.createMessage(interaction.channelId, r, interaction.id, body.flags ?? 0)),
+      ];
     }
     const messageId = target === "@original" ? interaction.originalMessageId : target;
     const message = this.messages.get(messageId ?? "");
@@ -705,11 +753,14 @@ export class FakeDiscord {
     if (body.content !== undefined) message.content = body.content ?? "";
     if (body.components !== undefined) message.components = body.components;
     if (body.allowed_mentions !== undefined) message.allowedMentions = body.allowed_mentions;
-    if ((message.content?.length ?? 0) > 2000) throw new HttpError(400, { message: "Invalid Form Body", code: 50035 });
+    if ((message.content?.length ?? 0) > 2000)
+      throw new HttpError(400, { message: "Invalid Form Body", code: 50035 });
     // `attachments` lists what the message keeps: existing ids, and new files by their upload index.
-    const uploads = new Map(r.files.map((file) => [/^files\[(\d+)\]$/.exec(file.field)?.[1] ?? file.field, file]));
+    const uploads = new Map(
+      r.files.map((file) => [/^files\[(\d+)\]$/.exec(file.field)?.[1] ?? file.field, file]),
+    );
     if (body.attachments !== undefined || r.files.length > 0) {
-      const listed = body.attachments ?? [
+      const listed: NonNullable<MessageBody["attachments"]> = body.attachments ?? [
         ...message.attachments.map((a) => ({ id: a.id })),
         ...[...uploads.keys()].map((id) => ({ id })),
       ];
@@ -730,7 +781,14 @@ export class FakeDiscord {
         const id = snowflake();
         const filename = entry.filename ?? upload.name;
         const url = `${this.baseUrl}/attachments/${id}/${encodeURIComponent(filename)}`;
-        next.push({ id, filename, size: upload.data.length, url, proxy_url: url, content_type: upload.contentType });
+        next.push({
+          id,
+          filename,
+          size: upload.data.length,
+          url,
+          proxy_url: url,
+          content_type: upload.contentType,
+        });
         files.set(id, upload);
         this.sourceFiles.set(id, { data: upload.data, contentType: upload.contentType });
       }
@@ -826,7 +884,9 @@ export class FakeDiscord {
       unavailable: false,
       member_count: 2,
       members: [],
-      channels: [...this.channels.values()].filter((c) => c.guildId === guild.id).map((c) => this.channelPayload(c)),
+      channels: [...this.channels.values()]
+        .filter((c) => c.guildId === guild.id)
+        .map((c) => this.channelPayload(c)),
       threads: [],
       presences: [],
       voice_states: [],
