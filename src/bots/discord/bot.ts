@@ -23,7 +23,7 @@ import {
 import type { Logger } from "pino";
 import { isEaselButtonId } from "../../commands/buttons.js";
 import type { ChatReply, ChatService, ImagineInput, JobView } from "../../commands/chat.js";
-import type { Config, DiscordConfig } from "../../config.js";
+import type { DiscordConfig } from "../../config.js";
 import type { AdapterContext } from "../adapter.js";
 import {
   commandDefinitions,
@@ -42,6 +42,8 @@ export interface DiscordBotOptions {
   tokenLifetimeMs?: number;
   /** Past this, a still-running answer is deferred privately (Discord allows 3 s). */
   answerWithinMs?: number;
+  /** At most one progress edit per message per this many ms (default 2 s: Discord's edit limits). */
+  viewIntervalMs?: number;
 }
 
 /** 15 minutes, less a margin for a slow edit. */
@@ -66,6 +68,7 @@ export class DiscordBot {
   private readonly client: Client;
   private readonly tokenLifetimeMs: number;
   private readonly answerWithinMs: number;
+  private readonly viewIntervalMs: number;
   private readonly jobs = new Map<string, { message: JobMessage; unsubscribe: () => void }>();
   private readonly seen = new Set<string>();
   private applicationId: string | undefined;
@@ -74,15 +77,16 @@ export class DiscordBot {
   private stopping = false;
 
   constructor(
-    private readonly context: Pick<AdapterContext, "chat" | "logger"> & { config: Config },
+    private readonly context: Pick<AdapterContext, "config" | "chat" | "logger">,
     options: DiscordBotOptions = {},
   ) {
     if (!context.config.discord) throw new Error("the Discord adapter needs config.discord");
     this.config = context.config.discord;
     this.chat = context.chat;
-    this.logger = context.logger.child({ adapter: "discord" });
+    this.logger = context.logger;
     this.tokenLifetimeMs = options.tokenLifetimeMs ?? TOKEN_LIFETIME_MS;
     this.answerWithinMs = options.answerWithinMs ?? ANSWER_WITHIN_MS;
+    this.viewIntervalMs = options.viewIntervalMs ?? VIEW_INTERVAL_MS;
     this.client = new Client({
       // Guilds brings channels (their NSFW flag) and roles; no privileged intent is needed.
       intents: [GatewayIntentBits.Guilds],
@@ -313,7 +317,7 @@ export class DiscordBot {
       this.jobs.set(view.jobId, { message, unsubscribe: () => {} });
     } else {
       const unsubscribe = this.chat.watch(view.jobId, (next) => message.show(next), {
-        minIntervalMs: VIEW_INTERVAL_MS,
+        minIntervalMs: this.viewIntervalMs,
       });
       this.jobs.set(view.jobId, { message, unsubscribe });
     }
