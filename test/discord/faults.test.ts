@@ -82,7 +82,9 @@ test("a result that outlives the interaction token is posted with the bot token,
     () =>
       h.fake
         .channelMessages(h.channel.id)
-        .find((m) => m.interactionId === undefined && m.attachments.length > 0),
+        .find(
+          (m) => m.interactionId === undefined && m.attachments.some((a) => a.filename.startsWith("easel-")),
+        ),
     10_000,
     "the channel post",
   );
@@ -103,8 +105,8 @@ test("a result that outlives the interaction token is posted with the bot token,
 
 test("when Discord refuses an expired token, the result still reaches the channel", async (t) => {
   const fake = await new FakeDiscord({ tokenLifetimeMs: 400 }).start();
-  t.after(() => fake.close());
   const h = await startHarness(t, { fake, stepMs: 100 });
+  t.after(() => fake.close());
   imagine(h, "outlives the token", { steps: 8 });
   const posted = await fake.waitFor(
     () =>

@@ -81,7 +81,6 @@ export async function tempDir(t: Scope): Promise<string> {
 
 export async function startHarness(t: Scope, options: HarnessOptions = {}): Promise<Harness> {
   const fake = options.fake ?? (await new FakeDiscord().start());
-  if (!options.fake) t.after(() => fake.close());
   const guild = [...fake.guilds.values()][0] ?? fake.addGuild("easel test server", [snowflake()]);
   const channel = [...fake.channels.values()].find((c) => c.guildId === guild.id) ?? fake.addChannel(guild);
   const dataDir = options.dataDir ?? (await tempDir(t));
@@ -117,7 +116,11 @@ export async function startHarness(t: Scope, options: HarnessOptions = {}): Prom
       harness.easel = await start();
     },
   };
-  t.after(() => harness.easel.stop());
+  // Easel first: with the fake gone, discord.js would be reconnecting when told to stop.
+  t.after(async () => {
+    await harness.easel.stop();
+    if (!options.fake) await fake.close();
+  });
   return harness;
 }
 

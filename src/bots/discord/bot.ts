@@ -23,6 +23,8 @@ import {
 import type { Logger } from "pino";
 import { isEaselButtonId } from "../../commands/buttons.js";
 import type { ChatReply, ChatService, ImagineInput, JobView } from "../../commands/chat.js";
+import { chatTexts } from "../../commands/texts.js";
+import { MAX_UPLOAD_BYTES } from "../../commands/upload.js";
 import type { DiscordConfig } from "../../config.js";
 import type { AdapterContext } from "../adapter.js";
 import {
@@ -51,9 +53,7 @@ const TOKEN_LIFETIME_MS = 14.5 * 60_000;
 const ANSWER_WITHIN_MS = 2000;
 /** The upload limit when Discord has not said (channel messages after a restart). */
 const DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024;
-/** Largest uploaded picture accepted for refining. */
-const MAX_SOURCE_BYTES = 25 * 1024 * 1024;
-const SOURCE_TYPES = new Set(["image/png", "image/jpeg", "image/webp"]);
+const MEGABYTE = 1024 * 1024;
 /** Progress views at most this often per message (Discord's edit rate limits). */
 const VIEW_INTERVAL_MS = 2000;
 /** Interaction ids remembered to ignore a repeat delivery. */
@@ -167,18 +167,17 @@ export class DiscordBot {
     const input: ImagineInput = { text: interaction.options.getString("prompt") ?? "", options };
     const attachment = interaction.options.getAttachment(IMAGE_OPTION);
     if (attachment) {
-      const type = (attachment.contentType ?? "").split(";")[0]!.trim();
-      if (!SOURCE_TYPES.has(type)) return { kind: "private", text: discordTexts.attachmentNotImage() };
-      if (attachment.size > MAX_SOURCE_BYTES) {
-        return { kind: "private", text: discordTexts.attachmentTooLarge(MAX_SOURCE_BYTES / 1024 / 1024) };
+      // Refuse what Discord already says is wrong before downloading it; the service checks the bytes.
+      if (attachment.contentType && !attachment.contentType.startsWith("image/")) {
+        return { kind: "private", text: chatTexts.uploadNotAnImage() };
+      }
+      if (attachment.size > MAX_UPLOAD_BYTES) {
+        return { kind: "private", text: chatTexts.uploadTooLarge(MAX_UPLOAD_BYTES / MEGABYTE) };
       }
       try {
         const response = await fetch(attachment.url, { signal: AbortSignal.timeout(30_000) });
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
         const data = new Uint8Array(await response.arrayBuffer());
-        if (data.length > MAX_SOURCE_BYTES) {
-          return { kind: "private", text: discordTexts.attachmentTooLarge(MAX_SOURCE_BYTES / 1024 / 1024) };
-        }
         input.image = { data, name: attachment.name };
       } catch (error) {
         this.logger.warn({ ...describeError(error) }, "discord attachment download failed");
@@ -220,7 +219,7 @@ export class DiscordBot {
       const result = await outcome;
       const note =
         "error" in result
-          ? discordTexts.unexpected()
+          ? chatTexts.internalError()
           : result.reply.kind === "private"
             ? result.reply.text
             : discordTexts.postedInChannel();
@@ -236,7 +235,7 @@ export class DiscordBot {
     }
     if ("error" in first) {
       this.logger.error({ ...describeError(first.error) }, "discord: the chat service failed");
-      await this.callback(interaction, textMessage(discordTexts.unexpected(), MessageFlags.Ephemeral));
+      await this.callback(interaction, textMessage(chatTexts.internalError(), MessageFlags.Ephemeral));
       return;
     }
     if (first.reply.kind === "private") {

@@ -148,9 +148,10 @@ export class JobMessage {
         this.target = undefined;
       }
     } else if (target?.kind === "channel") {
+      // A message of our own in the channel keeps naming the user (edits notify no one again).
       sent = (await rest.patch(
         Routes.channelMessage(this.channelId, target.messageId),
-        request(await render(), true),
+        request(await render(this.userId), true),
       )) as SentMessage;
     } else {
       this.target = undefined;

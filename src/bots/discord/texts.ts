@@ -18,5 +18,4 @@ export const discordTexts = {
     `_Sent as ${formats.join("/")} to fit Discord's upload limit; the PNG with its parameters is too large._`,
   /** The short follow-up that notifies the user (edits of a message notify no one). */
   resultReady: (mention: string): string => `${mention} your images are ready ↑`,
-  unexpected: (): string => "Something went wrong on my side; please try again in a moment.",
 };
