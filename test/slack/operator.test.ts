@@ -139,15 +139,22 @@ describe("Slack operator controls", () => {
     const refusal = await fake.waitFor(() => fake.ephemerals[ephemerals], 10_000, "the refusal");
     assert.equal(refusal.user, STRANGER);
     assert.match(refusal.text, /Only the person who ran this/);
+    assert.equal(fake.deletedFiles.size, 0, "no file removed");
     assert.ok(fake.messages.some((m) => m.ts === message.ts));
     assert.ok(!fake.deleted.some((m) => m.ts === message.ts));
     const job = await app.easel.queue.job(jobIdOf(message)!);
     assert.equal(job?.deleted, undefined);
   });
 
-  test("the delete button by the author removes the result message and answers privately", async () => {
+  /** The files uploaded for the job just before its result message. */
+  const filesOf = (jobId: string) =>
+    [...fake.uploads.values()].filter((upload) => upload.filename.startsWith(`easel-${jobId}-`));
+
+  test("the delete button by the author removes the result message and its image files, and answers privately", async () => {
     const message = await result("a blue heron");
     const jobId = jobIdOf(message)!;
+    const files = filesOf(jobId);
+    assert.ok(files.length > 0);
     const ephemerals = fake.ephemerals.length;
     await pressOverHttp(fake, app, deleteButton(message).value, message);
     const answer = await fake.waitFor(() => fake.ephemerals[ephemerals], 10_000, "the answer");
@@ -158,6 +165,7 @@ describe("Slack operator controls", () => {
       "the result message is gone",
     );
     assert.ok(!fake.messages.some((m) => m.ts === message.ts));
+    for (const file of files) assert.ok(fake.deletedFiles.has(file.fileId), `${file.filename} deleted`);
     const job = await app.easel.queue.job(jobId);
     assert.equal(job?.deleted?.byUserId, asker);
     // A second press of a button on the gone message (a stale client) answers, and nothing breaks.

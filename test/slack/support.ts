@@ -146,6 +146,7 @@ export function pressOverHttp(
       userId: user,
       value,
       messageTs: message.ts,
+      ...(message.blocks ? { messageBlocks: message.blocks } : {}),
       responseUrl: fake.responseUrl(message.channel, user),
     }),
   );

@@ -17,7 +17,7 @@ import { chatTexts } from "../../commands/texts.js";
 import type { SlackConfig } from "../../config.js";
 import { ConfigError } from "../../errors.js";
 import { userId, type Where, type Who } from "../../requests/request.js";
-import { textMessage } from "./blocks.js";
+import { fileIdsOf, textMessage } from "./blocks.js";
 import { boltLogger } from "./bolt-logger.js";
 import { SlackJobMessages, type SlackPlace, type TellPrivately } from "./job-messages.js";
 import { RecentIds } from "./recent-ids.js";
@@ -126,10 +126,22 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
   };
 
   /**
-   * A deleted result's message goes; when Slack will not delete it (an old message, a missing
-   * scope), it is edited to the view's text with no buttons, so the images' caption does not stay.
+   * A deleted result's message goes, and the image files it names (uploaded just before it);
+   * when Slack will not delete the message (an old message, a missing scope), it is edited to the
+   * view's text with no buttons, so the caption does not stay.
    */
-  const removeResult = async (channel: string, ts: string, view: JobView) => {
+  const removeResult = async (channel: string, ts: string, fileIds: readonly string[], view: JobView) => {
+    for (const file of fileIds) {
+      try {
+        await app.client.files.delete({ file });
+      } catch (error) {
+        const code = slackErrorCode(error);
+        logger.warn(
+          { code, channel, file, jobId: view.jobId },
+          `Slack refused to delete a deleted result's image file (${code}): ${operatorHint(code, neededScope(error))}`,
+        );
+      }
+    }
     try {
       await app.client.chat.delete({ channel, ts });
       return;
@@ -214,7 +226,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
       const reply = await chat.press(action.value ?? "", who, where);
       const messageTs = body.message?.ts ?? body.container?.message_ts;
       if (reply.kind === "private" && reply.deleted && typeof messageTs === "string") {
-        await removeResult(channel, messageTs, reply.deleted);
+        await removeResult(channel, messageTs, fileIdsOf(body.message?.["blocks"]), reply.deleted);
       }
       await answer(reply, { teamId: team, channelId: channel, userId: body.user.id }, tell);
     } catch (error) {
