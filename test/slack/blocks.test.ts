@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   buttonBlocks,
+  fileIdsOf,
   jobMessage,
   mrkdwnWithin,
   progressBar,
   SLACK_LIMITS,
+  withFileIds,
 } from "../../src/bots/slack/blocks.js";
 import { escapeSlackText, toMrkdwn } from "../../src/bots/slack/mrkdwn.js";
 import type { JobView } from "../../src/commands/chat.js";
@@ -101,4 +103,23 @@ describe("job views as Block Kit", () => {
     assert.equal(progressBar(10, 10, 4), "▰▰▰▰");
     assert.equal(progressBar(3, 0, 4), "▱▱▱▱");
   });
+});
+
+test("a result message names its uploaded files in an actions block id, and only valid ids are read back", () => {
+  const message = jobMessage(
+    view({
+      state: "done",
+      final: true,
+      text: "a fox",
+      buttons: [[{ id: "easel:1:delete:j1", label: "🗑️ Delete", style: "danger" }]],
+    }),
+  );
+  const named = withFileIds(message, ["F0AAA111", "F0BBB222", "bad id"]);
+  assert.deepEqual(fileIdsOf(named.blocks), ["F0AAA111", "F0BBB222"]);
+  assert.deepEqual(fileIdsOf(message.blocks), [], "the message itself is not changed");
+  // Too many to fit in a block id (255): the message goes out without them rather than refused.
+  const many = Array.from({ length: 40 }, (_, i) => `F${String(i).padStart(10, "0")}`);
+  assert.deepEqual(fileIdsOf(withFileIds(message, many).blocks), []);
+  assert.deepEqual(fileIdsOf([{ type: "actions", block_id: "easel-files:<script>,F1" }]), ["F1"]);
+  assert.deepEqual(fileIdsOf("not blocks"), []);
 });

@@ -116,6 +116,8 @@ export class FakeSlack {
   readonly ephemerals: Ephemeral[] = [];
   /** Messages removed with chat.delete. */
   readonly deleted: PostedMessage[] = [];
+  /** Files removed with files.delete (their uploads stay in `uploads`). */
+  readonly deletedFiles = new Set<string>();
   readonly envelopes: Envelope[] = [];
   /** Channels the bot is not a member of: posting there answers `not_in_channel`. */
   readonly notInChannel = new Set<string>();
@@ -433,6 +435,14 @@ export class FakeSlack {
           ok: true,
           files: files.map((file) => ({ id: file.id, title: file.title ?? "" })),
         };
+      }
+      case "files.delete": {
+        const file = String(params.file ?? "");
+        if (!this.uploads.get(file)?.channel || this.deletedFiles.has(file)) {
+          return { ok: false, error: "file_not_found" };
+        }
+        this.deletedFiles.add(file);
+        return { ok: true };
       }
       default:
         return { ok: false, error: "unknown_method" };

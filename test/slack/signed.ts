@@ -83,6 +83,8 @@ export interface ButtonPressFields {
   value: string;
   actionId?: string;
   messageTs: string;
+  /** The blocks of the message the button is on, as Slack sends them back. */
+  messageBlocks?: unknown[];
   responseUrl: string;
 }
 
@@ -107,7 +109,12 @@ export function blockActionsPayload(fields: ButtonPressFields): Record<string, u
     },
     trigger_id: `${Date.now()}.${randomUUID()}`,
     channel: { id: fields.channelId, name: "general" },
-    message: { type: "message", ts: fields.messageTs, text: "" },
+    message: {
+      type: "message",
+      ts: fields.messageTs,
+      text: "",
+      ...(fields.messageBlocks ? { blocks: fields.messageBlocks } : {}),
+    },
     response_url: fields.responseUrl,
     actions: [
       {

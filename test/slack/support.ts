@@ -105,6 +105,8 @@ export function imagineOverHttp(
     secret?: string;
     /** Send a response_url that has already expired. */
     expiredResponseUrl?: boolean;
+    /** The slash command's name (default /imagine). */
+    command?: string;
   } = {},
 ): Promise<PostResult> {
   const channel = options.channel ?? CHANNEL;
@@ -118,6 +120,7 @@ export function imagineOverHttp(
       channelId: channel,
       userId: user,
       responseUrl,
+      ...(options.command !== undefined ? { command: options.command } : {}),
     }),
   );
   return postSigned(app.eventsUrl, body, {
@@ -143,6 +146,7 @@ export function pressOverHttp(
       userId: user,
       value,
       messageTs: message.ts,
+      ...(message.blocks ? { messageBlocks: message.blocks } : {}),
       responseUrl: fake.responseUrl(message.channel, user),
     }),
   );

@@ -3,23 +3,25 @@
  * otherwise HTTP on host:port at Bolt's `/slack/events`, where Bolt's receiver checks every
  * request's signature and refuses timestamps older than five minutes. `/imagine` and button
  * presses are acknowledged first (Slack waits 3 s at most), then handed to the chat service; its
- * private answers go back ephemerally, accepted jobs are posted in the channel.
+ * private answers go back ephemerally, accepted jobs are posted in the channel. `/easel` is the
+ * admin command (the service decides who may use it); a delete press removes the result message.
  */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { App, type RespondFn, webApi } from "@slack/bolt";
 import type { Logger } from "pino";
+import { adminCommand, parseAdminText } from "../../commands/admin.js";
 import type { ChatReply, ChatService, JobView } from "../../commands/chat.js";
 import { isHelpRequest } from "../../commands/imagine.js";
 import { chatTexts } from "../../commands/texts.js";
 import type { SlackConfig } from "../../config.js";
 import { ConfigError } from "../../errors.js";
 import { userId, type Where, type Who } from "../../requests/request.js";
-import { textMessage } from "./blocks.js";
+import { fileIdsOf, textMessage } from "./blocks.js";
 import { boltLogger } from "./bolt-logger.js";
 import { SlackJobMessages, type SlackPlace, type TellPrivately } from "./job-messages.js";
 import { RecentIds } from "./recent-ids.js";
-import { operatorHint, slackErrorCode } from "./slack-errors.js";
+import { neededScope, operatorHint, slackErrorCode } from "./slack-errors.js";
 
 /**
  * WebClient's retries, for server errors and 429s alike (a 429 first waits its Retry-After):
@@ -123,9 +125,47 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     else await messages.follow(reply.view, place, tell);
   };
 
+  /**
+   * A deleted result's message goes, and the image files it names (uploaded just before it);
+   * when Slack will not delete the message (an old message, a missing scope), it is edited to the
+   * view's text with no buttons, so the caption does not stay.
+   */
+  const removeResult = async (channel: string, ts: string, fileIds: readonly string[], view: JobView) => {
+    for (const file of fileIds) {
+      try {
+        await app.client.files.delete({ file });
+      } catch (error) {
+        const code = slackErrorCode(error);
+        logger.warn(
+          { code, channel, file, jobId: view.jobId },
+          `Slack refused to delete a deleted result's image file (${code}): ${operatorHint(code, neededScope(error))}`,
+        );
+      }
+    }
+    try {
+      await app.client.chat.delete({ channel, ts });
+      return;
+    } catch (error) {
+      const code = slackErrorCode(error);
+      logger.warn(
+        { code, channel, jobId: view.jobId },
+        `Slack refused to delete a deleted result's message (${code}): ${operatorHint(code, neededScope(error))}; editing it instead`,
+      );
+    }
+    try {
+      await app.client.chat.update({ channel, ts, text: textMessage(view.text).text, blocks: [] });
+    } catch (error) {
+      const code = slackErrorCode(error);
+      logger.warn(
+        { code, channel, jobId: view.jobId },
+        `Slack refused to edit a deleted result's message (${code}): ${operatorHint(code, neededScope(error))}; it still shows`,
+      );
+    }
+  };
+
   const triggers = new RecentIds();
 
-  // Any command name: the manifest registers /imagine, and an operator may rename it.
+  // /easel is the admin command; any other name is /imagine (an operator may rename it).
   app.command(/^\//, async ({ command, ack, respond }) => {
     await ack();
     if (!triggers.firstTime(command.trigger_id)) {
@@ -141,6 +181,11 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     const who: Who = { userId: userId("slack", team, command.user_id), userName: command.user_name };
     const where: Where = { platform: "slack", serverId: team, channelId: command.channel_id };
     try {
+      if (command.command === `/${adminCommand.name}`) {
+        const { subcommand, args } = parseAdminText(command.text ?? "");
+        await answer(await chat.admin(subcommand, args, who, where), place, tell);
+        return;
+      }
       const input = { text: command.text ?? "" };
       const reply = await chat.imagine(input, who, where);
       await answer(
@@ -179,6 +224,10 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     const where: Where = { platform: "slack", serverId: team, channelId: channel };
     try {
       const reply = await chat.press(action.value ?? "", who, where);
+      const messageTs = body.message?.ts ?? body.container?.message_ts;
+      if (reply.kind === "private" && reply.deleted && typeof messageTs === "string") {
+        await removeResult(channel, messageTs, fileIdsOf(body.message?.["blocks"]), reply.deleted);
+      }
       await answer(reply, { teamId: team, channelId: channel, userId: body.user.id }, tell);
     } catch (error) {
       logger.error({ err: error, channel }, "a Slack button press failed");

@@ -17,6 +17,7 @@ export const SLACK_LIMITS = {
   buttonValue: 2000,
   elementsPerActions: 25,
   blocksPerMessage: 50,
+  blockId: 255,
 } as const;
 
 export interface SlackMessage {
@@ -99,4 +100,36 @@ export function jobMessage(view: JobView): SlackMessage {
     ...buttonBlocks(view.buttons).slice(0, SLACK_LIMITS.blocksPerMessage - message.blocks.length),
   );
   return message;
+}
+
+/**
+ * A result message names its uploaded files in its first actions block's id, so a delete press
+ * (whose payload carries the message's blocks) can remove them too, also after a restart.
+ */
+const FILES_BLOCK_PREFIX = "easel-files:";
+const FILE_ID = /^[A-Z0-9]{1,40}$/;
+
+/** `message` with `fileIds` in its first actions block's id (unchanged if they would not fit). */
+export function withFileIds(message: SlackMessage, fileIds: readonly string[]): SlackMessage {
+  const ids = fileIds.filter((id) => FILE_ID.test(id));
+  const blockId = `${FILES_BLOCK_PREFIX}${ids.join(",")}`;
+  const index = message.blocks.findIndex((block) => block.type === "actions");
+  if (ids.length === 0 || index === -1 || blockId.length > SLACK_LIMITS.blockId) return message;
+  const blocks = [...message.blocks];
+  blocks[index] = { ...(blocks[index] as types.ActionsBlock), block_id: blockId };
+  return { ...message, blocks };
+}
+
+/** The file ids a result message's blocks name (see `withFileIds`); none for any other message. */
+export function fileIdsOf(blocks: unknown): string[] {
+  if (!Array.isArray(blocks)) return [];
+  for (const block of blocks as Array<{ type?: unknown; block_id?: unknown }>) {
+    if (block?.type !== "actions" || typeof block.block_id !== "string") continue;
+    if (!block.block_id.startsWith(FILES_BLOCK_PREFIX)) continue;
+    return block.block_id
+      .slice(FILES_BLOCK_PREFIX.length)
+      .split(",")
+      .filter((id) => FILE_ID.test(id));
+  }
+  return [];
 }

@@ -11,7 +11,7 @@ import type { Logger } from "pino";
 import { decodeButton } from "../../commands/buttons.js";
 import type { ChatService, JobView } from "../../commands/chat.js";
 import type { EncodedImage } from "../../pipeline/types.js";
-import { jobMessage, type SlackMessage, textMessage } from "./blocks.js";
+import { jobMessage, type SlackMessage, textMessage, withFileIds } from "./blocks.js";
 import {
   cannotPostText,
   cannotUploadText,
@@ -198,15 +198,20 @@ class FollowedJob {
       await this.update(jobMessage({ ...view, buttons: [] }));
       return;
     }
+    let fileIds: string[];
     try {
       // One getUploadURLExternal and one upload per file, one completeUploadExternal for all.
       // The mention notifies the asker; the caption and buttons follow in their own message,
       // since completeUploadExternal drops blocks when there is an initial comment.
-      await client.filesUploadV2({
+      const uploaded = await client.filesUploadV2({
         channel_id: this.place.channelId,
         initial_comment: `<@${this.place.userId}>`,
         file_uploads: files,
       });
+      fileIds = (uploaded.files ?? [])
+        .flatMap((completed) => completed.files ?? [])
+        .map((file) => file.id)
+        .filter((id): id is string => typeof id === "string");
     } catch (error) {
       const code = slackErrorCode(error);
       this.log.warn(
@@ -216,7 +221,8 @@ class FollowedJob {
       await this.update(textMessage(cannotUploadText(code)));
       return;
     }
-    const result = jobMessage(view);
+    // The result names its files, so the delete button can remove them with it.
+    const result = withFileIds(jobMessage(view), fileIds);
     let resultTs = this.ts;
     try {
       const posted = await client.chat.postMessage({ channel: this.place.channelId, ...result });

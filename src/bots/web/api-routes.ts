@@ -59,6 +59,8 @@ function buttonActionOf(jobId: string, body: ActionBody): ButtonAction {
     case "refine":
     case "upscale":
       return { kind: body.action, jobId, imageIndex: body.index ?? 0 };
+    case "delete":
+      return { kind: "delete", jobId };
   }
 }
 
@@ -125,6 +127,10 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
     const body = parse(actionBody, request.body);
     if (!(await chat.view(jobId))) throw new ApiError("not_found", httpMessages.noSuchJob);
     const chatReply = await chat.press(encodeButton(buttonActionOf(jobId, body)), who(request), where);
+    // A delete: the job as it now stands (deleted, no images, no buttons) and the service's answer.
+    if (chatReply.kind === "private" && chatReply.deleted) {
+      return reply.code(200).send({ message: chatReply.text, job: jobJson(chatReply.deleted) });
+    }
     if (chatReply.kind === "private" && !chatReply.code) throw new ApiError("invalid_input", chatReply.text);
     return answer(reply, chatReply);
   });

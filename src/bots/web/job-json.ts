@@ -21,7 +21,10 @@ export interface ImageJson {
 export interface ButtonJson {
   label: string;
   style: "primary" | "secondary" | "danger";
-  /** `cancel`: `DELETE /api/v1/jobs/{id}`; otherwise `POST /api/v1/jobs/{id}/actions` with `action`. */
+  /**
+   * `cancel`: `DELETE /api/v1/jobs/{id}`; otherwise `POST /api/v1/jobs/{id}/actions` with `action`
+   * (`delete` removes a finished result: the page asks for a confirmation first).
+   */
   press: { kind: "cancel" } | { kind: "action"; action: ActionBody };
 }
 
@@ -36,8 +39,10 @@ export interface JobJson {
   /** Running: the latest live preview as a data: URL. */
   preview?: string;
   images: ImageJson[];
-  /** Done: the prompt and the settings that reproduce it. */
+  /** Done: the prompt and the settings that reproduce it (not on a deleted result). */
   caption?: string;
+  /** Done, then deleted by its author or an admin: no images, no buttons; `text` says by whom. */
+  deleted?: { byAuthor: boolean };
   /** Failed: what went wrong, for the user. */
   error?: { code: "job_failed"; message: string };
   buttons: ButtonJson[][];
@@ -70,12 +75,11 @@ function buttonJson(spec: JobView["buttons"][number][number]): ButtonJson | unde
   } catch {
     return undefined; // a button this API cannot press is left out rather than shown broken
   }
-  if (action.kind === "delete") return undefined;
   const press: ButtonJson["press"] =
     action.kind === "cancel"
       ? { kind: "cancel" }
-      : action.kind === "reroll"
-        ? { kind: "action", action: { action: "reroll" } }
+      : action.kind === "reroll" || action.kind === "delete"
+        ? { kind: "action", action: { action: action.kind } }
         : action.kind === "vary"
           ? {
               kind: "action",
@@ -110,7 +114,8 @@ export function jobJson(view: JobView): JobJson {
   if (view.preview && view.state === "running") {
     json.preview = `data:${view.preview.mime};base64,${Buffer.from(view.preview.data).toString("base64")}`;
   }
-  if (view.state === "done") json.caption = view.text;
+  if (view.deleted) json.deleted = { byAuthor: view.deleted.byAuthor };
+  else if (view.state === "done") json.caption = view.text;
   if (view.state === "failed") json.error = { code: "job_failed", message: view.text };
   return json;
 }

@@ -26,6 +26,7 @@ export const actionBody = z.discriminatedUnion("action", [
   }),
   z.strictObject({ action: z.literal("upscale"), index: z.number().int().min(0).max(99).optional() }),
   z.strictObject({ action: z.literal("refine"), index: z.number().int().min(0).max(99).optional() }),
+  z.strictObject({ action: z.literal("delete") }),
 ]);
 export type ActionBody = z.infer<typeof actionBody>;
 

@@ -150,6 +150,7 @@ function errorCard(promptText, message) {
 function statusLine(job) {
   if (job.status === "queued") return job.text || `Queued #${job.position}`;
   if (job.status === "running") return job.step ? "Generating…" : "Starting…";
+  if (job.deleted) return job.text;
   if (job.status === "done") return "Done.";
   if (job.status === "cancelled") return job.text || "Cancelled.";
   return job.error?.message ?? job.text;
@@ -160,7 +161,7 @@ function renderJob(entry, job) {
   const previous = entry.job;
   entry.job = job;
   card.dataset.jobId = job.id;
-  card.dataset.status = job.status;
+  card.dataset.status = job.deleted ? "deleted" : job.status;
   const body = card.querySelector(".card-body");
   const status = body.querySelector(".status");
   const line = statusLine(job);
@@ -215,8 +216,11 @@ function renderJob(entry, job) {
     preview.remove();
   }
 
-  // The result: images, caption.
-  if (job.status === "done" && !body.querySelector(".images")) {
+  // The result: images, caption (gone once the result is deleted).
+  if (job.deleted) {
+    body.querySelector(".images")?.remove();
+    body.querySelector(".caption")?.remove();
+  } else if (job.status === "done" && !body.querySelector(".images")) {
     const images = el("div", { class: "images", "data-count": String(job.images.length) });
     const total = job.images.length;
     for (const image of job.images) {
@@ -252,7 +256,9 @@ function renderJob(entry, job) {
       for (const button of row) {
         const kind = button.press.kind === "cancel" ? "cancel" : button.press.action.action;
         const node = el("button", { type: "button", class: button.style, "data-action": kind }, button.label);
-        node.addEventListener("click", () => press(entry, button, node));
+        node.addEventListener("click", () =>
+          kind === "delete" ? confirmDelete(entry, button, node) : press(entry, button, node),
+        );
         rowNode.append(node);
       }
       actions.append(rowNode);
@@ -282,6 +288,36 @@ function showCardError(entry, message) {
   body.append(el("p", { class: "error card-error", role: "alert" }, markup(message)));
 }
 
+/** How long a delete button waits for its second, confirming press. */
+const CONFIRM_MS = 5000;
+
+/** Armed delete buttons → their disarm function. */
+const armed = new WeakMap();
+
+/** Delete asks twice: the first press arms the button, a second within CONFIRM_MS deletes. */
+function confirmDelete(entry, button, node) {
+  const armedDisarm = armed.get(node);
+  if (armedDisarm) {
+    armedDisarm();
+    press(entry, button, node);
+    return;
+  }
+  const label = node.textContent;
+  const disarm = () => {
+    clearTimeout(timer);
+    armed.delete(node);
+    node.removeEventListener("blur", disarm);
+    delete node.dataset.confirming;
+    node.textContent = label;
+  };
+  const timer = setTimeout(disarm, CONFIRM_MS);
+  armed.set(node, disarm);
+  node.addEventListener("blur", disarm);
+  node.dataset.confirming = "true";
+  node.textContent = "Delete for good?";
+  announce("Press again to delete this result and its images.");
+}
+
 async function press(entry, button, node) {
   const jobId = entry.job.id;
   node.disabled = true;
@@ -299,6 +335,11 @@ async function press(entry, button, node) {
     );
     if (!result.ok) {
       showCardError(entry, errorText(result));
+      return;
+    }
+    if (result.data.job?.deleted) {
+      renderJob(entry, result.data.job);
+      announce(result.data.message);
       return;
     }
     const origin = `${button.label} of an earlier image`;
