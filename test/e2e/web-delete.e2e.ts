@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { chromium } from "playwright-core";
-import { startWebEasel } from "./support.js";
+import { startWebEasel } from "../web/support.js";
 
 test("the page's delete asks for a second press, then empties the card", async (t) => {
   const web = await startWebEasel(t);
