@@ -7,6 +7,7 @@ import { registerFixturesCommand } from "./cli/fixtures.js";
 import { registerGenerateCommands } from "./cli/generate.js";
 import { registerImagineCommand } from "./cli/imagine.js";
 import { registerInspectCommands } from "./cli/inspect.js";
+import { registerWorkerCommand } from "./cli/worker.js";
 import { isEaselError, ModelFolderError } from "./errors.js";
 
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerInspectCommands(program);
   registerFixturesCommand(program);
   registerImagineCommand(program);
+  registerWorkerCommand(program);
   return program;
 }
 
