@@ -60,6 +60,19 @@ const PREVIEW_TTL_MS = 120_000;
 /** How long a stop waits for Redis before it lets go anyway. */
 const STOP_WAIT_MS = 5_000;
 
+/** An error's own message and its causes' (the operator's view, which may name files). */
+function operatorDetail(error: unknown): string {
+  const parts: string[] = [];
+  for (
+    let e: unknown = error;
+    e !== undefined && parts.length < 4;
+    e = e instanceof Error ? e.cause : undefined
+  ) {
+    parts.push(e instanceof Error ? e.message : String(e));
+  }
+  return parts.join(" <- ");
+}
+
 type Reporter = (
   progress: Omit<RemoteProgress, "attempt" | "device" | "worker">,
   before?: () => Promise<unknown>,
@@ -122,7 +135,7 @@ export class DeviceConsumer {
     try {
       await this.device.warmUp();
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = operatorDetail(error);
       logger.error({ err: error, device }, "cannot load the model: this device takes no jobs");
       await this.heartbeat.set("failed", reason);
       await this.device.stop();

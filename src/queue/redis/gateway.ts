@@ -696,7 +696,12 @@ export class RedisJobQueue implements JobQueue {
       await remote.remove().catch(() => {});
       this.cancelled(live, cancel.byUserId);
     } else if (state === "completed") {
-      await this.finishDone(live, remote.returnvalue);
+      const result = remote.returnvalue;
+      // Started and finished while nobody listened (a fast job, a gateway restart): record its start.
+      if (result.attempt > live.remoteAttempt) {
+        this.startedRemotely(live, { ...result, step: 0, total: 0, stage: "base" });
+      }
+      await this.finishDone(live, result);
       await remote.remove().catch(() => {});
     } else {
       this.failJob(live, decodeFailure(remote.failedReason));
