@@ -151,6 +151,23 @@ describe("scale-out on Redis with two easel worker processes", { timeout: 120_00
     assert.ok(await queue.images.get(record.images[0]!.id), "the re-run's image is stored");
   });
 
+  it("hands a running job back to the queue when its worker is stopped with SIGTERM", async (t) => {
+    const { queue, log, workers } = await cluster(t);
+    const [id] = await submitAll(queue, [slow("ann", 150, 12)]);
+    await until(() => log.some((e) => e.name === "progress" && e.event.jobId === id), "progress");
+    const first = log.find((e) => e.name === "started" && e.event.jobId === id);
+    assert.ok(first?.name === "started");
+    const leaving = first.event.device === "cpu" ? workers[0]! : workers[1]!;
+    assert.equal(await leaving.stop(), 0, "a clean exit");
+    assert.equal((await queue.wait(id!)).status, "done");
+    const devices = log.flatMap((e) =>
+      e.name === "started" && e.event.jobId === id ? [e.event.device] : [],
+    );
+    assert.equal(devices.length, 2);
+    assert.notEqual(devices[1], devices[0]);
+    assertEndedOnce(log, [id!]);
+  });
+
   it("loses nothing when Redis is killed and restarted from its append-only file", async (t) => {
     const { queue, log, server } = await cluster(t);
     const ids = await submitAll(queue, [

@@ -182,6 +182,7 @@ export class RedisJobQueue implements JobQueue {
   private readonly positions = new Map<string, number>();
   /** Jobs whose end is being recorded (one at a time per job). */
   private readonly settling = new Map<string, Promise<void>>();
+  private readonly settleAgain = new Set<string>();
   private readonly releasing = new Set<Promise<void>>();
   private readonly releasingIds = new Set<string>();
   private pollTimer: NodeJS.Timeout | undefined;
@@ -560,14 +561,9 @@ export class RedisJobQueue implements JobQueue {
     for (const [id, position] of this.line.positions(this.idleWorkers())) {
       if (position < 1 || this.positions.get(id) === position) continue;
       this.positions.set(id, position);
-      const live = this.line.releasedJob(id) ?? this.findWaiting(id);
+      const live = this.line.jobOf(id);
       if (live) this.events.emit("queued", { jobId: id, requester: live.request.requester, position });
     }
-  }
-
-  private findWaiting(id: string): LiveJob | undefined {
-    const stored = this.store.get(id);
-    return stored ? this.liveOf(stored) : undefined;
   }
 
   /** Reads the workers' statuses and every released job's state; releases what the bound allows. */
@@ -644,12 +640,19 @@ export class RedisJobQueue implements JobQueue {
   /** Looks at a released job's state in Redis and records its end if it has one. Never rejects. */
   private settle(jobId: string): Promise<void> {
     const current = this.settling.get(jobId);
-    if (current) return current;
+    if (current) {
+      // A look already under way may have read the state just before this news: look once more after it.
+      this.settleAgain.add(jobId);
+      return current;
+    }
     const settling = this.settleOnce(jobId)
       .catch((error: unknown) =>
         this.logger.debug({ err: error, jobId }, "could not read the job's state; retrying"),
       )
-      .finally(() => this.settling.delete(jobId));
+      .finally(() => {
+        this.settling.delete(jobId);
+        if (this.settleAgain.delete(jobId)) void this.settle(jobId);
+      });
     this.settling.set(jobId, settling);
     return settling;
   }
@@ -690,6 +693,7 @@ export class RedisJobQueue implements JobQueue {
     await live.reports;
     if (!this.line.finish(jobId)) return;
     this.count(live.userId, -1);
+    this.pump(); // the next job need not wait for this one's images to be stored
     const cancel = live.cancelRequest ?? (await this.pendingCancel(jobId));
     if (cancel) {
       await this.cleanUp(jobId, remote.returnvalue);

@@ -28,28 +28,28 @@ interface Released<J> {
 
 export class ReleaseLine<J extends LinedJob> {
   private readonly turns = new FairTurns();
-  private waiting: Waiting<J>[] = [];
+  private readonly waiting = new Map<string, Waiting<J>>();
   /** Released and not finished, in release order (Map keeps insertion order). */
   private readonly released = new Map<string, Released<J>>();
 
   /** Adds a job to the waiting line with its round-robin turn. */
   enqueue(job: J): void {
-    this.waiting.push(this.entry(job, this.turns.assign(job.userId, job.tier)));
+    this.waiting.set(job.id, this.entry(job, this.turns.assign(job.userId, job.tier)));
   }
 
   /** Takes a waiting job out of line; undefined when it is not waiting here. */
   remove(jobId: string): J | undefined {
-    const index = this.waiting.findIndex((entry) => entry.id === jobId);
-    if (index < 0) return undefined;
-    return this.waiting.splice(index, 1)[0]!.job;
+    const entry = this.waiting.get(jobId);
+    this.waiting.delete(jobId);
+    return entry?.job;
   }
 
   /** Pops the jobs to release now, in fair order, so that at most `limit` are released and unfinished. */
   release(limit: number): J[] {
     const out: J[] = [];
-    while (this.released.size < limit && this.waiting.length > 0) {
-      const next = pickNext(this.waiting)!;
-      this.waiting.splice(this.waiting.indexOf(next), 1);
+    while (this.released.size < limit && this.waiting.size > 0) {
+      const next = pickNext([...this.waiting.values()])!;
+      this.waiting.delete(next.id);
       this.turns.started(next);
       this.released.set(next.id, { job: next.job, turn: next.turn, started: false });
       out.push(next.job);
@@ -62,7 +62,7 @@ export class ReleaseLine<J extends LinedJob> {
     const released = this.released.get(jobId);
     if (!released) return;
     this.released.delete(jobId);
-    this.waiting.push(this.entry(released.job, released.turn));
+    this.waiting.set(jobId, this.entry(released.job, released.turn));
   }
 
   /** A job found in Redis after a restart: counted as released. */
@@ -84,7 +84,12 @@ export class ReleaseLine<J extends LinedJob> {
   }
 
   isWaiting(jobId: string): boolean {
-    return this.waiting.some((entry) => entry.id === jobId);
+    return this.waiting.has(jobId);
+  }
+
+  /** A job waiting here or released and unfinished. */
+  jobOf(jobId: string): J | undefined {
+    return this.waiting.get(jobId)?.job ?? this.released.get(jobId)?.job;
   }
 
   releasedJob(jobId: string): J | undefined {
@@ -98,7 +103,7 @@ export class ReleaseLine<J extends LinedJob> {
   get size(): { waiting: number; released: number; running: number } {
     let running = 0;
     for (const released of this.released.values()) if (released.started) running += 1;
-    return { waiting: this.waiting.length, released: this.released.size, running };
+    return { waiting: this.waiting.size, released: this.released.size, running };
   }
 
   /**
@@ -111,7 +116,7 @@ export class ReleaseLine<J extends LinedJob> {
       ...[...this.released.values()]
         .filter((released) => !released.started)
         .map((released) => released.job.id),
-      ...orderWaiting(this.waiting).map((entry) => entry.id),
+      ...orderWaiting([...this.waiting.values()]).map((entry) => entry.id),
     ];
     const free = Math.max(0, idle);
     return new Map(line.map((id, index) => [id, index < free ? 0 : index - free + 1]));
