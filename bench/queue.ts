@@ -13,7 +13,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { type Config, loadConfig } from "../src/config.js";
 import { writeFixtureModels } from "../src/fixtures/index.js";
 import { loadPipeline } from "../src/pipeline/index.js";
-import { GenerationQueue, type QueueEvents } from "../src/queue/index.js";
+import { createJobQueue, type JobQueue, type JobQueueEvents } from "../src/queue/index.js";
 import { generateParamsOf } from "../src/queue/params.js";
 import type { GenerationRequest, UserId } from "../src/requests/request.js";
 
@@ -58,8 +58,8 @@ function requestOf(userId: UserId, overrides: Partial<GenerationRequest> = {}): 
 }
 
 /** Resolves once every job in `ids` has its done event; collects them by id. */
-function allDone(queue: GenerationQueue, ids: Set<string>): Promise<Map<string, QueueEvents["done"]>> {
-  const done = new Map<string, QueueEvents["done"]>();
+function allDone(queue: JobQueue, ids: Set<string>): Promise<Map<string, JobQueueEvents["done"]>> {
+  const done = new Map<string, JobQueueEvents["done"]>();
   return new Promise((resolve, reject) => {
     queue.on("failed", (event) =>
       reject(new Error(`${event.jobId} failed: ${event.detail ?? event.message}`)),
@@ -72,8 +72,7 @@ function allDone(queue: GenerationQueue, ids: Set<string>): Promise<Map<string, 
 }
 
 async function benchDispatch(dir: string): Promise<void> {
-  const queue = new GenerationQueue({
-    config: configFor(join(dir, "dispatch"), DEVICES),
+  const queue = createJobQueue(configFor(join(dir, "dispatch"), DEVICES), {
     engineFor: () => ({ kind: "simulated", stepMs: STEP_MS, work: "sleep" }),
   });
   await queue.start();
@@ -90,7 +89,7 @@ async function benchDispatch(dir: string): Promise<void> {
     for (let j = 0; j < JOBS_PER_USER; j++) {
       const userId: UserId = `discord:user${String(u + 1).padStart(2, "0")}`;
       const before = performance.now();
-      const { jobId } = queue.submit(requestOf(userId, { seed: String(u * 100 + j) }));
+      const { jobId } = await queue.submit(requestOf(userId, { seed: String(u * 100 + j) }));
       submitMs += performance.now() - before;
       ids.add(jobId);
       submittedAt.set(jobId, before);
@@ -101,7 +100,7 @@ async function benchDispatch(dir: string): Promise<void> {
   await queue.stop();
 
   const jobs = done.length;
-  const deviceFreeAt = (event: QueueEvents["done"]) => started.get(event.jobId)!.at + event.deviceMs;
+  const deviceFreeAt = (event: JobQueueEvents["done"]) => started.get(event.jobId)!.at + event.deviceMs;
   const makespan = Math.max(...done.map(deviceFreeAt)) - t0;
   const engineMs = done.reduce((sum, event) => sum + event.timings.totalMs, 0);
   const ideal = engineMs / DEVICES.length;
@@ -171,13 +170,13 @@ async function benchEventLoop(dir: string): Promise<void> {
   const jobs = 3;
   const request = requestOf("discord:someone", { steps: 30 });
 
-  const queue = new GenerationQueue({ config: configFor(join(dir, "loop"), ["cpu"], models.bench) });
+  const queue = createJobQueue(configFor(join(dir, "loop"), ["cpu"], models.bench));
   await queue.start();
   const ids = new Set<string>();
   const finished = allDone(queue, ids);
   let perImage = 0;
   const inWorker = await loopDelayDuring(async () => {
-    for (let i = 0; i < jobs; i++) ids.add(queue.submit({ ...request, seed: String(i) }).jobId);
+    for (let i = 0; i < jobs; i++) ids.add((await queue.submit({ ...request, seed: String(i) })).jobId);
     const done = await finished;
     perImage = [...done.values()].reduce((sum, event) => sum + event.durationMs, 0) / jobs;
   });

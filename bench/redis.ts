@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { type Config, loadConfig } from "../src/config.js";
-import { GenerationQueue } from "../src/queue/index.js";
+import { EmbeddedJobQueue } from "../src/queue/index.js";
 import type { JobQueueEvents } from "../src/queue/job-queue.js";
 import { RedisJobQueue } from "../src/queue/redis/gateway.js";
 import { readWorkers } from "../src/queue/redis/registry.js";
@@ -124,7 +124,6 @@ const worker = spawn(
 );
 try {
   await untilWorkersReady(server.url, DEVICES.length);
-  process.stderr.write("workers ready\n");
   const gateway = new RedisJobQueue({
     config: { ...configFor(join(dir, "gateway"), server.url), redisUrl: server.url },
   });
@@ -168,15 +167,15 @@ try {
   // 2. Added dispatch latency, one job at a time.
   const redisOverheads = await overheads(redisBench);
   await gateway.stop();
-  const embedded = new GenerationQueue({
+  const embedded = new EmbeddedJobQueue({
     config: configFor(join(dir, "embedded")),
     engineFor: () => ({ kind: "simulated", stepMs: STEP_MS, work: "sleep" }),
   });
   await embedded.start();
   const embeddedOverheads = await overheads({
-    submit: async (request) => embedded.submit(request),
-    onDone: (listener) => embedded.on("done", listener as never),
-    onFailed: (listener) => embedded.on("failed", listener as never),
+    submit: (request) => embedded.submit(request),
+    onDone: (listener) => void embedded.on("done", listener),
+    onFailed: (listener) => void embedded.on("failed", listener),
   });
   await embedded.stop();
   const median = quantile(redisOverheads, 0.5) - quantile(embeddedOverheads, 0.5);

@@ -3,12 +3,15 @@
  * fixture generator and the one-shot `imagine` path through the queue.
  */
 import { Command, CommanderError } from "commander";
+import { registerDoctorCommand } from "./cli/doctor.js";
 import { registerFixturesCommand } from "./cli/fixtures.js";
 import { registerGenerateCommands } from "./cli/generate.js";
 import { registerImagineCommand } from "./cli/imagine.js";
 import { registerInspectCommands } from "./cli/inspect.js";
+import { registerPullCommand } from "./cli/pull.js";
+import { registerStartCommand } from "./cli/start.js";
 import { registerWorkerCommand } from "./cli/worker.js";
-import { isEaselError, ModelFolderError } from "./errors.js";
+import { isEaselError } from "./errors.js";
 
 export function buildProgram(): Command {
   const program = new Command("easel")
@@ -19,6 +22,9 @@ export function buildProgram(): Command {
   registerInspectCommands(program);
   registerFixturesCommand(program);
   registerImagineCommand(program);
+  registerStartCommand(program);
+  registerPullCommand(program);
+  registerDoctorCommand(program);
   registerWorkerCommand(program);
   return program;
 }
@@ -31,11 +37,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     if (isEaselError(error)) {
-      // The operator runs the CLI: a model-folder error names the file (its message), others
-      // read as a chat user would see them.
-      process.stderr.write(
-        `error: ${error instanceof ModelFolderError ? error.message : error.userMessage}\n`,
-      );
+      // The operator runs the CLI: an error's message is the operator's version (a model-folder
+      // or provider error names the file or library); for the others it is the user's message.
+      process.stderr.write(`error: ${error.message}\n`);
       return 2;
     }
     process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);

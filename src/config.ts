@@ -4,10 +4,10 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import { MIN_GUIDANCE } from "./commands/options.js";
 import { ConfigError } from "./errors.js";
 import { SCHEDULER_NAMES } from "./pipeline/types.js";
 import { LIMITS } from "./pipeline/validate.js";
+import { MIN_GUIDANCE } from "./requests/limits.js";
 import type { RoleId, UserId } from "./requests/request.js";
 
 const list = (value: string | undefined): string[] =>

@@ -7,6 +7,8 @@ export type ErrorCode =
   | "model_folder"
   | "cancelled"
   | "queue_full"
+  /** The queue is shutting down and takes no new jobs (a restart; try again shortly). */
+  | "stopping"
   | "not_found"
   | "forbidden"
   | "timeout"

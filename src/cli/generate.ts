@@ -3,22 +3,29 @@
  * flag leaves out come from config (EASEL_DEFAULT_STEPS, ...), as for the bots; the refiner is
  * opt-in here: it runs only with --refiner DIR (EASEL_REFINER_DIR is not read by these commands).
  */
-import { writeFileSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { extname, join } from "node:path";
 import type { Command } from "commander";
 import { bucketForAspect } from "../commands/aspect.js";
 import { type Config, loadConfig, loadConfigFromEnvironment } from "../config.js";
 import { InvalidInputError } from "../errors.js";
+import {
+  describeFileError,
+  readRegularFile,
+  writeFileAtomically,
+  writeFileAtomicallySync,
+} from "../files.js";
+import { MAX_SOURCE_BYTES } from "../pipeline/image/source.js";
 import { loadPipeline } from "../pipeline/index.js";
 import { encodeNpyFloat32 } from "../pipeline/npy.js";
+import { DEVICE_NAME } from "../pipeline/onnx/session.js";
 import {
   type GenerateHooks,
   type GenerateParams,
   type GenerateResult,
   SCHEDULER_NAMES,
 } from "../pipeline/types.js";
-import { LIMITS, validateGenerateParams } from "../pipeline/validate.js";
+import { checkPromptLength, LIMITS, validateGenerateParams } from "../pipeline/validate.js";
 import { orList, parseInteger, parseNumber, parseSchedulerName, parseSeed, randomSeed } from "./args.js";
 import { progressBar } from "./progress-bar.js";
 
@@ -84,6 +91,32 @@ function addSharedOptions(command: Command): Command {
     );
 }
 
+/**
+ * The checks that come before anything is read or loaded: prompt lengths (a huge argument can
+ * crash onnxruntime's native model loading) and the device name.
+ */
+function checkFlags(options: SharedOptions): void {
+  checkPromptLength(options.prompt, LIMITS.maxPromptLength, "prompt", "prompt");
+  if (options.negative !== undefined) {
+    checkPromptLength(options.negative, LIMITS.maxPromptLength, "negative", "negative prompt");
+  }
+  if (options.device !== undefined && !DEVICE_NAME.test(options.device)) {
+    throw new InvalidInputError(
+      `--device must be "cpu" or "cuda:N" (as in EASEL_DEVICES); got "${options.device}".`,
+      "device",
+    );
+  }
+}
+
+/** Writes a file the user asked for, whole or not at all; the error names the path. */
+async function writeOutput(path: string, data: Uint8Array): Promise<void> {
+  try {
+    await writeFileAtomically(path, data);
+  } catch (error) {
+    throw new Error(`could not write ${path}: ${describeFileError(error)}`, { cause: error });
+  }
+}
+
 /** The request the flags describe; what they leave out comes from `config`. */
 function paramsOf(
   options: SharedOptions,
@@ -147,7 +180,7 @@ async function progressHooks(options: SharedOptions): Promise<GenerateHooks> {
       const extension = progress.preview.mime === "image/jpeg" ? "jpg" : progress.preview.mime.split("/")[1];
       const name = `step-${String(progress.step).padStart(3, "0")}.${extension}`;
       // Synchronous, so every preview is on disk when the command ends; they are a few KiB each.
-      writeFileSync(join(folder, name), progress.preview.data);
+      writeFileAtomicallySync(join(folder, name), progress.preview.data);
     },
   };
 }
@@ -167,11 +200,11 @@ async function run(options: SharedOptions, params: GenerateParams, config: Confi
     process.stderr.write(`seed ${params.seed}\n`);
     const result: GenerateResult = await pipeline.generate(params, await progressHooks(options));
     const paths = outputPaths(options.out, result.images.length);
-    await Promise.all(result.images.map((image, i) => writeFile(paths[i]!, image.data)));
+    await Promise.all(result.images.map((image, i) => writeOutput(paths[i]!, image.data)));
     if (options.latents) {
       const first = result.images[0]!;
       const shape = [result.images.length, 4, first.height / 8, first.width / 8];
-      await writeFile(options.latents, encodeNpyFloat32(result.latents, shape));
+      await writeOutput(options.latents, encodeNpyFloat32(result.latents, shape));
     }
     for (const [i, image] of result.images.entries()) {
       process.stdout.write(`${paths[i]}  seed ${image.seed}  ${image.width}x${image.height}\n`);
@@ -192,6 +225,7 @@ export function registerGenerateCommands(program: Command): void {
     .option("--aspect <w:h>", "aspect ratio, mapped to the nearest SDXL bucket (e.g. 16:9)")
     .option("--out <file.png>", "output file", "out.png")
     .action(async (options: SharedOptions & { width?: string; height?: string; aspect?: string }) => {
+      checkFlags(options);
       if (options.aspect && (options.width || options.height)) {
         throw new InvalidInputError("Give either --aspect or --width/--height, not both.", "aspect");
       }
@@ -217,6 +251,7 @@ export function registerGenerateCommands(program: Command): void {
     .option("--upscale <factor>", `${orList(LIMITS.upscaleFactors)}, applied before refining`, "1")
     .option("--out <file.png>", "output file", "refined.png")
     .action(async (options: SharedOptions & { image: string; strength: string; upscale: string }) => {
+      checkFlags(options);
       const factor = parseNumber(options.upscale, "--upscale");
       const upscale = LIMITS.upscaleFactors.find((allowed) => allowed === factor);
       if (upscale === undefined) {
@@ -225,12 +260,7 @@ export function registerGenerateCommands(program: Command): void {
           "upscale",
         );
       }
-      let image: Uint8Array;
-      try {
-        image = await readFile(options.image);
-      } catch {
-        throw new InvalidInputError(`Cannot read the image ${options.image}.`, "image");
-      }
+      const image = await readRegularFile(options.image, MAX_SOURCE_BYTES, "image");
       const config = await loadConfigFromEnvironment();
       // The size comes from the image; these placeholders only pass validation. With --refiner the
       // refiner model refines the image (img2img has no hand-over point), else the base does.

@@ -1,18 +1,23 @@
 /**
- * `easel imagine "<text with flags>"`: one request the way a chat user sends it, through the same
- * parsing, validation, queue, job store and device workers as the bots; prints the caption and
- * writes the images. A bad flag gives the chat user's message and a non-zero exit.
+ * `easel imagine <text with flags>`: one request the way a chat user sends it, through the same
+ * chat service, job queue, store and device workers as the bots (as the "cli" platform); prints
+ * the caption and writes the images. A bad flag gives the chat user's message and a non-zero exit.
  */
-import { copyFile, mkdir } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import type { Command } from "commander";
+import type { ChatService, JobView } from "../commands/chat.js";
+import { createChatService } from "../commands/chat-service.js";
 import { isHelpRequest, parseImagine } from "../commands/imagine.js";
-import { helpText, queuedText, resultCaption } from "../commands/texts.js";
+import { helpText } from "../commands/texts.js";
 import { type Config, loadConfigFromEnvironment } from "../config.js";
-import { CancelledError, DeviceFailureError, EaselError, type ErrorCode } from "../errors.js";
-import { GenerationQueue, type QueueEvents } from "../queue/index.js";
-import type { GenerationRequest, Requester } from "../requests/request.js";
+import { ensureDemoModel } from "../demo-model.js";
+import { CancelledError, EaselError } from "../errors.js";
+import { createLogger } from "../logger.js";
+import type { EncodedImage } from "../pipeline/types.js";
+import { createJobQueue, type JobQueue } from "../queue/index.js";
+import type { Requester } from "../requests/request.js";
 import { randomSeed } from "./args.js";
 import { progressBar } from "./progress-bar.js";
 
@@ -21,13 +26,11 @@ interface ImagineOptions {
   out: string;
 }
 
-const ERROR_CODES: readonly ErrorCode[] = [
-  "invalid_input",
-  "model_folder",
-  "not_found",
-  "timeout",
-  "queue_full",
-];
+const EXTENSIONS: Record<EncodedImage["mime"], string> = {
+  "image/png": "png",
+  "image/webp": "webp",
+  "image/jpeg": "jpg",
+};
 
 function requester(): Requester {
   let name = "cli";
@@ -39,17 +42,9 @@ function requester(): Requester {
   return { platform: "cli", userId: `cli:${name}`, userName: name };
 }
 
-/** Waits for the job's end; resolves with the done event, rejects with the user-facing error. */
-function outcome(queue: GenerationQueue, jobId: string): Promise<QueueEvents["done"]> {
-  return new Promise((resolve, reject) => {
-    queue.on("done", (event) => event.jobId === jobId && resolve(event));
-    queue.on("cancelled", (event) => event.jobId === jobId && reject(new CancelledError()));
-    queue.on("failed", (event) => {
-      if (event.jobId !== jobId) return;
-      const code = ERROR_CODES.find((known) => known === event.code);
-      reject(code ? new EaselError(code, event.message) : new DeviceFailureError(event.message));
-    });
-  });
+/** Chat markup (`**bold**`, `code` spans) as plain terminal text. */
+export function plainText(text: string): string {
+  return text.replace(/\*\*(.+?)\*\*/g, "$1").replace(/`([^`]*)`/g, "$1");
 }
 
 /**
@@ -68,15 +63,18 @@ export async function withCtrlC<T>(body: (interrupted: AbortSignal) => Promise<T
 }
 
 /**
- * Loads the queue's engines, then submits `request` and waits for its end. Interrupted while
- * loading, nothing is submitted; interrupted later, the job is cancelled. Either way it rejects
- * with a CancelledError.
+ * Loads the queue's engines, then asks the chat service for `text` and waits for the job's final
+ * view. Interrupted while loading, nothing is submitted; interrupted later, the job is cancelled.
+ * Rejects with the private answer's EaselError, the failed job's, or a CancelledError.
  */
 export async function runToEnd(
-  queue: GenerationQueue,
-  request: GenerationRequest,
+  queue: JobQueue,
+  chat: ChatService,
+  text: string,
+  asker: Requester,
   interrupted: AbortSignal,
-): Promise<{ jobId: string; done: QueueEvents["done"] }> {
+  onView: (view: JobView) => void = () => {},
+): Promise<JobView> {
   const starting = queue.start(); // load the models first, so the caption's time is the generation's own
   await new Promise<void>((resolve, reject) => {
     const onInterrupt = () => reject(new CancelledError());
@@ -84,61 +82,75 @@ export async function runToEnd(
     starting.then(resolve, reject).finally(() => interrupted.removeEventListener("abort", onInterrupt));
   });
   if (interrupted.aborted) throw new CancelledError();
-  const { jobId } = queue.submit(request);
-  const ended = outcome(queue, jobId);
+  const reply = await chat.imagine({ text }, asker, asker);
+  if (reply.kind === "private") throw new EaselError(reply.code ?? "invalid_input", reply.text);
+  const final = new Promise<JobView>((resolve) => {
+    chat.watch(reply.jobId, (view) => (view.final ? resolve(view) : onView(view)));
+  });
   const cancel = () => {
-    try {
-      queue.cancel(jobId, request.requester.userId);
-    } catch {
-      // it ended meanwhile: `ended` already tells how
-    }
+    queue.cancel(reply.jobId, asker.userId).catch(() => {
+      // it ended meanwhile: the final view tells how
+    });
   };
   interrupted.addEventListener("abort", cancel, { once: true });
   try {
-    return { jobId, done: await ended };
+    const view = await final;
+    if (view.state === "cancelled") throw new CancelledError();
+    if (view.state === "failed") {
+      const record = await queue.job(reply.jobId);
+      throw new EaselError(record?.error?.code ?? "device_failure", record?.error?.message ?? view.text);
+    }
+    return view;
   } finally {
     interrupted.removeEventListener("abort", cancel);
   }
 }
 
-async function imagine(text: string, options: ImagineOptions): Promise<void> {
+async function imagine(words: string[], options: ImagineOptions): Promise<void> {
+  const text = words.join(" ");
   const loaded = await loadConfigFromEnvironment();
-  const config: Config = options.model ? { ...loaded, modelDir: options.model } : loaded;
-  if (isHelpRequest({ text })) {
-    process.stdout.write(`${helpText(config)}\n`);
+  const config: Config = options.model ? { ...loaded, modelDir: options.model, demoModel: false } : loaded;
+  if (text.trim() === "" || isHelpRequest({ text })) {
+    process.stdout.write(`${plainText(helpText(config))}\n`);
     return;
   }
+  const asker = requester();
   // Parse before touching the store or starting a worker: bad input costs nothing.
-  const request = parseImagine({ text }, requester(), config, randomSeed);
-  const queue = new GenerationQueue({ config });
+  parseImagine({ text }, asker, config, randomSeed);
+  const logger = createLogger({ logLevel: config.logLevel === "info" ? "warn" : config.logLevel });
+  await ensureDemoModel(config, logger);
+  const queue = createJobQueue(config, { logger });
+  const chat = createChatService({ config, queue, logger, randomSeed });
   await withCtrlC(async (interrupted) => {
     try {
       const bar = progressBar();
-      let startedAt = performance.now();
-      queue.on("queued", (event) => process.stderr.write(`${queuedText(event.position)}\n`));
-      queue.on("started", (event) => {
-        startedAt = performance.now();
-        process.stderr.write(`started on ${event.device}\n`);
+      const startedAt = performance.now();
+      let lastState = "";
+      const view = await runToEnd(queue, chat, text, asker, interrupted, (progress) => {
+        if (progress.state === "queued" && lastState !== progress.text)
+          process.stderr.write(`${progress.text}\n`);
+        if (progress.state === "running" && progress.total) {
+          bar?.({
+            step: progress.step ?? 0,
+            totalSteps: progress.total,
+            stage: "base",
+            elapsedMs: performance.now() - startedAt,
+          });
+        }
+        lastState = progress.text;
       });
-      queue.on("progress", (event) =>
-        bar?.({
-          step: event.step,
-          totalSteps: event.total,
-          stage: event.stage,
-          elapsedMs: performance.now() - startedAt,
-        }),
-      );
-      const { jobId, done } = await runToEnd(queue, request, interrupted);
       await mkdir(options.out, { recursive: true });
       const paths: string[] = [];
-      for (const image of done.images) {
-        const path = join(options.out, `${jobId}-${image.index + 1}${extname(image.path)}`);
-        await copyFile(image.path, path);
+      for (const image of view.images) {
+        const bytes = await chat.image(image.id);
+        if (!bytes)
+          throw new EaselError("not_found", `image ${image.index + 1} of job ${view.jobId} is gone`);
+        const path = join(options.out, `${view.jobId}-${image.index + 1}.${EXTENSIONS[bytes.mime]}`);
+        await writeFile(path, bytes.data);
         paths.push(path);
       }
-      queue.markPosted(jobId, `file:${options.out}`);
-      await queue.sweep();
-      process.stdout.write(`${resultCaption(request, { seeds: done.seeds, durationMs: done.durationMs })}\n`);
+      await chat.posted(view.jobId, `file:${options.out}`);
+      process.stdout.write(`${plainText(view.text)}\n`);
       for (const path of paths) process.stdout.write(`${path}\n`);
     } finally {
       await queue.stop();
@@ -150,8 +162,13 @@ export function registerImagineCommand(program: Command): void {
   program
     .command("imagine")
     .description("run one /imagine request through the queue, as a chat user would send it")
-    .argument("<text>", 'the prompt with flags, e.g. "a lighthouse at dusk --ar 16:9 --seed 7"')
-    .option("--model <dir>", "SDXL base ONNX folder (default: EASEL_MODEL_DIR)")
+    .argument(
+      "[text...]",
+      'the prompt with flags, e.g. a lighthouse at dusk --ar 16:9 --seed 7 (quotes optional; "help" lists the flags)',
+    )
+    .option("--model <dir>", "SDXL base ONNX folder (default: EASEL_MODEL_DIR, else the demo model)")
     .option("--out <dir>", "folder the images are written to", "out")
-    .action((text: string, options: ImagineOptions) => imagine(text, options));
+    .allowUnknownOption()
+    .addHelpText("after", "\nThe chat flags (--ar, --seed, --steps, ...): easel imagine help")
+    .action((words: string[], options: ImagineOptions) => imagine(words, options));
 }

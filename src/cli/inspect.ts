@@ -2,11 +2,12 @@
  * Inspection commands, so easel's intermediate values can be compared with other SDXL tools:
  * the token ids each encoder sees, the starting noise of a seed, a scheduler's tables.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { loadConfigFromEnvironment } from "../config.js";
 import { InvalidInputError } from "../errors.js";
+import { describeFileError, writeFileAtomically } from "../files.js";
 import { readModelFolder } from "../pipeline/model-folder.js";
 import { TorchGenerator } from "../pipeline/noise/index.js";
 import { encodeNpyFloat32 } from "../pipeline/npy.js";
@@ -17,7 +18,10 @@ import {
 } from "../pipeline/schedulers/index.js";
 import { ClipTokenizer, tokenizeWeighted } from "../pipeline/tokenizer/index.js";
 import { SCHEDULER_NAMES } from "../pipeline/types.js";
+import { checkPromptLength, LIMITS } from "../pipeline/validate.js";
 import { parseInteger, parseSchedulerName, parseSeed, parseShape } from "./args.js";
+
+const lowerFirst = (text: string) => text.charAt(0).toLowerCase() + text.slice(1);
 
 async function tokenizersOf(modelDir: string, exclamationAsPad: boolean) {
   const folder = await readModelFolder(modelDir);
@@ -63,16 +67,28 @@ export function registerInspectCommands(program: Command): void {
         prompt: string | undefined,
         options: { model?: string; stdin?: boolean; diffusersExclamation?: boolean },
       ) => {
+        // Checked before the tokenizers load, as for generate; --stdin lines are checked as they come.
+        if (prompt !== undefined) checkPromptLength(prompt, LIMITS.maxPromptLength, "prompt", "prompt");
         const config = await loadConfigFromEnvironment();
         const tokenizers = await tokenizersOf(
           options.model ?? config.modelDir,
           options.diffusersExclamation === true || !config.generation.openClipExclamation,
         );
         if (options.stdin) {
+          let number = 0;
           for await (const line of createInterface({
             input: process.stdin,
             crlfDelay: Number.POSITIVE_INFINITY,
           })) {
+            number++;
+            try {
+              checkPromptLength(line, LIMITS.maxPromptLength, "prompt", "prompt");
+            } catch (error) {
+              if (error instanceof InvalidInputError) {
+                throw new InvalidInputError(`line ${number}: ${lowerFirst(error.userMessage)}`, "prompt");
+              }
+              throw error;
+            }
             process.stdout.write(`${JSON.stringify(describePrompt(tokenizers, line))}\n`);
           }
           return;
@@ -100,7 +116,11 @@ export function registerInspectCommands(program: Command): void {
       for (let draw = 0; draw <= further; draw++)
         generator.randn(shape, stacked.subarray(draw * size, (draw + 1) * size));
       const outShape = further === 0 ? shape : [(further + 1) * shape[0]!, ...shape.slice(1)];
-      await writeFile(options.out, encodeNpyFloat32(stacked, outShape));
+      try {
+        await writeFileAtomically(options.out, encodeNpyFloat32(stacked, outShape));
+      } catch (error) {
+        throw new Error(`could not write ${options.out}: ${describeFileError(error)}`, { cause: error });
+      }
     });
 
   program

@@ -5,7 +5,7 @@
  */
 import type { ErrorCode } from "../errors.js";
 import type { EncodedImage } from "../pipeline/types.js";
-import type { ImageRef, JobStatus } from "../queue/job-queue.js";
+import type { ImageRef, JobStatus } from "../requests/jobs.js";
 import type { Requester, UserId, Where, Who } from "../requests/request.js";
 import type { ButtonSpec } from "./buttons.js";
 

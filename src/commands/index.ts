@@ -6,7 +6,6 @@ export * from "./buttons.js";
 export * from "./imagine.js";
 export * from "./options.js";
 export * from "./policy.js";
-export * from "./render.js";
 export * from "./seeds.js";
 export * from "./texts.js";
 export { cleanText, type RawValue } from "./validate.js";

@@ -5,6 +5,7 @@
 import type { Config } from "../config.js";
 import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
+import { MIN_GUIDANCE } from "../requests/limits.js";
 import { SDXL_BUCKETS } from "./aspect.js";
 
 export type OptionName =
@@ -60,8 +61,7 @@ export interface ImagineOption {
 
 /** Longest prompt or negative prompt accepted, in characters (CLIP reads only ~77 tokens anyway). */
 export const MAX_PROMPT_LENGTH = 1000;
-/** Lowest guidance scale accepted; below 1 classifier-free guidance pushes away from the prompt. */
-export const MIN_GUIDANCE = 1;
+export { MIN_GUIDANCE };
 
 export const SCHEDULER_LABELS: Record<SchedulerName, string> = {
   euler: "Euler",

@@ -4,30 +4,56 @@
  */
 import type { Config } from "../config.js";
 import { InvalidInputError } from "../errors.js";
+import { cleanPromptText } from "../pipeline/tokenizer/clean-text.js";
+import { parsePromptWeights } from "../pipeline/tokenizer/prompt-weights.js";
 import { inputErrors } from "./texts.js";
 
 export type ContentPolicy = Config["policy"];
 
-/** Lower case, compatibility forms folded (full-width letters), invisible format characters dropped. */
-function foldForMatching(text: string): string {
-  return text
-    .normalize("NFKC")
-    .toLowerCase()
-    .replace(/\p{Cf}/gu, "")
-    .replace(/\s+/gu, " ")
-    .trim();
+/**
+ * The words the text encoder reads in `text`, once as written and once as the emphasis syntax
+ * leaves it: the CLIP tokenizer's clean-up (ftfy repairs, HTML entities, lower case), then letter
+ * runs and digit runs. Like the tokenizer, a word ends at `_`, a digit or punctuation, so
+ * `nude_woman` and `nude1` hold the word `nude`. Compatibility forms are folded (full-width
+ * letters, superscripts); invisible characters and combining marks that did not compose are
+ * dropped: they split a word for the tokenizer, but not for a reader, nor for the model.
+ */
+function readingsOf(text: string): string[][] {
+  const visible = text.normalize("NFKC").replace(/[\p{Default_Ignorable_Code_Point}\p{Mn}\p{Me}]/gu, "");
+  const texts = [visible];
+  try {
+    texts.push(
+      parsePromptWeights(visible)
+        .map((segment) => segment.text)
+        .join(""),
+    );
+  } catch {
+    // Out-of-range emphasis: the request is refused for that elsewhere; the raw text is still searched.
+  }
+  return texts.map((each) => cleanPromptText(each).match(WORD) ?? []);
 }
 
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const WORD = /\p{L}+|\p{N}+/gu;
 
-/** The first blocked term that appears in `text` as a whole word (or whole phrase), if any. */
+/** Whether `words` holds `needle` as consecutive words. */
+function containsRun(words: readonly string[], needle: readonly string[]): boolean {
+  outer: for (let i = 0; i + needle.length <= words.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (words[i + j] !== needle[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * The first blocked term that appears in `text` as a whole word (or whole phrase of consecutive
+ * words) the way the text encoder reads it, if any. The whole text is searched, however long.
+ */
 export function findBlockedTerm(text: string, blockedTerms: readonly string[]): string | undefined {
-  const folded = foldForMatching(text);
+  const readings = readingsOf(text);
   for (const term of blockedTerms) {
-    const needle = foldForMatching(term);
+    const needle = cleanPromptText(term.normalize("NFKC")).match(WORD) ?? [];
     if (needle.length === 0) continue;
-    const pattern = new RegExp(`(?<![\\p{L}\\p{N}_])${escapeRegExp(needle)}(?![\\p{L}\\p{N}_])`, "u");
-    if (pattern.test(folded)) return term;
+    if (readings.some((words) => containsRun(words, needle))) return term;
   }
   return undefined;
 }

@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config.js";
 import { LIMITS } from "../pipeline/validate.js";
-import type { GenerationRequest } from "../requests/request.js";
+import { type GenerationRequest, isUploadSource } from "../requests/request.js";
 import { imagineOptions } from "./options.js";
 
 /** Longest part of a user's value echoed back in an error. */
@@ -89,7 +89,7 @@ export const buttonErrors = {
 
 /** Button labels; images are numbered from 1 for people. */
 export const buttonLabels = {
-  reroll: "Re-roll",
+  reroll: "🔄 Re-roll",
   cancel: "Cancel",
   varySubtle: (imageNumber: number, single: boolean): string =>
     single ? "Vary (subtle)" : `V${imageNumber} subtle`,
@@ -97,6 +97,21 @@ export const buttonLabels = {
     single ? "Vary (strong)" : `V${imageNumber} strong`,
   refine: (imageNumber: number, single: boolean): string => (single ? "Refine" : `Refine ${imageNumber}`),
   upscale: (imageNumber: number, single: boolean): string => (single ? "Upscale" : `Upscale ${imageNumber}`),
+};
+
+/** Private answers of the chat service (besides input and button errors). */
+export const chatTexts = {
+  cancelling: (): string => "Cancelling… the job stops at its next step.",
+  cancelled: (): string => "Cancelled.",
+  jobGone: (): string => "That job isn't known to the bot any more. Please run /imagine again.",
+  notYourCancel: (): string => "Only the person who started this job can cancel it.",
+  internalError: (): string => "Something went wrong on our side. Please try again.",
+  uploadTooLarge: (maxMegabytes: number): string =>
+    `The picture is too large; the limit is ${maxMegabytes} MB.`,
+  uploadNotAnImage: (): string => "The attachment is not a PNG, JPEG or WebP picture.",
+  uploadBadSize: (width: number, height: number, min: number, max: number): string =>
+    `The picture is ${width}x${height}; each side must be from ${min} to ${max} pixels.`,
+  recoveredRequeued: (): string => "The bot restarted; this one is queued again.",
 };
 
 // ── Job status ─────────────────────────────────────────────────────────────────────────────────
@@ -156,7 +171,9 @@ export function resultCaption(request: GenerationRequest, result: CaptionResult)
     request.refiner.enabled ? "refiner on" : "refiner off",
   ];
   if (request.variation) settings.push(`variation ${request.variation.strength}`);
-  if (request.source) {
+  if (request.source && isUploadSource(request.source)) {
+    settings.push(`from your picture at strength ${request.source.strength}`);
+  } else if (request.source) {
     const action = request.source.upscale > 1 ? `upscaled x${request.source.upscale}` : "refined";
     settings.push(`${action} from image ${request.source.imageIndex + 1}`);
   }

@@ -16,10 +16,10 @@ import {
 import { denoise, type LatentGeometry, ProgressReporter, throwIfAborted } from "./denoise.js";
 import { rgbToVaeInput } from "./image/pixels.js";
 import { encodePng, type ImageMetadata } from "./image/png.js";
-import { loadSourceImage } from "./image/source.js";
+import { loadSourceImage, MAX_SOURCE_BYTES } from "./image/source.js";
 import { type ModelFolder, readModelFolder } from "./model-folder.js";
 import { slerpNoise, TorchGenerator } from "./noise/index.js";
-import { ModelSession, SessionClock, type SessionPlacement } from "./onnx/session.js";
+import { checkExecutionProvider, ModelSession, SessionClock, type SessionPlacement } from "./onnx/session.js";
 import { RunTimer } from "./run-timer.js";
 import {
   createScheduler,
@@ -27,6 +27,7 @@ import {
   parseSchedulerConfig,
   type Scheduler,
   type SchedulerConfig,
+  SchedulerConfigError,
   splitForRefiner,
 } from "./schedulers/index.js";
 import {
@@ -84,7 +85,7 @@ class LoadedModel {
     };
     try {
       const folder = await readModelFolder(dir);
-      const schedulerConfig = parseSchedulerConfig(folder.schedulerConfig);
+      const schedulerConfig = schedulerConfigOf(folder);
       const encoders = await loadTextEncoders(folder, load, {
         exclamationAsPad: options.exclamationAsPad ?? false,
       });
@@ -125,6 +126,21 @@ class LoadedModel {
   }
 }
 
+/**
+ * The folder's scheduler config. A bad one is the model folder's problem: the operator's message
+ * names the file and the key, chat users get the generic model message (never the config text).
+ */
+function schedulerConfigOf(folder: ModelFolder): SchedulerConfig {
+  try {
+    return parseSchedulerConfig(folder.schedulerConfig);
+  } catch (error) {
+    if (!(error instanceof SchedulerConfigError)) throw error;
+    throw new ModelFolderError(join(folder.dir, "scheduler", "scheduler_config.json"), error.message, {
+      cause: error,
+    });
+  }
+}
+
 async function releaseAll(sessions: readonly (ModelSession | undefined)[]): Promise<void> {
   await Promise.all(sessions.map((session) => session?.release()));
 }
@@ -142,6 +158,7 @@ export class SdxlPipeline {
   ) {}
 
   static async load(options: PipelineOptions): Promise<SdxlPipeline> {
+    checkExecutionProvider(options.device);
     const clock = new SessionClock();
     const vaeFallback = options.vaeFallback
       ? await ModelSession.load(options.vaeFallback, options, clock)
@@ -341,7 +358,7 @@ export class SdxlPipeline {
     return loadSourceImage(source.image, {
       upscale: source.upscale,
       maxPixels: this.options.maxSourcePixels ?? 2048 * 2048,
-      maxBytes: 32 * 1024 * 1024,
+      maxBytes: MAX_SOURCE_BYTES,
     });
   }
 

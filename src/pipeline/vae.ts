@@ -24,6 +24,10 @@ export class VaeDecoder {
 
   /** Decodes one image's latents [1,4,h,w] to interleaved RGB bytes (8h x 8w). */
   async decode(latents: Float32Array, h: number, w: number): Promise<Uint8Array> {
+    // Latents that are already invalid are not the decoder's overflow: no VAE would help.
+    if (!latents.every(Number.isFinite)) {
+      throw new DeviceFailureError("The model produced invalid values (numeric overflow) while denoising.");
+    }
     const scaled = new Float32Array(latents.length);
     const factor = Math.fround(this.scalingFactor);
     for (let i = 0; i < latents.length; i++) scaled[i] = latents[i]! / factor;

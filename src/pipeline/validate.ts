@@ -2,7 +2,8 @@
  * The pipeline's own limits on a request, checked before any work starts. The chat commands
  * apply stricter, configurable limits on top; these are what the models can do at all.
  */
-import { InvalidInputError } from "../errors.js";
+import { InvalidInputError, isEaselError } from "../errors.js";
+import { parsePromptWeights } from "./tokenizer/prompt-weights.js";
 import { type GenerateParams, SCHEDULER_NAMES } from "./types.js";
 
 export const LIMITS = {
@@ -14,6 +15,13 @@ export const LIMITS = {
   maxGuidance: 30,
   maxCount: 4,
   maxSeed: (1n << 64n) - 1n,
+  /** Longest prompt, in characters (code points): the chat's limit, for every entry point. */
+  maxPromptLength: 1000,
+  /**
+   * Longest negative prompt: the user's (at most maxPromptLength) plus room for the safety
+   * negative prompt the operator adds to it.
+   */
+  maxNegativePromptLength: 2000,
   /** Resize factors a source image may be upscaled by before refining. */
   upscaleFactors: [1, 1.5, 2],
 } as const;
@@ -57,9 +65,48 @@ export function validateSeed(seed: bigint, field = "seed"): void {
   }
 }
 
+/**
+ * Characters that show nothing: white space, control characters and the default-ignorables
+ * (zero-width space and joiners, BOM, soft hyphen, variation selectors, Hangul fillers).
+ */
+const INVISIBLE = /[\s\p{Cc}\p{Default_Ignorable_Code_Point}]/gu;
+
+/** Whether `text` shows nothing at all: empty, or only invisible characters. */
+export function isBlankText(text: string): boolean {
+  return text.replace(INVISIBLE, "") === "";
+}
+
+/**
+ * Refuses a prompt longer than `max` characters (code points). The CLI checks its flags with this
+ * before any model loads: a huge argument can crash the native model loading.
+ */
+export function checkPromptLength(text: string, max: number, field: string, label: string): void {
+  const length = Array.from(text).length;
+  if (length > max) {
+    throw new InvalidInputError(`The ${label} is ${length} characters; the limit is ${max}.`, field);
+  }
+}
+
+/** The emphasis syntax's bounds (prompt-weights.ts), reported for `field`. */
+function checkEmphasis(text: string, field: string): void {
+  try {
+    parsePromptWeights(text);
+  } catch (error) {
+    if (!isEaselError(error)) throw error;
+    const where = field === "prompt" ? "" : " (in the negative prompt)";
+    throw new InvalidInputError(`${error.userMessage}${where}`, field);
+  }
+}
+
 export function validateGenerateParams(params: GenerateParams): void {
-  if (typeof params.prompt !== "string" || params.prompt.trim() === "") {
+  if (typeof params.prompt !== "string" || isBlankText(params.prompt)) {
     throw new InvalidInputError("The prompt is empty: describe the image you want.", "prompt");
+  }
+  checkPromptLength(params.prompt, LIMITS.maxPromptLength, "prompt", "prompt");
+  checkEmphasis(params.prompt, "prompt");
+  if (params.negativePrompt !== undefined) {
+    checkPromptLength(params.negativePrompt, LIMITS.maxNegativePromptLength, "negative", "negative prompt");
+    checkEmphasis(params.negativePrompt, "negative");
   }
   validateSize(params.width, params.height);
   requireInteger(params.steps, 1, LIMITS.maxSteps, "steps", "Steps");

@@ -3,7 +3,7 @@
  * renamed, so a crash never leaves a half-written file under a final name.
  */
 import { randomBytes } from "node:crypto";
-import { readdir, rename, rm, writeFile } from "node:fs/promises";
+import { readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { EncodedImage } from "../pipeline/types.js";
 
@@ -45,4 +45,21 @@ export async function listImageFiles(imagesDir: string): Promise<Array<{ path: s
     const match = /^([0-9a-f]+)-\d+\./.exec(name);
     return match ? [{ path: join(imagesDir, name), jobId: match[1]! }] : [];
   });
+}
+
+/** Files in `dir` last written before `before` (ms since the epoch): uploads past their retention. */
+export async function listOlderFiles(dir: string, before: number): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const old: string[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    const info = await stat(path).catch(() => undefined);
+    if (info?.isFile() && info.mtimeMs < before) old.push(path);
+  }
+  return old;
 }

@@ -15,6 +15,8 @@ export const queueMessages = {
   jobNotFound: (): string => "That job isn't known to the bot any more. Please run /imagine again.",
   sourceImageGone: (imageNumber: number): string =>
     `Image ${imageNumber} of that job is no longer stored on the bot. Please run /imagine again.`,
+  uploadGone: (): string =>
+    "The picture you uploaded is no longer stored on the bot. Please upload it again.",
   sourceJobNotFinished: (): string => "That job hasn't finished yet, so its images can't be reused.",
   alreadyFinished: (): string => "That job has already finished, so there is nothing to cancel.",
   notYourJob: (): string => "Only the person who started this job can cancel it.",

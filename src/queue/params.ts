@@ -3,7 +3,7 @@
 import { InvalidInputError } from "../errors.js";
 import type { GenerateParams } from "../pipeline/types.js";
 import { LIMITS, validateGenerateParams } from "../pipeline/validate.js";
-import type { GenerationRequest } from "../requests/request.js";
+import { type GenerationRequest, isUploadSource } from "../requests/request.js";
 
 /** A seed's decimal string as a bigint; BigInt alone would also take "0x1f", " 7 " or "". */
 function seedOf(text: string, field: string): bigint {
@@ -17,7 +17,7 @@ function seedOf(text: string, field: string): bigint {
 export function generateParamsOf(request: GenerationRequest, sourceImage?: Uint8Array): GenerateParams {
   if (request.source && !sourceImage) {
     throw new TypeError(
-      `the request refines image ${request.source.imageIndex} of job ${request.source.jobId}, but no image bytes were given`,
+      `the request refines ${isUploadSource(request.source) ? `upload ${request.source.uploadId}` : `image ${request.source.imageIndex} of job ${request.source.jobId}`}, but no image bytes were given`,
     );
   }
   return {

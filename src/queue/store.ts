@@ -6,13 +6,15 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { ConfigError } from "../errors.js";
+import { ConfigError, type ErrorCode } from "../errors.js";
 import type { EncodedImage, GenerateTimings } from "../pipeline/types.js";
-import type { GenerationRequest } from "../requests/request.js";
+import type { GenerationRequest, UserId } from "../requests/request.js";
+import type { JobStatus } from "./job-queue.js";
 
-export type JobStatus = "queued" | "running" | "done" | "failed" | "cancelled";
+export type { JobStatus } from "./job-queue.js";
 
-export interface ImageRecord {
+/** An image row: where its file is (the store's own business; the queue's records carry no paths). */
+export interface StoredImage {
   index: number;
   path: string;
   seed: string;
@@ -23,11 +25,12 @@ export interface ImageRecord {
   deleted: boolean;
 }
 
-export interface JobRecord {
+/** A job row as the store keeps it; the queue maps it to the public JobRecord (job-queue.ts). */
+export interface StoredJob {
   id: string;
   /** Arrival order. */
   seq: number;
-  userId: string;
+  userId: UserId;
   request: GenerationRequest;
   tier: number;
   status: JobStatus;
@@ -40,11 +43,11 @@ export interface JobRecord {
   finishedAt: number | undefined;
   seeds: string[] | undefined;
   timings: GenerateTimings | undefined;
-  error: { code: string; message: string } | undefined;
-  cancelledBy: string | undefined;
+  error: { code: ErrorCode; message: string } | undefined;
+  cancelledBy: UserId | undefined;
   postedTo: string | undefined;
   postedAt: number | undefined;
-  images: ImageRecord[];
+  images: StoredImage[];
 }
 
 export interface NewJob {
@@ -229,7 +232,7 @@ export class JobStore {
     return this.db.prepare<[], { version: number }>("SELECT version FROM schema_version").get()!.version;
   }
 
-  insert(job: NewJob): JobRecord {
+  insert(job: NewJob): StoredJob {
     const info = this.statements.insert.run({
       id: job.id,
       userId: job.request.requester.userId,
@@ -260,18 +263,18 @@ export class JobStore {
     };
   }
 
-  get(id: string): JobRecord | undefined {
+  get(id: string): StoredJob | undefined {
     const row = this.statements.get.get(id);
     return row ? this.recordOf(row) : undefined;
   }
 
   /** A user's latest jobs, newest first. */
-  historyOf(userId: string, limit = 10): JobRecord[] {
+  historyOf(userId: UserId, limit = 10): StoredJob[] {
     return this.statements.history.all(userId, limit).map((row) => this.recordOf(row));
   }
 
   /** Jobs that were queued or running, in arrival order (what a restart must pick up). */
-  unfinished(): JobRecord[] {
+  unfinished(): StoredJob[] {
     return this.statements.unfinished.all().map((row) => this.recordOf(row));
   }
 
@@ -303,11 +306,11 @@ export class JobStore {
     })();
   }
 
-  markFailed(id: string, error: { code: string; message: string }, at: number): void {
+  markFailed(id: string, error: { code: ErrorCode; message: string }, at: number): void {
     this.statements.failed.run({ id, at, ...error });
   }
 
-  markCancelled(id: string, byUserId: string | undefined, at: number): void {
+  markCancelled(id: string, byUserId: UserId | undefined, at: number): void {
     this.statements.cancelled.run({ id, at, by: byUserId ?? null });
   }
 
@@ -336,11 +339,11 @@ export class JobStore {
     if (this.db.open) this.db.close();
   }
 
-  private recordOf(row: JobRow): JobRecord {
+  private recordOf(row: JobRow): StoredJob {
     return {
       id: row.id,
       seq: row.seq,
-      userId: row.user_id,
+      userId: row.user_id as UserId,
       request: JSON.parse(row.request) as GenerationRequest,
       tier: row.tier,
       status: row.status,
@@ -351,8 +354,11 @@ export class JobStore {
       finishedAt: optional(row.finished_at),
       seeds: row.seeds === null ? undefined : (JSON.parse(row.seeds) as string[]),
       timings: row.timings === null ? undefined : (JSON.parse(row.timings) as GenerateTimings),
-      error: row.error_code === null ? undefined : { code: row.error_code, message: row.error_message ?? "" },
-      cancelledBy: optional(row.cancelled_by),
+      error:
+        row.error_code === null
+          ? undefined
+          : { code: row.error_code as ErrorCode, message: row.error_message ?? "" },
+      cancelledBy: optional(row.cancelled_by) as UserId | undefined,
       postedTo: optional(row.posted_to),
       postedAt: optional(row.posted_at),
       images: this.statements.images.all(row.id).map((image) => ({

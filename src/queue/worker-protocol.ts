@@ -9,6 +9,7 @@ import {
   EaselError,
   type ErrorCode,
   InvalidInputError,
+  ModelFolderError,
 } from "../errors.js";
 import type { GeneratedImage, GenerateParams, GenerateTimings, Progress } from "../pipeline/types.js";
 import type { EngineSpec } from "./engine.js";
@@ -30,6 +31,8 @@ export interface SerializedError {
   code?: ErrorCode;
   userMessage?: string;
   field?: string;
+  /** A ModelFolderError's folder or file, so the operator's message still names it. */
+  path?: string;
 }
 
 export type FromWorker =
@@ -48,6 +51,7 @@ export function serializeError(error: unknown): SerializedError {
       code: error.code,
       userMessage: error.userMessage,
       ...(error instanceof InvalidInputError && error.field !== undefined ? { field: error.field } : {}),
+      ...(error instanceof ModelFolderError ? { path: error.path } : {}),
     };
   }
   if (error instanceof Error)
@@ -82,6 +86,14 @@ export function deserializeError(error: SerializedError): EaselError {
       return new InvalidInputError(error.userMessage, error.field);
     case "device_failure":
       return new DeviceFailureError(error.userMessage, { cause });
+    case "model_folder":
+      if (error.path !== undefined) {
+        const problem = error.message.startsWith(`${error.path}: `)
+          ? error.message.slice(error.path.length + 2)
+          : error.message;
+        return new ModelFolderError(error.path, problem, { cause });
+      }
+      return new EaselError(error.code, error.userMessage, { cause });
     default:
       return new EaselError(error.code, error.userMessage, { cause });
   }

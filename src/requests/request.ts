@@ -49,6 +49,27 @@ export interface Where {
 /** Who asked, and where the answer goes: stored with every job. */
 export interface Requester extends Who, Where {}
 
+/** An image of an earlier job, as refine / upscale / vary buttons point at it. */
+export interface JobImageSource {
+  jobId: string;
+  imageIndex: number;
+  strength: number;
+  upscale: 1 | 1.5 | 2;
+}
+
+/** A picture a user uploaded with `/imagine`, kept by the queue's image store (`putUpload`). */
+export interface UploadSource {
+  uploadId: string;
+  strength: number;
+  upscale: 1 | 1.5 | 2;
+}
+
+export type SourceImageRef = JobImageSource | UploadSource;
+
+export function isUploadSource(source: SourceImageRef): source is UploadSource {
+  return "uploadId" in source;
+}
+
 export interface GenerationRequest {
   prompt: string;
   /** Undefined = none. */
@@ -63,7 +84,7 @@ export interface GenerationRequest {
   count: number;
   refiner: { enabled: false } | { enabled: true; switchAt: number };
   variation?: { subseed: string; strength: number };
-  /** Refine / upscale an image of an earlier job. */
-  source?: { jobId: string; imageIndex: number; strength: number; upscale: 1 | 1.5 | 2 };
+  /** Refine / upscale an image of an earlier job, or a picture the user uploaded. */
+  source?: SourceImageRef;
   requester: Requester;
 }

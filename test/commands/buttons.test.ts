@@ -309,7 +309,7 @@ describe("result buttons", () => {
     const labels = resultButtons("job7", request)
       .flat()
       .map((b) => b.label);
-    assert.deepEqual(labels, ["Vary (subtle)", "Vary (strong)", "Refine", "Re-roll"]);
+    assert.deepEqual(labels, ["Vary (subtle)", "Vary (strong)", "Refine", "🔄 Re-roll"]);
     assert.deepEqual(decodeButton(cancelButton("job7").id), { kind: "cancel", jobId: "job7" });
   });
 });

@@ -20,10 +20,39 @@ describe("blocked terms", () => {
   it("do not match inside longer words", () => {
     const terms = ["forbidden", "two words"];
     assert.equal(findBlockedTerm("unforbiddenness", terms), undefined);
-    assert.equal(findBlockedTerm("forbidden_city", terms), undefined);
+    assert.equal(findBlockedTerm("forbiddens", terms), undefined);
     assert.equal(findBlockedTerm("two wordsmiths", terms), undefined);
     assert.equal(findBlockedTerm("a calm lake", terms), undefined);
     assert.equal(findBlockedTerm("anything", []), undefined);
+  });
+
+  it("match the words the text encoder reads: _, digits and punctuation end a word", () => {
+    const terms = ["nude"];
+    for (const prompt of [
+      "nude_woman",
+      "nude1",
+      "a nude-woman",
+      "2nude",
+      "NUDE.",
+      "(nude:1.2)",
+      "((nude))",
+      "nu[]de", // an empty pair leaves "nude" for the tokenizer
+      "&#110;ude", // the tokenizer's clean-up decodes HTML entities
+      "n\u0336u\u0336d\u0336e\u0336", // combining strokes over the letters
+      "nude\u00B9", // a superscript digit
+    ]) {
+      assert.equal(findBlockedTerm(prompt, terms), "nude", prompt);
+    }
+    assert.equal(findBlockedTerm("the year 2018", ["18"]), undefined);
+    assert.equal(findBlockedTerm("age_18", ["18"]), "18");
+    assert.equal(findBlockedTerm("two_words", ["two words"]), "two words");
+  });
+
+  it("search every chunk of a long prompt", () => {
+    const long = `${"a quiet harbour at dawn, ".repeat(38)}nude`;
+    assert.ok(long.length <= 1000 && long.length > 900);
+    assert.equal(findBlockedTerm(long, ["nude"]), "nude");
+    assert.equal(findBlockedTerm(`nude ${"gentle waves ".repeat(70)}`, ["nude"]), "nude");
   });
 
   it("treat terms as text, not patterns", () => {
@@ -48,6 +77,12 @@ describe("blocked terms", () => {
       "prompt",
       blocked,
     );
+  });
+
+  it("refuse a term joined to other words by _ or digits", () => {
+    for (const text of ["a forbidden_city at night", "forbidden1 --ar 16:9"]) {
+      assertInvalid(() => parseImagine({ text }, alice, config, countingSeeds()), "prompt", blocked);
+    }
   });
 
   it("do not apply to the negative prompt", () => {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { discordCommandOptions, discordImagineCommand } from "../../src/bots/discord/commands.js";
+import { slackUsage } from "../../src/bots/slack/usage.js";
 import { imagineOptions } from "../../src/commands/options.js";
-import { discordCommandOptions, discordImagineCommand, slackUsage } from "../../src/commands/render.js";
 import { helpText } from "../../src/commands/texts.js";
 import { config, plainConfig } from "./support.js";
 

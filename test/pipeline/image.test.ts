@@ -492,6 +492,42 @@ describe("source images", () => {
     await rejectsAsInvalid(loadSourceImage(tiny, LIMITS), new RegExp(`at least ${MIN_SOURCE_SIDE}`));
   });
 
+  it("calls a PNG that declares a huge size too large, not 'not a PNG'", async () => {
+    const png = Buffer.from(await raw(testImage(64, 64), 64, 64).png().toBuffer());
+    // IHDR is the first chunk: length at 8, type at 12, width at 16, height at 20, CRC at 29.
+    png.writeUInt32BE(20_000, 16);
+    png.writeUInt32BE(20_000, 20);
+    png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
+    await rejectsAsInvalid(loadSourceImage(png, LIMITS), /too large: 20000x20000 pixels; the limit is/);
+    // The same, declared in a JPEG's frame header (SOF0 height and width).
+    const jpeg = Buffer.from(await raw(testImage(64, 64), 64, 64).jpeg().toBuffer());
+    const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
+    jpeg.writeUInt16BE(60_000, sof + 5);
+    jpeg.writeUInt16BE(60_000, sof + 7);
+    await rejectsAsInvalid(loadSourceImage(jpeg, LIMITS), /too large: 60000x60000 pixels/);
+  });
+
+  it("names the minimum size for an image that is too small", async () => {
+    const dot = await raw(testImage(1, 1), 1, 1).png().toBuffer();
+    for (const upscale of [1, 1.5, 2] as const) {
+      const error = await loadSourceImage(dot, { ...LIMITS, upscale }).catch((e: unknown) => e);
+      assert.ok(error instanceof InvalidInputError, String(error));
+      assert.match(error.userMessage, /too small: 1x1 pixels/);
+      assert.match(error.userMessage, new RegExp(`at least ${MIN_SOURCE_SIDE}x${MIN_SOURCE_SIDE} pixels`));
+      assert.doesNotMatch(error.userMessage, /0x0/);
+    }
+    // x2 needs 32 px a side before upscaling (64 after), x1.5 needs 43 (64.5 rounds to 64 + 1, then down to 64).
+    const error = await loadSourceImage(dot, { ...LIMITS, upscale: 2 }).catch((e: unknown) => e);
+    assert.match((error as InvalidInputError).userMessage, /32x32 before upscaling x2/);
+    const edge = await raw(testImage(43, 43), 43, 43).png().toBuffer();
+    assert.equal((await loadSourceImage(edge, { ...LIMITS, upscale: 1.5 })).width, 64);
+    const below = await raw(testImage(42, 42), 42, 42).png().toBuffer();
+    await rejectsAsInvalid(
+      loadSourceImage(below, { ...LIMITS, upscale: 1.5 }),
+      /43x43 before upscaling x1.5/,
+    );
+  });
+
   it("upscales x1.5 and x2 and rounds sides down to multiples of 8", async () => {
     const png = await raw(testImage(80, 72), 80, 72).png().toBuffer();
     const x15 = await loadSourceImage(png, { ...LIMITS, upscale: 1.5 });

@@ -4,8 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
+import { InvalidInputError } from "../../src/errors.js";
 import {
   ClipTokenizer,
+  MAX_EMPHASIS_DEPTH,
+  MAX_EMPHASIS_WEIGHT,
   parsePromptWeights,
   type TokenChunk,
   tokenizeWeighted,
@@ -137,7 +140,45 @@ describe("parsePromptWeights", () => {
     ]);
   });
 
-  it("never throws, and keeps every character that is not syntax, in order", () => {
+  it("refuses an explicit weight outside the bound, naming the bound", () => {
+    const outOfRange = (error: unknown) => {
+      assert.ok(error instanceof InvalidInputError, String(error));
+      assert.equal(error.code, "invalid_input");
+      assert.match(
+        error.userMessage,
+        new RegExp(`between -${MAX_EMPHASIS_WEIGHT} and ${MAX_EMPHASIS_WEIGHT}`),
+      );
+      return true;
+    };
+    assert.throws(() => parsePromptWeights(`(cat:${"9".repeat(41)})`), outOfRange);
+    assert.throws(() => parsePromptWeights("(cat:10.5)"), outOfRange);
+    assert.throws(() => parsePromptWeights("(cat:-11)"), outOfRange);
+    // Weights multiply through the nesting: 9 x 1.1 x 1.1 = 10.89.
+    assert.throws(() => parsePromptWeights("(((cat:9)))"), outOfRange);
+    assert.deepEqual(rounded(parsePromptWeights("(cat:10)")), [{ text: "cat", weight: 10 }]);
+    assert.deepEqual(rounded(parsePromptWeights("(cat:-10)")), [{ text: "cat", weight: -10 }]);
+  });
+
+  it("refuses brackets nested deeper than the bound, however they pair", () => {
+    const nested = (depth: number, open = "(", close = ")") =>
+      `${open.repeat(depth)}cat${close.repeat(depth)}`;
+    const tooDeep = (error: unknown) => {
+      assert.ok(error instanceof InvalidInputError, String(error));
+      assert.match(error.userMessage, new RegExp(`at most ${MAX_EMPHASIS_DEPTH} deep`));
+      return true;
+    };
+    assert.throws(() => parsePromptWeights(nested(1000)), tooDeep);
+    assert.throws(() => parsePromptWeights(nested(1000, "[", "]")), tooDeep);
+    assert.throws(() => parsePromptWeights(nested(MAX_EMPHASIS_DEPTH + 1, "[", "]")), tooDeep);
+    const [deepest] = parsePromptWeights(nested(MAX_EMPHASIS_DEPTH, "[", "]"));
+    assert.equal(deepest!.text, "cat");
+    // Unpaired brackets are text, not nesting.
+    assert.deepEqual(parsePromptWeights(`${"(".repeat(1000)}cat`), [
+      { text: `${"(".repeat(1000)}cat`, weight: 1 },
+    ]);
+  });
+
+  it("only refuses with an input error, and keeps every character that is not syntax, in order", () => {
     const syntax = new Set(["(", ")", "[", "]", "\\", ":", ".", "+", "-", " ", ..."0123456789"]);
     const visible = (text: string) =>
       Array.from(text)
@@ -162,14 +203,71 @@ describe("parsePromptWeights", () => {
     );
     const prompts = fc.oneof(
       fc.string(),
-      fc.string({ unit: promptChars, maxLength: 40 }),
+      fc.string({ unit: promptChars, maxLength: 60 }),
       fc.string({ unit: "grapheme" }),
     );
     fc.assert(
       fc.property(prompts, (prompt) => {
-        const segments = parsePromptWeights(prompt);
+        let segments: WeightedText[];
+        try {
+          segments = parsePromptWeights(prompt);
+        } catch (error) {
+          assert.ok(error instanceof InvalidInputError, String(error));
+          return;
+        }
         assert.equal(visible(segments.map((segment) => segment.text).join("")), visible(prompt));
-        for (const segment of segments) assert.ok(Number.isFinite(segment.weight));
+        for (const segment of segments) {
+          assert.ok(Number.isFinite(segment.weight));
+          assert.ok(Math.abs(segment.weight) <= MAX_EMPHASIS_WEIGHT * (1 + 1e-12));
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("gives nested emphasis within the bounds its product weight, and refuses it past them", () => {
+    // A word wrapped in layers from the inside out: each layer is (…), […] or (…:w).
+    const layer = fc.oneof(
+      fc.constant({ kind: "round" as const }),
+      fc.constant({ kind: "square" as const }),
+      fc.record({
+        kind: fc.constant("explicit" as const),
+        weight: fc.integer({ min: -120, max: 120 }).map((tenths) => tenths / 10),
+      }),
+    );
+    fc.assert(
+      fc.property(fc.array(layer, { maxLength: MAX_EMPHASIS_DEPTH + 4 }), (layers) => {
+        let prompt = "cat";
+        let weight = 1;
+        for (const each of layers) {
+          if (each.kind === "round") {
+            prompt = `(${prompt})`;
+            weight *= 1.1;
+          } else if (each.kind === "square") {
+            prompt = `[${prompt}]`;
+            weight /= 1.1;
+          } else {
+            prompt = `(${prompt}:${each.weight})`;
+            weight *= each.weight;
+          }
+        }
+        const explicitOutOfRange = layers.some(
+          (each) => each.kind === "explicit" && Math.abs(each.weight) > MAX_EMPHASIS_WEIGHT,
+        );
+        const margin = 1e-9;
+        if (
+          layers.length > MAX_EMPHASIS_DEPTH ||
+          explicitOutOfRange ||
+          Math.abs(weight) > MAX_EMPHASIS_WEIGHT + margin
+        ) {
+          if (Math.abs(Math.abs(weight) - MAX_EMPHASIS_WEIGHT) <= margin) return; // rounding decides
+          assert.throws(() => parsePromptWeights(prompt), InvalidInputError, prompt);
+          return;
+        }
+        const segments = parsePromptWeights(prompt);
+        assert.equal(segments.length, 1, prompt);
+        assert.equal(segments[0]!.text, "cat");
+        assert.ok(Math.abs(segments[0]!.weight - weight) <= 1e-9 * Math.max(1, Math.abs(weight)), prompt);
       }),
       { numRuns: 2000 },
     );

@@ -194,6 +194,11 @@ describe("SdxlPipeline on the fixture models", () => {
       [{ count: 0 }, "count"],
       [{ count: 5 }, "count"],
       [{ prompt: "   " }, "prompt"],
+      [{ prompt: "\u200B\u200D\uFEFF" }, "prompt"],
+      [{ prompt: "a".repeat(1001) }, "prompt"],
+      [{ prompt: `(cat:${"9".repeat(41)})` }, "prompt"],
+      [{ prompt: `${"(".repeat(400)}cat${")".repeat(400)}` }, "prompt"],
+      [{ negativePrompt: "(fog:99)" }, "negative"],
       [{ scheduler: "plms" as never }, "scheduler"],
       [{ refiner: { switchAt: 1 } }, "refiner"],
       [{ variation: { subseed: 1n, strength: 2 } }, "variation"],
@@ -277,6 +282,22 @@ describe("loading model folders", () => {
       loadPipeline({ modelDir: copy, device: "cpu" }),
       /unet.model\.onnx: is missing \(expected the UNet\)/,
     );
+  });
+
+  it("reports a bad scheduler config as the model folder's problem: the file and key for the operator only", async () => {
+    const models = await fixtureModels();
+    const copy = join(scratch, "bad-scheduler");
+    await cp(models.base, copy, { recursive: true });
+    const path = join(copy, "scheduler", "scheduler_config.json");
+    const config = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
+    await writeFile(path, JSON.stringify({ ...config, prediction_type: "banana" }));
+    await assert.rejects(loadPipeline({ modelDir: copy, device: "cpu" }), (error: unknown) => {
+      assert.ok(error instanceof ModelFolderError, String(error));
+      assert.ok(error.message.startsWith(path), error.message);
+      assert.match(error.message, /prediction_type/);
+      assert.doesNotMatch(error.userMessage, /prediction_type|banana|scheduler_config|\//);
+      return true;
+    });
   });
 
   it("refuses a folder that is not an SDXL pipeline", async () => {

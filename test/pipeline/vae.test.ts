@@ -51,6 +51,18 @@ describe("VAE decoder overflow guard", () => {
     });
   });
 
+  it("does not blame the decoder (nor suggest another VAE) for latents that are already invalid", async () => {
+    const decoder = new VaeDecoder(fp32, 0.13025, fp32);
+    const latents = new TorchGenerator(3n).randn([1, 4, 8, 8]);
+    latents[5] = Number.POSITIVE_INFINITY;
+    await assert.rejects(decoder.decode(latents, 8, 8), (error: unknown) => {
+      assert.ok(error instanceof DeviceFailureError, String(error));
+      assert.match(error.userMessage, /while denoising/);
+      assert.doesNotMatch(error.userMessage, /VAE/);
+      return true;
+    });
+  });
+
   it("decodes ordinary latents with the primary decoder alone", async () => {
     const decoder = new VaeDecoder(fp16, 0.13025);
     const latents = new TorchGenerator(3n).randn([1, 4, 8, 8]);

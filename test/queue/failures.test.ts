@@ -1,13 +1,20 @@
 /** What a failing, crashing, hanging or unloadable device does to its job and to the next one. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { JobStore, type QueueEvents } from "../../src/queue/index.js";
+import type { JobQueueEvents, JobRecord } from "../../src/queue/index.js";
+import { JobStore } from "../../src/queue/store.js";
 import { FAST_ENGINE, nextEvent, request, settled, simulatedQueue } from "./support.js";
 
-async function failure(queue: Parameters<typeof settled>[0], jobId: string): Promise<QueueEvents["failed"]> {
+/** The job's failure: its event, or what its record says when it had already ended. */
+async function failure(
+  queue: Parameters<typeof settled>[0],
+  jobId: string,
+): Promise<Pick<JobQueueEvents["failed"], "code" | "message" | "detail">> {
   const { kind, event } = await settled(queue, jobId);
   assert.equal(kind, "failed");
-  return event as QueueEvents["failed"];
+  if ("code" in (event as object)) return event as JobQueueEvents["failed"];
+  const { error } = event as JobRecord;
+  return { code: error!.code, message: error!.message };
 }
 
 describe("a failed run fails its job, and the device runs the next one", () => {
@@ -20,52 +27,56 @@ describe("a failed run fails its job, and the device runs the next one", () => {
   for (const { directive, message } of cases) {
     it(`${directive}`, async (t) => {
       const { queue } = await simulatedQueue(t);
-      const bad = queue.submit(request("a", { prompt: `${directive} boom` })).jobId;
-      const next = queue.submit(request("b")).jobId;
+      const bad = (await queue.submit(request("a", { prompt: `${directive} boom` }))).jobId;
+      const next = (await queue.submit(request("b"))).jobId;
       const failed = await failure(queue, bad);
       assert.equal(failed.code, "device_failure");
       assert.match(failed.message, message);
       assert.equal((await settled(queue, next)).kind, "done");
-      assert.deepEqual(queue.job(bad)!.error, { code: "device_failure", message: failed.message });
-      assert.equal(queue.job(next)!.status, "done");
-      assert.equal(queue.devices[0]!.threadsStarted, 2, "a fresh worker (and engine) ran the next job");
+      assert.deepEqual((await queue.job(bad))!.error, { code: "device_failure", message: failed.message });
+      assert.equal((await queue.job(next))!.status, "done");
+      assert.equal(
+        (await queue.status()).devices[0]!.threadsStarted,
+        2,
+        "a fresh worker (and engine) ran the next job",
+      );
     });
   }
 
   it("keeps the worker when the pipeline refuses a run on purpose (a VAE overflow with no fallback)", async (t) => {
     const { queue } = await simulatedQueue(t);
-    const bad = queue.submit(request("a", { prompt: "[sim:vae-overflow] boom" })).jobId;
-    const next = queue.submit(request("b")).jobId;
+    const bad = (await queue.submit(request("a", { prompt: "[sim:vae-overflow] boom" }))).jobId;
+    const next = (await queue.submit(request("b"))).jobId;
     const failed = await failure(queue, bad);
     assert.equal(failed.code, "device_failure");
     assert.match(failed.message, /overflowed/);
     assert.equal((await settled(queue, next)).kind, "done");
-    assert.equal(queue.devices[0]!.threadsStarted, 1, "no new worker, no engine reload");
+    assert.equal((await queue.status()).devices[0]!.threadsStarted, 1, "no new worker, no engine reload");
   });
 
   it("fails a job that runs past the timeout, terminating its worker", async (t) => {
     const { queue } = await simulatedQueue(t, { jobTimeoutMs: 400 });
-    const hung = queue.submit(request("a", { prompt: "[sim:hang]" })).jobId;
-    const next = queue.submit(request("b")).jobId;
+    const hung = (await queue.submit(request("a", { prompt: "[sim:hang]" }))).jobId;
+    const next = (await queue.submit(request("b"))).jobId;
     const failed = await failure(queue, hung);
     assert.equal(failed.code, "timeout");
     assert.match(failed.message, /took longer than 1 second/);
     assert.equal((await settled(queue, next)).kind, "done");
-    assert.equal(queue.job(hung)!.status, "failed");
-    assert.equal(queue.devices[0]!.threadsStarted, 2);
+    assert.equal((await queue.job(hung))!.status, "failed");
+    assert.equal((await queue.status()).devices[0]!.threadsStarted, 2);
   });
 
   it("cancels a job whose engine does not notice in time by terminating its worker", async (t) => {
     const { queue } = await simulatedQueue(t, {}, FAST_ENGINE, { cancelGraceMs: 200 });
-    const hung = queue.submit(request("a", { prompt: "[sim:hang]", steps: 4 })).jobId;
-    const next = queue.submit(request("b")).jobId;
+    const hung = (await queue.submit(request("a", { prompt: "[sim:hang]", steps: 4 }))).jobId;
+    const next = (await queue.submit(request("b"))).jobId;
     await nextEvent(queue, "progress", (event) => event.jobId === hung && event.step === 2);
     // The hang starts right after step 2; a cancel sent at once could still be noticed before it.
     await new Promise((resolve) => setTimeout(resolve, 150));
-    assert.equal(queue.cancel(hung, "discord:a"), "stopping");
+    assert.equal(await queue.cancel(hung, "discord:a"), "stopping");
     assert.equal((await settled(queue, hung)).kind, "cancelled");
     assert.equal((await settled(queue, next)).kind, "done");
-    assert.equal(queue.devices[0]!.threadsStarted, 2);
+    assert.equal((await queue.status()).devices[0]!.threadsStarted, 2);
   });
 
   it("fails jobs on a device whose engine cannot load, says why in the details, and tries again for each job", async (t) => {
@@ -75,21 +86,24 @@ describe("a failed run fails its job, and the device runs the next one", () => {
       { kind: "simulated", stepMs: 1, loadError: "model.onnx is missing" },
     );
     await assert.rejects(queue.start(), /ran into an error/);
-    const first = queue.submit(request("a")).jobId;
-    const second = queue.submit(request("b")).jobId;
+    const first = (await queue.submit(request("a"))).jobId;
+    const second = (await queue.submit(request("b"))).jobId;
     const failed = await failure(queue, first);
     assert.match(failed.message, /ran into an error/);
     assert.match(failed.detail ?? "", /model.onnx is missing/, "the cause, for the operator's logs");
     assert.match((await failure(queue, second)).message, /ran into an error/);
-    assert.equal(queue.devices[0]!.threadsStarted, 3, "start-up, then one load per job");
+    assert.equal((await queue.status()).devices[0]!.threadsStarted, 3, "start-up, then one load per job");
   });
 
   it("keeps the other devices working while one fails", async (t) => {
     const { queue } = await simulatedQueue(t, { devices: ["cuda:0", "cuda:1"] });
     await queue.start();
-    const ids = ["[sim:crash]", "ok", "ok", "[sim:fail]", "ok", "ok"].map(
-      (prompt, i) => queue.submit(request(`u${i}`, { prompt })).jobId,
+    const submitted = await Promise.all(
+      ["[sim:crash]", "ok", "ok", "[sim:fail]", "ok", "ok"].map((prompt, i) =>
+        queue.submit(request(`u${i}`, { prompt })),
+      ),
     );
+    const ids = submitted.map((s) => s.jobId);
     const kinds = (await Promise.all(ids.map((id) => settled(queue, id)))).map((end) => end.kind);
     assert.deepEqual(kinds, ["failed", "done", "done", "failed", "done", "done"]);
   });
@@ -115,18 +129,22 @@ describe("a store that cannot record how a job ended", () => {
     store.markDone = locked;
     store.markFailed = locked;
     const { queue, internal } = await queueOnStore(t, store);
-    const first = queue.submit(request("a")).jobId;
+    const first = (await queue.submit(request("a"))).jobId;
     const failed = await failure(queue, first);
     assert.equal(failed.code, "device_failure");
     assert.match(failed.detail ?? "", /database is locked/);
     assert.deepEqual(internal, ["store:failed: database is locked"]);
-    assert.equal(queue.job(first)!.status, "running", "left unfinished, for the next start's recover()");
-    const second = queue.submit(request("a")).jobId; // the user's one place is free again
+    assert.equal(
+      (await queue.job(first))!.status,
+      "running",
+      "left unfinished, for the next start's recover()",
+    );
+    const second = (await queue.submit(request("a"))).jobId; // the user's one place is free again
     await failure(queue, second);
-    assert.deepEqual(queue.status(), {
+    assert.deepEqual(await queue.status(), {
       waiting: 0,
       running: 0,
-      devices: [{ device: "cpu", jobId: undefined }],
+      devices: [{ device: "cpu", jobId: undefined, threadsStarted: 1 }],
     });
   });
 
@@ -134,13 +152,16 @@ describe("a store that cannot record how a job ended", () => {
     const store = JobStore.open(":memory:");
     const markRunning = store.markRunning.bind(store);
     let refusals = 1;
-    store.markRunning = (...args) => (refusals-- > 0 ? locked() : markRunning(...args));
+    store.markRunning = (...args: Parameters<JobStore["markRunning"]>) =>
+      refusals-- > 0 ? locked() : markRunning(...args);
     const { queue, internal } = await queueOnStore(t, store);
-    const first = queue.submit(request("a")).jobId;
-    const failed = await failure(queue, first);
+    const failedEvent = nextEvent(queue, "failed");
+    const first = (await queue.submit(request("a"))).jobId;
+    const failed = await failedEvent;
+    assert.equal(failed.jobId, first);
     assert.match(failed.detail ?? "", /database is locked/);
-    assert.equal(queue.job(first)!.status, "failed");
+    assert.equal((await queue.job(first))!.status, "failed");
     assert.deepEqual(internal, []);
-    assert.equal((await settled(queue, queue.submit(request("a")).jobId)).kind, "done");
+    assert.equal((await settled(queue, (await queue.submit(request("a"))).jobId)).kind, "done");
   });
 });

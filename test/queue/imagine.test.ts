@@ -5,13 +5,15 @@ import { basename, join } from "node:path";
 import { describe, it } from "node:test";
 import sharp from "sharp";
 import { runToEnd, withCtrlC } from "../../src/cli/imagine.js";
+import { createChatService } from "../../src/commands/chat-service.js";
 import { parseImagine } from "../../src/commands/imagine.js";
 import { loadConfig } from "../../src/config.js";
 import { CancelledError, InvalidInputError } from "../../src/errors.js";
-import { JobStore } from "../../src/queue/index.js";
+import { JobStore } from "../../src/queue/store.js";
+import type { Requester } from "../../src/requests/request.js";
 import { runCli } from "../helpers/cli.js";
 import { fixtureModels } from "../helpers/fixtures.js";
-import { nextEvent, request, simulatedQueue, tempDir } from "./support.js";
+import { nextEvent, simulatedQueue, tempDir } from "./support.js";
 
 describe("easel imagine", () => {
   it("parses the flags, runs the job on a device worker, prints the caption and writes the images", async (t) => {
@@ -72,39 +74,42 @@ describe("easel imagine", () => {
 });
 
 describe("Ctrl-C during easel imagine", () => {
+  const asker: Requester = { platform: "cli", userId: "cli:tester" };
   const isCancelled = (error: unknown) => error instanceof CancelledError;
 
   it("while the models load: submits nothing, ends at once, and gives Ctrl-C back", async (t) => {
-    const { queue } = await simulatedQueue(
+    const { queue, config } = await simulatedQueue(
       t,
       {},
       { kind: "simulated", stepMs: 1, loadMs: 5000 },
       { shutdownGraceMs: 100 },
     );
+    const chat = createChatService({ config, queue });
     const handlers = process.listenerCount("SIGINT");
     const since = performance.now();
-    const run = withCtrlC((interrupted) => runToEnd(queue, request("a"), interrupted));
+    const run = withCtrlC((interrupted) => runToEnd(queue, chat, "a fox", asker, interrupted));
     assert.equal(process.listenerCount("SIGINT"), handlers + 1);
     setTimeout(() => process.emit("SIGINT"), 50);
     await assert.rejects(run, isCancelled);
     assert.ok(performance.now() - since < 2000, "it did not wait for the load");
-    assert.deepEqual(queue.historyOf("discord:a"), [], "nothing was submitted");
+    assert.deepEqual(await queue.history(asker.userId), [], "nothing was submitted");
     assert.equal(process.listenerCount("SIGINT"), handlers);
   });
 
   it("while the job runs: cancels it, and a second Ctrl-C changes nothing", async (t) => {
-    const { queue } = await simulatedQueue(t);
+    const { queue, config } = await simulatedQueue(t);
+    const chat = createChatService({ config, queue });
     const handlers = process.listenerCount("SIGINT");
     const started = nextEvent(queue, "progress");
     const run = withCtrlC((interrupted) =>
-      runToEnd(queue, request("a", { prompt: "[sim:step-ms=40]", steps: 50 }), interrupted),
+      runToEnd(queue, chat, "[sim:step-ms=40] --steps 50", asker, interrupted),
     );
     const { jobId } = await started;
     process.emit("SIGINT");
     assert.equal(process.listenerCount("SIGINT"), handlers + 1, "still handled after the first");
     process.emit("SIGINT");
     await assert.rejects(run, isCancelled);
-    assert.equal(queue.job(jobId)!.status, "cancelled");
+    assert.equal((await queue.job(jobId))!.status, "cancelled");
     assert.equal(process.listenerCount("SIGINT"), handlers);
   });
 });

@@ -4,7 +4,8 @@ import { access, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { EaselError } from "../../src/errors.js";
-import { GenerationQueue, JobStore, type QueueEvents } from "../../src/queue/index.js";
+import { EmbeddedJobQueue, type JobQueue, type JobQueueEvents } from "../../src/queue/index.js";
+import { JobStore } from "../../src/queue/store.js";
 import { FAST_ENGINE, nextEvent, request, settled, simulatedQueue, tempDir, testConfig } from "./support.js";
 
 const exists = (path: string) =>
@@ -15,10 +16,15 @@ const exists = (path: string) =>
 
 const HOUR = 3_600_000;
 
-async function done(queue: GenerationQueue, jobId: string): Promise<QueueEvents["done"]> {
+type Done = Pick<JobQueueEvents["done"], "jobId" | "images" | "seeds">;
+
+/** The finished job, with where its images' files are (the embedded backend's layout). */
+async function done(queue: JobQueue, jobId: string, dir = ""): Promise<Done & { paths: string[] }> {
   const { kind, event } = await settled(queue, jobId);
   assert.equal(kind, "done");
-  return event as QueueEvents["done"];
+  const { images, seeds } = event as Done;
+  const paths = images.map((image) => join(dir, "images", `${image.id}.png`));
+  return { jobId, images, seeds, paths };
 }
 
 function notFound(error: unknown): boolean {
@@ -29,65 +35,65 @@ describe("image files", () => {
   it("sweeps posted images, images past the retention time and stray files; keeps the rest", async (t) => {
     let clock = 1_000_000;
     const { queue, dir } = await simulatedQueue(t, { retentionHours: 1 }, FAST_ENGINE, { now: () => clock });
-    const posted = await done(queue, queue.submit(request("a")).jobId);
-    const old = await done(queue, queue.submit(request("b")).jobId);
+    const posted = await done(queue, (await queue.submit(request("a"))).jobId, dir);
+    const old = await done(queue, (await queue.submit(request("b"))).jobId, dir);
     clock += 2 * HOUR;
-    const fresh = await done(queue, queue.submit(request("c")).jobId);
-    queue.markPosted(posted.jobId, "discord:c1/m1");
-    assert.throws(() => queue.markPosted("nope", "x"), notFound);
+    const fresh = await done(queue, (await queue.submit(request("c"))).jobId, dir);
+    await queue.markPosted(posted.jobId, "discord:c1/m1");
+    await assert.rejects(queue.markPosted("nope", "x"), notFound);
     const stray = join(dir, "images", "0123456789abcdef-0.png");
     await writeFile(stray, "left by a crash");
     clock += 1;
 
     assert.deepEqual(await queue.sweep(), { deleted: 3 });
-    assert.equal(await exists(posted.images[0]!.path), false);
-    assert.equal(await exists(old.images[0]!.path), false);
+    assert.equal(await exists(posted.paths[0]!), false);
+    assert.equal(await exists(old.paths[0]!), false);
     assert.equal(await exists(stray), false);
-    assert.equal(await exists(fresh.images[0]!.path), true);
-    assert.equal(queue.job(posted.jobId)!.images[0]!.deleted, true);
-    assert.equal(queue.job(posted.jobId)!.postedTo, "discord:c1/m1");
-    assert.equal(queue.job(fresh.jobId)!.images[0]!.deleted, false);
+    assert.equal(await exists(fresh.paths[0]!), true);
+    assert.equal((await queue.job(posted.jobId))!.images[0]!.deleted, true);
+    assert.equal((await queue.job(posted.jobId))!.postedTo, "discord:c1/m1");
+    assert.equal((await queue.job(fresh.jobId))!.images[0]!.deleted, false);
     assert.deepEqual(await queue.sweep(), { deleted: 0 }, "a second sweep finds nothing");
   });
 
   it("sweeps on its own every sweepEveryMs once started", async (t) => {
-    const { queue } = await simulatedQueue(t, {}, FAST_ENGINE, { sweepEveryMs: 20 });
+    const { queue, dir } = await simulatedQueue(t, {}, FAST_ENGINE, { sweepEveryMs: 20 });
     await queue.start();
-    const result = await done(queue, queue.submit(request("a")).jobId);
-    queue.markPosted(result.jobId, "web:1");
+    const result = await done(queue, (await queue.submit(request("a"))).jobId, dir);
+    await queue.markPosted(result.jobId, "web:1");
     const deadline = Date.now() + 5000;
-    while ((await exists(result.images[0]!.path)) && Date.now() < deadline) {
+    while ((await exists(result.paths[0]!)) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    assert.equal(await exists(result.images[0]!.path), false);
+    assert.equal(await exists(result.paths[0]!), false);
   });
 });
 
 describe("jobs that refine an earlier image", () => {
   it("send that image to the device, running the strength's share of the steps", async (t) => {
     const { queue } = await simulatedQueue(t);
-    const first = await done(queue, queue.submit(request("a", { count: 2 })).jobId);
+    const first = await done(queue, (await queue.submit(request("a", { count: 2 }))).jobId);
     const totals: number[] = [];
     queue.on("progress", (event) => totals.push(event.total));
     const source = { jobId: first.jobId, imageIndex: 1, strength: 0.5, upscale: 1 as const };
-    const refined = await done(queue, queue.submit(request("a", { steps: 8, source })).jobId);
+    const refined = await done(queue, (await queue.submit(request("a", { steps: 8, source }))).jobId);
     assert.equal(refined.images.length, 1);
     assert.deepEqual(new Set(totals), new Set([4]));
-    assert.deepEqual(queue.job(refined.jobId)!.request.source, source);
+    assert.deepEqual((await queue.job(refined.jobId))!.request.source, source);
   });
 
   it("are refused, storing nothing, when the job or image does not exist", async (t) => {
     const { queue } = await simulatedQueue(t);
-    const first = await done(queue, queue.submit(request("a")).jobId);
+    const first = await done(queue, (await queue.submit(request("a"))).jobId);
     const source = (jobId: string, imageIndex: number) => ({
       jobId,
       imageIndex,
       strength: 0.3,
       upscale: 1 as const,
     });
-    assert.throws(() => queue.submit(request("b", { source: source("missing", 0) })), notFound);
-    assert.throws(() => queue.submit(request("b", { source: source(first.jobId, 1) })), /no longer stored/);
-    assert.deepEqual(queue.historyOf("discord:b"), []);
+    await assert.rejects(queue.submit(request("b", { source: source("missing", 0) })), notFound);
+    await assert.rejects(queue.submit(request("b", { source: source(first.jobId, 1) })), /no longer stored/);
+    assert.deepEqual(await queue.history("discord:b"), []);
   });
 
   it("fetch an image that was posted and swept through loadPostedImage, or are refused without it", async (t) => {
@@ -98,19 +104,19 @@ describe("jobs that refine an earlier image", () => {
         return Uint8Array.of(1, 2, 3);
       },
     });
-    const first = await done(queue, queue.submit(request("a")).jobId);
-    queue.markPosted(first.jobId, "slack:C1/1700000000.1");
+    const first = await done(queue, (await queue.submit(request("a"))).jobId);
+    await queue.markPosted(first.jobId, "slack:C1/1700000000.1");
     await queue.sweep();
     const source = { jobId: first.jobId, imageIndex: 0, strength: 0.3, upscale: 1 as const };
-    await done(queue, queue.submit(request("a", { source })).jobId);
+    await done(queue, (await queue.submit(request("a", { source }))).jobId);
     assert.deepEqual(asked, ["slack:C1/1700000000.1#0"]);
 
     const { queue: plain } = await simulatedQueue(t);
-    const other = await done(plain, plain.submit(request("a")).jobId);
-    plain.markPosted(other.jobId, "x");
+    const other = await done(plain, (await plain.submit(request("a"))).jobId);
+    await plain.markPosted(other.jobId, "x");
     await plain.sweep();
-    assert.throws(
-      () => plain.submit(request("a", { source: { ...source, jobId: other.jobId } })),
+    await assert.rejects(
+      plain.submit(request("a", { source: { ...source, jobId: other.jobId } })),
       /no longer stored/,
     );
   });
@@ -120,12 +126,16 @@ describe("stop and recover", () => {
   it("puts running and waiting jobs back on stop, and runs them in order after the next start", async (t) => {
     const dir = await tempDir(t);
     const config = testConfig(dir);
-    const first = new GenerationQueue({ config, engineFor: () => FAST_ENGINE });
-    const running = first.submit(request("a", { prompt: "[sim:step-ms=20]", steps: 25 })).jobId;
-    const waiting = first.submit(request("b")).jobId;
+    const first = new EmbeddedJobQueue({ config, engineFor: () => FAST_ENGINE });
+    const running = (await first.submit(request("a", { prompt: "[sim:step-ms=20]", steps: 25 }))).jobId;
+    const waiting = (await first.submit(request("b"))).jobId;
     await nextEvent(first, "progress", (event) => event.jobId === running);
     await first.stop();
-    assert.throws(() => first.submit(request("c")), /restarting/);
+    await assert.rejects(
+      first.submit(request("c")),
+      (error: unknown) =>
+        error instanceof EaselError && error.code === "stopping" && /restarting/.test(error.message),
+    );
 
     const store = JobStore.open(join(dir, "jobs.sqlite"));
     assert.deepEqual(
@@ -137,28 +147,29 @@ describe("stop and recover", () => {
     );
     store.close();
 
-    const second = new GenerationQueue({ config, engineFor: () => ({ kind: "simulated", stepMs: 1 }) });
+    const second = new EmbeddedJobQueue({ config, engineFor: () => ({ kind: "simulated", stepMs: 1 }) });
     t.after(() => second.stop());
     const recovered: string[] = [];
     second.on("recovered", (event) => recovered.push(`${event.job.id}:${event.requeued}`));
     const started: string[] = [];
     second.on("started", (event) => started.push(`${event.jobId}:${event.attempt}`));
-    assert.deepEqual(second.recover(), { requeued: [running, waiting], failed: [] });
+    assert.deepEqual(await second.recover(), { requeued: [running, waiting], failed: [] });
     assert.deepEqual(recovered, [`${running}:true`, `${waiting}:true`]);
     await Promise.all([done(second, running), done(second, waiting)]);
     assert.deepEqual(started, [`${running}:2`, `${waiting}:1`]);
-    assert.equal(second.recover().requeued.length, 0, "nothing is recovered twice");
+    assert.equal((await second.recover()).requeued.length, 0, "nothing is recovered twice");
   });
 
   it("stops without waiting for an engine that is still loading, leaving its job queued", async (t) => {
     const dir = await tempDir(t);
-    const queue = new GenerationQueue({
+    const queue = new EmbeddedJobQueue({
       config: testConfig(dir),
       engineFor: () => ({ kind: "simulated", stepMs: 1, loadMs: 5000 }),
       shutdownGraceMs: 100,
     });
-    const jobId = queue.submit(request("a")).jobId;
-    await nextEvent(queue, "started");
+    const started = nextEvent(queue, "started");
+    const jobId = (await queue.submit(request("a"))).jobId;
+    await started;
     const since = performance.now();
     await queue.stop();
     const stopMs = performance.now() - since;
@@ -173,31 +184,31 @@ describe("stop and recover", () => {
     const config = testConfig(dir);
     const store = JobStore.open(join(dir, "jobs.sqlite"));
     t.after(() => store.close());
-    const first = new GenerationQueue({ config, store, engineFor: () => FAST_ENGINE });
+    const first = new EmbeddedJobQueue({ config, store, engineFor: () => FAST_ENGINE });
     const cancelled: string[] = [];
     first.on("cancelled", (event) => cancelled.push(`${event.jobId}:${event.byUserId}`));
-    const running = first.submit(request("a", { prompt: "[sim:step-ms=20]", steps: 25 })).jobId;
-    const waiting = first.submit(request("b")).jobId;
-    const kept = first.submit(request("c")).jobId;
+    const running = (await first.submit(request("a", { prompt: "[sim:step-ms=20]", steps: 25 }))).jobId;
+    const waiting = (await first.submit(request("b"))).jobId;
+    const kept = (await first.submit(request("c"))).jobId;
     await nextEvent(first, "progress", (event) => event.jobId === running);
     const stopping = first.stop();
     assert.equal(
-      first.cancel(running, "discord:a"),
+      await first.cancel(running, "discord:a"),
       "stopping",
       "a cancel that crosses the stop's interruption",
     );
     await stopping;
-    assert.equal(first.positionOf(waiting), undefined, "nothing waits in a stopped queue");
-    assert.equal(first.cancel(waiting, "discord:b"), "cancelled");
+    assert.equal(await first.position(waiting), undefined, "nothing waits in a stopped queue");
+    assert.equal(await first.cancel(waiting, "discord:b"), "cancelled");
     assert.deepEqual(cancelled, [`${running}:discord:a`, `${waiting}:discord:b`]);
     assert.deepEqual(
       [running, waiting, kept].map((id) => store.get(id)!.status),
       ["cancelled", "cancelled", "queued"],
     );
 
-    const second = new GenerationQueue({ config, store, engineFor: () => FAST_ENGINE });
+    const second = new EmbeddedJobQueue({ config, store, engineFor: () => FAST_ENGINE });
     t.after(() => second.stop());
-    assert.deepEqual(second.recover(), { requeued: [kept], failed: [] });
+    assert.deepEqual(await second.recover(), { requeued: [kept], failed: [] });
     await done(second, kept);
   });
 
@@ -223,13 +234,15 @@ describe("stop and recover", () => {
     add("flaky", "d", "discord", 3);
     store.close();
 
-    const queue = new GenerationQueue({ config: testConfig(dir), engineFor: () => FAST_ENGINE });
-    t.after(() => queue.stop());
-    const events: QueueEvents["recovered"][] = [];
-    queue.on("recovered", (event) => events.push(event));
-    const report = queue.recover({
+    const queue = new EmbeddedJobQueue({
+      config: testConfig(dir),
+      engineFor: () => FAST_ENGINE,
       requeue: (job) => job.id !== "declined" && job.request.requester.platform !== "cli",
     });
+    t.after(() => queue.stop());
+    const events: JobQueueEvents["recovered"][] = [];
+    queue.on("recovered", (event) => events.push(event));
+    const report = await queue.recover();
     assert.deepEqual(report, { requeued: ["keep"], failed: ["declined", "cli", "flaky"] });
     assert.deepEqual(
       events.map((event) => [event.job.id, event.requeued, event.job.status]),
@@ -242,7 +255,7 @@ describe("stop and recover", () => {
     );
     assert.match(events[1]!.message!, /restarted before this one could finish/);
     assert.match(events[3]!.message!, /several times/);
-    assert.equal(queue.job("flaky")!.error!.message, events[3]!.message);
+    assert.equal((await queue.job("flaky"))!.error!.message, events[3]!.message);
     await done(queue, "keep");
   });
 
@@ -258,9 +271,9 @@ describe("stop and recover", () => {
     });
     store.insert({ id: "chat", request: request("d"), tier: 0, createdAt: 1 });
     store.close();
-    const queue = new GenerationQueue({ config: testConfig(dir), engineFor: () => FAST_ENGINE });
+    const queue = new EmbeddedJobQueue({ config: testConfig(dir), engineFor: () => FAST_ENGINE });
     t.after(() => queue.stop());
-    assert.deepEqual(queue.recover(), { requeued: ["chat"], failed: ["cli"] });
+    assert.deepEqual(await queue.recover(), { requeued: ["chat"], failed: ["cli"] });
     await done(queue, "chat");
   });
 });

@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { EaselError, InvalidInputError } from "../../src/errors.js";
 import { validateGenerateParams } from "../../src/pipeline/validate.js";
+import type { JobQueueEvents } from "../../src/queue/index.js";
 import { generateParamsOf } from "../../src/queue/params.js";
-import { nextEvent, recordEvents, request, settled, simulatedQueue } from "./support.js";
+import { nextEvent, recordEvents, request, settled, simulatedQueue, until } from "./support.js";
 
 /** A job long enough to keep a device busy while a test looks at the line. */
 const LONG = "[sim:step-ms=40] a slow one";
@@ -31,7 +32,7 @@ describe("order", () => {
     });
     const started: string[] = [];
     queue.on("started", (event) => started.push(event.requester.userId.replace("discord:", "")));
-    const ids = [
+    const submissions = [
       request("a"),
       request("a"),
       request("b"),
@@ -39,7 +40,8 @@ describe("order", () => {
       request("c"),
       request("m", { roles: ["mods"] }),
       request("vip"),
-    ].map((r) => queue.submit(r).jobId);
+    ].map((r) => queue.submit(r));
+    const ids = (await Promise.all(submissions)).map((s) => s.jobId);
     await Promise.all(ids.map((id) => settled(queue, id)));
     assert.deepEqual(started, ["vip", "m", "a", "b", "c", "a", "a"]);
   });
@@ -48,12 +50,13 @@ describe("order", () => {
     const { queue } = await simulatedQueue(t, { maxJobsPerUser: 5 });
     const started: string[] = [];
     queue.on("started", (event) => started.push(event.requester.userId.replace("discord:", "")));
-    const first = queue.submit(request("a", { prompt: LONG, steps: 3 })).jobId;
-    const second = queue.submit(request("a")).jobId;
-    const third = queue.submit(request("a")).jobId;
-    await nextEvent(queue, "started", (event) => event.jobId === first);
-    const late = queue.submit(request("b")).jobId;
-    assert.equal(queue.positionOf(late), 1, "b is next, ahead of a's two waiting jobs");
+    const firstStarted = nextEvent(queue, "started");
+    await queue.submit(request("a", { prompt: LONG, steps: 3 }));
+    const second = (await queue.submit(request("a"))).jobId;
+    const third = (await queue.submit(request("a"))).jobId;
+    await firstStarted;
+    const late = (await queue.submit(request("b"))).jobId;
+    assert.equal(await queue.position(late), 1, "b is next, ahead of a's two waiting jobs");
     await Promise.all([second, third, late].map((id) => settled(queue, id)));
     assert.deepEqual(started, ["a", "b", "a", "a"]);
   });
@@ -67,8 +70,8 @@ describe("order", () => {
     queue.on("done", () => {
       if (devices.size < 3) doneBeforeAllStarted = true;
     });
-    const submitted = ["a", "b", "c", "d"].map((user) =>
-      queue.submit(request(user, { prompt: LONG, steps: 3 })),
+    const submitted = await Promise.all(
+      ["a", "b", "c", "d"].map((user) => queue.submit(request(user, { prompt: LONG, steps: 3 }))),
     );
     assert.deepEqual(
       submitted.map((s) => s.position),
@@ -85,7 +88,7 @@ describe("places in line", () => {
   it("counts down as jobs ahead start, and reports each change once", async (t) => {
     const { queue } = await simulatedQueue(t);
     const log = recordEvents(queue);
-    const ids = ["a", "b", "c", "d"].map((user) => queue.submit(request(user)));
+    const ids = await Promise.all(["a", "b", "c", "d"].map((user) => queue.submit(request(user))));
     assert.deepEqual(
       ids.map((s) => s.position),
       [0, 1, 2, 3],
@@ -112,20 +115,21 @@ describe("places in line", () => {
 
   it("moves waiting jobs back when a higher tier arrives, and forward when one ahead is cancelled", async (t) => {
     const { queue } = await simulatedQueue(t, { priority: [{ kind: "user", id: "discord:vip", tier: 1 }] });
-    const running = queue.submit(request("a", { prompt: LONG, steps: 20 })).jobId;
-    const b = queue.submit(request("b")).jobId;
-    const c = queue.submit(request("c")).jobId;
-    await nextEvent(queue, "started", (event) => event.jobId === running);
+    const started = nextEvent(queue, "started");
+    const running = (await queue.submit(request("a", { prompt: LONG, steps: 20 }))).jobId;
+    const b = (await queue.submit(request("b"))).jobId;
+    await queue.submit(request("c"));
+    await started;
     const moves: string[] = [];
     queue.on("queued", (event) => moves.push(`${event.requester.userId}:${event.position}`));
-    const vip = queue.submit(request("vip"));
+    const vip = await queue.submit(request("vip"));
     assert.equal(vip.position, 1);
-    await nextEvent(queue, "queued", (event) => event.jobId === c);
+    await until(() => moves.length >= 2);
     assert.deepEqual(moves, ["discord:b:2", "discord:c:3"]);
-    assert.equal(queue.cancel(vip.jobId, "discord:vip"), "cancelled");
-    await nextEvent(queue, "queued", (event) => event.jobId === c);
+    assert.equal(await queue.cancel(vip.jobId, "discord:vip"), "cancelled");
+    await until(() => moves.length >= 4);
     assert.deepEqual(moves, ["discord:b:2", "discord:c:3", "discord:b:1", "discord:c:2"]);
-    assert.equal(queue.positionOf(b), 1);
+    assert.equal(await queue.position(b), 1);
     queue.cancel(running, "discord:a");
   });
 });
@@ -133,15 +137,15 @@ describe("places in line", () => {
 describe("limits", () => {
   it("refuses a user's job past their limit, and any job past the total, storing nothing", async (t) => {
     const { queue } = await simulatedQueue(t, { maxJobsPerUser: 2, maxJobsTotal: 3 });
-    const first = queue.submit(request("a", { prompt: LONG, steps: 5 })).jobId;
+    const first = (await queue.submit(request("a", { prompt: LONG, steps: 5 }))).jobId;
     queue.submit(request("a"));
-    assert.throws(() => queue.submit(request("a")), isQueueFull(/2 image jobs queued or running/));
+    await assert.rejects(queue.submit(request("a")), isQueueFull(/2 image jobs queued or running/));
     queue.submit(request("b"));
-    assert.throws(() => queue.submit(request("c")), isQueueFull(/queue is full/));
-    assert.deepEqual(queue.historyOf("discord:c"), []);
-    assert.equal(queue.historyOf("discord:a").length, 2);
+    await assert.rejects(queue.submit(request("c")), isQueueFull(/queue is full/));
+    assert.deepEqual(await queue.history("discord:c"), []);
+    assert.equal((await queue.history("discord:a")).length, 2);
     await settled(queue, first);
-    const again = queue.submit(request("a"));
+    const again = await queue.submit(request("a"));
     assert.ok(again.jobId, "a finished job frees a place");
   });
 });
@@ -169,18 +173,20 @@ describe("requests the pipeline would refuse", () => {
       }
     })();
     assert.ok(pipelineSays, "the pipeline refuses it");
-    assert.throws(() => queue.submit(overflowing), isInvalid("seed", pipelineSays));
-    assert.throws(() => queue.submit(request("a", { seed: "0x10" })), isInvalid("seed"));
-    assert.throws(() => queue.submit(request("a", { steps: 0 })), isInvalid("steps"));
+    await assert.rejects(queue.submit(overflowing), isInvalid("seed", pipelineSays));
+    await assert.rejects(queue.submit(request("a", { seed: "0x10" })), isInvalid("seed"));
+    await assert.rejects(queue.submit(request("a", { steps: 0 })), isInvalid("steps"));
     // A refining request is checked too, all but the image bytes (those are read on the device).
     const source = { jobId: "no-such-job", imageIndex: 0, strength: 1.5, upscale: 1 as const };
-    assert.throws(() => queue.submit(request("a", { source })), isInvalid("strength"));
+    await assert.rejects(queue.submit(request("a", { source })), isInvalid("strength"));
     await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(queue.historyOf("discord:a"), []);
+    assert.deepEqual(await queue.history("discord:a"), []);
     assert.deepEqual(log, []);
-    assert.deepEqual(queue.status().devices, [{ device: "cpu", jobId: undefined }]);
+    assert.deepEqual((await queue.status()).devices, [
+      { device: "cpu", jobId: undefined, threadsStarted: 0 },
+    ]);
 
-    const fits = queue.submit(request("a", { seed: "18446744073709551612", count: 4 }));
+    const fits = await queue.submit(request("a", { seed: "18446744073709551612", count: 4 }));
     assert.equal(fits.position, 0, "the refusals took no place in line nor count against the limit");
     const { kind, event } = await settled(queue, fits.jobId);
     assert.equal(kind, "done");
@@ -192,61 +198,65 @@ describe("cancellation", () => {
   it("takes a waiting job out of line: it never starts, and the store says who cancelled it", async (t) => {
     const { queue } = await simulatedQueue(t);
     const log = recordEvents(queue);
-    const running = queue.submit(request("a", { prompt: LONG, steps: 4 })).jobId;
-    const waiting = queue.submit(request("b")).jobId;
+    const running = (await queue.submit(request("a", { prompt: LONG, steps: 4 }))).jobId;
+    const waiting = (await queue.submit(request("b"))).jobId;
     const cancelled = nextEvent(queue, "cancelled");
-    assert.equal(queue.cancel(waiting, "discord:b"), "cancelled");
+    assert.equal(await queue.cancel(waiting, "discord:b"), "cancelled");
     assert.deepEqual(await cancelled, {
       jobId: waiting,
       requester: request("b").requester,
       byUserId: "discord:b",
     });
-    assert.equal(queue.job(waiting)!.status, "cancelled");
-    assert.equal(queue.job(waiting)!.cancelledBy, "discord:b");
+    assert.equal((await queue.job(waiting))!.status, "cancelled");
+    assert.equal((await queue.job(waiting))!.cancelledBy, "discord:b");
     await settled(queue, running);
     assert.ok(!log.includes(`started:${waiting}`));
-    assert.throws(
-      () => queue.cancel(waiting, "discord:b"),
+    await assert.rejects(
+      queue.cancel(waiting, "discord:b"),
       (error: unknown) => error instanceof EaselError && /already finished/.test(error.userMessage),
     );
   });
 
   it("lets only the job's owner cancel, unless told anyone may", async (t) => {
     const { queue } = await simulatedQueue(t);
-    const running = queue.submit(request("a", { prompt: LONG, steps: 4 })).jobId;
-    const waiting = queue.submit(request("b")).jobId;
-    assert.throws(
-      () => queue.cancel(waiting, "discord:mallory"),
+    const running = (await queue.submit(request("a", { prompt: LONG, steps: 4 }))).jobId;
+    const waiting = (await queue.submit(request("b"))).jobId;
+    await assert.rejects(
+      queue.cancel(waiting, "discord:mallory"),
       (error: unknown) => error instanceof EaselError && error.code === "forbidden",
     );
-    assert.throws(
-      () => queue.cancel("no-such-job", "discord:b"),
+    await assert.rejects(
+      queue.cancel("no-such-job", "discord:b"),
       (error: unknown) => error instanceof EaselError && error.code === "not_found",
     );
-    assert.equal(queue.cancel(waiting, "discord:moderator", { anyone: true }), "cancelled");
-    assert.equal(queue.job(waiting)!.cancelledBy, "discord:moderator");
+    assert.equal(await queue.cancel(waiting, "discord:moderator", { anyone: true }), "cancelled");
+    assert.equal((await queue.job(waiting))!.cancelledBy, "discord:moderator");
     await settled(queue, running);
   });
 
   it("stops a running job at its next step, keeps the engine, and runs the next job", async (t) => {
     const { queue } = await simulatedQueue(t);
-    const running = queue.submit(request("a", { prompt: LONG, steps: 50 })).jobId;
-    const next = queue.submit(request("b")).jobId;
+    const running = (await queue.submit(request("a", { prompt: LONG, steps: 50 }))).jobId;
+    const next = (await queue.submit(request("b"))).jobId;
     await nextEvent(queue, "progress", (event) => event.jobId === running);
     const end = settled(queue, running);
-    assert.equal(queue.cancel(running, "discord:a"), "stopping");
+    assert.equal(await queue.cancel(running, "discord:a"), "stopping");
     const { kind, event } = await end;
     assert.equal(kind, "cancelled");
     assert.deepEqual(event, { jobId: running, requester: request("a").requester, byUserId: "discord:a" });
     assert.equal((await settled(queue, next)).kind, "done");
-    assert.equal(queue.job(running)!.status, "cancelled");
-    assert.equal(queue.devices[0]!.threadsStarted, 1, "a cancellation does not restart the worker");
+    assert.equal((await queue.job(running))!.status, "cancelled");
+    assert.equal(
+      (await queue.status()).devices[0]!.threadsStarted,
+      1,
+      "a cancellation does not restart the worker",
+    );
   });
 
   it("keeps its word when the run finishes before the device hears of the cancel", async (t) => {
     const { queue, config } = await simulatedQueue(t);
     const log = recordEvents(queue);
-    const { jobId } = queue.submit(request("a", { steps: 3, count: 2 }));
+    const { jobId } = await queue.submit(request("a", { steps: 3, count: 2 }));
     const end = settled(queue, jobId);
     await nextEvent(queue, "progress", (event) => event.jobId === jobId && event.step === 3);
     // Hold the main thread while the worker finishes and posts its images: the cancel reaches the
@@ -255,12 +265,12 @@ describe("cancellation", () => {
     while (performance.now() < until) {
       // busy, as a main thread stuck in a long synchronous task
     }
-    assert.equal(queue.cancel(jobId, "discord:a"), "stopping");
+    assert.equal(await queue.cancel(jobId, "discord:a"), "stopping");
     const { kind, event } = await end;
     assert.equal(kind, "cancelled");
     assert.deepEqual(event, { jobId, requester: request("a").requester, byUserId: "discord:a" });
     assert.ok(!log.includes(`done:${jobId}`));
-    const stored = queue.job(jobId)!;
+    const stored = (await queue.job(jobId))!;
     assert.equal(stored.status, "cancelled");
     assert.deepEqual(stored.images, []);
     const files = await readdir(join(config.dataDir, "images"));
@@ -269,8 +279,8 @@ describe("cancellation", () => {
       [],
       "no image of a cancelled job is kept",
     );
-    assert.equal((await settled(queue, queue.submit(request("b")).jobId)).kind, "done");
-    assert.equal(queue.devices[0]!.threadsStarted, 1);
+    assert.equal((await settled(queue, (await queue.submit(request("b"))).jobId)).kind, "done");
+    assert.equal((await queue.status()).devices[0]!.threadsStarted, 1);
   });
 });
 
@@ -280,11 +290,10 @@ describe("events", () => {
     const progress: Array<[number, number, boolean]> = [];
     queue.on("progress", (event) => progress.push([event.step, event.total, event.preview !== undefined]));
     const started = nextEvent(queue, "started");
-    const { jobId } = queue.submit(request("a", { count: 2, seed: "41", steps: 4 }));
+    const ended = nextEvent(queue, "done");
+    const { jobId } = await queue.submit(request("a", { count: 2, seed: "41", steps: 4 }));
     assert.equal((await started).device, "cpu");
-    const { kind, event } = await settled(queue, jobId);
-    assert.equal(kind, "done");
-    const done = event as import("../../src/queue/index.js").QueueEvents["done"];
+    const done: JobQueueEvents["done"] = await ended;
     assert.deepEqual(progress, [
       [1, 4, false],
       [2, 4, true],
@@ -295,18 +304,17 @@ describe("events", () => {
     assert.ok(done.timings.totalMs > 0);
     assert.ok(done.durationMs >= 0 && done.waitedMs >= 0);
     for (const image of done.images) {
-      assert.equal(image.path, join(config.dataDir, "images", `${jobId}-${image.index}.png`));
-      const onDisk = await readFile(image.path);
-      assert.deepEqual(new Uint8Array(onDisk), image.data);
+      assert.equal(image.id, `${jobId}-${image.index}`);
+      assert.equal("path" in image || "data" in image, false, "no paths or bytes in events");
+      const onDisk = await readFile(join(config.dataDir, "images", `${jobId}-${image.index}.png`));
+      const fetched = (await queue.images.get(image.id))!;
+      assert.deepEqual(fetched.data, new Uint8Array(onDisk));
       assert.deepEqual([...onDisk.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG");
     }
-    const stored = queue.job(jobId)!;
+    const stored = (await queue.job(jobId))!;
     assert.equal(stored.status, "done");
     assert.deepEqual(stored.seeds, done.seeds);
-    assert.deepEqual(
-      stored.images.map((image) => image.path),
-      done.images.map((image) => image.path),
-    );
+    assert.deepEqual(stored.images, done.images);
   });
 
   it("keeps going when a listener throws, and hands the error to the sink", async (t) => {
@@ -317,7 +325,7 @@ describe("events", () => {
     queue.on("started", () => {
       throw new Error("adapter bug");
     });
-    const { jobId } = queue.submit(request("a"));
+    const { jobId } = await queue.submit(request("a"));
     assert.equal((await settled(queue, jobId)).kind, "done");
     assert.deepEqual(sunk, ["listener:started:adapter bug"]);
   });

@@ -3,12 +3,11 @@
  * in the folder given as argv[2]. It recovers what the store holds, submits the jobs named in
  * argv[3..] (as "user:prompt"), and prints one JSON line per event; it exits once nothing is left.
  */
-import { GenerationQueue } from "../../src/queue/index.js";
+import { createJobQueue } from "../../src/queue/index.js";
 import { request, testConfig } from "./support.js";
 
 const [dataDir, ...submissions] = process.argv.slice(2);
-const queue = new GenerationQueue({
-  config: testConfig(dataDir!),
+const queue = createJobQueue(testConfig(dataDir!), {
   engineFor: () => ({ kind: "simulated", stepMs: 15 }),
 });
 const print = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -25,7 +24,7 @@ queue.on("recovered", (event) => {
 queue.on("started", (event) => print({ event: "started", jobId: event.jobId, attempt: event.attempt }));
 queue.on("progress", (event) => print({ event: "progress", jobId: event.jobId, step: event.step }));
 queue.on("done", (event) => {
-  print({ event: "done", jobId: event.jobId, paths: event.images.map((image) => image.path) });
+  print({ event: "done", jobId: event.jobId, images: event.images.map((image) => image.id) });
   finished();
 });
 for (const name of ["failed", "cancelled"] as const) {
@@ -35,10 +34,10 @@ for (const name of ["failed", "cancelled"] as const) {
   });
 }
 
-queue.recover();
+await queue.recover();
 for (const submission of submissions) {
   const [userId, prompt] = submission.split(":");
-  const { jobId } = queue.submit(request(userId!, { prompt: prompt!, steps: 12 }));
+  const { jobId } = await queue.submit(request(userId!, { prompt: prompt!, steps: 12 }));
   open += 1;
   print({ event: "submitted", jobId, userId });
 }

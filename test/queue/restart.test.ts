@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { JobStore } from "../../src/queue/index.js";
+import { JobStore } from "../../src/queue/store.js";
 import { tempDir } from "./support.js";
 
 const CHILD = fileURLToPath(new URL("./restart-child.ts", import.meta.url));

@@ -76,13 +76,13 @@ describe("JobStore", () => {
     store.insert({ id: "c", request: request("a"), tier: 0, createdAt: 2 });
     store.markRunning("f", "cpu", 3);
     store.markFailed("f", { code: "timeout", message: "too slow" }, 4);
-    store.markCancelled("c", "mod", 5);
+    store.markCancelled("c", "discord:mod", 5);
     assert.deepEqual(store.get("f")!.error, { code: "timeout", message: "too slow" });
     assert.equal(store.get("f")!.status, "failed");
     assert.equal(store.get("c")!.status, "cancelled");
-    assert.equal(store.get("c")!.cancelledBy, "mod");
+    assert.equal(store.get("c")!.cancelledBy, "discord:mod");
     store.markQueued("f");
-    store.markCancelled("f", "x", 6);
+    store.markCancelled("f", "discord:x", 6);
     assert.equal(store.get("f")!.status, "failed");
     assert.equal(store.markRunning("c", "cpu", 7), false);
     store.close();

@@ -5,10 +5,11 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { type Config, loadConfig } from "../../src/config.js";
 import {
-  GenerationQueue,
-  type GenerationQueueOptions,
-  type QueueEventName,
-  type QueueEvents,
+  EmbeddedJobQueue,
+  type JobQueue,
+  type JobQueueEventName,
+  type JobQueueEvents,
+  type JobQueueOptions,
   type SimulatedEngineSpec,
 } from "../../src/queue/index.js";
 import type { GenerationRequest, Requester, UserId } from "../../src/requests/request.js";
@@ -73,16 +74,19 @@ export function request(
 
 export const FAST_ENGINE: SimulatedEngineSpec = { kind: "simulated", stepMs: 2 };
 
-/** A queue on simulated devices with its store under a fresh folder; stopped when the test ends. */
+/**
+ * The embedded queue on simulated devices with its store under a fresh folder; stopped when the test
+ * ends. Tests use its JobQueue methods, plus sweep() where they test the embedded image files.
+ */
 export async function simulatedQueue(
   t: TestContext,
   overrides: TestSettings = {},
   engine: SimulatedEngineSpec = FAST_ENGINE,
-  options: Partial<GenerationQueueOptions> = {},
-): Promise<{ queue: GenerationQueue; config: Config; dir: string }> {
+  options: JobQueueOptions = {},
+): Promise<{ queue: EmbeddedJobQueue; config: Config; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), "easel-queue-"));
   const config = testConfig(dir, overrides);
-  const queue = new GenerationQueue({
+  const queue = new EmbeddedJobQueue({
     config,
     engineFor: () => engine,
     cancelGraceMs: 2000,
@@ -97,11 +101,11 @@ export async function simulatedQueue(
 }
 
 /** Resolves with the first `name` event that matches. */
-export function nextEvent<E extends QueueEventName>(
-  queue: GenerationQueue,
+export function nextEvent<E extends JobQueueEventName>(
+  queue: JobQueue,
   name: E,
-  matches: (event: QueueEvents[E]) => boolean = () => true,
-): Promise<QueueEvents[E]> {
+  matches: (event: JobQueueEvents[E]) => boolean = () => true,
+): Promise<JobQueueEvents[E]> {
   return new Promise((resolve) => {
     const off = queue.on(name, (event) => {
       if (!matches(event)) return;
@@ -111,22 +115,35 @@ export function nextEvent<E extends QueueEventName>(
   });
 }
 
-/** The job's end: done, failed or cancelled, whichever comes. */
+/** The job's end: done, failed or cancelled (its event, or its record when it had already ended). */
 export function settled(
-  queue: GenerationQueue,
+  queue: JobQueue,
   jobId: string,
 ): Promise<{ kind: "done" | "failed" | "cancelled"; event: unknown }> {
   const of = (kind: "done" | "failed" | "cancelled") =>
     nextEvent(queue, kind, (event) => event.jobId === jobId).then((event) => ({ kind, event }));
-  return Promise.race([of("done"), of("failed"), of("cancelled")]);
+  const ended = queue.wait(jobId).then((record) => ({
+    kind: record.status as "done" | "failed" | "cancelled",
+    event: record as unknown,
+  }));
+  return Promise.race([of("done"), of("failed"), of("cancelled"), ended]);
 }
 
 /** Every job event in order, as "event:jobId" (with the position for queued). */
-export function recordEvents(queue: GenerationQueue): string[] {
+export function recordEvents(queue: JobQueue): string[] {
   const log: string[] = [];
   queue.on("queued", (event) => log.push(`queued:${event.jobId}:${event.position}`));
   for (const name of ["started", "done", "failed", "cancelled"] as const) {
     queue.on(name, (event) => log.push(`${name}:${event.jobId}`));
   }
   return log;
+}
+
+/** Resolves once `condition()` holds (checked every few ms); rejects after `timeoutMs`. */
+export async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }

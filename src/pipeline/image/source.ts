@@ -12,7 +12,9 @@
  *   VaeImageProcessor.preprocess, resized to width - width % 8 by height - height % 8, in one
  *   resize. An image that already has that size is passed through untouched.
  * - Limits: `maxBytes` bounds the upload, `maxPixels` the image handed to the pipeline (after
- *   upscaling). Dimensions are read from the header before any pixel is decoded.
+ *   upscaling), MIN_SOURCE_SIDE each side of it. Dimensions are read from the header before any
+ *   pixel is decoded, so a header that declares a huge image is "too large", not "not an image",
+ *   and a tiny one is told the smallest size accepted.
  */
 
 import sharp, { type Metadata, type OutputInfo } from "sharp";
@@ -32,6 +34,9 @@ export interface SourceImage {
   width: number;
   height: number;
 }
+
+/** Largest source image file the pipeline reads, in bytes. */
+export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
 
 /** Smallest side accepted after resizing: 64 px is an 8x8 latent, the least the UNet can work on. */
 export const MIN_SOURCE_SIDE = 64;
@@ -57,6 +62,13 @@ export function sourceTargetSide(side: number, upscale: number): number {
   return scaled - (scaled % 8);
 }
 
+/** The smallest side a source may have so that, scaled by `upscale`, it still gives MIN_SOURCE_SIDE. */
+export function smallestSourceSide(upscale: number): number {
+  let side = Math.floor(MIN_SOURCE_SIDE / upscale);
+  while (sourceTargetSide(side, upscale) < MIN_SOURCE_SIDE) side++;
+  return side;
+}
+
 export async function loadSourceImage(data: Uint8Array, options: SourceImageOptions): Promise<SourceImage> {
   const { upscale, maxPixels, maxBytes } = options;
   if (data.length > maxBytes) {
@@ -70,7 +82,9 @@ export async function loadSourceImage(data: Uint8Array, options: SourceImageOpti
 
   let header: Metadata;
   try {
-    header = await sharp(data).metadata();
+    // Only the header is read here; the size limits below decide, not sharp's default pixel limit
+    // (which would make a huge image look like a broken one).
+    header = await sharp(data, { limitInputPixels: false }).metadata();
   } catch {
     throw new InvalidInputError(NOT_AN_IMAGE, FIELD);
   }
@@ -82,14 +96,17 @@ export async function loadSourceImage(data: Uint8Array, options: SourceImageOpti
   const scaledText = upscale === 1 ? "" : ` after upscaling x${upscale}`;
   if (width * height > maxPixels) {
     throw new InvalidInputError(
-      `The image would be ${width}x${height} pixels${scaledText}; the limit is ` +
+      `The image is too large: ${width}x${height} pixels${scaledText}; the limit is ` +
         `${maxPixels.toLocaleString("en-US")} pixels in all.`,
       FIELD,
     );
   }
   if (width < MIN_SOURCE_SIDE || height < MIN_SOURCE_SIDE) {
+    const least = smallestSourceSide(upscale);
+    const before = upscale === 1 ? "" : ` (${least}x${least} before upscaling x${upscale})`;
     throw new InvalidInputError(
-      `The image would be ${width}x${height} pixels${scaledText}; each side must be at least ${MIN_SOURCE_SIDE}.`,
+      `The image is too small: ${sourceWidth}x${sourceHeight} pixels; it must be at least ` +
+        `${MIN_SOURCE_SIDE}x${MIN_SOURCE_SIDE} pixels${before}.`,
       FIELD,
     );
   }

@@ -3,8 +3,11 @@
  * beside the model resolve), reads input/output element types and ranks from the session's own
  * metadata, and times every run into a shared clock.
  */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
-import { ModelFolderError } from "../../errors.js";
+import { ConfigError, DeviceFailureError, ModelFolderError } from "../../errors.js";
 
 export interface SessionPlacement {
   /** "cpu" or "cuda:N". */
@@ -24,11 +27,79 @@ export class SessionClock {
   totalMs = 0;
 }
 
+/** Device names, as EASEL_DEVICES and --device take them. */
+export const DEVICE_NAME = /^(cpu|cuda:\d+)$/;
+
+/**
+ * An execution provider that cannot run here: its library is missing or fails to load. Chat users
+ * get a message without server details; `message` (logs, the CLI) names the device and the library.
+ */
+export class ExecutionProviderError extends DeviceFailureError {
+  readonly device: string;
+
+  constructor(device: string, problem: string, options?: { cause?: unknown }) {
+    super("The GPU on this server is not set up correctly; its owner can see why in the logs.", options);
+    this.message = `${device}: ${problem}`;
+    this.device = device;
+  }
+}
+
+/**
+ * The provider libraries onnxruntime-node loads for CUDA, beside its native binding (the same
+ * folder its own loader uses); empty where it has no CUDA build.
+ */
+export function cudaProviderLibraries(): string[] {
+  const packageDir = dirname(dirname(createRequire(import.meta.url).resolve("onnxruntime-node")));
+  const binding = join(packageDir, "bin", "napi-v6", process.platform, process.arch);
+  if (process.platform === "linux") {
+    return ["libonnxruntime_providers_shared.so", "libonnxruntime_providers_cuda.so"].map((name) =>
+      join(binding, name),
+    );
+  }
+  if (process.platform === "win32") {
+    return ["onnxruntime_providers_shared.dll", "onnxruntime_providers_cuda.dll"].map((name) =>
+      join(binding, name),
+    );
+  }
+  return [];
+}
+
+/**
+ * Throws ExecutionProviderError when `device` needs a provider whose library is not installed, so
+ * that the problem is named before any model loads (onnxruntime itself only says it "failed to
+ * load shared library", and we would otherwise blame the first model file).
+ */
+export function checkExecutionProvider(device: string): void {
+  if (!DEVICE_NAME.test(device)) throw new ConfigError(`"${device}" is not a device: use "cpu" or "cuda:N".`);
+  if (device === "cpu") return;
+  const libraries = cudaProviderLibraries();
+  if (libraries.length === 0) {
+    throw new ExecutionProviderError(
+      device,
+      `onnxruntime cannot use CUDA: onnxruntime-node has no CUDA provider on ${process.platform}-${process.arch}.`,
+    );
+  }
+  const missing = libraries.filter((library) => !existsSync(library));
+  if (missing.length > 0) {
+    throw new ExecutionProviderError(
+      device,
+      `onnxruntime cannot use CUDA: ${missing.join(" and ")} ${missing.length === 1 ? "is" : "are"} missing ` +
+        "(onnxruntime-node was installed without its CUDA provider: the project's .npmrc skips that " +
+        "download; run `ONNXRUNTIME_NODE_INSTALL=true npm ci`, as the Dockerfile does).",
+    );
+  }
+}
+
+/** The providers for `device`: CUDA with the CPU for the operators CUDA lacks, or the CPU alone. */
 export function executionProviders(device: string): ort.InferenceSession.ExecutionProviderConfig[] {
+  if (!DEVICE_NAME.test(device)) throw new ConfigError(`"${device}" is not a device: use "cpu" or "cuda:N".`);
   const cuda = /^cuda:(\d+)$/.exec(device);
   if (!cuda) return ["cpu"];
   return [{ name: "cuda", deviceId: Number(cuda[1]) }, "cpu"];
 }
+
+/** onnxruntime's words for a provider that would not load or start, as opposed to a bad model. */
+const PROVIDER_FAILURE = /ExecutionProvider|providers_|Failed to load shared library|CUDA|cuDNN|cublas/i;
 
 export class ModelSession {
   private readonly inputs = new Map<string, TensorInfo>();
@@ -57,6 +128,14 @@ export class ModelSession {
       return new ModelSession(path, await ort.InferenceSession.create(path, options), clock);
     } catch (error) {
       const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      if (placement.device !== "cpu" && PROVIDER_FAILURE.test(reason ?? "")) {
+        throw new ExecutionProviderError(
+          placement.device,
+          `onnxruntime could not start CUDA (${reason}); check that the CUDA and cuDNN libraries ` +
+            "onnxruntime needs are installed and on the library path.",
+          { cause: error },
+        );
+      }
       throw new ModelFolderError(path, `could not be loaded as an ONNX model (${reason})`, { cause: error });
     }
   }

@@ -6,6 +6,8 @@ export {
 } from "./clip-tokenizer.js";
 export {
   EMPHASIS_STEP,
+  MAX_EMPHASIS_DEPTH,
+  MAX_EMPHASIS_WEIGHT,
   parsePromptWeights,
   type TokenChunk,
   tokenizeWeighted,

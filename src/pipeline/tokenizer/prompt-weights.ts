@@ -7,6 +7,10 @@
  *                   brackets it is multiplied by theirs: ((word:1.3)) is 1.43
  *   \( \) \[ \]     a literal bracket; \\ is a literal backslash. Any other backslash is kept as written.
  *
+ * Bounds (InvalidInputError past them): every explicit weight, and the weight any text ends up
+ * with, lies within -MAX_EMPHASIS_WEIGHT..MAX_EMPHASIS_WEIGHT; pairs nest at most
+ * MAX_EMPHASIS_DEPTH deep. Far larger weights overflow the encoders' float32 (and float16) values.
+ *
  * Brackets that have no partner are ordinary characters, never an error: a smiley ":)", a typo
  * "(oops", a stray "]". A closing bracket pairs with the nearest unpaired opening bracket of its
  * kind; openings of the other kind left in between stay literal. `[word:0.5]` has no explicit
@@ -17,6 +21,7 @@
  * tokens, each wrapped as start token + tokens + end token + padding to 77, so nothing is lost to
  * CLIP's 77-token window. The text encoder encodes the chunks separately and concatenates them.
  */
+import { InvalidInputError } from "../../errors.js";
 import { CLIP_CONTEXT_LENGTH, CLIP_PROMPT_TOKENS, type ClipTokenizer } from "./clip-tokenizer.js";
 
 export interface WeightedText {
@@ -26,6 +31,18 @@ export interface WeightedText {
 
 /** Weight of one pair of round brackets (and the divisor of one pair of square brackets). */
 export const EMPHASIS_STEP = 1.1;
+/** Largest magnitude of an explicit weight, and of the weight any text ends up with. */
+export const MAX_EMPHASIS_WEIGHT = 10;
+/** Most bracket pairs open at once. */
+export const MAX_EMPHASIS_DEPTH = 20;
+
+const field = "prompt";
+const RANGE_TEXT = `between -${MAX_EMPHASIS_WEIGHT} and ${MAX_EMPHASIS_WEIGHT}`;
+
+/** A user's number, short enough for a message. */
+function shortNumber(text: string): string {
+  return text.length > 12 ? `${text.slice(0, 11)}…` : text;
+}
 
 type Unit =
   | { kind: "char"; char: string; escaped: boolean }
@@ -77,7 +94,7 @@ function readUnits(prompt: string): Unit[] {
 function explicitWeight(
   units: readonly Unit[],
   close: number,
-): { weight: number; start: number } | undefined {
+): { weight: number; written: string; start: number } | undefined {
   let start = close;
   while (start > 0 && units[start - 1]!.kind === "char") start--;
   const tail = units
@@ -87,15 +104,14 @@ function explicitWeight(
   const match = EXPLICIT_WEIGHT.exec(tail);
   if (!match) return undefined;
   const weight = Number.parseFloat(match[1]!);
-  if (!Number.isFinite(weight)) return undefined;
   // Each unit holds one code point, so the `:` is as many units in as the tail has code points before it.
-  return { weight, start: start + Array.from(tail.slice(0, match.index)).length };
+  return { weight, written: match[1]!, start: start + Array.from(tail.slice(0, match.index)).length };
 }
 
 /**
  * Splits a prompt into text segments with weights. A prompt with no emphasis syntax gives exactly
  * one segment `[{ text: prompt, weight: 1 }]` with the text unchanged; neighbours of equal weight
- * are merged and empty segments dropped.
+ * are merged and empty segments dropped. Throws InvalidInputError past the bounds above.
  */
 export function parsePromptWeights(prompt: string): WeightedText[] {
   const units = readUnits(prompt);
@@ -108,6 +124,13 @@ export function parsePromptWeights(prompt: string): WeightedText[] {
     if (unit.kind !== "open" || unit.bracket !== "(") return;
     const given = explicitWeight(units, unit.partner);
     if (!given) return;
+    if (!(Math.abs(given.weight) <= MAX_EMPHASIS_WEIGHT)) {
+      throw new InvalidInputError(
+        `The emphasis weight ${shortNumber(given.written)} is out of range: weights must be ${RANGE_TEXT}. ` +
+          "Write \\( and \\) for brackets that are text.",
+        field,
+      );
+    }
     explicitOf.set(open, given.weight);
     isSyntax.fill(true, given.start, unit.partner);
   });
@@ -119,6 +142,13 @@ export function parsePromptWeights(prompt: string): WeightedText[] {
   const outer: { steps: number; explicit: number }[] = [];
   units.forEach((unit, i) => {
     if (unit.kind === "open") {
+      if (outer.length === MAX_EMPHASIS_DEPTH) {
+        throw new InvalidInputError(
+          `Brackets in the prompt nest too deep: emphasis may nest at most ${MAX_EMPHASIS_DEPTH} deep. ` +
+            "Write \\( \\) \\[ \\] for brackets that are text.",
+          field,
+        );
+      }
       outer.push({ steps, explicit });
       const given = explicitOf.get(i);
       if (unit.bracket === "[") steps--;
@@ -128,6 +158,13 @@ export function parsePromptWeights(prompt: string): WeightedText[] {
       ({ steps, explicit } = outer.pop()!);
     } else if (!isSyntax[i]) {
       const weight = explicit * EMPHASIS_STEP ** steps;
+      if (!(Math.abs(weight) <= MAX_EMPHASIS_WEIGHT)) {
+        throw new InvalidInputError(
+          `Nested emphasis multiplies to a weight of ${shortNumber(String(Number(weight.toPrecision(4))))}: ` +
+            `the weight of any text must be ${RANGE_TEXT}.`,
+          field,
+        );
+      }
       const last = segments.at(-1);
       if (last && last.weight === weight) last.text += unit.char;
       else segments.push({ text: unit.char, weight });

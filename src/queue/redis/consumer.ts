@@ -12,6 +12,7 @@ import type { Redis } from "ioredis";
 import { CancelledError, EaselError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { Progress } from "../../pipeline/types.js";
+import { isUploadSource } from "../../requests/request.js";
 import { DeviceWorker } from "../device.js";
 import type { EngineSpec } from "../engine.js";
 import { queueMessages } from "../messages.js";
@@ -74,7 +75,7 @@ function operatorDetail(error: unknown): string {
 }
 
 type Reporter = (
-  progress: Omit<RemoteProgress, "attempt" | "device" | "worker">,
+  progress: Omit<RemoteProgress, "run" | "attempt" | "device" | "worker">,
   before?: () => Promise<unknown>,
 ) => void;
 
@@ -173,8 +174,8 @@ export class DeviceConsumer {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    if (this.heartbeat.state !== "failed") await atMost(this.heartbeat.set("stopping"), STOP_WAIT_MS);
     this.active?.controller.abort("stop");
+    if (this.heartbeat.state !== "failed") await atMost(this.heartbeat.set("stopping"), STOP_WAIT_MS);
     await atMost(this.worker?.close() ?? Promise.resolve(), STOP_WAIT_MS);
     await this.device.stop();
     await atMost(this.heartbeat.stop(), STOP_WAIT_MS);
@@ -193,11 +194,12 @@ export class DeviceConsumer {
     const controller = new AbortController();
     this.active = { jobId, controller };
     // A token per attempt keeps the bytes of a killed attempt apart from the re-run's.
-    const runToken = `${attempt}-${(token ?? "t").slice(0, 8)}`;
+    const run = token ?? `${this.id}:${Date.now()}`;
+    const runToken = `${attempt}-${run.slice(-12).replace(/[^A-Za-z0-9-]/g, "")}`;
     let reports: Promise<unknown> = Promise.resolve();
     // Reports go out in order; a preview's bytes are written before the report that names them.
     const report: Reporter = (progress, before) => {
-      const full: RemoteProgress = { attempt, device, worker: this.id, ...progress };
+      const full: RemoteProgress = { run, attempt, device, worker: this.id, ...progress };
       reports = reports
         .then(before)
         .then(() => job.updateProgress(full as unknown as object))
@@ -241,7 +243,7 @@ export class DeviceConsumer {
       }
       await multi.exec();
       logger.debug({ jobId, device, attempt }, "job done");
-      return { attempt, device, worker: this.id, images, timings: result.timings, deviceMs };
+      return { run, attempt, device, worker: this.id, images, timings: result.timings, deviceMs };
     } catch (error) {
       if (controller.signal.reason === "stop" && token) {
         // This worker is stopping: hand the job back for another worker instead of failing it.
@@ -275,7 +277,13 @@ export class DeviceConsumer {
     if (!data.request.source) return undefined;
     const bytes = data.sourceKey ? await this.redis.getBuffer(data.sourceKey) : null;
     if (!bytes) {
-      throw new EaselError("not_found", queueMessages.sourceImageGone(data.request.source.imageIndex + 1));
+      const source = data.request.source;
+      throw new EaselError(
+        "not_found",
+        isUploadSource(source)
+          ? queueMessages.uploadGone()
+          : queueMessages.sourceImageGone(source.imageIndex + 1),
+      );
     }
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }

@@ -9,26 +9,31 @@
  * event, a Redis restart or a gateway restart loses nothing.
  */
 import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
-import { readFile, rm } from "node:fs/promises";
+import { existsSync, mkdirSync } from "node:fs";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Job, Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "../../config.js";
-import { ConfigError, EaselError, type ErrorCode, userMessageOf } from "../../errors.js";
+import { CancelledError, ConfigError, EaselError, type ErrorCode, userMessageOf } from "../../errors.js";
 import { type Logger, silentLogger } from "../../logger.js";
 import type { EncodedImage } from "../../pipeline/types.js";
-import type { GenerationRequest, UserId } from "../../requests/request.js";
+import {
+  type GenerationRequest,
+  isUploadSource,
+  type SourceImageRef,
+  type UserId,
+} from "../../requests/request.js";
+import { imageIdOf, jobRecordOf, parseImageId, sdxlEngineFor } from "../embedded.js";
 import type { EngineSpec } from "../engine.js";
 import { QueueEventEmitter } from "../events.js";
-import { imageFilePath, listImageFiles, writeFileAtomically } from "../image-files.js";
+import { imageFilePath, listImageFiles, listOlderFiles, writeFileAtomically } from "../image-files.js";
 import {
   FINAL_STATUSES,
   type ImageRef,
   type ImageStore,
   type JobQueue,
   type JobQueueEventName,
-  type JobQueueEvents,
   type JobQueueListener,
   type JobRecord,
   type QueueStatus,
@@ -38,7 +43,7 @@ import {
 import { queueMessages } from "../messages.js";
 import { tierOf } from "../ordering.js";
 import { validateRequest } from "../params.js";
-import { JobStore } from "../store.js";
+import { JobStore, type StoredJob } from "../store.js";
 import { atMost, connectRedis, redactRedisUrl, untilReady } from "./connection.js";
 import { type ConsumerTimings, DeviceConsumer } from "./consumer.js";
 import { BULL_PREFIX, CANCEL_CHANNEL, QUEUE_NAME, redisKeys } from "./keys.js";
@@ -52,12 +57,22 @@ import {
 import { readWorkers, readyWorkers } from "./registry.js";
 import { ReleaseLine } from "./release-line.js";
 
-type StoredJob = NonNullable<ReturnType<JobStore["get"]>>;
-
 /** How long a stop waits for Redis before it lets go anyway. */
 const STOP_WAIT_MS = 5_000;
 
-export interface RedisJobQueueOptions {
+/** Timings of the scaled-out backend that tests and benches may shorten. */
+export interface RedisTuning {
+  /** Local devices' BullMQ lock and stall timings. */
+  consumerTimings?: Partial<ConsumerTimings>;
+  /** Jobs released beyond the live workers, so that a worker never waits for the gateway (default 1). */
+  releaseMargin?: number;
+  /** How often released jobs' states and the workers' statuses are read (default 1 s). */
+  pollMs?: number;
+  /** A worker whose heartbeat is older than this is not counted (default 10 s). */
+  workerStaleMs?: number;
+}
+
+export interface RedisJobQueueOptions extends RedisTuning {
   config: Config & { redisUrl: string };
   logger?: Logger;
   /** By default <dataDir>/jobs.sqlite, opened and closed by the queue. */
@@ -66,15 +81,9 @@ export interface RedisJobQueueOptions {
   localDevices?: readonly string[];
   /** The engine of a local device; by default the SDXL pipeline from the config. */
   engineFor?: (device: string) => EngineSpec;
-  /** Local devices' BullMQ lock and stall timings (tests shorten them). */
-  consumerTimings?: Partial<ConsumerTimings>;
-  /** Jobs released beyond the live workers, so that a worker never waits for the gateway (default 1). */
-  releaseMargin?: number;
-  /** How often released jobs' states and the workers' statuses are read (default 1 s). */
-  pollMs?: number;
-  /** A worker whose heartbeat is older than this is not counted (default 10 s). */
-  workerStaleMs?: number;
   now?: () => number;
+  cancelGraceMs?: number;
+  shutdownGraceMs?: number;
   /** Runs a job that was interrupted this many times gets failed instead of requeued on recovery. */
   maxAttempts?: number;
   loadPostedImage?: (job: JobRecord, imageIndex: number) => Promise<Uint8Array | undefined>;
@@ -83,11 +92,6 @@ export interface RedisJobQueueOptions {
   requeue?: (job: JobRecord) => boolean;
   /** How long Redis keeps source images for workers (default 3 days). */
   sourceTtlMs?: number;
-}
-
-interface Emitter {
-  on<E extends JobQueueEventName>(name: E, listener: JobQueueListener<E>): () => void;
-  emit<E extends JobQueueEventName>(name: E, event: JobQueueEvents[E]): void;
 }
 
 /** A job in memory while it waits or runs. */
@@ -100,8 +104,9 @@ interface LiveJob {
   createdAt: number;
   /** Starts so far, as the store counts them. */
   attempts: number;
-  /** The BullMQ attempt the gateway last saw start (0 = none yet in this process). */
-  remoteAttempt: number;
+  /** The run (one worker's take of the job) the gateway last saw start, and every run seen. */
+  run: string | undefined;
+  runs: Set<string>;
   device: string | undefined;
   worker: string | undefined;
   startedAt: number | undefined;
@@ -125,36 +130,7 @@ function detailOf(error: unknown): string {
   return parts.join(" <- ");
 }
 
-function imageIdOf(jobId: string, index: number): string {
-  return `${jobId}-${index}`;
-}
-
-function parseImageId(imageId: string): { jobId: string; index: number } | undefined {
-  const match = /^([A-Za-z0-9_-]{1,64})-(0|[1-9]\d{0,2})$/.exec(imageId);
-  return match ? { jobId: match[1]!, index: Number(match[2]) } : undefined;
-}
-
-function recordOf(stored: StoredJob): JobRecord {
-  const { images, ...rest } = stored;
-  return {
-    ...rest,
-    error: rest.error ? { code: rest.error.code as ErrorCode, message: rest.error.message } : undefined,
-    userId: rest.userId as UserId,
-    cancelledBy: rest.cancelledBy as UserId | undefined,
-    images: images.map(
-      (image): ImageRef => ({
-        id: imageIdOf(stored.id, image.index),
-        jobId: stored.id,
-        index: image.index,
-        seed: image.seed,
-        mime: image.mime,
-        width: image.width,
-        height: image.height,
-        deleted: image.deleted,
-      }),
-    ),
-  };
-}
+const UPLOAD_ID = /^upload-[0-9a-f]{16}$/;
 
 export class RedisJobQueue implements JobQueue {
   readonly images: ImageStore;
@@ -162,9 +138,11 @@ export class RedisJobQueue implements JobQueue {
   private readonly store: JobStore;
   private readonly ownsStore: boolean;
   private readonly logger: Logger;
-  private readonly events: Emitter;
+  private readonly events: QueueEventEmitter;
   private readonly line = new ReleaseLine<LiveJob>();
   private readonly imagesDir: string;
+  private readonly uploadsDir: string;
+  private readonly stopListeners = new Set<() => void>();
   private readonly now: () => number;
   private readonly maxAttempts: number;
   private readonly margin: number;
@@ -206,10 +184,12 @@ export class RedisJobQueue implements JobQueue {
     this.onInternalError =
       options.onInternalError ??
       ((error, where) => this.logger.error({ err: error, where }, "job queue: internal error"));
-    this.images = { get: (imageId) => this.imageBytes(imageId) };
-    this.events = new QueueEventEmitter((error, event) =>
-      this.onInternalError(error, `listener:${event}`),
-    ) as unknown as Emitter;
+    this.uploadsDir = resolve(config.dataDir, "uploads");
+    this.images = {
+      get: (imageId) => this.imageBytes(imageId),
+      putUpload: (image) => this.keepUpload(image),
+    };
+    this.events = new QueueEventEmitter((error, event) => this.onInternalError(error, `listener:${event}`));
     this.redis = connectRedis(config.redisUrl);
     this.redis.on("error", (error) => this.logger.debug({ err: error }, "redis"));
     this.queueConnection = connectRedis(config.redisUrl);
@@ -233,11 +213,12 @@ export class RedisJobQueue implements JobQueue {
         new DeviceConsumer({
           redisUrl: config.redisUrl,
           device,
-          engine: engineFor ? engineFor(device) : sdxlSpec(config, device),
+          engine: engineFor ? engineFor(device) : sdxlEngineFor(config, device),
           previewEvery: config.generation.previewEvery,
           jobTimeoutMs: config.queue.jobTimeoutMs,
           logger: this.logger,
           ...(options.consumerTimings ? { timings: options.consumerTimings } : {}),
+          ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}),
         }),
     );
   }
@@ -293,7 +274,7 @@ export class RedisJobQueue implements JobQueue {
     const report: RecoveryReport = { requeued: [], failed: [] };
     for (const stored of this.store.unfinished()) {
       if (this.line.isWaiting(stored.id) || this.line.releasedJob(stored.id)) continue;
-      const record = recordOf(stored);
+      const record = jobRecordOf(stored);
       const wanted = (this.options.requeue ?? requeueUnlessCli)(record);
       const remote = wanted
         ? await Job.fromId<RemoteJobData, RemoteResult>(this.queue, stored.id)
@@ -304,8 +285,9 @@ export class RedisJobQueue implements JobQueue {
         const active = (await remote.getState()) === "active";
         this.count(live.userId, +1);
         this.line.adopt(live, active);
-        if (progress && stored.status === "running") {
-          live.remoteAttempt = progress.attempt;
+        live.runs = new Set(await this.redis.smembers(redisKeys.runs(stored.id)));
+        if (progress && live.runs.has(progress.run)) {
+          live.run = progress.run;
           live.device = progress.device;
           live.worker = progress.worker;
           live.startedAt = stored.startedAt;
@@ -317,14 +299,14 @@ export class RedisJobQueue implements JobQueue {
       } else if (wanted && stored.attempts < this.maxAttempts) {
         this.store.markQueued(stored.id);
         const requeued = this.store.get(stored.id)!;
-        this.events.emit("recovered", { job: recordOf(requeued), requeued: true });
+        this.events.emit("recovered", { job: jobRecordOf(requeued), requeued: true });
         this.enqueue(this.liveOf(requeued));
         report.requeued.push(stored.id);
       } else {
         const message = wanted ? queueMessages.interruptedTooOften() : queueMessages.interrupted();
         this.store.markFailed(stored.id, { code: "device_failure", message }, this.now());
         this.events.emit("recovered", {
-          job: recordOf(this.store.get(stored.id)!),
+          job: jobRecordOf(this.store.get(stored.id)!),
           requeued: false,
           message,
         });
@@ -337,7 +319,7 @@ export class RedisJobQueue implements JobQueue {
 
   async submit(request: GenerationRequest): Promise<SubmitResult> {
     const { queue } = this.config;
-    if (this.stopping) throw new EaselError("queue_full", queueMessages.stopping());
+    if (this.stopping) throw new EaselError("stopping", queueMessages.stopping());
     validateRequest(request);
     const userId = request.requester.userId;
     if ((this.liveByUser.get(userId) ?? 0) >= queue.maxJobsPerUser) {
@@ -400,42 +382,59 @@ export class RedisJobQueue implements JobQueue {
 
   async job(jobId: string): Promise<JobRecord | undefined> {
     const stored = this.store.get(jobId);
-    return stored ? recordOf(stored) : undefined;
+    return stored ? jobRecordOf(stored) : undefined;
   }
 
   async history(userId: UserId, limit = 10): Promise<JobRecord[]> {
-    return this.store.historyOf(userId, limit).map(recordOf);
+    return this.store.historyOf(userId, limit).map(jobRecordOf);
   }
 
   async position(jobId: string): Promise<number | undefined> {
     return this.line.positions(this.idleWorkers()).get(jobId);
   }
 
-  wait(jobId: string, signal?: AbortSignal): Promise<JobRecord> {
-    return new Promise((resolvePromise, reject) => {
-      const unsubscribe: Array<() => void> = [];
-      const finish = (error?: unknown) => {
-        for (const off of unsubscribe) off();
+  async wait(jobId: string, signal?: AbortSignal): Promise<JobRecord> {
+    signal?.throwIfAborted();
+    return new Promise<JobRecord>((resolvePromise, reject) => {
+      const offs: Array<() => void> = [];
+      const finish = (outcome: { record: JobRecord } | { error: unknown }) => {
+        for (const off of offs) off();
         signal?.removeEventListener("abort", onAbort);
-        if (error) return reject(error);
-        const stored = this.store.get(jobId);
-        if (stored) resolvePromise(recordOf(stored));
-        else reject(new EaselError("not_found", queueMessages.jobNotFound()));
+        if ("record" in outcome) resolvePromise(outcome.record);
+        else reject(outcome.error);
       };
-      const onAbort = () => finish(signal?.reason ?? new Error("aborted"));
-      const mine = (event: { jobId: string }) => event.jobId === jobId && finish();
-      unsubscribe.push(
-        this.events.on("done", mine),
-        this.events.on("failed", mine),
-        this.events.on("cancelled", mine),
-        this.events.on("recovered", (event) => !event.requeued && event.job.id === jobId && finish()),
+      const onAbort = () => finish({ error: signal?.reason ?? new CancelledError() });
+      const ended = (status: "done" | "failed" | "cancelled") => (event: { jobId: string }) => {
+        if (event.jobId !== jobId) return;
+        const stored = this.store.get(jobId);
+        if (!stored) return finish({ error: new EaselError("not_found", queueMessages.jobNotFound()) });
+        const record = jobRecordOf(stored);
+        // A store write that failed leaves the row unfinished; the event is the truth then.
+        finish({ record: FINAL_STATUSES.includes(record.status) ? record : { ...record, status } });
+      };
+      offs.push(this.on("done", ended("done")), this.on("failed", ended("failed")));
+      offs.push(this.on("cancelled", ended("cancelled")));
+      offs.push(
+        this.on("recovered", (event) => {
+          if (!event.requeued && event.job.id === jobId) finish({ record: event.job });
+        }),
       );
-      if (signal?.aborted) return onAbort();
+      offs.push(this.onStop(() => finish({ error: new EaselError("stopping", queueMessages.stopping()) })));
       signal?.addEventListener("abort", onAbort, { once: true });
       const stored = this.store.get(jobId);
-      if (!stored) finish(new EaselError("not_found", queueMessages.jobNotFound()));
-      else if (FINAL_STATUSES.includes(stored.status)) finish();
+      if (!stored) finish({ error: new EaselError("not_found", queueMessages.jobNotFound()) });
+      else if (FINAL_STATUSES.includes(stored.status)) finish({ record: jobRecordOf(stored) });
     });
+  }
+
+  /** Called once when stop() begins; returns the unsubscribe function. */
+  private onStop(listener: () => void): () => void {
+    if (this.stopping) {
+      listener();
+      return () => {};
+    }
+    this.stopListeners.add(listener);
+    return () => this.stopListeners.delete(listener);
   }
 
   async markPosted(jobId: string, where: string): Promise<void> {
@@ -477,11 +476,13 @@ export class RedisJobQueue implements JobQueue {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    for (const listener of [...this.stopListeners]) listener();
     clearInterval(this.pollTimer);
     clearInterval(this.sweepTimer);
     await this.sweeping?.catch(() => {});
-    await atMost(Promise.all([...this.releasing, ...this.settling.values()]), STOP_WAIT_MS);
+    // Local devices first: their running jobs go back to Redis for the next start (or another worker).
     await Promise.all(this.consumers.map((consumer) => consumer.stop()));
+    await atMost(Promise.all([...this.releasing, ...this.settling.values()]), STOP_WAIT_MS);
     // The events reader blocks in XREAD for seconds: drop its connection rather than wait it out.
     this.eventsConnection.disconnect();
     await atMost(this.queueEvents.close(), STOP_WAIT_MS);
@@ -588,8 +589,8 @@ export class RedisJobQueue implements JobQueue {
   private onProgress(jobId: string, progress: RemoteProgress): void {
     const live = this.line.releasedJob(jobId);
     if (!live) return;
-    if (progress.attempt > live.remoteAttempt) this.startedRemotely(live, progress);
-    if (progress.attempt !== live.remoteAttempt || progress.step === 0) return;
+    if (!live.runs.has(progress.run)) this.startedRemotely(live, progress);
+    if (progress.run !== live.run || progress.step === 0) return;
     const { requester } = live.request;
     live.reports = live.reports.then(async () => {
       let preview: EncodedImage | undefined;
@@ -619,7 +620,11 @@ export class RedisJobQueue implements JobQueue {
 
   /** A worker took the job (its first run, or a re-run after its worker died). */
   private startedRemotely(live: LiveJob, progress: RemoteProgress): void {
-    live.remoteAttempt = progress.attempt;
+    live.run = progress.run;
+    live.runs.add(progress.run);
+    void this.redis
+      .sadd(redisKeys.runs(live.id), progress.run)
+      .catch((error: unknown) => this.onInternalError(error, "redis:runs"));
     live.device = progress.device;
     live.worker = progress.worker;
     live.startedAt = this.now();
@@ -682,11 +687,7 @@ export class RedisJobQueue implements JobQueue {
       this.pump();
       return;
     }
-    if (
-      state === "active" &&
-      isRemoteProgress(remote.progress) &&
-      remote.progress.attempt > live.remoteAttempt
-    ) {
+    if (state === "active" && isRemoteProgress(remote.progress) && !live.runs.has(remote.progress.run)) {
       this.startedRemotely(live, remote.progress);
     }
     if (state !== "completed" && state !== "failed") return;
@@ -702,7 +703,7 @@ export class RedisJobQueue implements JobQueue {
     } else if (state === "completed") {
       const result = remote.returnvalue;
       // Started and finished while nobody listened (a fast job, a gateway restart): record its start.
-      if (result.attempt > live.remoteAttempt) {
+      if (!live.runs.has(result.run)) {
         this.startedRemotely(live, { ...result, step: 0, total: 0, stage: "base" });
       }
       await this.finishDone(live, result);
@@ -794,6 +795,7 @@ export class RedisJobQueue implements JobQueue {
     const keys = [
       redisKeys.source(jobId),
       redisKeys.cancel(jobId),
+      redisKeys.runs(jobId),
       ...(result?.images ?? []).map((image) => image.key),
     ];
     await this.redis.del(...keys).catch((error: unknown) => this.onInternalError(error, "redis:clean-up"));
@@ -818,7 +820,8 @@ export class RedisJobQueue implements JobQueue {
       request: stored.request,
       createdAt: stored.createdAt,
       attempts: stored.attempts,
-      remoteAttempt: 0,
+      run: undefined,
+      runs: new Set(),
       device: undefined,
       worker: undefined,
       startedAt: undefined,
@@ -827,7 +830,25 @@ export class RedisJobQueue implements JobQueue {
     };
   }
 
-  private checkSource(source: NonNullable<GenerationRequest["source"]>): void {
+  private uploadPath(uploadId: string): string {
+    return join(this.uploadsDir, `${uploadId}.upload`);
+  }
+
+  /** Uploads live with the gateway (its data dir); a worker gets one's bytes through Redis when it runs. */
+  private async keepUpload(image: EncodedImage): Promise<string> {
+    const uploadId = `upload-${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    await mkdir(this.uploadsDir, { recursive: true });
+    await writeFileAtomically(this.uploadPath(uploadId), image.data);
+    return uploadId;
+  }
+
+  private checkSource(source: SourceImageRef): void {
+    if (isUploadSource(source)) {
+      if (!UPLOAD_ID.test(source.uploadId) || !existsSync(this.uploadPath(source.uploadId))) {
+        throw new EaselError("not_found", queueMessages.uploadGone());
+      }
+      return;
+    }
     const job = this.store.get(source.jobId);
     if (!job) throw new EaselError("not_found", queueMessages.jobNotFound());
     if (job.status !== "done") throw new EaselError("not_found", queueMessages.sourceJobNotFinished());
@@ -837,7 +858,14 @@ export class RedisJobQueue implements JobQueue {
     }
   }
 
-  private async sourceImageOf(source: NonNullable<GenerationRequest["source"]>): Promise<Uint8Array> {
+  private async sourceImageOf(source: SourceImageRef): Promise<Uint8Array> {
+    if (isUploadSource(source)) {
+      try {
+        return await readFile(this.uploadPath(source.uploadId));
+      } catch {
+        throw new EaselError("not_found", queueMessages.uploadGone());
+      }
+    }
     const job = this.store.get(source.jobId);
     const image = job?.images[source.imageIndex];
     if (job && image && !image.deleted) {
@@ -847,7 +875,9 @@ export class RedisJobQueue implements JobQueue {
         // swept meanwhile: try where it was posted
       }
     }
-    const posted = job ? await this.options.loadPostedImage?.(recordOf(job), source.imageIndex) : undefined;
+    const posted = job
+      ? await this.options.loadPostedImage?.(jobRecordOf(job), source.imageIndex)
+      : undefined;
     if (!posted) throw new EaselError("not_found", queueMessages.sourceImageGone(source.imageIndex + 1));
     return posted;
   }
@@ -879,19 +909,10 @@ export class RedisJobQueue implements JobQueue {
       await rm(file.path, { force: true });
       deleted += 1;
     }
+    for (const path of await listOlderFiles(this.uploadsDir, cutoff)) {
+      await rm(path, { force: true });
+      deleted += 1;
+    }
     return { deleted };
   }
-}
-
-/** The SDXL engine the config describes, for a local device. */
-function sdxlSpec(config: Config, device: string): EngineSpec {
-  return {
-    kind: "sdxl",
-    modelDir: config.modelDir,
-    ...(config.refinerDir ? { refinerDir: config.refinerDir } : {}),
-    ...(config.vaeFallback ? { vaeFallback: config.vaeFallback } : {}),
-    device,
-    intraOpThreads: config.ort.intraOpThreads,
-    exclamationAsPad: !config.generation.openClipExclamation,
-  };
 }

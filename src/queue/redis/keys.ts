@@ -20,6 +20,8 @@ export const redisKeys = {
   source: (jobId: string) => `easel:source:${jobId}`,
   /** Set while a cancel of the job is pending; the value is who asked ("" = nobody in particular). */
   cancel: (jobId: string) => `easel:cancel:${jobId}`,
+  /** The runs of a job the gateway has recorded as starts (so a restarted gateway does not count them again). */
+  runs: (jobId: string) => `easel:runs:${jobId}`,
   /** Sorted set of worker ids, scored by their latest heartbeat (ms since the epoch). */
   workers: "easel:workers",
   /** One worker's status (JSON), expiring unless its heartbeat renews it. */

@@ -15,8 +15,12 @@ export interface RemoteJobData {
   sourceKey?: string;
 }
 
-/** One progress report; `attempt` lets the gateway tell a re-run (after a stall) from the first run. */
+/**
+ * One progress report. `run` names one run of the job on one worker (BullMQ's lock token, new
+ * each time a worker takes the job): a new run after a stall or a stop is a new start.
+ */
 export interface RemoteProgress {
+  run: string;
   attempt: number;
   device: string;
   worker: string;
@@ -38,6 +42,7 @@ export interface RemoteImage {
 
 /** A job's return value. */
 export interface RemoteResult {
+  run: string;
   attempt: number;
   device: string;
   worker: string;
@@ -73,7 +78,7 @@ export function isRemoteProgress(value: unknown): value is RemoteProgress {
   return (
     typeof value === "object" &&
     value !== null &&
-    typeof (value as RemoteProgress).attempt === "number" &&
+    typeof (value as RemoteProgress).run === "string" &&
     typeof (value as RemoteProgress).step === "number"
   );
 }

@@ -1,9 +1,9 @@
 /**
- * The option table rendered for each platform: Discord's application-command option JSON, and the
- * flag syntax Slack users type (a Slack slash command is one text string).
+ * `/imagine` as a Discord application command: the shared option table rendered as Discord's
+ * option JSON (for the bulk-overwrite endpoint).
  */
-import type { Config } from "../config.js";
-import { type ImagineOption, imagineOptions, type OptionKind } from "./options.js";
+import { type ImagineOption, imagineOptions, type OptionKind } from "../../commands/options.js";
+import type { Config } from "../../config.js";
 
 /** Discord's option types used here: 3 string, 4 integer, 10 number, 5 boolean. */
 export type DiscordOptionType = 3 | 4 | 5 | 10;
@@ -70,24 +70,4 @@ export function discordImagineCommand(config: Config): DiscordSlashCommand {
     description: "Create images from a text prompt with Stable Diffusion XL",
     options: discordCommandOptions(config),
   };
-}
-
-function usageValue(option: ImagineOption): string {
-  if (option.kind === "integer" || option.kind === "number") return `${option.min}-${option.max}`;
-  if (option.placeholder) return option.placeholder;
-  return (option.choices ?? []).map((choice) => choice.value).join("|");
-}
-
-/** Slack usage hint: the prompt followed by every available flag with its value's shape. */
-export function slackUsage(config: Config): string {
-  const parts = ["<prompt>"];
-  for (const option of imagineOptions(config)) {
-    if (option.required || !option.available) continue;
-    if (option.kind === "boolean") {
-      parts.push(`[${[...option.flags, ...(option.offFlags ?? [])].map((flag) => `--${flag}`).join("|")}]`);
-    } else {
-      parts.push(`[--${option.flags[0]} ${usageValue(option)}]`);
-    }
-  }
-  return parts.join(" ");
 }

@@ -1,0 +1,98 @@
+/**
+ * `easel doctor`: every check of a box, in the order an operator fixes things (Node, settings,
+ * data dir, models, devices, memory, chat). Each check returns results; rendering is the CLI's.
+ */
+import { existsSync } from "node:fs";
+import { totalmem } from "node:os";
+import type { Config } from "../config.js";
+import { isEaselError } from "../errors.js";
+import { checkChatSettings } from "./chat.js";
+import { checkDataDir } from "./data-dir.js";
+import { type CudaProbe, checkDevice } from "./devices.js";
+import { type GpuQuery, queryGpus } from "./gpu-info.js";
+import { checkDeviceMemory } from "./memory.js";
+import { checkModelFolder, type ModelCheckOptions } from "./model-checks.js";
+import { checkNodeVersion, readEaselPackage } from "./node-version.js";
+import { type CheckResult, fail, ok, warn } from "./types.js";
+
+export { checkModelFolder, type ModelFolderReport } from "./model-checks.js";
+export type { CheckResult, CheckStatus } from "./types.js";
+
+export interface DoctorReport {
+  /** False when any check failed. */
+  ok: boolean;
+  checks: CheckResult[];
+}
+
+export interface DoctorOptions {
+  /** The settings, or the error that stopped them from loading. */
+  config: Config | Error;
+  /** Called with each result as soon as it is known (the CLI prints as it goes). */
+  onResult?: (result: CheckResult) => void;
+  nodeVersion?: string;
+  probeCuda?: CudaProbe;
+  queryGpus?: GpuQuery;
+  totalMemory?: number;
+  models?: ModelCheckOptions;
+}
+
+export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
+  const checks: CheckResult[] = [];
+  const add = (result: CheckResult) => {
+    checks.push(result);
+    options.onResult?.(result);
+  };
+  add(checkNodeVersion(options.nodeVersion ?? process.versions.node, readEaselPackage()?.engines?.node));
+
+  const config = options.config;
+  if (config instanceof Error) {
+    const message = isEaselError(config) ? config.userMessage : config.message;
+    add(fail("settings", `${message} (the remaining checks need valid settings)`));
+    return { ok: false, checks };
+  }
+  add(ok("settings", "every setting parses (.env and the environment)"));
+  add(await checkDataDir(config.dataDir));
+
+  let weightBytes = 0;
+  if (config.demoModel && !existsSync(config.modelDir)) {
+    add(
+      warn(
+        "base/files",
+        "EASEL_MODEL_DIR is not set: easel will write and use the demo model (tiny random weights, abstract pictures); `easel pull sdxl-base` fetches SDXL",
+      ),
+    );
+  } else {
+    if (config.demoModel) {
+      add(
+        warn(
+          "base/demo",
+          `EASEL_MODEL_DIR is not set: checking the demo model at ${config.modelDir} (abstract pictures)`,
+        ),
+      );
+    }
+    const base = await checkModelFolder(config.modelDir, "base", options.models);
+    base.results.forEach(add);
+    weightBytes += base.weightBytes;
+  }
+  if (config.refinerDir) {
+    const refiner = await checkModelFolder(config.refinerDir, "refiner", options.models);
+    refiner.results.forEach(add);
+    weightBytes += refiner.weightBytes;
+  }
+
+  const gpus = config.devices.some((device) => device.startsWith("cuda:"))
+    ? await (options.queryGpus ?? queryGpus)()
+    : undefined;
+  for (const device of config.devices) {
+    add(await checkDevice(device, { probe: options.probeCuda, gpus }));
+  }
+  if (weightBytes > 0) {
+    const machine = { totalMemory: options.totalMemory ?? totalmem(), gpus };
+    for (const device of config.devices) add(checkDeviceMemory(device, weightBytes, machine));
+  }
+  for (const result of checkChatSettings(config)) add(result);
+  // The Redis check (EASEL_REDIS_URL reachable, BullMQ's queue readable) lands here with the
+  // scale-out backend.
+  if (config.redisUrl) add(warn("redis", "EASEL_REDIS_URL is set; this version does not check Redis yet"));
+  return { ok: checks.every((check) => check.status !== "fail"), checks };
+}

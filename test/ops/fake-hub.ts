@@ -1,0 +1,194 @@
+/**
+ * A loopback fake of the Hugging Face Hub as `easel pull` meets it: the revision API, the tree API
+ * paginated with `Link: <…>; rel="next"`, `resolve` serving git files itself and redirecting LFS
+ * files (302) to a storage server on another host (127.0.0.2) that honours Range. It records every
+ * request, can demand a token, serve wrong bytes for a file, or cut a body mid-way.
+ */
+import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join, relative } from "node:path";
+
+export interface HubFile {
+  path: string;
+  bytes: Buffer;
+  lfs: boolean;
+}
+
+export interface RecordedRequest {
+  server: "hub" | "storage";
+  url: string;
+  headers: IncomingHttpHeaders;
+}
+
+export interface FakeHubOptions {
+  repo: string;
+  files: HubFile[];
+  /** Tree entries per page. */
+  pageSize?: number;
+  /** A token every Hub request must carry (storage URLs are presigned and need none). */
+  token?: string;
+}
+
+const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+const gitOid = (bytes: Buffer) =>
+  createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
+
+/** Every file under a folder, with LFS for the weights as the Hub stores them. */
+export async function filesOf(dir: string): Promise<HubFile[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files: HubFile[] = [];
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const path = relative(dir, join(entry.parentPath, entry.name)).split("\\").join("/");
+    const bytes = await readFile(join(entry.parentPath, entry.name));
+    files.push({ path, bytes, lfs: /\.(onnx|onnx_data|safetensors)$/.test(path) });
+  }
+  return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+export class FakeHub {
+  readonly commit = createHash("sha1").update("commit-1").digest("hex");
+  readonly requests: RecordedRequest[] = [];
+  /** Paths whose storage bytes are altered (the listing keeps the true hash). */
+  readonly corrupt = new Set<string>();
+  /** Paths whose next storage response stops after this many bytes (then the socket is destroyed). */
+  readonly cutAfter = new Map<string, number>();
+  private hub!: Server;
+  private storage!: Server;
+  hubUrl = "";
+  storageUrl = "";
+
+  constructor(private readonly options: FakeHubOptions) {}
+
+  async start(): Promise<this> {
+    this.hub = createServer((req, res) => this.onHub(req.url ?? "/", req.headers, res));
+    this.storage = createServer((req, res) => this.onStorage(req.url ?? "/", req.headers, res));
+    const listen = (server: Server, host: string) =>
+      new Promise<string>((resolve) =>
+        server.listen(0, host, () => resolve(`http://${host}:${(server.address() as AddressInfo).port}`)),
+      );
+    this.hubUrl = await listen(this.hub, "127.0.0.1");
+    this.storageUrl = await listen(this.storage, "127.0.0.2");
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    for (const server of [this.hub, this.storage]) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  file(path: string): HubFile {
+    const file = this.options.files.find((f) => f.path === path);
+    if (!file) throw new Error(`no ${path}`);
+    return file;
+  }
+
+  private treeEntry(file: HubFile) {
+    return {
+      type: "file",
+      path: file.path,
+      size: file.bytes.length,
+      oid: file.lfs
+        ? gitOid(Buffer.from(`version lfs\noid sha256:${sha256(file.bytes)}\n`))
+        : gitOid(file.bytes),
+      ...(file.lfs ? { lfs: { oid: sha256(file.bytes), size: file.bytes.length, pointerSize: 134 } } : {}),
+    };
+  }
+
+  private onHub(url: string, headers: IncomingHttpHeaders, res: import("node:http").ServerResponse) {
+    this.requests.push({ server: "hub", url, headers });
+    const { repo, token } = this.options;
+    if (token !== undefined && headers.authorization !== `Bearer ${token}`) {
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: "Invalid credentials in Authorization header" }));
+      return;
+    }
+    const parsed = new URL(url, this.hubUrl);
+    const path = decodeURIComponent(parsed.pathname);
+    if (path === `/api/models/${repo}/revision/main`) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ _id: "1", id: repo, sha: this.commit, lastModified: "2023-07-26T00:00:00Z" }));
+      return;
+    }
+    if (path === `/api/models/${repo}/tree/${this.commit}`) {
+      const pageSize = this.options.pageSize ?? 4;
+      const cursor = Number(parsed.searchParams.get("cursor") ?? 0);
+      const page = this.options.files.slice(cursor, cursor + pageSize).map((file) => this.treeEntry(file));
+      const next = cursor + pageSize;
+      const link =
+        next < this.options.files.length
+          ? {
+              link: `<${this.hubUrl}/api/models/${repo}/tree/${this.commit}?recursive=true&cursor=${next}>; rel="next"`,
+            }
+          : {};
+      res.writeHead(200, { "content-type": "application/json", ...link });
+      res.end(
+        JSON.stringify([
+          ...(cursor === 0 ? [{ type: "directory", path: "unet", size: 0, oid: "0" }] : []),
+          ...page,
+        ]),
+      );
+      return;
+    }
+    const prefix = `/${repo}/resolve/${this.commit}/`;
+    if (path.startsWith(prefix)) {
+      const file = this.options.files.find((f) => f.path === path.slice(prefix.length));
+      if (!file) {
+        res.writeHead(404).end();
+        return;
+      }
+      const common = { "x-repo-commit": this.commit, "x-linked-size": String(file.bytes.length) };
+      if (file.lfs) {
+        res.writeHead(302, {
+          ...common,
+          location: `${this.storageUrl}/blobs/${sha256(file.bytes)}?path=${encodeURIComponent(file.path)}&sig=presigned`,
+        });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { ...common, "content-length": String(file.bytes.length) });
+      res.end(file.bytes);
+      return;
+    }
+    res.writeHead(404, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: "Repository not found" }));
+  }
+
+  private onStorage(url: string, headers: IncomingHttpHeaders, res: import("node:http").ServerResponse) {
+    this.requests.push({ server: "storage", url, headers });
+    const path = new URL(url, this.storageUrl).searchParams.get("path") ?? "";
+    const file = this.options.files.find((f) => f.path === path);
+    if (!file) {
+      res.writeHead(404).end();
+      return;
+    }
+    let bytes = file.bytes;
+    if (this.corrupt.has(path)) {
+      bytes = Buffer.from(bytes);
+      bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
+    }
+    const range = /^bytes=(\d+)-$/.exec(headers.range ?? "");
+    const start = range ? Number(range[1]) : 0;
+    if (start >= bytes.length && range) {
+      res.writeHead(416, { "content-range": `bytes */${bytes.length}` }).end();
+      return;
+    }
+    const body = bytes.subarray(start);
+    res.writeHead(range ? 206 : 200, {
+      "content-length": String(body.length),
+      ...(range ? { "content-range": `bytes ${start}-${bytes.length - 1}/${bytes.length}` } : {}),
+    });
+    const cut = this.cutAfter.get(path);
+    if (cut !== undefined) {
+      this.cutAfter.delete(path);
+      // Give the client time to read what was sent: an errored stream drops bytes still queued.
+      res.write(body.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 150));
+      return;
+    }
+    res.end(body);
+  }
+}
