@@ -30,7 +30,6 @@ import { QueueEventEmitter } from "../events.js";
 import { imageFilePath, listImageFiles, listOlderFiles, writeFileAtomically } from "../image-files.js";
 import {
   FINAL_STATUSES,
-  type ImageRef,
   type ImageStore,
   type JobQueue,
   type JobQueueEventName,
