@@ -303,6 +303,7 @@ export class RedisJobQueue implements JobQueue {
         report.requeued.push(stored.id);
       } else {
         const message = wanted ? queueMessages.interruptedTooOften() : queueMessages.interrupted();
+        if (!wanted) await this.withdraw(stored.id);
         this.store.markFailed(stored.id, { code: "device_failure", message }, this.now());
         this.events.emit("recovered", {
           job: jobRecordOf(this.store.get(stored.id)!),
@@ -314,6 +315,18 @@ export class RedisJobQueue implements JobQueue {
     }
     this.pump();
     return report;
+  }
+
+  /** Takes a job nobody waits for any more out of Redis: removed if waiting, aborted if running. */
+  private async withdraw(jobId: string): Promise<void> {
+    try {
+      if ((await this.queue.getJobState(jobId)) === "unknown") return;
+      await this.redis.set(redisKeys.cancel(jobId), "", "PX", 24 * 3_600_000);
+      await this.redis.publish(CANCEL_CHANNEL, jobId);
+      await this.queue.remove(jobId);
+    } catch (error) {
+      this.onInternalError(error, "redis:withdraw");
+    }
   }
 
   async submit(request: GenerationRequest): Promise<SubmitResult> {
