@@ -69,12 +69,12 @@ interface BenchQueue {
 }
 
 function allDone(queue: BenchQueue, count: () => number): Promise<JobQueueEvents["done"][]> {
-  const done: JobQueueEvents["done"][] = [];
+  const done = new Map<string, JobQueueEvents["done"]>();
   return new Promise((resolve, reject) => {
     queue.onFailed((event) => reject(new Error(`${event.jobId} failed: ${event.detail ?? event.message}`)));
     queue.onDone((event) => {
-      done.push(event);
-      if (done.length === count()) resolve(done);
+      done.set(event.jobId, event);
+      if (done.size >= count()) resolve([...done.values()]);
     });
   });
 }

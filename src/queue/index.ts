@@ -20,8 +20,8 @@ export type JobQueueOptions = { logger?: Logger } & Omit<EmbeddedJobQueueOptions
   };
 
 /**
- * The job queue the config asks for. Today: the embedded backend (device worker threads + SQLite
- * under `config.dataDir`). The scaled-out backend (`config.redisUrl`) is chosen here too.
+ * The job queue the config asks for: the embedded backend (device worker threads + SQLite under
+ * `config.dataDir`), or with `config.redisUrl` the scaled-out one (the BullMQ gateway, same store).
  */
 export function createJobQueue(config: Config, options: JobQueueOptions = {}): JobQueue {
   const { redis, ...rest } = options;

@@ -58,7 +58,6 @@ export interface DeviceConsumerOptions {
 const DEFAULT_MAX_IMAGE_BYTES = 32 * 1024 * 1024;
 const DEFAULT_RESULT_TTL_MS = 3 * 24 * 3_600_000;
 const PREVIEW_TTL_MS = 120_000;
-const PROGRESS_EVERY_MS = 250;
 /** How long a stop waits for Redis before it lets go anyway. */
 const STOP_WAIT_MS = 5_000;
 
@@ -211,10 +210,9 @@ export class DeviceConsumer {
       report({ step: 0, total: job.data.request.steps, stage: "base" });
       const source = await this.sourceOf(job.data);
       const started = performance.now();
-      const pace = { lastAt: started };
       const result = await this.device.run(jobId, generateParamsOf(job.data.request, source), {
         signal: controller.signal,
-        onProgress: (progress) => this.onProgress(jobId, runToken, progress, report, pace),
+        onProgress: (progress) => this.onProgress(jobId, runToken, progress, report),
       });
       const deviceMs = performance.now() - started;
       await reports;
@@ -260,22 +258,10 @@ export class DeviceConsumer {
     }
   }
 
-  private onProgress(
-    jobId: string,
-    runToken: string,
-    progress: Progress,
-    report: Reporter,
-    pace: { lastAt: number },
-  ): void {
+  private onProgress(jobId: string, runToken: string, progress: Progress, report: Reporter): void {
     const base = { step: progress.step, total: progress.totalSteps, stage: progress.stage };
     const preview = progress.preview;
     if (!preview) {
-      // Plain steps at most every PROGRESS_EVERY_MS (chat messages update every ~2 s anyway), the
-      // first and the last always: each report is a Redis write and an event-stream entry.
-      const now = performance.now();
-      const edge = progress.step === 1 || progress.step === progress.totalSteps;
-      if (!edge && now - pace.lastAt < PROGRESS_EVERY_MS) return;
-      pace.lastAt = now;
       report(base);
       return;
     }

@@ -604,30 +604,32 @@ export class RedisJobQueue implements JobQueue {
     if (!live.runs.has(progress.run)) this.startedRemotely(live, progress);
     if (progress.run !== live.run || progress.step === 0) return;
     const { requester } = live.request;
-    live.reports = live.reports.then(async () => {
-      let preview: EncodedImage | undefined;
-      if (progress.preview) {
-        const bytes = await this.redis.getBuffer(progress.preview.key).catch(() => null);
-        if (bytes) {
-          const { mime, width, height } = progress.preview;
-          preview = {
-            mime,
-            width,
-            height,
-            data: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-          };
+    live.reports = live.reports
+      .then(async () => {
+        let preview: EncodedImage | undefined;
+        if (progress.preview) {
+          const bytes = await this.redis.getBuffer(progress.preview.key).catch(() => null);
+          if (bytes) {
+            const { mime, width, height } = progress.preview;
+            preview = {
+              mime,
+              width,
+              height,
+              data: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+            };
+          }
         }
-      }
-      if (!this.line.releasedJob(jobId)) return;
-      this.events.emit("progress", {
-        jobId,
-        requester,
-        step: progress.step,
-        total: progress.total,
-        stage: progress.stage,
-        ...(preview ? { preview } : {}),
-      });
-    });
+        if (!this.line.releasedJob(jobId)) return;
+        this.events.emit("progress", {
+          jobId,
+          requester,
+          step: progress.step,
+          total: progress.total,
+          stage: progress.stage,
+          ...(preview ? { preview } : {}),
+        });
+      })
+      .catch((error: unknown) => this.onInternalError(error, "progress"));
   }
 
   /** A worker took the job (its first run, or a re-run after its worker died). */
@@ -707,25 +709,36 @@ export class RedisJobQueue implements JobQueue {
     if (!this.line.finish(jobId)) return;
     this.count(live.userId, -1);
     this.pump(); // the next job need not wait for this one's images to be stored
-    const cancel = live.cancelRequest ?? (await this.pendingCancel(jobId));
-    if (cancel) {
-      await this.cleanUp(jobId, remote.returnvalue);
-      await remote.remove().catch(() => {});
-      this.cancelled(live, cancel.byUserId);
-    } else if (state === "completed") {
-      const result = remote.returnvalue;
-      // Started and finished while nobody listened (a fast job, a gateway restart): record its start.
-      if (!live.runs.has(result.run)) {
-        this.startedRemotely(live, { ...result, step: 0, total: 0, stage: "base" });
-      }
-      await this.finishDone(live, result);
-      await remote.remove().catch(() => {});
-    } else {
-      this.failJob(live, decodeFailure(remote.failedReason));
-      await this.cleanUp(jobId);
-      await remote.remove().catch(() => {});
+    try {
+      await this.end(live, remote, state);
+    } catch (error) {
+      // Out of the line already: whatever went wrong, the user hears how the job ended.
+      this.failJob(live, error);
     }
     this.pump();
+  }
+
+  /** Records how a released job ended in Redis and tells the adapters; removes it from Redis. */
+  private async end(
+    live: LiveJob,
+    remote: Job<RemoteJobData, RemoteResult>,
+    state: "completed" | "failed",
+  ): Promise<void> {
+    const cancel = live.cancelRequest ?? (await this.pendingCancel(live.id));
+    const result: RemoteResult | null | undefined = remote.returnvalue;
+    if (cancel) {
+      await this.cleanUp(live.id, result ?? undefined);
+      this.cancelled(live, cancel.byUserId);
+    } else if (state === "completed" && result) {
+      // Started and finished while nobody listened (a fast job, a gateway restart): record its start.
+      if (!live.runs.has(result.run))
+        this.startedRemotely(live, { ...result, step: 0, total: 0, stage: "base" });
+      await this.finishDone(live, result);
+    } else {
+      this.failJob(live, decodeFailure(remote.failedReason));
+      await this.cleanUp(live.id);
+    }
+    await remote.remove().catch(() => {});
   }
 
   private async pendingCancel(jobId: string): Promise<{ byUserId: UserId | undefined } | undefined> {
