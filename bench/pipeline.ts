@@ -7,7 +7,10 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeFixtureModels } from "../src/fixtures/index.js";
+import { applyGuidance } from "../src/pipeline/conditioning.js";
+import { guidedPreviewRgb, latentToPreviewRgb } from "../src/pipeline/image/preview.js";
 import { loadPipeline } from "../src/pipeline/index.js";
+import { createScheduler, SDXL_SCHEDULER_CONFIG } from "../src/pipeline/schedulers/index.js";
 import type { GenerateParams, GenerateTimings } from "../src/pipeline/types.js";
 
 const RUNS = 5;
@@ -30,7 +33,63 @@ function ownWork(t: GenerateTimings) {
   };
 }
 
+/**
+ * The loop's CPU-side work between two UNet runs at 1024x1024 with CFG, without sessions, so the
+ * machine's other load matters less: the separate passes (scale_model_input, two copies into the
+ * UNet's batch, guidance, the step) against the fused step, and the preview's x0 + projection
+ * against the one-pass preview. Interleaved, median of many rounds.
+ */
+export function cpuSideWork(): void {
+  const n = 4 * 128 * 128;
+  const rounds = 60;
+  const scheduler = createScheduler("euler", SDXL_SCHEDULER_CONFIG, rounds + 1);
+  const latents = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 10);
+  const output = Float32Array.from({ length: 2 * n }, (_, i) => Math.cos(i));
+  const input = new Float32Array(2 * n);
+  const modelInput = new Float32Array(n);
+  const eps = new Float32Array(n);
+  const estimate = new Float32Array(n);
+  const times = {
+    separate: [] as number[],
+    fused: [] as number[],
+    preview: [] as number[],
+    onePass: [] as number[],
+  };
+  for (let i = 0; i < rounds; i++) {
+    let t = performance.now();
+    scheduler.scaleModelInput(latents, i, modelInput);
+    input.set(modelInput);
+    input.set(modelInput, n);
+    applyGuidance(output.subarray(0, n), output.subarray(n), 5, eps);
+    scheduler.step(eps, i, latents);
+    times.separate.push(performance.now() - t);
+    t = performance.now();
+    scheduler.stepGuided({ output, guidance: 5, latents, nextInput: input }, i);
+    times.fused.push(performance.now() - t);
+    t = performance.now();
+    applyGuidance(output.subarray(0, n), output.subarray(n), 5, eps);
+    scheduler.predictOriginal(latents, eps, i, estimate);
+    latentToPreviewRgb(estimate, 0, 128, 128);
+    times.preview.push(performance.now() - t);
+    t = performance.now();
+    guidedPreviewRgb({ latents, output, guidance: 5, x0: scheduler.previewCoefficients(i) }, 128, 128);
+    times.onePass.push(performance.now() - t);
+  }
+  const separate = median(times.separate);
+  const fused = median(times.fused);
+  process.stdout.write(
+    "\nCPU-side work per step, 1024x1024 latents, CFG (no sessions; median of 60, interleaved)\n",
+  );
+  line("separate: scale, 2 copies, guidance, step", ms(separate));
+  line("fused: one pass", ms(fused), `${(separate / fused).toFixed(2)}x less`);
+  const preview = median(times.preview);
+  const onePass = median(times.onePass);
+  line("preview before encode: guidance, x0, projection", ms(preview));
+  line("  one-pass preview", ms(onePass), `${(preview / onePass).toFixed(2)}x less`);
+}
+
 export async function benchPipeline(): Promise<void> {
+  cpuSideWork();
   const dir = await mkdtemp(join(tmpdir(), "easel-bench-"));
   const models = await writeFixtureModels(dir, { variants: ["bench", "refiner"] });
   const pipeline = await loadPipeline({ modelDir: models.bench, refinerDir: models.refiner, device: "cpu" });

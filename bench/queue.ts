@@ -2,9 +2,11 @@
  * Queue benchmark. Part 1, simulated devices (no models): 4 devices, 200 jobs from 20 users who
  * each submit a burst of 10 (user 1's ten, then user 2's, ...: the order in which plain FIFO is least
  * fair). Reports the queue's own cost per job, the makespan against the ideal, and how evenly the
- * waiting was shared. Part 2, the real pipeline on the bench fixture in a device worker: the main
- * thread's event-loop delay while it generates (what the chat gateways' heartbeats would feel),
- * against running the same pipeline on the main thread.
+ * waiting was shared. Part 2, two back-to-back 1024x1024 jobs on one device with the bench
+ * fixture: the makespan when the device waits for each job's PNG encode, and when it takes the next
+ * job as soon as the pixels exist. Part 3 (skipped with --quick), the real pipeline in a device
+ * worker: the main thread's event-loop delay while it generates (what the chat gateways'
+ * heartbeats would feel), against running the same pipeline on the main thread.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,6 +15,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { type Config, loadConfig } from "../src/config.js";
 import { writeFixtureModels } from "../src/fixtures/index.js";
 import { loadPipeline } from "../src/pipeline/index.js";
+import { DeviceWorker } from "../src/queue/device.js";
 import { createJobQueue, type JobQueue, type JobQueueEvents } from "../src/queue/index.js";
 import { generateParamsOf } from "../src/queue/params.js";
 import type { GenerationRequest, UserId } from "../src/requests/request.js";
@@ -102,19 +105,21 @@ async function benchDispatch(dir: string): Promise<void> {
   const jobs = done.length;
   const deviceFreeAt = (event: JobQueueEvents["done"]) => started.get(event.jobId)!.at + event.deviceMs;
   const makespan = Math.max(...done.map(deviceFreeAt)) - t0;
-  const engineMs = done.reduce((sum, event) => sum + event.timings.totalMs, 0);
+  // The engine's time on the device: its run up to the pixels (the PNG encode comes after the device is free).
+  const onDevice = (event: JobQueueEvents["done"]) => event.timings.totalMs - event.timings.encodeImageMs;
+  const engineMs = done.reduce((sum, event) => sum + onDevice(event), 0);
   const ideal = engineMs / DEVICES.length;
   // Per job, the device time the queue costs: holding the device beyond the engine's own run, and
   // the device's idle gap before its next job.
-  const overhead = new Map(done.map((event) => [event.jobId, event.deviceMs - event.timings.totalMs]));
+  const overhead = new Map(done.map((event) => [event.jobId, event.deviceMs - onDevice(event)]));
   const heldMs = [...overhead.values()].reduce((a, b) => a + b, 0) / jobs;
   for (const device of DEVICES) {
-    const onDevice = done
+    const jobsOnDevice = done
       .filter((event) => started.get(event.jobId)!.device === device)
       .sort((a, b) => started.get(a.jobId)!.at - started.get(b.jobId)!.at);
-    for (let i = 0; i + 1 < onDevice.length; i++) {
-      const gap = started.get(onDevice[i + 1]!.jobId)!.at - deviceFreeAt(onDevice[i]!);
-      overhead.set(onDevice[i]!.jobId, overhead.get(onDevice[i]!.jobId)! + gap);
+    for (let i = 0; i + 1 < jobsOnDevice.length; i++) {
+      const gap = started.get(jobsOnDevice[i + 1]!.jobId)!.at - deviceFreeAt(jobsOnDevice[i]!);
+      overhead.set(jobsOnDevice[i]!.jobId, overhead.get(jobsOnDevice[i]!.jobId)! + gap);
     }
   }
   const perJob = [...overhead.values()].sort((a, b) => a - b);
@@ -165,8 +170,67 @@ async function loopDelayDuring(
   return { p99: histogram.percentile(99) / 1e6, max: histogram.max / 1e6, mean: histogram.mean / 1e6 };
 }
 
-async function benchEventLoop(dir: string): Promise<void> {
-  const models = await writeFixtureModels(join(dir, "models"), { variants: ["bench"] });
+/**
+ * Two back-to-back 1024x1024 jobs on one device with the bench fixture: the device holding on
+ * until a job's PNG is encoded, against taking the next job as soon as the pixels exist. Rounds
+ * alternate the two modes so that the machine's load drifts evenly over both.
+ */
+async function benchEncodeOverlap(modelDir: string): Promise<void> {
+  const params = generateParamsOf(requestOf("discord:someone", { steps: 20 }));
+  const rounds = 3;
+  const makespans: Record<"hold" | "free", number[]> = { hold: [], free: [] };
+  let encodeMs = 0;
+  const devices = {
+    hold: new DeviceWorker({
+      device: "cpu",
+      engine: { kind: "sdxl", modelDir, device: "cpu" },
+      previewEvery: 0,
+      jobTimeoutMs: 600_000,
+      freeBeforeEncode: false,
+    }),
+    free: new DeviceWorker({
+      device: "cpu",
+      engine: { kind: "sdxl", modelDir, device: "cpu" },
+      previewEvery: 0,
+      jobTimeoutMs: 600_000,
+    }),
+  };
+  try {
+    for (const device of Object.values(devices)) {
+      await device.warmUp();
+      await device.run("warm-up", params);
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const mode of ["hold", "free"] as const) {
+        const device = devices[mode];
+        const t0 = performance.now();
+        const first = await device.start(`a${round}`, params);
+        await first.freed;
+        const second = await device.start(`b${round}`, { ...params, seed: params.seed + 1n });
+        const [a, b] = await Promise.all([first.result, second.result]);
+        makespans[mode].push(performance.now() - t0);
+        encodeMs += (a.timings.encodeImageMs + b.timings.encodeImageMs) / 2;
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(devices).map((device) => device.stop()));
+  }
+  const median = (values: number[]) =>
+    quantile(
+      [...values].sort((x, y) => x - y),
+      0.5,
+    );
+  const hold = median(makespans.hold);
+  const free = median(makespans.free);
+  process.stdout.write(
+    `\nTwo back-to-back jobs on one device, bench fixture, 1024x1024, 20 steps (median of ${rounds} rounds; PNG encode ~${ms(encodeMs / (2 * rounds))} a job)\n`,
+  );
+  line("makespan, device held until the PNG is encoded", ms(hold), "(before)");
+  line("makespan, device free once the pixels exist", ms(free), `(after: ${ms(hold - free)} less)`);
+}
+
+async function benchEventLoop(dir: string, modelDir: string): Promise<void> {
+  const models = { bench: modelDir };
   const jobs = 3;
   const request = requestOf("discord:someone", { steps: 30 });
 
@@ -198,7 +262,9 @@ async function benchEventLoop(dir: string): Promise<void> {
 const dir = await mkdtemp(join(tmpdir(), "easel-bench-queue-"));
 try {
   await benchDispatch(dir);
-  await benchEventLoop(dir);
+  const models = await writeFixtureModels(join(dir, "models"), { variants: ["bench"] });
+  await benchEncodeOverlap(models.bench);
+  if (!process.argv.includes("--quick")) await benchEventLoop(dir, models.bench);
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

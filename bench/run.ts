@@ -1,9 +1,16 @@
-/** `npm run bench`: every benchmark in turn (they measure; they do not pass or fail). */
+/**
+ * `npm run bench`: every benchmark in turn (they measure; they do not pass or fail).
+ * `npm run bench -- --full-size DIR [--device cuda:0]`: the full-size benchmark on a model folder
+ * (`easel fixtures --full-size` writes one), instead of the fixture benchmarks.
+ */
 import { spawnSync } from "node:child_process";
 
-const sections = ["bench/pipeline.ts", "bench/queue.ts", "bench/redis.ts"];
+const args = process.argv.slice(2);
+const sections = args.includes("--full-size")
+  ? ["bench/full-size.ts"]
+  : ["bench/pipeline.ts", "bench/queue.ts", "bench/redis.ts"];
 for (const file of sections) {
   // Each section in its own process, so peak RSS and event-loop numbers are its own.
-  const result = spawnSync(process.execPath, ["--import", "tsx", file], { stdio: "inherit" });
+  const result = spawnSync(process.execPath, ["--import", "tsx", file, ...args], { stdio: "inherit" });
   if (result.status !== 0) process.exitCode = result.status ?? 1;
 }

@@ -3,6 +3,7 @@
  * fixture generator and the one-shot `imagine` path through the queue.
  */
 import { Command, CommanderError } from "commander";
+import { registerAdminCommand } from "./cli/admin.js";
 import { registerDoctorCommand } from "./cli/doctor.js";
 import { registerFixturesCommand } from "./cli/fixtures.js";
 import { registerGenerateCommands } from "./cli/generate.js";
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerStartCommand(program);
   registerPullCommand(program);
   registerDoctorCommand(program);
+  registerAdminCommand(program);
   registerWorkerCommand(program);
   return program;
 }

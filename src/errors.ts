@@ -6,6 +6,7 @@ export type ErrorCode =
   | "invalid_input"
   | "model_folder"
   | "cancelled"
+  /** A limit was reached (the queue's, a user's daily quota or cooldown); the message says when to retry. */
   | "queue_full"
   /** The queue is shutting down and takes no new jobs (a restart; try again shortly). */
   | "stopping"

@@ -3,6 +3,7 @@
  * process sharing one queue. Nothing else wires these together.
  */
 import { type Adapter, adapters as allAdapters, type RunningAdapter } from "./bots/index.js";
+import { watchAdminRequests } from "./commands/admin.js";
 import type { ChatService } from "./commands/chat.js";
 import { createChatService } from "./commands/chat-service.js";
 import type { Config } from "./config.js";
@@ -48,7 +49,9 @@ export async function startEasel(config: Config, options: StartOptions = {}): Pr
   };
   try {
     await queue.start();
-    const chat = createChatService({ config, queue, logger });
+    // One clock for the queue's stored times and the chat's quota days (tests pass their own).
+    const now = options.queue?.now;
+    const chat = createChatService({ config, queue, logger, ...(now ? { now } : {}) });
     for (const adapter of (options.adapters ?? allAdapters).filter((a) => a.enabled(config))) {
       const started = await adapter.start({
         config,
@@ -64,6 +67,8 @@ export async function startEasel(config: Config, options: StartOptions = {}): Pr
     if (recovered.requeued.length + recovered.failed.length > 0) {
       logger.info(recovered, "jobs from the last run recovered");
     }
+    // `easel admin cancel` from the box reaches this process through the shared job store.
+    const adminRequests = watchAdminRequests({ config, queue, logger, ...(now ? { now } : {}) });
     let stopping: Promise<void> | undefined;
     return {
       config,
@@ -75,6 +80,7 @@ export async function startEasel(config: Config, options: StartOptions = {}): Pr
       stop: () => {
         stopping ??= (async () => {
           await stopAdapters();
+          await adminRequests.stop();
           await queue.stop();
           logger.info("easel stopped");
         })();

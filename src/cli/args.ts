@@ -1,38 +1,40 @@
-/** Strict parsing of CLI option values: "12abc" is an error, not 12. Limits are the pipeline's. */
+/**
+ * CLI option values, read with the grammar chat uses (src/requests/values.ts): "12abc", "0x10",
+ * "1e2" and " 4" are errors, not numbers. Limits are the pipeline's.
+ */
+
 import { InvalidInputError } from "../errors.js";
 import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
+import { decimalValue, integerValue, schedulerValue, seedValue } from "../requests/values.js";
 
 export function parseNumber(value: string, label: string): number {
-  const number = value.trim() === "" ? Number.NaN : Number(value);
-  if (!Number.isFinite(number))
-    throw new InvalidInputError(`${label} must be a number; got "${value}".`, label);
+  const number = decimalValue(value);
+  if (number === undefined) throw new InvalidInputError(`${label} must be a number; got "${value}".`, label);
   return number;
 }
 
 export function parseInteger(value: string, label: string): number {
-  const number = parseNumber(value, label);
-  if (!Number.isInteger(number))
+  const number = integerValue(value);
+  if (number === undefined)
     throw new InvalidInputError(`${label} must be a whole number; got "${value}".`, label);
   return number;
 }
 
 export function parseSeed(value: string, label = "--seed"): bigint {
-  if (!/^\d+$/.test(value.trim())) {
+  const seed = seedValue(value);
+  if (seed === undefined) {
     throw new InvalidInputError(
       `${label} must be a whole number from 0 to ${LIMITS.maxSeed}; got "${value}".`,
       label,
     );
   }
-  const seed = BigInt(value.trim());
-  if (seed > LIMITS.maxSeed)
-    throw new InvalidInputError(`${label} must be at most ${LIMITS.maxSeed}.`, label);
   return seed;
 }
 
-/** One of the pipeline's scheduler names, spelled exactly. */
+/** One of the pipeline's schedulers, spelled as chat accepts it (`euler-a`, `Euler A`, …). */
 export function parseSchedulerName(value: string): SchedulerName {
-  const known = SCHEDULER_NAMES.find((name) => name === value);
+  const known = schedulerValue(value);
   if (known === undefined) {
     throw new InvalidInputError(
       `Unknown scheduler "${value}"; choose one of ${SCHEDULER_NAMES.join(", ")}.`,

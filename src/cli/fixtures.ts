@@ -4,6 +4,7 @@
  */
 import type { Command } from "commander";
 import { InvalidInputError } from "../errors.js";
+import { writeFullSizeModels } from "../fixtures/full-size/index.js";
 import { FIXTURE_VARIANTS, type FixtureVariant, writeFixtureModels } from "../fixtures/index.js";
 import { isFixtureVariant } from "../fixtures/variants.js";
 
@@ -12,6 +13,9 @@ interface FixturesFlags {
   seed?: string;
   variant?: string[];
   vaeEncoderOutput?: string;
+  fullSize?: boolean;
+  dtype?: string;
+  refiner?: boolean;
 }
 
 function parseFixtureSeed(text: string): number {
@@ -42,6 +46,27 @@ function parseVaeEncoderOutput(text: string): "latent_sample" | "latent_paramete
   );
 }
 
+function parseDtype(text: string): "float32" | "float16" {
+  if (text === "float32" || text === "float16") return text;
+  throw new InvalidInputError(`--dtype must be float32 or float16, got "${text}".`, "dtype");
+}
+
+/** `--full-size`: SDXL's real architecture with random weights; the tiny-fixture flags do not apply. */
+async function writeFullSize(flags: FixturesFlags): Promise<Record<string, string>> {
+  if (flags.variant !== undefined || flags.vaeEncoderOutput !== undefined) {
+    throw new InvalidInputError(
+      "--variant and --vae-encoder-output apply to the tiny fixtures only.",
+      "full-size",
+    );
+  }
+  const folders = await writeFullSizeModels(flags.out, {
+    dtype: flags.dtype === undefined ? undefined : parseDtype(flags.dtype),
+    refiner: flags.refiner === true,
+    seed: flags.seed === undefined ? undefined : parseFixtureSeed(flags.seed),
+  });
+  return Object.fromEntries(Object.entries(folders).filter((entry): entry is [string, string] => !!entry[1]));
+}
+
 /** Errors from fs calls (EACCES, ENOTDIR, ENOSPC...) carry the failing system call. */
 function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
   return error instanceof Error && "syscall" in error;
@@ -50,21 +75,29 @@ function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
 export function registerFixturesCommand(program: Command): void {
   program
     .command("fixtures")
-    .description("write tiny SDXL-shaped ONNX model folders (random weights) for tests and benches")
+    .description(
+      "write SDXL-shaped ONNX model folders with random weights: tiny ones for tests, or --full-size ones",
+    )
     .requiredOption("--out <dir>", "folder to write <dir>/<variant>/ into")
     .option("--seed <n>", "weights are a pure function of this seed (default 1)")
     .option("--variant <name...>", `which folders to write: ${FIXTURE_VARIANTS.join(", ")} (default: all)`)
     .option("--vae-encoder-output <name>", "vae_encoder output: latent_sample (default) or latent_parameters")
+    .option("--full-size", "SDXL base 1.0's real architecture (~14 GB in float32) instead of the tiny models")
+    .option("--dtype <type>", "with --full-size: float32 (default) or float16 weights and I/O")
+    .option("--refiner", "with --full-size: also write the refiner folder")
     .action(async (flags: FixturesFlags, command: Command) => {
+      if (!flags.fullSize && (flags.dtype !== undefined || flags.refiner)) {
+        throw new InvalidInputError("--dtype and --refiner need --full-size.", "full-size");
+      }
       const options = {
         seed: flags.seed === undefined ? undefined : parseFixtureSeed(flags.seed),
         variants: flags.variant === undefined ? undefined : parseVariants(flags.variant),
         vaeEncoderOutput:
           flags.vaeEncoderOutput === undefined ? undefined : parseVaeEncoderOutput(flags.vaeEncoderOutput),
       };
-      let paths: Partial<Record<FixtureVariant, string>>;
+      let paths: Partial<Record<string, string>>;
       try {
-        paths = await writeFixtureModels(flags.out, options);
+        paths = flags.fullSize ? await writeFullSize(flags) : await writeFixtureModels(flags.out, options);
       } catch (error) {
         if (!isFileSystemError(error)) throw error;
         throw new InvalidInputError(`Cannot write fixture models to ${flags.out}: ${error.message}`, "out");

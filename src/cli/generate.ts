@@ -8,6 +8,7 @@ import { extname, join } from "node:path";
 import type { Command } from "commander";
 import { bucketForAspect } from "../commands/aspect.js";
 import { type Config, loadConfig, loadConfigFromEnvironment } from "../config.js";
+import { ensureDemoModel } from "../demo-model.js";
 import { InvalidInputError } from "../errors.js";
 import {
   describeFileError,
@@ -15,6 +16,7 @@ import {
   writeFileAtomically,
   writeFileAtomicallySync,
 } from "../files.js";
+import { createLogger } from "../logger.js";
 import { MAX_SOURCE_BYTES } from "../pipeline/image/source.js";
 import { loadPipeline } from "../pipeline/index.js";
 import { encodeNpyFloat32 } from "../pipeline/npy.js";
@@ -59,7 +61,7 @@ function addSharedOptions(command: Command): Command {
   return command
     .requiredOption("--prompt <text>", "what to draw")
     .option("--negative <text>", "what to keep out of the image")
-    .option("--model <dir>", "SDXL base ONNX folder (default: EASEL_MODEL_DIR)")
+    .option("--model <dir>", "SDXL base ONNX folder (default: EASEL_MODEL_DIR, else the demo model)")
     .option("--refiner <dir>", "SDXL refiner ONNX folder; the refiner runs only when this is given")
     .option(
       "--refiner-switch <fraction>",
@@ -188,6 +190,10 @@ async function progressHooks(options: SharedOptions): Promise<GenerateHooks> {
 async function run(options: SharedOptions, params: GenerateParams, config: Config): Promise<void> {
   // Bad flags are reported before the (possibly multi-gigabyte) models load.
   validateGenerateParams(params);
+  if (options.model === undefined && config.demoModel) {
+    process.stderr.write("using the demo model (EASEL_MODEL_DIR is unset): images are noise\n");
+    await ensureDemoModel(config, createLogger({ logLevel: "warn" }));
+  }
   const pipeline = await loadPipeline({
     modelDir: options.model ?? config.modelDir,
     ...(options.refiner ? { refinerDir: options.refiner } : {}),

@@ -3,7 +3,7 @@
  * chat service, job queue, store and device workers as the bots (as the "cli" platform); prints
  * the caption and writes the images. A bad flag gives the chat user's message and a non-zero exit.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { access, constants, mkdir } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -14,9 +14,11 @@ import { helpText } from "../commands/texts.js";
 import { type Config, loadConfigFromEnvironment } from "../config.js";
 import { ensureDemoModel } from "../demo-model.js";
 import { CancelledError, EaselError } from "../errors.js";
+import { describeFileError, writeFileAtomically } from "../files.js";
 import { createLogger } from "../logger.js";
 import type { EncodedImage } from "../pipeline/types.js";
 import { createJobQueue, type JobQueue } from "../queue/index.js";
+import { validateRequest } from "../queue/params.js";
 import type { Requester } from "../requests/request.js";
 import { randomSeed } from "./args.js";
 import { progressBar } from "./progress-bar.js";
@@ -47,18 +49,40 @@ export function plainText(text: string): string {
   return text.replace(/\*\*(.+?)\*\*/g, "$1").replace(/`([^`]*)`/g, "$1");
 }
 
+const STOP_SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
 /**
- * Runs `body` with a signal that Ctrl-C aborts. The handler stays until `body` is over, so a second
- * Ctrl-C does not end the process in the middle of a job or of writing its images.
+ * Runs `body` with a signal that Ctrl-C (SIGINT) or SIGTERM aborts. The handlers stay until `body`
+ * is over, so a second signal does not end the process in the middle of a job or of writing its
+ * images: the job is cancelled and recorded as such, never left running in the store.
  */
 export async function withCtrlC<T>(body: (interrupted: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
-  const onSigint = () => controller.abort(new CancelledError());
-  process.on("SIGINT", onSigint);
+  const onSignal = () => controller.abort(new CancelledError());
+  for (const name of STOP_SIGNALS) process.on(name, onSignal);
   try {
     return await body(controller.signal);
   } finally {
-    process.off("SIGINT", onSigint);
+    for (const name of STOP_SIGNALS) process.off(name, onSignal);
+  }
+}
+
+/** Makes sure `dir` exists and can be written, before any job is submitted. */
+async function prepareOutputFolder(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (error) {
+    throw new Error(`could not write ${dir}: ${describeFileError(error)}`, { cause: error });
+  }
+}
+
+/** Writes one image whole or not at all; the error names the path. */
+async function writeImage(path: string, data: Uint8Array): Promise<void> {
+  try {
+    await writeFileAtomically(path, data);
+  } catch (error) {
+    throw new Error(`could not write ${path}: ${describeFileError(error)}`, { cause: error });
   }
 }
 
@@ -115,11 +139,23 @@ async function imagine(words: string[], options: ImagineOptions): Promise<void> 
     return;
   }
   const asker = requester();
-  // Parse before touching the store or starting a worker: bad input costs nothing.
-  parseImagine({ text }, asker, config, randomSeed);
+  // Parse and check before touching the store or loading a model: bad input costs nothing. The
+  // pipeline's own checks (emphasis weights, invisible-only prompts, seed + count) run here too.
+  validateRequest(parseImagine({ text }, asker, config, randomSeed));
+  await prepareOutputFolder(options.out);
   const logger = createLogger({ logLevel: config.logLevel === "info" ? "warn" : config.logLevel });
   await ensureDemoModel(config, logger);
-  const queue = createJobQueue(config, { logger });
+  const queue = createJobQueue(config, { logger, processKind: "cli" });
+  try {
+    // Jobs of earlier `easel imagine` runs that were killed are failed; a concurrent run's are left.
+    const { failed } = await queue.recover();
+    for (const jobId of failed) {
+      process.stderr.write(`job ${jobId} of an easel imagine run that ended early is marked failed\n`);
+    }
+  } catch (error) {
+    await queue.stop();
+    throw error;
+  }
   const chat = createChatService({ config, queue, logger, randomSeed });
   await withCtrlC(async (interrupted) => {
     try {
@@ -139,14 +175,13 @@ async function imagine(words: string[], options: ImagineOptions): Promise<void> 
         }
         lastState = progress.text;
       });
-      await mkdir(options.out, { recursive: true });
       const paths: string[] = [];
       for (const image of view.images) {
         const bytes = await chat.image(image.id);
         if (!bytes)
           throw new EaselError("not_found", `image ${image.index + 1} of job ${view.jobId} is gone`);
         const path = join(options.out, `${view.jobId}-${image.index + 1}.${EXTENSIONS[bytes.mime]}`);
-        await writeFile(path, bytes.data);
+        await writeImage(path, bytes.data);
         paths.push(path);
       }
       await chat.posted(view.jobId, `file:${options.out}`);

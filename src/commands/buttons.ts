@@ -3,8 +3,8 @@
  * working after a restart (decoding reads the id string only), and the follow-up request each
  * action makes.
  *
- * Id format (at most 82 characters, within Discord's and Slack's 100):
- *   easel:1:reroll:<jobId>              easel:1:cancel:<jobId>
+ * Id format (at most 87 characters: `easel:1:vary:` + a 64-character job id + `:99:strong`, within Discord's and Slack's 100):
+ *   easel:1:reroll:<jobId>              easel:1:cancel:<jobId>         easel:1:delete:<jobId>
  *   easel:1:vary:<jobId>:<i>:subtle     easel:1:vary:<jobId>:<i>:strong
  *   easel:1:refine:<jobId>:<i>          easel:1:upscale:<jobId>:<i>
  * `1` is the format version; jobId is 1-64 characters of [A-Za-z0-9_-]; i is the 0-based image
@@ -21,13 +21,14 @@ import { buttonErrors, buttonLabels } from "./texts.js";
 export type ButtonAction =
   | { kind: "reroll"; jobId: string }
   | { kind: "cancel"; jobId: string }
+  | { kind: "delete"; jobId: string }
   | { kind: "vary"; jobId: string; imageIndex: number; strength: "subtle" | "strong" }
   | { kind: "refine"; jobId: string; imageIndex: number }
   | { kind: "upscale"; jobId: string; imageIndex: number };
 
 export type ButtonKind = ButtonAction["kind"];
-/** Actions that start a new job (cancel is the queue's business). */
-export type FollowUpAction = Exclude<ButtonAction, { kind: "cancel" }>;
+/** Actions that start a new job (cancel is the queue's business, delete the ledger's). */
+export type FollowUpAction = Exclude<ButtonAction, { kind: "cancel" | "delete" }>;
 
 /** A button id that is not ours, malformed, or from another format version. */
 export class InvalidButtonError extends InvalidInputError {
@@ -54,7 +55,7 @@ const UPSCALE_FACTORS: readonly UpscaleFactor[] = LIMITS.upscaleFactors
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const INDEX = /^(0|[1-9]\d?)$/;
-const KINDS: readonly ButtonKind[] = ["reroll", "cancel", "vary", "refine", "upscale"];
+const KINDS: readonly ButtonKind[] = ["reroll", "cancel", "delete", "vary", "refine", "upscale"];
 
 /** Whether an id is one of ours (any version), so adapters can route it here. */
 export function isEaselButtonId(id: string): boolean {
@@ -97,7 +98,9 @@ export function decodeButton(id: string): ButtonAction {
   const [, , kind, jobId, index, strength] = parts;
   if (!JOB_ID.test(jobId!)) throw new InvalidButtonError(buttonErrors.invalid());
   const imageIndex = index !== undefined && INDEX.test(index) ? Number(index) : undefined;
-  if ((kind === "reroll" || kind === "cancel") && parts.length === 4) return { kind, jobId: jobId! };
+  if ((kind === "reroll" || kind === "cancel" || kind === "delete") && parts.length === 4) {
+    return { kind, jobId: jobId! };
+  }
   if ((kind === "refine" || kind === "upscale") && parts.length === 5 && imageIndex !== undefined) {
     return { kind, jobId: jobId!, imageIndex };
   }
@@ -109,8 +112,9 @@ export function decodeButton(id: string): ButtonAction {
 
 /**
  * Whether `presser` may press a button on `author`'s result, per config (`author` or `anyone`).
- * Pass the action's kind to apply the one exception: cancel is always the author's alone, since it
- * throws away someone else's job, while the other buttons start a new job owned by the presser.
+ * Pass the action's kind to apply the exceptions: cancel and delete are always the author's alone
+ * (and the admins', which the chat service checks), since they throw away someone else's work,
+ * while the other buttons start a new job owned by the presser.
  */
 export function mayPress(
   config: Pick<Config, "buttons">,
@@ -119,7 +123,7 @@ export function mayPress(
   kind?: ButtonKind,
 ): boolean {
   if (authorUserId === presserUserId) return true;
-  return config.buttons === "anyone" && kind !== "cancel";
+  return config.buttons === "anyone" && kind !== "cancel" && kind !== "delete";
 }
 
 const addToSeed = (seed: string, offset: number): string =>
@@ -160,7 +164,8 @@ export function requestForButton(
       requester: presser,
     };
   }
-  if ((action.kind as ButtonKind) === "cancel") throw new InvalidButtonError(buttonErrors.notAFollowUp());
+  if ((action.kind as ButtonKind) === "cancel" || (action.kind as ButtonKind) === "delete")
+    throw new InvalidButtonError(buttonErrors.notAFollowUp());
   if (action.imageIndex >= original.count) {
     throw new InvalidInputError(buttonErrors.noSuchImage(action.imageIndex + 1, original.count), "button");
   }
@@ -206,8 +211,8 @@ export interface ButtonSpec {
 
 /**
  * The buttons under a finished job, as rows: one row per image (vary subtle/strong, refine,
- * upscale when the size allows) and a last row with re-roll. At most 4 buttons a row; with up to 4
- * images this fits Discord's 5 rows of 5.
+ * upscale when the size allows) and a last row with re-roll and delete. At most 4 buttons a row;
+ * with up to 4 images this fits Discord's 5 rows of 5.
  */
 export function resultButtons(jobId: string, request: GenerationRequest): ButtonSpec[][] {
   const single = request.count === 1;
@@ -223,7 +228,10 @@ export function resultButtons(jobId: string, request: GenerationRequest): Button
     if (canUpscale) row.push(button({ kind: "upscale", jobId, imageIndex }, buttonLabels.upscale(n, single)));
     rows.push(row);
   }
-  rows.push([button({ kind: "reroll", jobId }, buttonLabels.reroll, "primary")]);
+  rows.push([
+    button({ kind: "reroll", jobId }, buttonLabels.reroll, "primary"),
+    button({ kind: "delete", jobId }, buttonLabels.delete, "danger"),
+  ]);
   return rows;
 }
 

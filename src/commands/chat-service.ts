@@ -8,14 +8,35 @@ import { EaselError, type ErrorCode, isEaselError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { EncodedImage } from "../pipeline/types.js";
 import type { JobQueue, JobQueueEvents, JobRecord } from "../requests/jobs.js";
+import { placeOf } from "../requests/operator.js";
 import type { GenerationRequest, Requester, UserId, Where, Who } from "../requests/request.js";
-import { cancelButton, decodeButton, mayPress, requestForButton, resultButtons } from "./buttons.js";
+import {
+  type ChannelRule,
+  checkAdminEntries,
+  isAdmin,
+  isAllowedPlace,
+  parseChannelRules,
+  rateRefusal,
+  utcDayStart,
+} from "./access.js";
+import { type AdminService, queueAdminService } from "./admin.js";
+import {
+  cancelButton,
+  decodeButton,
+  type FollowUpAction,
+  mayPress,
+  requestForButton,
+  resultButtons,
+} from "./buttons.js";
 import type { ChatReply, ChatService, ImagineInput, JobView, WatchOptions } from "./chat.js";
 import { isHelpRequest, parseImagine, type RandomSeed } from "./imagine.js";
 import {
+  accessTexts,
+  adminTexts,
   buttonErrors,
   cancelledText,
   chatTexts,
+  deletedText,
   failedText,
   helpText,
   progressText,
@@ -30,6 +51,11 @@ export interface ChatServiceOptions {
   logger?: Logger;
   /** Fresh 64-bit seeds; default: crypto-random. */
   randomSeed?: RandomSeed;
+  /**
+   * Milliseconds since the epoch, for quota days, cooldowns and retention; default Date.now. Give
+   * the queue the same clock: usage is counted from the times it stores.
+   */
+  now?: () => number;
 }
 
 /** Where a running job is, as its progress events told (the queue keeps no previews). */
@@ -57,12 +83,21 @@ class QueueChatService implements ChatService {
   private readonly logger: Logger;
   private readonly randomSeed: RandomSeed;
   private readonly live = new Map<string, LiveProgress>();
+  private readonly now: () => number;
+  private readonly channelRules: readonly ChannelRule[];
+  private readonly adminService: AdminService;
+  /** Per user, the tail of their access check + submit: one at a time, so a cooldown holds. */
+  private readonly userTurns = new Map<UserId, Promise<unknown>>();
 
   constructor(options: ChatServiceOptions) {
     this.config = options.config;
     this.queue = options.queue;
     this.logger = options.logger ?? silentLogger;
     this.randomSeed = options.randomSeed ?? cryptoSeed;
+    this.now = options.now ?? Date.now;
+    this.channelRules = parseChannelRules(this.config.access.allowedChannels);
+    checkAdminEntries(this.config.access.admins);
+    this.adminService = queueAdminService(this.config, this.queue, this.now);
     // One subscription keeps the latest step and preview of every running job, for view().
     this.queue.on("started", (event) => this.live.set(event.jobId, { step: 0, total: 0 }));
     this.queue.on("progress", (event) => {
@@ -83,11 +118,29 @@ class QueueChatService implements ChatService {
     if (isHelpRequest(input)) return privateReply(this.help());
     const requester: Requester = { ...who, ...where };
     try {
-      let request = parseImagine(input, requester, this.config, this.randomSeed);
-      if (input.image) request = await attachUpload(request, input.image, this.queue.images);
-      return await this.submit(request);
+      const refused = await this.gate(who, where);
+      if (refused) return refused;
+      const parsed = parseImagine(input, requester, this.config, this.randomSeed);
+      return await this.inTurn(who, parsed, async () => {
+        const request = input.image ? await attachUpload(parsed, input.image, this.queue.images) : parsed;
+        return this.submit(request);
+      });
     } catch (error) {
       return this.refusal(error, "imagine");
+    }
+  }
+
+  async admin(
+    subcommand: string,
+    args: Readonly<Record<string, string>>,
+    who: Who,
+    where: Where,
+  ): Promise<ChatReply> {
+    if (!isAdmin(this.config.access.admins, who)) return privateReply(adminTexts.notAdmin(), "forbidden");
+    try {
+      return privateReply(await this.adminService.run(subcommand, args, who.userId, where));
+    } catch (error) {
+      return this.refusal(error, "admin");
     }
   }
 
@@ -97,18 +150,25 @@ class QueueChatService implements ChatService {
       const action = decodeButton(buttonId);
       const job = await this.queue.job(action.jobId);
       if (!job) return privateReply(chatTexts.jobGone(), "not_found");
-      const admin = this.isAdmin(who);
+      const admin = isAdmin(this.config.access.admins, who);
       if (!admin && !mayPress(this.config, job.userId, who.userId, action.kind)) {
-        const text = action.kind === "cancel" ? chatTexts.notYourCancel() : buttonErrors.notAllowed();
+        const text =
+          action.kind === "cancel"
+            ? chatTexts.notYourCancel()
+            : action.kind === "delete"
+              ? buttonErrors.notYourDelete()
+              : buttonErrors.notAllowed();
         return privateReply(text, "forbidden");
       }
       if (action.kind === "cancel") {
         const outcome = await this.queue.cancel(job.id, who.userId, { anyone: admin });
         return privateReply(outcome === "stopping" ? chatTexts.cancelling() : chatTexts.cancelled());
       }
-      return await this.submit(
-        requestForButton(action, job.request, requester, this.randomSeed, this.config),
-      );
+      if (action.kind === "delete") return await this.deleteResult(job, who, where);
+      const refused = (await this.gate(who, where)) ?? this.unusable(job, action);
+      if (refused) return refused;
+      const request = requestForButton(action, job.request, requester, this.randomSeed, this.config);
+      return await this.inTurn(who, request, () => this.submit(request));
     } catch (error) {
       return this.refusal(error, "press");
     }
@@ -225,9 +285,74 @@ class QueueChatService implements ChatService {
     return privateReply(chatTexts.internalError());
   }
 
-  private isAdmin(who: Who): boolean {
-    const admins = this.config.access.admins;
-    return admins.includes(who.userId) || (who.roles ?? []).some((role) => admins.includes(role));
+  /** Where and who: a private refusal for a place the bot does not answer in, or a banned user. */
+  private async gate(who: Who, where: Where): Promise<ChatReply | undefined> {
+    if (!isAllowedPlace(this.channelRules, where)) return privateReply(accessTexts.notHere(), "forbidden");
+    if (isAdmin(this.config.access.admins, who)) return undefined;
+    if (await this.queue.ledger.banOf(who.userId)) return privateReply(accessTexts.banned(), "forbidden");
+    return undefined;
+  }
+
+  /**
+   * Runs `submit` after the quota and cooldown checks (admins exempt), one request of a user at a
+   * time, so two quick requests cannot both pass a check that the first one's job would fail.
+   */
+  private inTurn(who: Who, request: GenerationRequest, submit: () => Promise<ChatReply>): Promise<ChatReply> {
+    const turn = async (): Promise<ChatReply> => {
+      if (!isAdmin(this.config.access.admins, who)) {
+        const now = this.now();
+        const usage = await this.queue.ledger.usage(who.userId, utcDayStart(now));
+        const refusal = rateRefusal(this.config.access, usage, request.count, now);
+        if (refusal?.kind === "cooldown") {
+          return {
+            kind: "private",
+            text: accessTexts.cooldown(refusal.retryAt - now),
+            code: "queue_full",
+            retryAt: refusal.retryAt,
+          };
+        }
+        if (refusal?.kind === "quota") {
+          const text = accessTexts.quota(refusal.quota, refusal.used, refusal.asked, refusal.retryAt, now);
+          return { kind: "private", text, code: "queue_full", retryAt: refusal.retryAt };
+        }
+      }
+      return submit();
+    };
+    const previous = this.userTurns.get(who.userId) ?? Promise.resolve();
+    const result = previous.then(turn, turn);
+    const tail = result.catch(() => {});
+    this.userTurns.set(who.userId, tail);
+    void tail.then(() => {
+      if (this.userTurns.get(who.userId) === tail) this.userTurns.delete(who.userId);
+    });
+    return result;
+  }
+
+  /** A follow-up button on a result that was deleted, or whose image the retention sweep removed. */
+  private unusable(job: JobRecord, action: FollowUpAction): ChatReply | undefined {
+    if (job.deleted) return privateReply(buttonErrors.deletedResult(), "not_found");
+    if (action.kind === "reroll") return undefined;
+    const image = job.images[action.imageIndex];
+    const expiredBefore = this.now() - this.config.retentionHours * 3_600_000;
+    // Posted images are swept early and fetched back from the post; past the retention they are gone.
+    const expired = (job.finishedAt ?? job.createdAt) < expiredBefore || job.postedAt === undefined;
+    if (image?.deleted && expired) {
+      return privateReply(
+        buttonErrors.expiredImage(action.imageIndex + 1, this.config.retentionHours),
+        "not_found",
+      );
+    }
+    return undefined;
+  }
+
+  /** The delete button (the caller checked author or admin): the images go, the view says so. */
+  private async deleteResult(job: JobRecord, who: Who, where: Where): Promise<ChatReply> {
+    if (job.status !== "done") return privateReply(buttonErrors.nothingToDelete(), "invalid_input");
+    const deleted = await this.queue.ledger.deleteResult(job.id, who.userId, this.now(), placeOf(where));
+    this.logger.info({ jobId: job.id, by: who.userId, deleted }, "result deleted");
+    const view = await this.view(job.id);
+    const text = deleted ? chatTexts.deleted() : chatTexts.alreadyDeleted();
+    return view ? { kind: "private", text, deleted: view } : privateReply(text);
   }
 
   /** A finished job's view, read after the store has recorded its end. */
@@ -266,6 +391,19 @@ class QueueChatService implements ChatService {
         };
       }
       case "done":
+        if (record.deleted) {
+          const byAuthor = record.deleted.byUserId === record.userId;
+          return {
+            jobId,
+            state: "done",
+            requester: request.requester,
+            text: deletedText(byAuthor),
+            images: [],
+            buttons: [],
+            final: true,
+            deleted: { byUserId: record.deleted.byUserId, byAuthor },
+          };
+        }
         return {
           jobId,
           state: "done",

@@ -30,12 +30,28 @@ export interface JobView {
   buttons: ButtonSpec[][];
   /** The job has ended: no further view will follow. */
   final: boolean;
+  /**
+   * The result was deleted by its author or an admin: its images are gone from the bot. Adapters
+   * remove the posted message (or replace it with `text`, which says who deleted it).
+   */
+  deleted?: { byUserId: UserId; byAuthor: boolean };
 }
 
 /** The answer to a command or a button press. */
 export type ChatReply =
   /** Only the asker sees it (Discord ephemeral, Slack chat.postEphemeral, inline on the web). */
-  | { kind: "private"; text: string; code?: ErrorCode }
+  | {
+      kind: "private";
+      text: string;
+      code?: ErrorCode;
+      /** A quota or cooldown refusal (code `queue_full`): when the user may ask again (ms since the epoch). */
+      retryAt?: number;
+      /**
+       * A delete button was pressed and the result is gone: the job's last view (with `deleted`
+       * set). Adapters remove the result's message, or edit it to this view, and answer `text`.
+       */
+      deleted?: JobView;
+    }
   /** A new job was queued: post its first view publicly, then follow `watch(jobId)`. */
   | { kind: "job"; jobId: string; view: JobView };
 
@@ -81,4 +97,14 @@ export interface ChatService {
   posted(jobId: string, where: string): Promise<void>;
   /** A user's latest jobs' views, newest first. */
   history(userId: UserId, limit?: number): Promise<JobView[]>;
+  /**
+   * `/easel <subcommand>` for admins (see `adminCommand` in admin.ts for the subcommands and their
+   * arguments, by name): always a private reply; a refusal for anyone who is not an admin.
+   */
+  admin(
+    subcommand: string,
+    args: Readonly<Record<string, string>>,
+    who: Who,
+    where: Where,
+  ): Promise<ChatReply>;
 }

@@ -85,12 +85,19 @@ export const buttonErrors = {
     `That job made ${count} image${count === 1 ? "" : "s"}, so there is no image ${imageNumber}.`,
   cannotUpscale: (): string => "This image is already as large as the bot can make it.",
   notAFollowUp: (): string => "Cancel stops a job; it doesn't start a new one.",
+  notYourDelete: (): string => "Only the person who ran this /imagine, or an admin, can delete it.",
+  deletedResult: (): string => "This result was deleted, so its buttons no longer work.",
+  expiredImage: (imageNumber: number, retentionHours: number): string =>
+    `Image ${imageNumber} of this result is no longer kept (the bot keeps results for ${retentionHours} hour${retentionHours === 1 ? "" : "s"}), so there is nothing to vary, refine or upscale any more. Re-roll still works, or run /imagine again.`,
+  nothingToDelete: (): string =>
+    "This job hasn't finished, so there is nothing to delete yet; cancel it instead.",
 };
 
 /** Button labels; images are numbered from 1 for people. */
 export const buttonLabels = {
   reroll: "🔄 Re-roll",
   cancel: "Cancel",
+  delete: "🗑️ Delete",
   varySubtle: (imageNumber: number, single: boolean): string =>
     single ? "Vary (subtle)" : `V${imageNumber} subtle`,
   varyStrong: (imageNumber: number, single: boolean): string =>
@@ -112,7 +119,43 @@ export const chatTexts = {
   uploadBadSize: (width: number, height: number, min: number, max: number): string =>
     `The picture is ${width}x${height}; each side must be from ${min} to ${max} pixels.`,
   recoveredRequeued: (): string => "The bot restarted; this one is queued again.",
+  deleted: (): string => "Deleted: the images are removed from the bot.",
+  alreadyDeleted: (): string => "This result was already deleted.",
 };
+
+// ── Access: channels, bans, quotas, cooldowns ──────────────────────────────────────────────────
+
+/** "00:00 UTC" for a moment on a whole minute; "in 3 h 12 min", "in 45 s". */
+function untilText(ms: number): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  if (seconds < 60) return `in ${seconds} second${seconds === 1 ? "" : "s"}`;
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 60) return `in ${minutes} min`;
+  return `in ${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
+}
+
+const utcClock = (at: number): string => `${new Date(at).toISOString().slice(11, 16)} UTC`;
+
+export const accessTexts = {
+  notHere: (): string =>
+    "I don't answer in this channel. Please use /imagine in one of the channels this bot is set up for.",
+  banned: (): string =>
+    "You can't use this bot: its admins have blocked you. Ask an admin if you think this is a mistake.",
+  cooldown: (retryInMs: number): string =>
+    `Please wait a little between requests: you can ask again ${untilText(retryInMs)}.`,
+  quota: (quota: number, used: number, asked: number, retryAt: number, now: number): string => {
+    const left = Math.max(0, quota - used);
+    const when = `at ${utcClock(retryAt)} (${untilText(retryAt - now)})`;
+    return left === 0
+      ? `You've made your ${quota} images for today. The quota resets ${when}.`
+      : `You have ${left} image${left === 1 ? "" : "s"} left today and asked for ${asked}: ask for ${left} or fewer, or wait until the quota resets ${when}.`;
+  },
+};
+
+/** What a deleted result's message says instead of the images. */
+export function deletedText(byAuthor: boolean): string {
+  return byAuthor ? "This image was deleted by its author." : "This image was deleted by an admin.";
+}
 
 // ── Job status ─────────────────────────────────────────────────────────────────────────────────
 
@@ -196,3 +239,126 @@ export function durationText(ms: number): string {
   const seconds = Math.round(ms / 1000);
   return `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, "0")} s`;
 }
+
+// ── Admin commands (/easel on the chats, `easel admin` on the box) ────────────────────────────
+
+/** "12 s", "4 min", "2 h 05 min": a past or future span, for listings. */
+function spanText(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
+}
+
+/** At most this many jobs of each kind in a listing (a chat message has a length limit). */
+export const MAX_LISTED_JOBS = 15;
+const MAX_LISTED_PROMPT = 60;
+
+export interface ListedJob {
+  jobId: string;
+  status: "queued" | "running";
+  userId: string;
+  userName?: string;
+  place: string;
+  device?: string;
+  count: number;
+  prompt: string;
+  createdAt: number;
+  startedAt?: number;
+  /** Queued: the 1-based place in line, when the process that runs it knows it. */
+  position?: number;
+}
+
+export interface StatsSummary {
+  days: Array<{
+    day: string;
+    platform: string;
+    jobs: number;
+    images: number;
+    failed: number;
+    cancelled: number;
+  }>;
+  jobs: number;
+  images: number;
+  failuresByCode: Record<string, number>;
+  meanWaitMs: number | undefined;
+  meanDeviceMs: number | undefined;
+}
+
+export const adminTexts = {
+  notAdmin: (): string => "Only this bot's admins can use /easel.",
+  usage: (): string =>
+    [
+      "**/easel** — admin commands:",
+      "`queue` what is queued and running, on which device, for whom",
+      "`cancel JOB` cancel any job",
+      "`ban USER [reason]` refuse a user's requests (e.g. discord:123, slack:T1:U2, or a mention)",
+      "`unban USER` lift a ban",
+      "`stats [DAYS]` jobs and images per day and platform, failures, mean wait and device time",
+    ].join("\n"),
+  unknownSubcommand: (given: string): string =>
+    `There is no /easel ${echo(given)}. The subcommands are queue, cancel, ban, unban and stats.`,
+  missingArgument: (subcommand: string, argument: string): string =>
+    `/easel ${subcommand} needs ${argument}, e.g. \`/easel ${subcommand} ${argument === "JOB" ? "3f9c2a1b7d4e5f60" : "discord:123456789"}\`.`,
+  badJobId: (given: string): string => `${echo(given)} is not a job id.`,
+  badUserId: (given: string): string =>
+    `${echo(given)} is not a user: give a platform-qualified id (discord:123, slack:T1:U2, web:…, cli:…) or a mention.`,
+  badDays: (given: string, max: number): string =>
+    `The number of days must be a whole number from 1 to ${max}; you gave ${echo(given)}.`,
+  noSuchJob: (jobId: string): string => `There is no job \`${jobId}\`.`,
+  alreadyFinished: (jobId: string, status: string): string =>
+    `Job \`${jobId}\` has already ended (${status}); there is nothing to cancel.`,
+  cancelled: (jobId: string, how?: string): string => `Cancelled job \`${jobId}\`${how ? ` ${how}` : ""}.`,
+  stopping: (jobId: string, how?: string): string =>
+    `Job \`${jobId}\` is stopping${how ? ` ${how}` : ""}: it ends at its next step.`,
+  banned: (userId: string): string => `Banned ${userId}: their requests are refused from now on.`,
+  alreadyBanned: (userId: string): string => `${userId} is already banned.`,
+  unbanned: (userId: string): string => `Lifted the ban on ${userId}.`,
+  notBanned: (userId: string): string => `${userId} is not banned.`,
+  cannotBanAdmin: (userId: string): string =>
+    `${userId} is an admin (EASEL_ADMINS); remove them there before banning them.`,
+  queueListing: (jobs: readonly ListedJob[], now: number): string => {
+    const running = jobs.filter((job) => job.status === "running");
+    const queued = jobs.filter((job) => job.status === "queued");
+    if (jobs.length === 0) return "Nothing is queued or running.";
+    const who = (job: ListedJob) => (job.userName ? `${job.userId} (${echo(job.userName)})` : job.userId);
+    const prompt = (job: ListedJob) => echo(truncate(job.prompt, MAX_LISTED_PROMPT));
+    const images = (job: ListedJob) => `${job.count} image${job.count === 1 ? "" : "s"}`;
+    const lines = [`**Running** (${running.length})`];
+    for (const job of running.slice(0, MAX_LISTED_JOBS)) {
+      const since = job.startedAt !== undefined ? `, for ${spanText(now - job.startedAt)}` : "";
+      lines.push(
+        `\`${job.jobId}\` on ${job.device ?? "a device"}${since} · ${who(job)} in ${job.place} · ${images(job)} · ${prompt(job)}`,
+      );
+    }
+    if (running.length > MAX_LISTED_JOBS) lines.push(`… and ${running.length - MAX_LISTED_JOBS} more`);
+    lines.push(`**Queued** (${queued.length})`);
+    for (const [i, job] of queued.slice(0, MAX_LISTED_JOBS).entries()) {
+      const place = job.position !== undefined ? `#${job.position}` : `${i + 1}.`;
+      lines.push(
+        `${place} \`${job.jobId}\` waiting ${spanText(now - job.createdAt)} · ${who(job)} in ${job.place} · ${images(job)} · ${prompt(job)}`,
+      );
+    }
+    if (queued.length > MAX_LISTED_JOBS) lines.push(`… and ${queued.length - MAX_LISTED_JOBS} more`);
+    return lines.join("\n");
+  },
+  stats: (stats: StatsSummary, days: number): string => {
+    const n = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`;
+    const lines = [`**Last ${n(days, "day")} (UTC)**: ${n(stats.jobs, "job")}, ${n(stats.images, "image")}`];
+    for (const day of stats.days) {
+      lines.push(
+        `${day.day} ${day.platform}: ${n(day.jobs, "job")}, ${n(day.images, "image")}, ${day.failed} failed, ${day.cancelled} cancelled`,
+      );
+    }
+    const failures = Object.entries(stats.failuresByCode);
+    lines.push(
+      failures.length === 0
+        ? "Failures: none"
+        : `Failures: ${failures.map(([code, count]) => `${code} ${count}`).join(", ")}`,
+    );
+    const mean = (ms: number | undefined) => (ms === undefined ? "—" : durationText(ms));
+    lines.push(`Mean wait ${mean(stats.meanWaitMs)} · mean device time ${mean(stats.meanDeviceMs)}`);
+    return lines.join("\n");
+  },
+};

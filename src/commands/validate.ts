@@ -5,6 +5,7 @@
 import { InvalidInputError } from "../errors.js";
 import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
+import { decimalValue, integerValue, schedulerValue, seedValue } from "../requests/values.js";
 import { type AspectBucket, bucketForAspect, type ImageSize, parseImageSize } from "./aspect.js";
 import type { ImagineOption } from "./options.js";
 import { inputErrors } from "./texts.js";
@@ -42,22 +43,17 @@ export function readText(option: ImagineOption, raw: RawValue): string {
 }
 
 export function readInteger(option: ImagineOption, raw: RawValue): number {
-  let value: number;
-  if (typeof raw === "number") value = raw;
-  else if (typeof raw === "string" && /^[+-]?\d+$/.test(raw.trim())) value = Number(raw.trim());
-  else return fail(option, inputErrors.notWholeNumber(option.label, raw));
-  if (!Number.isInteger(value)) fail(option, inputErrors.notWholeNumber(option.label, raw));
+  const value = typeof raw === "number" ? raw : typeof raw === "string" ? integerValue(raw) : undefined;
+  if (value === undefined || !Number.isSafeInteger(value))
+    return fail(option, inputErrors.notWholeNumber(option.label, raw));
   return checkRange(option, value, raw);
 }
 
-/** Decimal numbers only: no exponents, hex, NaN or Infinity. */
+/** Decimal numbers only (src/requests/values.ts): no exponents, hex, NaN or Infinity. */
 export function readNumber(option: ImagineOption, raw: RawValue): number {
-  let value: number;
-  if (typeof raw === "number") value = raw;
-  else if (typeof raw === "string" && /^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(raw.trim()))
-    value = Number(raw.trim());
-  else return fail(option, inputErrors.notNumber(option.label, raw));
-  if (!Number.isFinite(value)) fail(option, inputErrors.notNumber(option.label, raw));
+  const value = typeof raw === "number" ? raw : typeof raw === "string" ? decimalValue(raw) : undefined;
+  if (value === undefined || !Number.isFinite(value))
+    return fail(option, inputErrors.notNumber(option.label, raw));
   return checkRange(option, value, raw);
 }
 
@@ -80,10 +76,15 @@ export function readBoolean(option: ImagineOption, raw: RawValue): boolean {
 
 /** A 64-bit unsigned seed as a canonical decimal string (no sign, no leading zeros). */
 export function readSeed(option: ImagineOption, raw: RawValue): string {
-  let seed: bigint | undefined;
-  if (typeof raw === "number" && Number.isSafeInteger(raw) && raw >= 0) seed = BigInt(raw);
-  if (typeof raw === "string" && /^\d{1,25}$/.test(raw.trim())) seed = BigInt(raw.trim());
-  if (seed === undefined || seed > LIMITS.maxSeed) return fail(option, inputErrors.badSeed(raw));
+  const seed =
+    typeof raw === "number"
+      ? Number.isSafeInteger(raw) && raw >= 0
+        ? BigInt(raw)
+        : undefined
+      : typeof raw === "string"
+        ? seedValue(raw)
+        : undefined;
+  if (seed === undefined) return fail(option, inputErrors.badSeed(raw));
   return seed.toString();
 }
 
@@ -98,22 +99,9 @@ export function readSize(option: ImagineOption, raw: RawValue): ImageSize {
   );
 }
 
-/** Scheduler names compared without case, spaces, `-`/`_`, with `++` read as "pp". */
-const SCHEDULER_SPELLINGS = new Map<string, SchedulerName>([
-  ["euler", "euler"],
-  ["eulera", "euler-a"],
-  ["eulerancestral", "euler-a"],
-  ["dpmpp2mkarras", "dpmpp-2m-karras"],
-  ["dpmpp2mk", "dpmpp-2m-karras"],
-  ["ddim", "ddim"],
-]);
-
+/** Scheduler names as values.ts reads them (case, spaces, `-`/`_` and `++` spellings). */
 export function readScheduler(option: ImagineOption, raw: RawValue): SchedulerName {
-  const key = String(raw)
-    .toLowerCase()
-    .replaceAll("++", "pp")
-    .replace(/[\s_-]+/g, "");
   return (
-    SCHEDULER_SPELLINGS.get(key) ?? fail(option, inputErrors.badChoice(option.label, SCHEDULER_NAMES, raw))
+    schedulerValue(String(raw)) ?? fail(option, inputErrors.badChoice(option.label, SCHEDULER_NAMES, raw))
   );
 }

@@ -1,10 +1,11 @@
 /**
- * The SDXL denoising loop over a range of a scheduler's steps: scale the input, predict guided
- * noise, step the scheduler in place. Ancestral noise comes from each image's own generator;
- * cancellation is checked and the event loop is given a turn between steps.
+ * The SDXL denoising loop over a range of a scheduler's steps: the UNet runs on the scaled
+ * latents, then one fused pass guides its output, steps the scheduler in place and writes the
+ * next step's scaled input straight into the UNet's input buffer. Ancestral noise comes from each
+ * image's own generator; cancellation is checked and the event loop is given a turn between steps.
  */
 import { CancelledError } from "../errors.js";
-import { encodePreview, latentToPreviewRgb } from "./image/preview.js";
+import { encodePreview, guidedPreviewRgb } from "./image/preview.js";
 import type { TorchGenerator } from "./noise/index.js";
 import type { Scheduler } from "./schedulers/index.js";
 import type { EncodedImage, GenerateHooks, Progress } from "./types.js";
@@ -67,9 +68,14 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Guided noise prediction for the scheduler-scaled latents of all images (the UNet, in production). */
+/** The noise-predicting model (the UNet, in production) with its input buffer and guidance. */
 export interface NoisePredictor {
-  predict(modelInput: Float32Array, timestep: number): Promise<Float32Array>;
+  /** What the next `run` reads: the scaled latents, twice back to back with guidance. */
+  readonly input: Float32Array;
+  /** The classifier-free guidance scale; undefined without guidance. */
+  readonly guidance: number | undefined;
+  /** The raw output for `input`: [uncond; cond] predictions with guidance, else the prediction. */
+  run(timestep: number): Promise<Float32Array>;
 }
 
 export interface DenoiseRun {
@@ -88,20 +94,19 @@ export interface DenoiseRun {
 }
 
 export async function denoise(run: DenoiseRun): Promise<void> {
-  const { scheduler, latents, geometry, progress } = run;
-  const modelInput = new Float32Array(latents.length);
+  const { scheduler, latents, geometry, progress, unet } = run;
   const imageSize = geometry.channels * geometry.height * geometry.width;
   const noise = scheduler.needsNoise ? new Float32Array(latents.length) : undefined;
   const imageShape = [1, geometry.channels, geometry.height, geometry.width];
   try {
+    if (run.from < run.to) writeFirstInput(scheduler, latents, run.from, unet.input);
     for (let i = run.from; i < run.to; i++) {
       throwIfAborted(run.signal);
-      scheduler.scaleModelInput(latents, i, modelInput);
-      const eps = await run.unet.predict(modelInput, scheduler.timesteps[i]!);
+      const output = await unet.run(scheduler.timesteps[i]!);
       let preview: Promise<EncodedImage> | undefined;
       if (progress.previewDue) {
         const started = performance.now();
-        preview = previewOf(scheduler, i, latents, eps, geometry);
+        preview = previewOf(scheduler, i, latents, output, unet.guidance, geometry);
         progress.previewMs += performance.now() - started;
       }
       if (noise) {
@@ -109,7 +114,8 @@ export async function denoise(run: DenoiseRun): Promise<void> {
           generator.randn(imageShape, noise.subarray(image * imageSize, (image + 1) * imageSize));
         });
       }
-      scheduler.step(eps, i, latents, noise);
+      const nextInput = i + 1 < run.to ? unet.input : undefined;
+      scheduler.stepGuided({ output, guidance: unet.guidance, latents, noise, nextInput }, i);
       progress.stepDone(run.stage, preview);
       await nextTurn();
     }
@@ -119,16 +125,31 @@ export async function denoise(run: DenoiseRun): Promise<void> {
   throwIfAborted(run.signal);
 }
 
-/** Image 0's predicted clean latents at step i, projected to RGB without the VAE. */
+/** The first step's model input; the fused step writes every later one. */
+function writeFirstInput(
+  scheduler: Scheduler,
+  latents: Float32Array,
+  stepIndex: number,
+  input: Float32Array,
+) {
+  const n = latents.length;
+  scheduler.scaleModelInput(latents, stepIndex, input.subarray(0, n));
+  if (input.length > n) input.copyWithin(n, 0, n);
+}
+
+/** Image 0's predicted clean latents at step i, projected to RGB without the VAE, in one pass. */
 function previewOf(
   scheduler: Scheduler,
   i: number,
   latents: Float32Array,
-  eps: Float32Array,
+  output: Float32Array,
+  guidance: number | undefined,
   g: LatentGeometry,
 ) {
-  const size = g.channels * g.height * g.width;
-  const estimate = new Float32Array(size);
-  scheduler.predictOriginal(latents.subarray(0, size), eps.subarray(0, size), i, estimate);
-  return encodePreview(latentToPreviewRgb(estimate, 0, g.height, g.width), g.height, g.width);
+  const rgb = guidedPreviewRgb(
+    { latents, output, guidance, x0: scheduler.previewCoefficients(i) },
+    g.height,
+    g.width,
+  );
+  return encodePreview(rgb, g.height, g.width);
 }

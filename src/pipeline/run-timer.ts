@@ -9,13 +9,10 @@ type Phase = "textEncode" | "denoise" | "vae" | "encodeImage";
 
 export class RunTimer {
   private readonly started = performance.now();
-  private readonly sessionAtStart: number;
   private readonly wall: Record<Phase, number> = { textEncode: 0, denoise: 0, vae: 0, encodeImage: 0 };
   private readonly session: Record<Phase, number> = { textEncode: 0, denoise: 0, vae: 0, encodeImage: 0 };
 
-  constructor(private readonly clock: SessionClock) {
-    this.sessionAtStart = clock.totalMs;
-  }
+  constructor(private readonly clock: SessionClock) {}
 
   /** Runs `work`, adding its wall time and the session time inside it to `phase`. */
   async phase<T>(phase: Phase, work: () => Promise<T>): Promise<T> {
@@ -25,14 +22,15 @@ export class RunTimer {
       return await work();
     } finally {
       this.wall[phase] += performance.now() - wallBefore;
-      this.session[phase] += this.clock.totalMs - sessionBefore;
+      // Encoding runs no session; the next job's sessions may run meanwhile and are not ours.
+      if (phase !== "encodeImage") this.session[phase] += this.clock.totalMs - sessionBefore;
     }
   }
 
   timings(previewMs: number): GenerateTimings {
     return {
       totalMs: performance.now() - this.started,
-      sessionMs: this.clock.totalMs - this.sessionAtStart,
+      sessionMs: this.session.textEncode + this.session.denoise + this.session.vae,
       textEncodeMs: this.wall.textEncode,
       denoiseMs: this.wall.denoise,
       vaeMs: this.wall.vae,

@@ -246,18 +246,26 @@ export class SdxlPipeline {
       return start.latents;
     });
 
-    const images: GeneratedImage[] = [];
     const decoder = (second ?? first).decoder;
     const imageSize = LATENT_CHANNELS * geometry.height * geometry.width;
+    const pixels: Uint8Array[] = [];
     for (let i = 0; i < params.count; i++) {
       throwIfAborted(hooks.signal);
       const image = latents.subarray(i * imageSize, (i + 1) * imageSize);
-      const rgb = await timer.phase("vae", () => decoder.decode(image, geometry.height, geometry.width));
-      const seed = params.seed + BigInt(i);
-      const metadata = this.metadataOf(params, seed, width, height);
-      const png = await timer.phase("encodeImage", () => encodePng(rgb, width, height, metadata));
-      images.push({ mime: "image/png", data: png, width, height, seed });
+      pixels.push(await timer.phase("vae", () => decoder.decode(image, geometry.height, geometry.width)));
     }
+    // The device's part is over: the PNGs are encoded on libuv's pool while the next job denoises.
+    hooks.onDeviceFree?.();
+    const images = await timer.phase("encodeImage", () =>
+      Promise.all(
+        pixels.map(async (rgb, i): Promise<GeneratedImage> => {
+          const seed = params.seed + BigInt(i);
+          const metadata = this.metadataOf(params, seed, width, height);
+          const png = await encodePng(rgb, width, height, metadata);
+          return { mime: "image/png", data: png, width, height, seed };
+        }),
+      ),
+    );
     return { images, latents, timings: timer.timings(previewMs) };
   }
 

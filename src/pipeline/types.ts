@@ -68,6 +68,11 @@ export interface GenerateHooks {
   onProgress?: (progress: Progress) => void;
   /** Deliver a preview every k steps; 0 or absent disables previews. */
   previewEvery?: number;
+  /**
+   * Called once the run no longer needs the device: every image's pixels exist and only their
+   * encoding (on libuv's pool, not this thread's sessions) is left. The next job may start then.
+   */
+  onDeviceFree?: () => void;
 }
 
 export interface GeneratedImage extends EncodedImage {

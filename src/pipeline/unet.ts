@@ -1,12 +1,11 @@
 /**
- * One guided noise prediction per denoising step. For float32 models every latent-sized buffer
+ * One UNet run per denoising step, on both halves of the guidance batch. For float32 models every latent-sized buffer
  * and tensor is allocated once per request and reused across steps (the UNet writes into a
  * preallocated output); only a scalar timestep tensor is made per step. A float16 model's output
  * is converted to float32 once per step.
  */
 import * as ort from "onnxruntime-node";
 import { ModelFolderError } from "../errors.js";
-import { applyGuidance } from "./conditioning.js";
 import type { ModelSession, TensorInfo } from "./onnx/session.js";
 import { floatInput, floatOutput, integerInput, writeFloatInto } from "./onnx/tensors.js";
 
@@ -21,24 +20,21 @@ export interface UnetConditioning {
 
 export class GuidedUnet {
   private readonly rows: number;
-  private readonly latentSize: number;
   private readonly sample: ort.Tensor;
   private readonly sampleData: Float32Array;
   private readonly feeds: Record<string, ort.Tensor>;
   private readonly output: ort.Tensor | undefined;
   private readonly timestepInfo: TensorInfo;
-  readonly eps: Float32Array;
 
   constructor(
     private readonly session: ModelSession,
     count: number,
     latentShape: readonly [number, number, number],
     conditioning: UnetConditioning,
-    private readonly guidance: number | undefined,
+    readonly guidance: number | undefined,
   ) {
     const [channels, h, w] = latentShape;
     this.rows = guidance === undefined ? count : 2 * count;
-    this.latentSize = count * channels * h * w;
     const hiddenWidth = conditioning.hidden.length / (this.rows * conditioning.tokens);
     const expectedWidth = session.input("encoder_hidden_states").shape.at(-1);
     if (typeof expectedWidth === "number" && expectedWidth !== hiddenWidth) {
@@ -78,7 +74,11 @@ export class GuidedUnet {
             w,
           ])
         : undefined;
-    this.eps = new Float32Array(this.latentSize);
+  }
+
+  /** The model input `run` reads: the scaled latents, twice ([uncond; cond]) with guidance. */
+  get input(): Float32Array {
+    return this.sampleData;
   }
 
   private timestepTensor(timestep: number): ort.Tensor {
@@ -93,26 +93,15 @@ export class GuidedUnet {
     return floatInput(info, values, rank === 0 ? [] : [values.length]);
   }
 
-  /** Guided eps for `modelInput` (the scheduler-scaled latents of all images), into `this.eps`. */
-  async predict(modelInput: Float32Array, timestep: number): Promise<Float32Array> {
-    // With guidance the same latents feed both halves of the batch: [uncond; cond].
-    this.sampleData.set(modelInput);
-    if (this.guidance !== undefined) this.sampleData.set(modelInput, this.latentSize);
+  /**
+   * Runs the UNet on `input` and returns its raw output: [uncond; cond] rows with guidance (the
+   * denoising loop guides and steps in one pass), else the noise prediction.
+   */
+  async run(timestep: number): Promise<Float32Array> {
     if (this.sample.type !== "float32") writeFloatInto(this.sample, this.sampleData);
     const feeds = { ...this.feeds, timestep: this.timestepTensor(timestep) };
     const outName = this.session.outputNames[0]!;
     const result = await this.session.run(feeds, this.output ? { [outName]: this.output } : [outName]);
-    const predicted = floatOutput(result[outName] ?? this.output!, outName);
-    if (this.guidance === undefined) {
-      this.eps.set(predicted.subarray(0, this.latentSize));
-    } else {
-      applyGuidance(
-        predicted.subarray(0, this.latentSize),
-        predicted.subarray(this.latentSize),
-        this.guidance,
-        this.eps,
-      );
-    }
-    return this.eps;
+    return floatOutput(result[outName] ?? this.output!, outName);
   }
 }

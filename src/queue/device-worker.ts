@@ -17,11 +17,20 @@ import {
 
 if (!parentPort) throw new Error("device-worker must run in a worker thread");
 const port = parentPort;
-const { engine: spec } = workerData as DeviceWorkerData;
+const { engine: spec, freeBeforeEncode = true } = workerData as DeviceWorkerData;
+
+interface Running {
+  jobId: string;
+  controller: AbortController;
+  finished: Promise<void>;
+}
 
 let engine: Engine | undefined;
 let shuttingDown = false;
-let current: { jobId: string; controller: AbortController; finished: Promise<void> } | undefined;
+/** The run holding the device. */
+let current: Running | undefined;
+/** Runs that let the device go and are encoding their images; the next run may be current meanwhile. */
+const encoding = new Set<Running>();
 
 function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
@@ -47,40 +56,52 @@ function doneMessage(jobId: string, result: GenerateResult): void {
 }
 
 async function run(message: Extract<ToWorker, { type: "run" }>): Promise<void> {
+  const { jobId } = message;
   const controller = new AbortController();
   let finish = () => {};
-  current = {
-    jobId: message.jobId,
+  const running: Running = {
+    jobId,
     controller,
     finished: new Promise<void>((resolve) => (finish = resolve)),
+  };
+  current = running;
+  let freed = false;
+  const letDeviceGo = () => {
+    if (freed || !freeBeforeEncode) return;
+    freed = true;
+    if (current === running) current = undefined;
+    encoding.add(running);
+    post({ type: "device-free", jobId });
   };
   try {
     if (!engine) throw new Error("the engine is not loaded");
     const result = await engine.generate(message.params, {
       signal: controller.signal,
       previewEvery: message.previewEvery,
-      onProgress: (progress) => progressMessage(message.jobId, progress),
+      onProgress: (progress) => progressMessage(jobId, progress),
+      onDeviceFree: letDeviceGo,
     });
-    doneMessage(message.jobId, result);
+    doneMessage(jobId, result);
   } catch (error) {
+    // An error while encoding (after the sessions' work) says nothing about the engine's state.
     post({
       type: "failed",
-      jobId: message.jobId,
+      jobId,
       error: serializeError(error),
-      recycle: !engineStaysHealthy(error),
+      recycle: !freed && !engineStaysHealthy(error),
     });
   } finally {
-    current = undefined;
+    if (current === running) current = undefined;
+    encoding.delete(running);
     finish();
   }
 }
 
 async function shutdown(): Promise<void> {
   shuttingDown = true;
-  if (current) {
-    current.controller.abort();
-    await current.finished;
-  }
+  const runs = [...encoding, ...(current ? [current] : [])];
+  current?.controller.abort();
+  await Promise.all(runs.map((running) => running.finished));
   await engine?.dispose();
   engine = undefined;
   port.close();
@@ -92,7 +113,9 @@ port.on("message", (message: ToWorker) => {
       void run(message);
       break;
     case "cancel":
-      if (current?.jobId === message.jobId) current.controller.abort();
+      for (const running of [current, ...encoding]) {
+        if (running?.jobId === message.jobId) running.controller.abort();
+      }
       break;
     case "shutdown":
       void shutdown();

@@ -30,6 +30,8 @@ export interface DeviceWorkerOptions {
   cancelGraceMs?: number;
   /** How long a retiring thread may take to release its engine before it is terminated. */
   shutdownGraceMs?: number;
+  /** Take the next job while a run's images are encoded (default true); false only to measure it. */
+  freeBeforeEncode?: boolean;
 }
 
 export interface DeviceRunHooks {
@@ -40,6 +42,16 @@ export interface DeviceRunHooks {
 export interface DeviceResult {
   images: GeneratedImage[];
   timings: GenerateTimings;
+}
+
+/** A run handed to the device: when the device can take the next job, and when the run ends. */
+export interface DeviceRun {
+  /**
+   * Resolves when the device may take the next job: "free" when the run let it go while its images
+   * are still being encoded, "ended" when `result` has settled (done, failed, cancelled).
+   */
+  freed: Promise<"free" | "ended">;
+  result: Promise<DeviceResult>;
 }
 
 interface Deferred<T> {
@@ -74,6 +86,7 @@ interface ActiveRun {
   jobId: string;
   onProgress: ((progress: Progress) => void) | undefined;
   result: Deferred<DeviceResult>;
+  freed: Deferred<"free" | "ended">;
 }
 
 /** One worker thread and what it is doing. */
@@ -81,7 +94,10 @@ interface Thread {
   worker: Worker;
   ready: Deferred<void>;
   exited: Deferred<number>;
+  /** The run holding the device. */
   run: ActiveRun | undefined;
+  /** Runs that let the device go and are encoding their images. */
+  encoding: Map<string, ActiveRun>;
 }
 
 export class DeviceWorker {
@@ -107,8 +123,17 @@ export class DeviceWorker {
     await thread.ready.promise;
   }
 
-  /** Runs one job; the device takes one at a time (the dispatcher guarantees it). */
+  /** Runs one job to its end; see start(). */
   async run(jobId: string, params: GenerateParams, hooks: DeviceRunHooks = {}): Promise<DeviceResult> {
+    return (await this.start(jobId, params, hooks)).result;
+  }
+
+  /**
+   * Hands one job to the device, which takes one at a time (the dispatcher guarantees it, waiting
+   * for `freed` before the next). Rejects when the job cannot start (cancelled first, a stopped
+   * device, an engine that failed to load); how the run ends is `result`.
+   */
+  async start(jobId: string, params: GenerateParams, hooks: DeviceRunHooks = {}): Promise<DeviceRun> {
     if (hooks.signal?.aborted) throw new CancelledError();
     const thread = await this.currentThread();
     // A stop or a cancellation must not wait for a whole model load (e.g. after a restart).
@@ -116,7 +141,7 @@ export class DeviceWorker {
     if (hooks.signal?.aborted) throw new CancelledError();
     if (thread.run) throw new Error(`${this.device} is already running job ${thread.run.jobId}`);
 
-    const run: ActiveRun = { jobId, onProgress: hooks.onProgress, result: deferred() };
+    const run: ActiveRun = { jobId, onProgress: hooks.onProgress, result: deferred(), freed: deferred() };
     thread.run = run;
     const timers: NodeJS.Timeout[] = [];
     const onAbort = () => {
@@ -148,12 +173,12 @@ export class DeviceWorker {
       transfer.push(image.buffer as ArrayBuffer);
     }
     this.post(thread, { type: "run", jobId, params, previewEvery: this.options.previewEvery }, transfer);
-    try {
-      return await run.result.promise;
-    } finally {
+    // Timeouts and cancellation cover the device's part; encoding is bounded and cannot be stopped.
+    void run.freed.promise.then(() => {
       for (const timer of timers) clearTimeout(timer);
       hooks.signal?.removeEventListener("abort", onAbort);
-    }
+    });
+    return { freed: run.freed.promise, result: run.result.promise };
   }
 
   /** Lets the thread go (its engine disposed); a running job is cancelled. */
@@ -176,10 +201,19 @@ export class DeviceWorker {
   }
 
   private spawn(): Thread {
-    const workerData: DeviceWorkerData = { engine: this.options.engine };
+    const workerData: DeviceWorkerData = {
+      engine: this.options.engine,
+      freeBeforeEncode: this.options.freeBeforeEncode ?? true,
+    };
     const worker = startWorker(siblingModule(import.meta.url, "device-worker"), { workerData });
     this.threadsStarted += 1;
-    const thread: Thread = { worker, ready: deferred(), exited: deferred(), run: undefined };
+    const thread: Thread = {
+      worker,
+      ready: deferred(),
+      exited: deferred(),
+      run: undefined,
+      encoding: new Map(),
+    };
     let crash: unknown;
     worker.on("message", (message: FromWorker) => this.onMessage(thread, message));
     worker.on("error", (error) => {
@@ -191,7 +225,7 @@ export class DeviceWorker {
         cause: crash ?? new Error(`worker thread exited with code ${code}`),
       });
       thread.ready.reject(error);
-      if (thread.run) this.settle(thread, thread.run, error);
+      for (const run of [thread.run, ...thread.encoding.values()]) if (run) this.settle(thread, run, error);
       thread.exited.resolve(code);
     });
     return thread;
@@ -209,24 +243,40 @@ export class DeviceWorker {
       case "progress":
         if (thread.run?.jobId === message.jobId) thread.run.onProgress?.(message.progress);
         break;
-      case "done":
+      case "device-free":
         if (thread.run?.jobId === message.jobId) {
-          this.settle(thread, thread.run, undefined, { images: message.images, timings: message.timings });
+          const run = thread.run;
+          thread.run = undefined;
+          thread.encoding.set(run.jobId, run);
+          run.freed.resolve("free");
         }
         break;
-      case "failed":
-        if (thread.run?.jobId === message.jobId)
-          this.settle(thread, thread.run, deserializeError(message.error));
+      case "done": {
+        const run = this.runOf(thread, message.jobId);
+        if (run) this.settle(thread, run, undefined, { images: message.images, timings: message.timings });
+        break;
+      }
+      case "failed": {
+        const run = this.runOf(thread, message.jobId);
+        if (run) this.settle(thread, run, deserializeError(message.error));
         if (message.recycle) this.retire(thread);
         break;
+      }
     }
   }
 
+  private runOf(thread: Thread, jobId: string): ActiveRun | undefined {
+    return thread.run?.jobId === jobId ? thread.run : thread.encoding.get(jobId);
+  }
+
+  /** Ends a run once: the first outcome wins (a late message about it is ignored). */
   private settle(thread: Thread, run: ActiveRun, error: unknown, result?: DeviceResult): void {
-    if (thread.run !== run) return;
-    thread.run = undefined;
+    if (thread.run === run) thread.run = undefined;
+    else if (thread.encoding.get(run.jobId) === run) thread.encoding.delete(run.jobId);
+    else return;
     if (result) run.result.resolve(result);
     else run.result.reject(error);
+    run.freed.resolve("ended");
   }
 
   private post(thread: Thread, message: ToWorker, transfer: ArrayBuffer[] = []): void {

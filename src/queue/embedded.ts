@@ -19,7 +19,7 @@ import {
   type SourceImageRef,
   type UserId,
 } from "../requests/request.js";
-import { type DeviceResult, DeviceWorker } from "./device.js";
+import { type DeviceResult, type DeviceRun, DeviceWorker } from "./device.js";
 import { type AbortReason, Dispatcher } from "./dispatcher.js";
 import type { EngineSpec } from "./engine.js";
 import { QueueEventEmitter } from "./events.js";
@@ -36,10 +36,12 @@ import {
   type RecoveryReport,
   type SubmitResult,
 } from "./job-queue.js";
+import { StoreLedger } from "./ledger.js";
 import { queueMessages } from "./messages.js";
 import { tierOf } from "./ordering.js";
 import { generateParamsOf, validateRequest } from "./params.js";
 import { JobStore, type StoredJob } from "./store.js";
+import { isSubmitterAlive, ownSubmitter, type ProcessKind, type Submitter } from "./submitter.js";
 
 export interface EmbeddedJobQueueOptions {
   config: Config;
@@ -73,6 +75,13 @@ export interface EmbeddedJobQueueOptions {
    * job but the command line's (the process that would have printed its result is gone).
    */
   requeue?: (job: JobRecord) => boolean;
+  /**
+   * The kind of process this queue runs in, recorded with each job it takes. recover() touches
+   * only jobs whose submitting queue is gone: a "service" queue resumes dead service jobs (and
+   * fails dead CLI ones); a "cli" queue fails dead CLI jobs and leaves the service's to the next
+   * service start. Default: "service".
+   */
+  processKind?: ProcessKind;
 }
 
 /** The internal story of an error, for the operator's logs: its message and its causes'. */
@@ -114,6 +123,8 @@ export function sdxlEngineFor(config: Config, device: string): EngineSpec {
     device,
     intraOpThreads: config.ort.intraOpThreads,
     exclamationAsPad: !config.generation.openClipExclamation,
+    // Big models load from ONNX Runtime's saved optimised graph after their first load.
+    optimizedCacheDir: join(config.dataDir, "onnx-cache"),
   };
 }
 
@@ -154,6 +165,7 @@ const isFinal = (record: JobRecord) => FINAL_STATUSES.includes(record.status);
 
 export class EmbeddedJobQueue implements JobQueue {
   readonly images: ImageStore;
+  readonly ledger: StoreLedger;
   private readonly store: JobStore;
   private readonly devices: readonly DeviceWorker[];
   private readonly logger: Logger;
@@ -174,11 +186,18 @@ export class EmbeddedJobQueue implements JobQueue {
   private readonly onInternalError: (error: unknown, where: string) => void;
   /** Finished runs whose images are still being written. */
   private readonly finishing = new Set<Promise<void>>();
+  /** This queue, as recorded with each job it takes (see submitter.ts). */
+  private readonly submitter: Submitter;
+  private readonly releaseSubmitter: () => void;
 
   constructor(private readonly options: EmbeddedJobQueueOptions) {
     const { config } = options;
     this.ownsStore = options.store === undefined;
     this.store = options.store ?? JobStore.open(join(config.dataDir, "jobs.sqlite"));
+    const own = ownSubmitter(options.processKind ?? "service");
+    this.submitter = own.submitter;
+    this.releaseSubmitter = own.release;
+    this.ledger = new StoreLedger(this.store);
     this.imagesDir = resolve(config.dataDir, "images");
     this.uploadsDir = resolve(config.dataDir, "uploads");
     mkdirSync(this.imagesDir, { recursive: true });
@@ -239,7 +258,12 @@ export class EmbeddedJobQueue implements JobQueue {
     const report: RecoveryReport = { requeued: [], failed: [] };
     for (const job of this.store.unfinished()) {
       if (this.dispatcher.isWaiting(job.id) || this.dispatcher.isRunning(job.id)) continue;
-      const wanted = (this.options.requeue ?? requeueUnlessCli)(jobRecordOf(job));
+      // Another live process (a concurrent `easel imagine`, the running service) owns it.
+      if (isSubmitterAlive(job.submitter)) continue;
+      // The service's jobs wait for the service's next start; a CLI run only clears dead CLI runs.
+      if (job.submitter.kind === "service" && this.submitter.kind !== "service") continue;
+      const wanted =
+        job.submitter.kind === "service" && (this.options.requeue ?? requeueUnlessCli)(jobRecordOf(job));
       if (wanted && job.attempts < this.maxAttempts) {
         this.store.markQueued(job.id);
         const requeued = this.store.get(job.id)!;
@@ -248,7 +272,11 @@ export class EmbeddedJobQueue implements JobQueue {
         this.enqueue(requeued);
         report.requeued.push(job.id);
       } else {
-        const message = wanted ? queueMessages.interruptedTooOften() : queueMessages.interrupted();
+        const message = wanted
+          ? queueMessages.interruptedTooOften()
+          : job.submitter.kind === "cli"
+            ? queueMessages.commandLineEnded()
+            : queueMessages.interrupted();
         this.store.markFailed(job.id, { code: "device_failure", message }, this.now());
         this.logger.warn({ jobId: job.id, attempts: job.attempts }, "job failed: interrupted by a restart");
         this.events.emit("recovered", {
@@ -282,6 +310,7 @@ export class EmbeddedJobQueue implements JobQueue {
       request,
       tier: tierOf(request.requester, queue.priority),
       createdAt: this.now(),
+      submitter: this.submitter,
     });
     const position = this.enqueue(record);
     const { requester } = request;
@@ -446,6 +475,7 @@ export class EmbeddedJobQueue implements JobQueue {
     // Posted and expired images go now rather than at the next start's first sweep.
     await this.sweep().catch((error: unknown) => this.onInternalError(error, "sweep"));
     if (this.ownsStore) this.store.close();
+    this.releaseSubmitter();
   }
 
   /** Called once when stop() begins; returns the unsubscribe function. */
@@ -539,7 +569,8 @@ export class EmbeddedJobQueue implements JobQueue {
 
   /**
    * One job on one device; never rejects. Resolves (freeing the device for the next job) as soon as
-   * the engine's result is back; writing the images and recording the job carry on beside it.
+   * the device lets the run go, which is before its images are encoded; encoding, writing the
+   * images and recording the job carry on beside the next job.
    */
   private async run(job: LiveJob, device: DeviceWorker, signal: AbortSignal): Promise<void> {
     const requester: Requester = job.request.requester;
@@ -559,9 +590,10 @@ export class EmbeddedJobQueue implements JobQueue {
     job.attempts += 1;
     this.logger.info({ jobId: job.id, device: device.device, attempt: job.attempts }, "job started");
     this.events.emit("started", { jobId: job.id, requester, device: device.device, attempt: job.attempts });
+    let run: DeviceRun;
     try {
       const source = job.request.source ? await this.sourceImageOf(job.request.source) : undefined;
-      const result = await device.run(job.id, generateParamsOf(job.request, source), {
+      run = await device.start(job.id, generateParamsOf(job.request, source), {
         signal,
         onProgress: (progress) =>
           this.events.emit("progress", {
@@ -573,17 +605,42 @@ export class EmbeddedJobQueue implements JobQueue {
             ...(progress.preview ? { preview: progress.preview } : {}),
           }),
       });
-      // The result crossed a cancel on its way back: cancel() promised a `cancelled` event.
-      if (job.cancelRequest) throw new CancelledError();
-      const deviceMs = performance.now() - clock;
-      const finishing = this.finish(job, result, { startedAt, clock, deviceMs }).catch((error: unknown) =>
-        this.onInternalError(error, "finish"),
-      );
-      this.finishing.add(finishing);
-      void finishing.finally(() => this.finishing.delete(finishing));
     } catch (error) {
       this.fail(job, error, signal);
+      return;
     }
+    const freed = await run.freed;
+    const deviceMs = performance.now() - clock;
+    const ended = async () => {
+      try {
+        const result = await run.result;
+        // The result crossed a cancel on its way back: cancel() promised a `cancelled` event.
+        if (job.cancelRequest) throw new CancelledError();
+        return result;
+      } catch (error) {
+        this.fail(job, error, signal);
+        return undefined;
+      }
+    };
+    if (freed === "ended") {
+      // Ended on the device (failed, cancelled, or done without letting it go early): the job's
+      // end is recorded before the next job starts, as it always was.
+      const result = await ended();
+      if (result) this.track(this.finish(job, result, { startedAt, clock, deviceMs }));
+      return;
+    }
+    this.track(
+      ended().then((result) =>
+        result ? this.finish(job, result, { startedAt, clock, deviceMs }) : undefined,
+      ),
+    );
+  }
+
+  /** Keeps a job's tail (encoding, writing images) until it ends, so stop() can wait for it. */
+  private track(tail: Promise<void>): void {
+    const finishing = tail.catch((error: unknown) => this.onInternalError(error, "finish"));
+    this.finishing.add(finishing);
+    void finishing.finally(() => this.finishing.delete(finishing));
   }
 
   /** Writes a finished job's images, records it and tells the adapters; never rejects. */

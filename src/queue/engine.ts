@@ -22,6 +22,8 @@ export interface SdxlEngineSpec {
   exclamationAsPad?: boolean;
   /** A float32 VAE decoder .onnx, used when the model's own decoder overflows in float16. */
   vaeFallback?: string;
+  /** Where big models' optimised graphs are kept between loads (e.g. <dataDir>/onnx-cache); absent = none. */
+  optimizedCacheDir?: string;
 }
 
 export type EngineSpec = SdxlEngineSpec | SimulatedEngineSpec;
@@ -35,6 +37,7 @@ export function pipelineOptionsOf(spec: SdxlEngineSpec): PipelineOptions {
     ...(spec.intraOpThreads ? { intraOpThreads: spec.intraOpThreads } : {}),
     ...(spec.exclamationAsPad !== undefined ? { exclamationAsPad: spec.exclamationAsPad } : {}),
     ...(spec.vaeFallback ? { vaeFallback: spec.vaeFallback } : {}),
+    ...(spec.optimizedCacheDir ? { optimizedCache: { dir: spec.optimizedCacheDir } } : {}),
   };
 }
 

@@ -1,11 +1,13 @@
 /**
- * Finished images on disk, <dataDir>/images/<jobId>-<i>.<ext>, each written to a temporary name and
- * renamed, so a crash never leaves a half-written file under a final name.
+ * Finished images on disk, <dataDir>/images/<jobId>-<i>.<ext>, each written by src/files.ts to a
+ * temporary name beside it (`.<name>.<random>.tmp`) and renamed, so a crash never leaves a
+ * half-written file under a final name.
  */
-import { randomBytes } from "node:crypto";
-import { readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { EncodedImage } from "../pipeline/types.js";
+
+export { writeFileAtomically } from "../files.js";
 
 const EXTENSIONS: Record<EncodedImage["mime"], string> = {
   "image/png": "png",
@@ -22,19 +24,18 @@ export function imageFilePath(
   return join(imagesDir, `${jobId}-${index}.${EXTENSIONS[mime]}`);
 }
 
-export async function writeFileAtomically(path: string, data: Uint8Array): Promise<void> {
-  const temporary = `${path}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    await writeFile(temporary, data);
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
-}
+const IMAGE_NAME = /^([0-9a-f]+)-\d+\.(?:png|webp|jpg)$/;
+/** writeFileAtomically's temporary name for an image (left behind only by a crash mid-write). */
+const TEMPORARY_IMAGE_NAME = /^\.([0-9a-f]+)-\d+\.(?:png|webp|jpg)\.[0-9a-f]+\.tmp$/;
 
-/** Files in the images folder with the job id their name starts with. */
-export async function listImageFiles(imagesDir: string): Promise<Array<{ path: string; jobId: string }>> {
+/**
+ * Image files in the images folder, and the temporary files of interrupted writes, each with the
+ * job id in its name (the sweep deletes those whose job neither owns them nor may still write them).
+ * Other names are left alone.
+ */
+export async function listImageFiles(
+  imagesDir: string,
+): Promise<Array<{ path: string; jobId: string; temporary: boolean }>> {
   let names: string[];
   try {
     names = await readdir(imagesDir);
@@ -42,8 +43,8 @@ export async function listImageFiles(imagesDir: string): Promise<Array<{ path: s
     return [];
   }
   return names.flatMap((name) => {
-    const match = /^([0-9a-f]+)-\d+\./.exec(name);
-    return match ? [{ path: join(imagesDir, name), jobId: match[1]! }] : [];
+    const match = IMAGE_NAME.exec(name) ?? TEMPORARY_IMAGE_NAME.exec(name);
+    return match ? [{ path: join(imagesDir, name), jobId: match[1]!, temporary: name.startsWith(".") }] : [];
   });
 }
 

@@ -29,6 +29,8 @@ export const queueMessages = {
     "The image generator ran out of memory while making this one. Try a smaller size or fewer images at once.",
   interrupted: (): string =>
     "The bot restarted before this one could finish, and it couldn't be resumed. Please try again.",
+  commandLineEnded: (): string =>
+    "The easel imagine run that started this one ended before it finished (killed or crashed). Please run it again.",
   interruptedTooOften: (): string =>
     "This one was interrupted by a restart several times, so the bot gave up on it. Please try again with other settings.",
 };

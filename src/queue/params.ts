@@ -4,13 +4,15 @@ import { InvalidInputError } from "../errors.js";
 import type { GenerateParams } from "../pipeline/types.js";
 import { LIMITS, validateGenerateParams } from "../pipeline/validate.js";
 import { type GenerationRequest, isUploadSource } from "../requests/request.js";
+import { seedValue } from "../requests/values.js";
 
-/** A seed's decimal string as a bigint; BigInt alone would also take "0x1f", " 7 " or "". */
+/** A seed's decimal string as a bigint, read as chat and the CLI read it; BigInt alone would take "0x1f". */
 function seedOf(text: string, field: string): bigint {
-  if (!/^\d+$/.test(text)) {
+  const seed = seedValue(text);
+  if (seed === undefined) {
     throw new InvalidInputError(`Seeds are whole numbers from 0 to ${LIMITS.maxSeed}.`, field);
   }
-  return BigInt(text);
+  return seed;
 }
 
 /** `sourceImage` holds the bytes of the image `request.source` points at, when it is set. */

@@ -33,6 +33,11 @@ export interface SimulatedEngineSpec {
   loadMs?: number;
   /** Make loading fail with this message (a bad model folder). */
   loadError?: string;
+  /**
+   * Time to "encode" a run's images after letting the device go (sleeping, as the real encode
+   * waits on libuv's pool); default 0.
+   */
+  encodeMs?: number;
 }
 
 /** Side of the (solid colour) PNG each simulated image is. */
@@ -108,7 +113,9 @@ export class SimulatedEngine implements Engine {
     if (directive(params.prompt, "vae-overflow")) {
       throw new DeviceFailureError("The image decoder overflowed (simulated); a float32 VAE avoids it.");
     }
+    hooks.onDeviceFree?.();
     const t = performance.now();
+    if (this.spec.encodeMs) await sleep(this.spec.encodeMs);
     const images: GeneratedImage[] = [];
     for (let i = 0; i < params.count; i++) {
       const seed = params.seed + BigInt(i);

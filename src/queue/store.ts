@@ -6,10 +6,12 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { ConfigError, type ErrorCode } from "../errors.js";
+import { ConfigError, EaselError, type ErrorCode } from "../errors.js";
+import { describeFileError } from "../files.js";
 import type { EncodedImage, GenerateTimings } from "../pipeline/types.js";
-import type { GenerationRequest, UserId } from "../requests/request.js";
+import type { GenerationRequest, Platform, UserId } from "../requests/request.js";
 import type { JobStatus } from "./job-queue.js";
+import type { ProcessKind, Submitter } from "./submitter.js";
 
 export type { JobStatus } from "./job-queue.js";
 
@@ -48,6 +50,10 @@ export interface StoredJob {
   postedTo: string | undefined;
   postedAt: number | undefined;
   images: StoredImage[];
+  /** The process that submitted the job (for older rows: its kind, from the platform). */
+  submitter: Submitter;
+  /** Set when the result was deleted by its author or an admin. */
+  deleted?: { byUserId: UserId; at: number };
 }
 
 export interface NewJob {
@@ -55,6 +61,8 @@ export interface NewJob {
   request: GenerationRequest;
   tier: number;
   createdAt: number;
+  /** Default: a service job of no known process (as a row from before submitters were kept). */
+  submitter?: Submitter;
 }
 
 export interface FinishedImage {
@@ -91,6 +99,12 @@ interface JobRow {
   cancelled_by: string | null;
   posted_to: string | null;
   posted_at: number | null;
+  submitter_kind: ProcessKind | null;
+  submitter_pid: number | null;
+  submitter_start: string | null;
+  submitter_queue: string | null;
+  deleted_by?: string | null;
+  deleted_at?: number | null;
 }
 
 interface ImageRow {
@@ -103,6 +117,65 @@ interface ImageRow {
   height: number;
   deleted_at: number | null;
 }
+
+export interface StoredBan {
+  userId: UserId;
+  byUserId: UserId;
+  at: number;
+  reason?: string;
+}
+
+export interface StoredAction {
+  at: number;
+  actor: UserId;
+  action: "cancel" | "ban" | "unban" | "delete";
+  target: string;
+  detail?: string;
+  place?: string;
+}
+
+export interface DayRow {
+  day: string;
+  platform: Platform;
+  jobs: number;
+  images: number;
+  failed: number;
+  cancelled: number;
+}
+
+export interface AdminRequestRow {
+  id: number;
+  kind: "cancel";
+  target: string;
+  actor: string;
+  requested_at: number;
+  handled_at: number | null;
+  outcome: string | null;
+}
+
+interface BanRow {
+  user_id: string;
+  banned_by: string;
+  banned_at: number;
+  reason: string | null;
+}
+
+interface ActionRow {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  detail: string | null;
+  place: string | null;
+}
+
+const banOf = (row: BanRow): StoredBan => ({
+  userId: row.user_id as UserId,
+  byUserId: row.banned_by as UserId,
+  at: row.banned_at,
+  ...(row.reason !== null ? { reason: row.reason } : {}),
+});
 
 /** Each entry upgrades the schema by one version; never edit one that has shipped, append a new one. */
 const MIGRATIONS: readonly string[] = [
@@ -140,6 +213,46 @@ const MIGRATIONS: readonly string[] = [
      deleted_at INTEGER,
      PRIMARY KEY (job_id, idx)
    );`,
+  // Which process submitted each job, so a restart touches only its own kind's dead jobs.
+  `ALTER TABLE jobs ADD COLUMN submitter_kind TEXT CHECK (submitter_kind IN ('cli', 'service'));
+   ALTER TABLE jobs ADD COLUMN submitter_pid INTEGER;
+   ALTER TABLE jobs ADD COLUMN submitter_start TEXT;
+   ALTER TABLE jobs ADD COLUMN submitter_queue TEXT;
+   UPDATE jobs SET submitter_kind = CASE platform WHEN 'cli' THEN 'cli' ELSE 'service' END;`,
+  // Operator controls: where each job was asked (read from its request), deleted results, bans,
+  // the audit trail of admin actions, and admin requests that cross processes (CLI → service).
+  `ALTER TABLE jobs ADD COLUMN server_id TEXT GENERATED ALWAYS AS (json_extract(request, '$.requester.serverId')) VIRTUAL;
+   ALTER TABLE jobs ADD COLUMN channel_id TEXT GENERATED ALWAYS AS (json_extract(request, '$.requester.channelId')) VIRTUAL;
+   ALTER TABLE jobs ADD COLUMN deleted_by TEXT;
+   ALTER TABLE jobs ADD COLUMN deleted_at INTEGER;
+   CREATE INDEX jobs_by_user_time ON jobs (user_id, created_at);
+   CREATE INDEX jobs_by_time ON jobs (created_at);
+   CREATE TABLE bans (
+     user_id TEXT PRIMARY KEY,
+     banned_by TEXT NOT NULL,
+     banned_at INTEGER NOT NULL,
+     reason TEXT
+   );
+   CREATE TABLE admin_actions (
+     id INTEGER PRIMARY KEY,
+     at INTEGER NOT NULL,
+     actor TEXT NOT NULL,
+     action TEXT NOT NULL,
+     target TEXT NOT NULL,
+     detail TEXT,
+     place TEXT
+   );
+   CREATE INDEX admin_actions_by_time ON admin_actions (at);
+   CREATE TABLE admin_requests (
+     id INTEGER PRIMARY KEY,
+     kind TEXT NOT NULL CHECK (kind IN ('cancel')),
+     target TEXT NOT NULL,
+     actor TEXT NOT NULL,
+     requested_at INTEGER NOT NULL,
+     handled_at INTEGER,
+     outcome TEXT
+   );
+   CREATE INDEX admin_requests_pending ON admin_requests (id) WHERE handled_at IS NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -160,6 +273,41 @@ function migrate(db: Database.Database): void {
   }).immediate();
 }
 
+/**
+ * The job store cannot be opened. `message` is the operator's (the path and what is wrong, for the
+ * CLI and the logs); chat users only ever get `userMessage`, which names no path.
+ */
+export class JobStoreOpenError extends EaselError {
+  constructor(problem: string, cause: unknown) {
+    super("config", "The bot's job store is not set up correctly; its owner can see why in the logs.", {
+      cause,
+    });
+    this.message = `${problem}. Fix it, or point EASEL_DATA_DIR at another folder.`;
+  }
+}
+
+function folderProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "EEXIST" || code === "ENOTDIR") return "cannot be created: a file is in the way of a folder";
+  return `cannot be created: ${describeFileError(error)}`;
+}
+
+function databaseProblem(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const text = error instanceof Error ? error.message : String(error);
+  if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT") {
+    return `is not a readable SQLite database (${String(code)}: ${text}); move it aside to start an empty store`;
+  }
+  if (code === "SQLITE_CANTOPEN" || code === "SQLITE_READONLY" || code === "SQLITE_PERM") {
+    return `cannot be opened for writing (${String(code)}: ${text})`;
+  }
+  return `cannot be opened (${typeof code === "string" ? `${code}: ` : ""}${text})`;
+}
+
+/** The kind of process a job without a recorded submitter came from, as the submitter migration assumes. */
+const kindOfPlatform = (request: GenerationRequest): ProcessKind =>
+  request.requester.platform === "cli" ? "cli" : "service";
+
 const optional = <T>(value: T | null): T | undefined => (value === null ? undefined : value);
 
 export class JobStore {
@@ -168,8 +316,10 @@ export class JobStore {
   private constructor(private readonly db: Database.Database) {
     this.statements = {
       insert: db.prepare(
-        `INSERT INTO jobs (id, user_id, platform, request, tier, status, created_at)
-         VALUES (@id, @userId, @platform, @request, @tier, 'queued', @createdAt)`,
+        `INSERT INTO jobs (id, user_id, platform, request, tier, status, created_at,
+                           submitter_kind, submitter_pid, submitter_start, submitter_queue)
+         VALUES (@id, @userId, @platform, @request, @tier, 'queued', @createdAt,
+                 @submitterKind, @submitterPid, @submitterStart, @submitterQueue)`,
       ),
       get: db.prepare<[string], JobRow>("SELECT * FROM jobs WHERE id = ?"),
       images: db.prepare<[string], ImageRow>("SELECT * FROM images WHERE job_id = ? ORDER BY idx"),
@@ -215,17 +365,34 @@ export class JobStore {
     };
   }
 
-  /** Opens (creating when needed) the store at `file`; ":memory:" gives a throwaway store. */
+  /**
+   * Opens (creating when needed) the store at `file`; ":memory:" gives a throwaway store. A folder
+   * that cannot be made or a file that is not a usable database is a JobStoreOpenError naming
+   * the path and what is wrong.
+   */
   static open(file: string): JobStore {
-    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
-    const db = new Database(file);
-    db.pragma("journal_mode = WAL");
-    // WAL + NORMAL survives a killed process (not a power cut mid-commit), at a fraction of FULL's cost.
-    db.pragma("synchronous = NORMAL");
-    db.pragma("foreign_keys = ON");
-    db.pragma("busy_timeout = 5000");
-    migrate(db);
-    return new JobStore(db);
+    if (file !== ":memory:") {
+      try {
+        mkdirSync(dirname(file), { recursive: true });
+      } catch (error) {
+        throw new JobStoreOpenError(`the data folder ${dirname(file)} ${folderProblem(error)}`, error);
+      }
+    }
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file);
+      db.pragma("journal_mode = WAL");
+      // WAL + NORMAL survives a killed process (not a power cut mid-commit), at a fraction of FULL's cost.
+      db.pragma("synchronous = NORMAL");
+      db.pragma("foreign_keys = ON");
+      db.pragma("busy_timeout = 5000");
+      migrate(db);
+      return new JobStore(db);
+    } catch (error) {
+      db?.close();
+      if (error instanceof EaselError) throw error;
+      throw new JobStoreOpenError(`the job store ${file} ${databaseProblem(error)}`, error);
+    }
   }
 
   get schemaVersion(): number {
@@ -240,6 +407,10 @@ export class JobStore {
       request: JSON.stringify(job.request),
       tier: job.tier,
       createdAt: job.createdAt,
+      submitterKind: job.submitter?.kind ?? kindOfPlatform(job.request),
+      submitterPid: job.submitter?.pid ?? null,
+      submitterStart: job.submitter?.start ?? null,
+      submitterQueue: job.submitter?.queue ?? null,
     });
     return {
       id: job.id,
@@ -260,6 +431,7 @@ export class JobStore {
       postedTo: undefined,
       postedAt: undefined,
       images: [],
+      submitter: job.submitter ?? { kind: kindOfPlatform(job.request) },
     };
   }
 
@@ -339,6 +511,197 @@ export class JobStore {
     if (this.db.open) this.db.close();
   }
 
+  // ── Operator controls: usage, bans, deleted results, the audit trail, admin requests ─────────
+
+  private readonly operatorStatements = new Map<string, Database.Statement>();
+
+  /** A prepared statement of the operator queries, prepared once on first use. */
+  private sql(text: string): Database.Statement {
+    let statement = this.operatorStatements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.operatorStatements.set(text, statement);
+    }
+    return statement;
+  }
+
+  /** Images a user's requests since `since` hold (failed and cancelled ones excluded), and their latest request. */
+  usageSince(userId: UserId, since: number): { images: number; lastRequestAt: number | undefined } {
+    const used = this.sql(
+      `SELECT COALESCE(SUM(json_extract(request, '$.count')), 0) AS images FROM jobs
+       WHERE user_id = ? AND created_at >= ? AND status IN ('queued', 'running', 'done')`,
+    ).get(userId, since) as { images: number };
+    const latest = this.sql("SELECT MAX(created_at) AS at FROM jobs WHERE user_id = ?").get(userId) as {
+      at: number | null;
+    };
+    return { images: used.images, lastRequestAt: optional(latest.at) };
+  }
+
+  banOf(userId: UserId): StoredBan | undefined {
+    const row = this.sql("SELECT * FROM bans WHERE user_id = ?").get(userId) as BanRow | undefined;
+    return row ? banOf(row) : undefined;
+  }
+
+  bans(): StoredBan[] {
+    return (this.sql("SELECT * FROM bans ORDER BY banned_at").all() as BanRow[]).map(banOf);
+  }
+
+  /** Bans a user and records the action; false (and nothing recorded) when already banned. */
+  addBan(ban: StoredBan, place: string | undefined): boolean {
+    return this.db.transaction(() => {
+      const added = this.sql(
+        "INSERT OR IGNORE INTO bans (user_id, banned_by, banned_at, reason) VALUES (?, ?, ?, ?)",
+      ).run(ban.userId, ban.byUserId, ban.at, ban.reason ?? null).changes;
+      if (added === 1) {
+        this.addAction({
+          at: ban.at,
+          actor: ban.byUserId,
+          action: "ban",
+          target: ban.userId,
+          ...(ban.reason ? { detail: ban.reason } : {}),
+          ...(place ? { place } : {}),
+        });
+      }
+      return added === 1;
+    })();
+  }
+
+  /** Lifts a ban and records the action; false when there was none. */
+  removeBan(userId: UserId, byUserId: UserId, at: number, place: string | undefined): boolean {
+    return this.db.transaction(() => {
+      const removed = this.sql("DELETE FROM bans WHERE user_id = ?").run(userId).changes;
+      if (removed === 1) {
+        this.addAction({ at, actor: byUserId, action: "unban", target: userId, ...(place ? { place } : {}) });
+      }
+      return removed === 1;
+    })();
+  }
+
+  addAction(action: StoredAction): void {
+    this.sql(
+      "INSERT INTO admin_actions (at, actor, action, target, detail, place) VALUES (?, ?, ?, ?, ?, ?)",
+    ).run(action.at, action.actor, action.action, action.target, action.detail ?? null, action.place ?? null);
+  }
+
+  actionsSince(since: number): StoredAction[] {
+    const rows = this.sql("SELECT * FROM admin_actions WHERE at >= ? ORDER BY id").all(since) as ActionRow[];
+    return rows.map((row) => ({
+      at: row.at,
+      actor: row.actor as UserId,
+      action: row.action as StoredAction["action"],
+      target: row.target,
+      ...(row.detail !== null ? { detail: row.detail } : {}),
+      ...(row.place !== null ? { place: row.place } : {}),
+    }));
+  }
+
+  /**
+   * Marks a finished job's result deleted by `byUserId` and its images gone, and records the
+   * action; returns the files to remove, or undefined when it was already deleted (or not done).
+   * The files go after the commit: a crash in between leaves strays, which the sweep removes.
+   */
+  markResultDeleted(
+    jobId: string,
+    byUserId: UserId,
+    at: number,
+    place: string | undefined,
+  ): string[] | undefined {
+    return this.db.transaction(() => {
+      const marked = this.sql(
+        "UPDATE jobs SET deleted_by = ?, deleted_at = ? WHERE id = ? AND status = 'done' AND deleted_at IS NULL",
+      ).run(byUserId, at, jobId).changes;
+      if (marked !== 1) return undefined;
+      const paths = (
+        this.sql("SELECT path FROM images WHERE job_id = ? AND deleted_at IS NULL").all(jobId) as Array<{
+          path: string;
+        }>
+      ).map((row) => row.path);
+      this.sql("UPDATE images SET deleted_at = ? WHERE job_id = ? AND deleted_at IS NULL").run(at, jobId);
+      this.addAction({ at, actor: byUserId, action: "delete", target: jobId, ...(place ? { place } : {}) });
+      return paths;
+    })();
+  }
+
+  /** Cancels a queued or running job in the store alone (no process runs it); false when it had ended. */
+  cancelUnfinished(jobId: string, byUserId: UserId, at: number): boolean {
+    return (
+      this.sql(
+        `UPDATE jobs SET status = 'cancelled', finished_at = ?, cancelled_by = ?
+         WHERE id = ? AND status IN ('queued', 'running')`,
+      ).run(at, byUserId, jobId).changes === 1
+    );
+  }
+
+  /** Jobs per UTC day and platform created in [since, until), with their images, failures and cancels. */
+  dailyStats(since: number, until: number): DayRow[] {
+    return this.sql(
+      `SELECT strftime('%Y-%m-%d', created_at / 1000, 'unixepoch') AS day, platform,
+              COUNT(*) AS jobs,
+              COALESCE(SUM((SELECT COUNT(*) FROM images WHERE images.job_id = jobs.id)), 0) AS images,
+              SUM(status = 'failed') AS failed, SUM(status = 'cancelled') AS cancelled
+       FROM jobs WHERE created_at >= ? AND created_at < ?
+       GROUP BY day, platform ORDER BY day, platform`,
+    ).all(since, until) as DayRow[];
+  }
+
+  failuresByCode(since: number, until: number): Array<{ code: string; count: number }> {
+    return this.sql(
+      `SELECT COALESCE(error_code, 'unknown') AS code, COUNT(*) AS count FROM jobs
+       WHERE status = 'failed' AND created_at >= ? AND created_at < ? GROUP BY code ORDER BY count DESC, code`,
+    ).all(since, until) as Array<{ code: string; count: number }>;
+  }
+
+  /** Mean wait (submission to start) over started jobs, mean device time over finished ones. */
+  meanTimes(since: number, until: number): { waitMs: number | null; deviceMs: number | null } {
+    return this.sql(
+      `SELECT AVG(CASE WHEN started_at IS NOT NULL THEN started_at - created_at END) AS waitMs,
+              AVG(CASE WHEN status = 'done' THEN json_extract(timings, '$.totalMs') END) AS deviceMs
+       FROM jobs WHERE created_at >= ? AND created_at < ?`,
+    ).get(since, until) as { waitMs: number | null; deviceMs: number | null };
+  }
+
+  addAdminRequest(kind: "cancel", target: string, actor: UserId, at: number): number {
+    const info = this.sql(
+      "INSERT INTO admin_requests (kind, target, actor, requested_at) VALUES (?, ?, ?, ?)",
+    ).run(kind, target, actor, at);
+    return Number(info.lastInsertRowid);
+  }
+
+  pendingAdminRequests(): AdminRequestRow[] {
+    return this.sql(
+      "SELECT * FROM admin_requests WHERE handled_at IS NULL ORDER BY id",
+    ).all() as AdminRequestRow[];
+  }
+
+  /** Answers a request once: false when another process answered it first. */
+  settleAdminRequest(id: number, outcome: string, at: number): boolean {
+    return (
+      this.sql(
+        "UPDATE admin_requests SET handled_at = ?, outcome = ? WHERE id = ? AND handled_at IS NULL",
+      ).run(at, outcome, id).changes === 1
+    );
+  }
+
+  adminRequest(id: number): AdminRequestRow | undefined {
+    return this.sql("SELECT * FROM admin_requests WHERE id = ?").get(id) as AdminRequestRow | undefined;
+  }
+
+  /**
+   * The end of the audit trail: finished jobs whose images are all gone, admin actions and answered
+   * requests, older than `before`.
+   */
+  sweepAudit(before: number): { jobs: number; actions: number } {
+    return this.db.transaction(() => {
+      const jobs = this.sql(
+        `DELETE FROM jobs WHERE status IN ('done', 'failed', 'cancelled') AND COALESCE(finished_at, created_at) < ?
+         AND NOT EXISTS (SELECT 1 FROM images WHERE images.job_id = jobs.id AND images.deleted_at IS NULL)`,
+      ).run(before).changes;
+      const actions = this.sql("DELETE FROM admin_actions WHERE at < ?").run(before).changes;
+      this.sql("DELETE FROM admin_requests WHERE handled_at IS NOT NULL AND requested_at < ?").run(before);
+      return { jobs, actions };
+    })();
+  }
+
   private recordOf(row: JobRow): StoredJob {
     return {
       id: row.id,
@@ -370,6 +733,15 @@ export class JobStore {
         height: image.height,
         deleted: image.deleted_at !== null,
       })),
+      submitter: {
+        kind: row.submitter_kind ?? "service",
+        ...(row.submitter_pid !== null ? { pid: row.submitter_pid } : {}),
+        ...(row.submitter_start !== null ? { start: row.submitter_start } : {}),
+        ...(row.submitter_queue !== null ? { queue: row.submitter_queue } : {}),
+      },
+      ...(row.deleted_at != null
+        ? { deleted: { byUserId: row.deleted_by as UserId, at: row.deleted_at } }
+        : {}),
     };
   }
 }

@@ -17,6 +17,11 @@ import { queueMessages } from "./messages.js";
 
 export interface DeviceWorkerData {
   engine: EngineSpec;
+  /**
+   * Whether the device takes the next job as soon as a run's pixels exist (its images encoded
+   * meanwhile) rather than after encoding. Default true; false only to measure the difference.
+   */
+  freeBeforeEncode?: boolean;
 }
 
 export type ToWorker =
@@ -39,6 +44,8 @@ export type FromWorker =
   | { type: "ready" }
   | { type: "load-failed"; error: SerializedError }
   | { type: "progress"; jobId: string; progress: Progress }
+  /** The run no longer needs the device (its images are being encoded): send the next job. */
+  | { type: "device-free"; jobId: string }
   | { type: "done"; jobId: string; images: GeneratedImage[]; timings: GenerateTimings }
   /** `recycle`: the engine may be in a bad state (an unexpected error); start a fresh thread. */
   | { type: "failed"; jobId: string; error: SerializedError; recycle: boolean };

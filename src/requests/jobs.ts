@@ -8,6 +8,7 @@
  */
 import type { ErrorCode } from "../errors.js";
 import type { EncodedImage, GenerateTimings } from "../pipeline/types.js";
+import type { OperatorLedger } from "./operator.js";
 import type { GenerationRequest, Requester, UserId } from "./request.js";
 
 export type JobStatus = "queued" | "running" | "done" | "failed" | "cancelled";
@@ -50,6 +51,8 @@ export interface JobRecord {
   postedTo: string | undefined;
   postedAt: number | undefined;
   images: ImageRef[];
+  /** The result was deleted (its images removed) by its author or an admin. */
+  deleted?: { byUserId: UserId; at: number };
 }
 
 interface JobEvent {
@@ -122,6 +125,8 @@ export interface ImageStore {
 
 export interface JobQueue {
   readonly images: ImageStore;
+  /** Bans, usage, deleted results and the audit trail, kept in the same job store. */
+  readonly ledger: OperatorLedger;
 
   /** Starts the backend (device workers, connections); rejects when a device cannot load. */
   start(): Promise<void>;

@@ -20,6 +20,7 @@ const longId = `${"A".repeat(30)}${"z".repeat(30)}_-09`;
 const actions: ButtonAction[] = [
   { kind: "reroll", jobId: "job1" },
   { kind: "cancel", jobId: "job1" },
+  { kind: "delete", jobId: "job1" },
   { kind: "vary", jobId: "job1", imageIndex: 0, strength: "subtle" },
   { kind: "vary", jobId: longId, imageIndex: 99, strength: "strong" },
   { kind: "refine", jobId: "j", imageIndex: 2 },
@@ -130,6 +131,12 @@ describe("mayPress", () => {
     assert.equal(mayPress(anyone, "alice", "bob", "vary"), true);
     assert.equal(mayPress(anyone, "alice", "bob", "cancel"), false);
     assert.equal(mayPress(anyone, "alice", "alice", "cancel"), true);
+    assert.equal(
+      mayPress(anyone, "alice", "bob", "delete"),
+      false,
+      "deleting stays the author's (and admins')",
+    );
+    assert.equal(mayPress(anyone, "alice", "alice", "delete"), true);
   });
 });
 
@@ -301,7 +308,10 @@ describe("result buttons", () => {
       rows[2]!.map((b) => b.label),
       ["V3 subtle", "V3 strong", "Refine 3", "Upscale 3"],
     );
-    assert.deepEqual(decoded.at(-1), { kind: "reroll", jobId: "job7" });
+    assert.deepEqual(decoded.slice(-2), [
+      { kind: "reroll", jobId: "job7" },
+      { kind: "delete", jobId: "job7" },
+    ]);
   });
 
   it("use plain labels for one image and leave out upscale when it cannot grow", () => {
@@ -309,7 +319,7 @@ describe("result buttons", () => {
     const labels = resultButtons("job7", request)
       .flat()
       .map((b) => b.label);
-    assert.deepEqual(labels, ["Vary (subtle)", "Vary (strong)", "Refine", "🔄 Re-roll"]);
+    assert.deepEqual(labels, ["Vary (subtle)", "Vary (strong)", "Refine", "🔄 Re-roll", "🗑️ Delete"]);
     assert.deepEqual(decodeButton(cancelButton("job7").id), { kind: "cancel", jobId: "job7" });
   });
 });

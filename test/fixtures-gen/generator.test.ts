@@ -91,7 +91,7 @@ describe("fixture folder layout", () => {
 
   it("tokenizer files are the reference CLIP vocabulary and each tokenizer's own configs", async () => {
     const folder = (await fixtureModels()).base;
-    const vocab = await readFile(new URL("tokenizer/vocab.json", referenceDir));
+    const vocab = await readFile(new URL("../../assets/tokenizer/vocab.json", import.meta.url));
     for (const tokenizer of ["tokenizer", "tokenizer_2"]) {
       assert.ok((await readFile(join(folder, tokenizer, "vocab.json"))).equals(vocab));
       const config = await readJson(join(folder, tokenizer, "special_tokens_map.json"));

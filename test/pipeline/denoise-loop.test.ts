@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { applyGuidance } from "../../src/pipeline/conditioning.js";
 import { denoise, type NoisePredictor, ProgressReporter } from "../../src/pipeline/denoise.js";
 import { TorchGenerator } from "../../src/pipeline/noise/index.js";
 import {
@@ -47,15 +46,25 @@ const reference = readReference<{
 const SHAPE = [1, 4, 8, 8];
 const geometry = { count: 1, channels: 4, height: 8, width: 8 };
 
-/** The reference's stand-in UNet, guided with the production guidance code. */
+/**
+ * The reference's stand-in UNet on the loop's input buffer: [uncond; cond] on the same latents
+ * with guidance, which the loop's fused step applies (the production guidance code).
+ */
 function standIn(model: StandIn, guidance: number | undefined): NoisePredictor {
-  const eps = new Float32Array(model.cond.length);
+  const n = model.cond.length;
+  const input = new Float32Array(guidance === undefined ? n : 2 * n);
+  const output = new Float32Array(input.length);
   return {
-    async predict(x, t) {
-      const cond = standInEps(model, x, t, model.cond);
-      if (guidance === undefined) return cond;
-      applyGuidance(standInEps(model, x, t, model.uncond), cond, guidance, eps);
-      return eps;
+    input,
+    guidance,
+    async run(t) {
+      if (guidance === undefined) {
+        output.set(standInEps(model, input.subarray(0, n), t, model.cond));
+      } else {
+        output.set(standInEps(model, input.subarray(0, n), t, model.uncond));
+        output.set(standInEps(model, input.subarray(n), t, model.cond), n);
+      }
+      return output;
     },
   };
 }

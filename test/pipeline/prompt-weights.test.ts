@@ -16,6 +16,8 @@ import {
 } from "../../src/pipeline/tokenizer/index.js";
 
 const REFERENCE = join(import.meta.dirname, "../fixtures/reference/tokenizer");
+/** The CLIP vocabulary and SDXL tokenizer configs the product ships. */
+const ASSETS = join(import.meta.dirname, "../../assets");
 const BOS = 49406;
 const EOS = 49407;
 const CAT = 2368; // "cat</w>"
@@ -39,9 +41,10 @@ before(async () => {
   const load = async (name: "tokenizer" | "tokenizer_2") => {
     const dir = join(root, name);
     await mkdir(dir);
-    for (const file of ["vocab.json", "merges.txt"]) await copyFile(join(REFERENCE, file), join(dir, file));
+    for (const file of ["vocab.json", "merges.txt"])
+      await copyFile(join(ASSETS, "tokenizer", file), join(dir, file));
     await copyFile(
-      join(REFERENCE, "sdxl", name, "special_tokens_map.json"),
+      join(ASSETS, "sdxl", name, "special_tokens_map.json"),
       join(dir, "special_tokens_map.json"),
     );
     return ClipTokenizer.fromFolder(dir);

@@ -10,6 +10,8 @@ import { ClipTokenizer } from "../../src/pipeline/tokenizer/index.js";
 import { fixText } from "../../src/pipeline/tokenizer/text-fixes.js";
 
 const REFERENCE = join(import.meta.dirname, "../fixtures/reference/tokenizer");
+/** The CLIP vocabulary and SDXL tokenizer configs the product ships. */
+const ASSETS = join(import.meta.dirname, "../../assets");
 const BOS = 49406;
 const EOS = 49407;
 
@@ -43,9 +45,10 @@ const FTFY_GAPS: Readonly<Record<string, string>> = {
 async function makeTokenizerFolder(root: string, name: "tokenizer" | "tokenizer_2"): Promise<string> {
   const dir = join(root, name);
   await mkdir(dir, { recursive: true });
-  for (const file of ["vocab.json", "merges.txt"]) await copyFile(join(REFERENCE, file), join(dir, file));
+  for (const file of ["vocab.json", "merges.txt"])
+    await copyFile(join(ASSETS, "tokenizer", file), join(dir, file));
   for (const file of ["special_tokens_map.json", "tokenizer_config.json", "added_tokens.json"]) {
-    await copyFile(join(REFERENCE, "sdxl", name, file), join(dir, file));
+    await copyFile(join(ASSETS, "sdxl", name, file), join(dir, file));
   }
   return dir;
 }
@@ -179,8 +182,8 @@ describe("text clean-up", () => {
 describe("ClipTokenizer.fromFolder errors", () => {
   async function folderWith(files: Record<string, string | undefined>): Promise<string> {
     const dir = await mkdtemp(join(root, "broken-"));
-    const vocab = await readFile(join(REFERENCE, "vocab.json"), "utf8");
-    const merges = await readFile(join(REFERENCE, "merges.txt"), "utf8");
+    const vocab = await readFile(join(ASSETS, "tokenizer", "vocab.json"), "utf8");
+    const merges = await readFile(join(ASSETS, "tokenizer", "merges.txt"), "utf8");
     const all: Record<string, string | undefined> = { "vocab.json": vocab, "merges.txt": merges, ...files };
     for (const [name, text] of Object.entries(all))
       if (text !== undefined) await writeFile(join(dir, name), text);
@@ -247,7 +250,7 @@ describe("ClipTokenizer.fromFolder errors", () => {
   });
 
   it("accepts merges.txt with CRLF line endings", async () => {
-    const merges = (await readFile(join(REFERENCE, "merges.txt"), "utf8")).replaceAll("\n", "\r\n");
+    const merges = (await readFile(join(ASSETS, "tokenizer", "merges.txt"), "utf8")).replaceAll("\n", "\r\n");
     const tokenizer = await ClipTokenizer.fromFolder(await folderWith({ "merges.txt": merges }));
     assert.deepEqual(tokenizer.encode("a photo of a cat"), [320, 1125, 539, 320, 2368]);
   });

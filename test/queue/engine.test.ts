@@ -10,13 +10,14 @@ import { fixtureModels } from "../helpers/fixtures.js";
 import { tempDir } from "./support.js";
 
 describe("the SDXL engine", () => {
-  it("carries the VAE fallback, the tokenizer quirk and the thread count from the config", () => {
+  it("carries the VAE fallback, the tokenizer quirk, the thread count and the optimised-graph cache from the config", () => {
     const defaults = loadConfig({});
     const config: Config = {
       ...defaults,
       modelDir: "/models/base",
       refinerDir: "/models/refiner",
       vaeFallback: "/models/vae-fp32/model.onnx",
+      dataDir: "/var/easel",
       ort: { intraOpThreads: 3 },
       generation: { ...defaults.generation, openClipExclamation: false },
     };
@@ -28,6 +29,7 @@ describe("the SDXL engine", () => {
       intraOpThreads: 3,
       exclamationAsPad: true,
       vaeFallback: "/models/vae-fp32/model.onnx",
+      optimizedCache: { dir: "/var/easel/onnx-cache" },
     });
     const plain = pipelineOptionsOf(sdxlEngineFor(loadConfig({}), "cpu") as SdxlEngineSpec);
     assert.equal("vaeFallback" in plain, false);

@@ -1,7 +1,12 @@
 /**
- * `/imagine` as a Discord application command: the shared option table rendered as Discord's
- * option JSON (for the bulk-overwrite endpoint).
+ * The application commands the bot registers — `/imagine` from the shared option table (rendered
+ * as Discord's option JSON) plus the Discord-only image attachment, and `/help` — and their
+ * registration, which writes only when what Discord has differs from what this build would
+ * register (a bulk overwrite resets Discord's command cache for every user, so it is skipped when
+ * nothing changed).
  */
+import { type REST, Routes } from "discord.js";
+import type { Logger } from "pino";
 import { type ImagineOption, imagineOptions, type OptionKind } from "../../commands/options.js";
 import type { Config } from "../../config.js";
 
@@ -70,4 +75,115 @@ export function discordImagineCommand(config: Config): DiscordSlashCommand {
     description: "Create images from a text prompt with Stable Diffusion XL",
     options: discordCommandOptions(config),
   };
+}
+
+/** Discord's attachment option type. */
+const ATTACHMENT_OPTION = 11;
+/** Interaction contexts: 0 in a server, 1 in a DM with the bot. */
+const CONTEXTS = [0, 1];
+
+export const IMAGE_OPTION = "image";
+export const IMAGINE_COMMAND = "imagine";
+export const HELP_COMMAND = "help";
+
+type OptionDefinition =
+  | DiscordCommandOption
+  | { type: 11; name: string; description: string; required: boolean };
+
+export interface CommandDefinition {
+  type: 1;
+  name: string;
+  description: string;
+  options: OptionDefinition[];
+  contexts: number[];
+}
+
+/** Everything this deployment registers, in Discord's JSON shape. */
+export function commandDefinitions(config: Config): CommandDefinition[] {
+  const imagine = discordImagineCommand(config);
+  return [
+    {
+      ...imagine,
+      options: [
+        ...imagine.options,
+        {
+          type: ATTACHMENT_OPTION,
+          name: IMAGE_OPTION,
+          description: "A picture to refine instead of starting from noise",
+          required: false,
+        },
+      ],
+      contexts: CONTEXTS,
+    },
+    {
+      type: 1,
+      name: HELP_COMMAND,
+      description: "How to use /imagine: the options, flags and buttons",
+      options: [],
+      contexts: CONTEXTS,
+    },
+  ];
+}
+
+/**
+ * A command reduced to what decides its behaviour, with Discord's omissions filled in (it leaves
+ * out `required: false`, empty option lists and absent bounds), so a definition compares equal to
+ * what Discord returns for it.
+ */
+function canonical(command: Record<string, unknown>): string {
+  const options = Array.isArray(command.options) ? (command.options as Record<string, unknown>[]) : [];
+  return JSON.stringify({
+    type: command.type ?? 1,
+    name: command.name,
+    description: command.description,
+    contexts: Array.isArray(command.contexts) ? [...(command.contexts as number[])].sort() : null,
+    options: options.map((option) => ({
+      type: option.type,
+      name: option.name,
+      description: option.description,
+      required: option.required === true,
+      choices: Array.isArray(option.choices)
+        ? (option.choices as Record<string, unknown>[]).map((c) => ({ name: c.name, value: c.value }))
+        : [],
+      min_value: option.min_value ?? null,
+      max_value: option.max_value ?? null,
+      min_length: option.min_length ?? null,
+      max_length: option.max_length ?? null,
+    })),
+  });
+}
+
+/** Whether Discord's current commands are exactly the wanted ones (in any order). */
+export function sameCommands(
+  wanted: readonly CommandDefinition[],
+  current: readonly Record<string, unknown>[],
+): boolean {
+  if (wanted.length !== current.length) return false;
+  const have = current.map(canonical).sort();
+  const want = wanted.map((command) => canonical({ ...command })).sort();
+  return have.every((entry, i) => entry === want[i]);
+}
+
+/**
+ * Registers the commands in one guild (instant) or globally, unless Discord already has them.
+ * Returns whether it wrote.
+ */
+export async function registerCommands(
+  rest: REST,
+  target: { applicationId: string; guildId: string | undefined },
+  wanted: readonly CommandDefinition[],
+  logger: Logger,
+): Promise<boolean> {
+  const route = target.guildId
+    ? Routes.applicationGuildCommands(target.applicationId, target.guildId)
+    : Routes.applicationCommands(target.applicationId);
+  const scope = target.guildId ? `guild ${target.guildId}` : "global";
+  const current = (await rest.get(route)) as Record<string, unknown>[];
+  if (sameCommands(wanted, current)) {
+    logger.info({ scope }, "discord commands unchanged; not registering");
+    return false;
+  }
+  await rest.put(route, { body: wanted });
+  logger.info({ scope, commands: wanted.map((c) => c.name) }, "discord commands registered");
+  return true;
 }

@@ -47,36 +47,47 @@ export function decodedValueToByte(value: number): number {
 }
 
 /**
+ * decodedValueToByte for the conversion loop, with the same float32 results: value·0.5 is exact in
+ * float64 (and for float32 subnormals the sum rounds to 0.5 either way), so one rounding of
+ * value·0.5 + 0.5 equals diffusers' two. NaN maps to 0.
+ */
+function toByte(value: number): number {
+  let denormalized = fround(value * 0.5 + 0.5);
+  // biome-ignore lint/complexity/useMathMinMax: NaN must map to 0, which Math.max would not do
+  denormalized = denormalized > 1 ? 1 : denormalized >= 0 ? denormalized : 0;
+  const scaled = fround(denormalized * 255);
+  // floor(x + 0.5) rounds halves up; numpy rounds them to even. (Math.round has a slow path
+  // that made this loop 5x slower on real decoder output; truncation of a non-negative double
+  // is the same floor.)
+  let byte = (scaled + 0.5) | 0;
+  if (byte - scaled === 0.5 && (byte & 1) === 1) byte -= 1;
+  return byte;
+}
+
+/**
  * Writes one image's NCHW planes (starting at `start`) into interleaved RGB bytes and reports
  * whether the image can be shown: false when a value is NaN or ±Infinity (the SDXL 1.0 VAE's
- * float16 overflow) or every value is equal. Conversion and check share one pass, since this runs
- * over 3M values per 1024x1024 image.
+ * float16 overflow) or every value is equal. One pass per pixel over the three planes, writing
+ * each pixel's three bytes together, since this runs over 3M values per 1024x1024 image.
  */
 function writeRgb(decoded: Float32Array, start: number, plane: number, rgb: Uint8Array): boolean {
   const first = decoded[start]!;
-  let finite = true;
+  // x - x is 0 for finite x and NaN for NaN and ±Infinity; a NaN sum stays NaN.
+  let nonFinite = 0;
   let varies = false;
-  for (let channel = 0; channel < 3; channel++) {
-    const source = start + channel * plane;
-    for (let i = 0, target = channel; i < plane; i++, target += 3) {
-      const value = decoded[source + i]!;
-      // x - x is 0 for finite x and NaN for NaN and ±Infinity.
-      if (value - value !== 0) finite = false;
-      if (value !== first) varies = true;
-      // decodedValueToByte, inlined.
-      let denormalized = fround(fround(value * 0.5) + 0.5);
-      // biome-ignore lint/complexity/useMathMinMax: NaN must map to 0, which Math.max would not do
-      denormalized = denormalized > 1 ? 1 : denormalized >= 0 ? denormalized : 0;
-      const scaled = fround(denormalized * 255);
-      // floor(x + 0.5) rounds halves up; numpy rounds them to even. (Math.round has a slow path
-      // that made this loop 5x slower on real decoder output; truncation of a non-negative double
-      // is the same floor.)
-      let byte = (scaled + 0.5) | 0;
-      if (byte - scaled === 0.5 && (byte & 1) === 1) byte -= 1;
-      rgb[target] = byte;
-    }
+  const green = start + plane;
+  const blue = green + plane;
+  for (let i = 0, o = 0; i < plane; i++, o += 3) {
+    const r = decoded[start + i]!;
+    const g = decoded[green + i]!;
+    const b = decoded[blue + i]!;
+    nonFinite += r - r + (g - g) + (b - b);
+    if (r !== first || g !== first || b !== first) varies = true;
+    rgb[o] = toByte(r);
+    rgb[o + 1] = toByte(g);
+    rgb[o + 2] = toByte(b);
   }
-  return finite && varies;
+  return nonFinite === 0 && varies;
 }
 
 /**

@@ -39,9 +39,12 @@ const [R2, G2, B2] = F[2];
 const [R3, G3, B3] = F[3];
 const [RB, GB, BB] = B;
 
-/** Round to nearest and clamp to a byte; Uint8ClampedArray would do it too, but not into `out`. */
+/**
+ * Round to nearest and clamp to a byte; Uint8ClampedArray would do it too, but not into `out`.
+ * On (0, 255) truncating value + 0.5 is Math.round, without its slow path.
+ */
 function toByte(value: number): number {
-  return value <= 0 ? 0 : value >= 255 ? 255 : Math.round(value);
+  return value <= 0 ? 0 : value >= 255 ? 255 : (value + 0.5) | 0;
 }
 
 /**
@@ -70,6 +73,53 @@ export function latentToPreviewRgb(
     const l1 = latents[c1 + i];
     const l2 = latents[c2 + i];
     const l3 = latents[c3 + i];
+    rgb[o] = toByte(RB + l0 * R0 + l1 * R1 + l2 * R2 + l3 * R3);
+    rgb[o + 1] = toByte(GB + l0 * G0 + l1 * G1 + l2 * G2 + l3 * G3);
+    rgb[o + 2] = toByte(BB + l0 * B0 + l1 * B1 + l2 * B2 + l3 * B3);
+  }
+  return rgb;
+}
+
+/** What a step's preview is made from: the latents before the step and the UNet's raw output. */
+export interface PreviewSource {
+  /** [batch, 4, h, w]; image 0 is previewed. */
+  latents: Float32Array;
+  /** The UNet output: [uncond; cond] (each batch x 4 x h x w) with guidance, else the prediction. */
+  output: Float32Array;
+  guidance: number | undefined;
+  /** x0 ≈ sample·x + eps·e at this step (Scheduler.previewCoefficients). */
+  x0: { sample: number; eps: number };
+}
+
+/**
+ * Image 0's predicted clean latents, projected to RGB, in one pass and without intermediate
+ * arrays: guidance, x0 and the projection per pixel (float64 arithmetic; a preview need not be
+ * bit-exact). The same bytes as latentToPreviewRgb of that x0, up to float32 rounding.
+ */
+export function guidedPreviewRgb(source: PreviewSource, h: number, w: number, out?: Uint8Array): Uint8Array {
+  const plane = h * w;
+  const n = source.latents.length;
+  const guided = source.guidance !== undefined;
+  if (n < LATENT_CHANNELS * plane || source.output.length !== (guided ? 2 * n : n)) {
+    throw new RangeError(`latents and model output do not hold an image of shape [4, ${h}, ${w}]`);
+  }
+  const rgb = out ?? new Uint8Array(plane * 3);
+  if (rgb.length !== plane * 3) throw new RangeError(`out holds ${rgb.length} bytes; ${plane * 3} needed`);
+  const { latents: x, output } = source;
+  const g = source.guidance ?? 0;
+  const a = source.x0.sample;
+  const b = source.x0.eps;
+  const cond = guided ? n : 0;
+  const x0 = (i: number): number => {
+    const u = output[i]!;
+    const e = guided ? u + g * (output[cond + i]! - u) : u;
+    return a * x[i]! + b * e;
+  };
+  for (let i = 0, o = 0; i < plane; i++, o += 3) {
+    const l0 = x0(i);
+    const l1 = x0(plane + i);
+    const l2 = x0(2 * plane + i);
+    const l3 = x0(3 * plane + i);
     rgb[o] = toByte(RB + l0 * R0 + l1 * R1 + l2 * R2 + l3 * R3);
     rgb[o + 1] = toByte(GB + l0 * G0 + l1 * G1 + l2 * G2 + l3 * G3);
     rgb[o + 2] = toByte(BB + l0 * B0 + l1 * B1 + l2 * B2 + l3 * B3);

@@ -1,20 +1,27 @@
 /**
  * A thin wrapper over one onnxruntime InferenceSession: loads by file path (so external weights
  * beside the model resolve), reads input/output element types and ranks from the session's own
- * metadata, and times every run into a shared clock.
+ * metadata, and times every run into a shared clock. Big models can keep their optimised graph in
+ * a cache (see optimized-cache.ts), so that later loads skip ONNX Runtime's graph optimisation.
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { ConfigError, DeviceFailureError, ModelFolderError } from "../../errors.js";
+import { type OptimizedModelCache, optimizedEntryOf } from "./optimized-cache.js";
 
 export interface SessionPlacement {
   /** "cpu" or "cuda:N". */
   device: string;
   /** 0 lets onnxruntime choose. */
   intraOpThreads?: number;
+  /** Where optimised graphs of big models are kept between loads; absent = always optimise. */
+  optimizedCache?: OptimizedModelCache;
 }
+
+/** How a session was loaded: optimised now, optimised now and saved to the cache, or from the cache. */
+export type SessionOrigin = "optimized" | "saved-to-cache" | "from-cache";
 
 export interface TensorInfo {
   name: string;
@@ -109,6 +116,7 @@ export class ModelSession {
     readonly path: string,
     private readonly session: ort.InferenceSession,
     private readonly clock: SessionClock,
+    readonly origin: SessionOrigin = "optimized",
   ) {
     for (const meta of session.inputMetadata) {
       if (meta.isTensor) this.inputs.set(meta.name, { name: meta.name, type: meta.type, shape: meta.shape });
@@ -125,7 +133,10 @@ export class ModelSession {
       ...(placement.intraOpThreads ? { intraOpNumThreads: placement.intraOpThreads } : {}),
     };
     try {
-      return new ModelSession(path, await ort.InferenceSession.create(path, options), clock);
+      const cached = placement.optimizedCache
+        ? await ModelSession.loadCached(path, placement, options, clock)
+        : undefined;
+      return cached ?? new ModelSession(path, await ort.InferenceSession.create(path, options), clock);
     } catch (error) {
       const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
       if (placement.device !== "cpu" && PROVIDER_FAILURE.test(reason ?? "")) {
@@ -138,6 +149,59 @@ export class ModelSession {
       }
       throw new ModelFolderError(path, `could not be loaded as an ONNX model (${reason})`, { cause: error });
     }
+  }
+
+  /**
+   * Through the cache: its optimised graph when there is one (loaded with no further
+   * optimisation), else the model optimised now with the result saved for next time. Undefined
+   * when the model is too small to cache or the cache cannot be used; the caller then loads the
+   * plain way. A cache entry that will not load is removed.
+   */
+  private static async loadCached(
+    path: string,
+    placement: SessionPlacement,
+    options: ort.InferenceSession.SessionOptions,
+    clock: SessionClock,
+  ): Promise<ModelSession | undefined> {
+    const entry = await optimizedEntryOf(path, placement.device, placement.optimizedCache!);
+    if (!entry) return undefined;
+    const ready = await entry.ready();
+    if (ready) {
+      try {
+        const session = await ort.InferenceSession.create(ready, {
+          ...options,
+          graphOptimizationLevel: "disabled",
+        });
+        return new ModelSession(path, session, clock, "from-cache");
+      } catch {
+        await entry.discard();
+        return undefined;
+      }
+    }
+    const target = await entry.begin();
+    if (!target) return undefined;
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(path, {
+        ...options,
+        optimizedModelFilePath: target.modelPath,
+        // Not ORT's warning that the saved graph suits this CPU only: the cache key names the CPU.
+        logSeverityLevel: 3,
+        // Weights go to one external file beside the saved graph (a graph over 2 GB cannot be one protobuf).
+        extra: {
+          session: {
+            optimized_model_external_initializers_file_name: target.dataFileName,
+            optimized_model_external_initializers_min_size_in_bytes: "1024",
+          },
+        },
+      });
+    } catch {
+      // Saving failed (disk full, a model ONNX Runtime cannot serialise): load without the cache.
+      await target.abandon();
+      return undefined;
+    }
+    await target.commit();
+    return new ModelSession(path, session, clock, "saved-to-cache");
   }
 
   get inputNames(): string[] {

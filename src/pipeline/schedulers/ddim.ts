@@ -4,7 +4,14 @@
  */
 import { InvalidInputError } from "../../errors.js";
 import type { ResolvedSchedulerConfig } from "./config.js";
-import { checkSameLength, checkStepIndex, type Scheduler } from "./scheduler.js";
+import {
+  checkGuidedStep,
+  checkSameLength,
+  checkStepIndex,
+  type GuidedStep,
+  guidedEps,
+  type Scheduler,
+} from "./scheduler.js";
 import { ddimTimesteps } from "./spacing.js";
 import type { TrainSchedule } from "./train-schedule.js";
 
@@ -69,8 +76,18 @@ export class DdimScheduler implements Scheduler {
   }
 
   step(eps: Float32Array, stepIndex: number, latents: Float32Array): void {
+    this.stepGuided({ output: eps, guidance: undefined, latents }, stepIndex);
+  }
+
+  stepGuided(step: GuidedStep, stepIndex: number): void {
     checkStepIndex(stepIndex, this.timesteps.length);
-    checkSameLength(latents, eps);
+    const secondCopy = checkGuidedStep(step);
+    // scale_model_input is the identity here: the next input is the new latents themselves.
+    if (step.nextInput !== undefined) checkStepIndex(stepIndex + 1, this.timesteps.length);
+    const { output, latents, nextInput } = step;
+    const n = latents.length;
+    const guided = step.guidance !== undefined;
+    const g = fl(step.guidance ?? 0);
     const sqrtAlpha = this.sqrtAlpha[stepIndex]!;
     const sqrtBeta = this.sqrtBeta[stepIndex]!;
     const sqrtAlphaPrev = this.sqrtAlphaPrev[stepIndex]!;
@@ -78,9 +95,9 @@ export class DdimScheduler implements Scheduler {
     const prediction = this.config.predictionType;
     const clip = this.config.clipSample;
     const range = fl(this.config.clipSampleRange);
-    for (let i = 0; i < latents.length; i++) {
+    for (let i = 0; i < n; i++) {
       const x = latents[i]!;
-      const e = eps[i]!;
+      const e = guidedEps(output, n, i, g, guided);
       let x0: number;
       let predEps: number;
       if (prediction === "epsilon") {
@@ -94,8 +111,22 @@ export class DdimScheduler implements Scheduler {
         predEps = fl(fl(x - fl(sqrtAlpha * x0)) / sqrtBeta);
       }
       if (clip) x0 = Math.min(range, Math.max(-range, x0));
-      latents[i] = fl(sqrtAlphaPrev * x0) + fl(direction * predEps);
+      const y = fl(fl(sqrtAlphaPrev * x0) + fl(direction * predEps));
+      latents[i] = y;
+      if (nextInput !== undefined) {
+        nextInput[i] = y;
+        nextInput[i + secondCopy] = y;
+      }
     }
+  }
+
+  previewCoefficients(stepIndex: number): { sample: number; eps: number } {
+    const sqrtAlpha = this.sqrtAlpha[stepIndex] ?? 1;
+    const sqrtBeta = this.sqrtBeta[stepIndex] ?? 0;
+    if (this.config.predictionType === "epsilon")
+      return { sample: 1 / sqrtAlpha, eps: -sqrtBeta / sqrtAlpha };
+    if (this.config.predictionType === "v_prediction") return { sample: sqrtAlpha, eps: -sqrtBeta };
+    return { sample: 0, eps: 1 };
   }
 
   addNoise(clean: Float32Array, noise: Float32Array, stepIndex: number, out: Float32Array): void {

@@ -10,7 +10,14 @@
 import type { ResolvedSchedulerConfig } from "./config.js";
 import { karrasSigmas, logSigmasFloat32, sigmaToTimestep } from "./karras.js";
 import { roundHalfEven } from "./numerics.js";
-import { checkSameLength, checkStepIndex, type Scheduler } from "./scheduler.js";
+import {
+  checkGuidedStep,
+  checkSameLength,
+  checkStepIndex,
+  type GuidedStep,
+  guidedEps,
+  type Scheduler,
+} from "./scheduler.js";
 import type { TrainSchedule } from "./train-schedule.js";
 
 const fl = Math.fround;
@@ -103,39 +110,58 @@ export class DpmSolverScheduler implements Scheduler {
   }
 
   step(eps: Float32Array, stepIndex: number, latents: Float32Array): void {
+    this.stepGuided({ output: eps, guidance: undefined, latents }, stepIndex);
+  }
+
+  stepGuided(step: GuidedStep, stepIndex: number): void {
     checkStepIndex(stepIndex, this.timesteps.length);
-    checkSameLength(latents, eps);
-    if (stepIndex !== this.lastStepIndex + 1 || this.previousX0?.length !== latents.length)
-      this.lowerOrderNums = 0;
-    if (this.previousX0?.length !== latents.length) this.previousX0 = new Float32Array(latents.length);
+    const secondCopy = checkGuidedStep(step);
+    // scale_model_input is the identity here: the next input is the new latents themselves.
+    if (step.nextInput !== undefined) checkStepIndex(stepIndex + 1, this.timesteps.length);
+    const { output, latents, nextInput } = step;
+    const n = latents.length;
+    const guided = step.guidance !== undefined;
+    const g = fl(step.guidance ?? 0);
+    if (stepIndex !== this.lastStepIndex + 1 || this.previousX0?.length !== n) this.lowerOrderNums = 0;
+    if (this.previousX0?.length !== n) this.previousX0 = new Float32Array(n);
     const previous = this.previousX0;
 
     const k = this.coefficients(stepIndex, this.orderAt(stepIndex, this.lowerOrderNums));
     const alpha = this.alphaT[stepIndex]!;
     const sigmaT = this.sigmaT[stepIndex]!;
     const { sampleCoef, x0Coef } = k;
-    if (k.order === 1) {
-      for (let i = 0; i < latents.length; i++) {
-        const x = latents[i]!;
-        const x0 = this.x0(x, eps[i]!, alpha, sigmaT);
-        previous[i] = x0;
-        latents[i] = fl(sampleCoef * x) - fl(x0Coef * x0);
-      }
-    } else {
-      const invR0 = k.invR0!;
-      const d1Coef = k.d1Coef!;
-      const heun = this.config.solverType === "heun";
-      for (let i = 0; i < latents.length; i++) {
-        const x = latents[i]!;
-        const x0 = this.x0(x, eps[i]!, alpha, sigmaT);
+    const secondOrder = k.order === 2;
+    const invR0 = k.invR0 ?? 0;
+    const d1Coef = k.d1Coef ?? 0;
+    const heun = this.config.solverType === "heun";
+    for (let i = 0; i < n; i++) {
+      const x = latents[i]!;
+      const x0 = this.x0(x, guidedEps(output, n, i, g, guided), alpha, sigmaT);
+      let y: number;
+      if (!secondOrder) {
+        y = fl(fl(sampleCoef * x) - fl(x0Coef * x0));
+      } else {
         const d1 = fl(invR0 * fl(x0 - previous[i]!));
-        previous[i] = x0;
         const first = fl(fl(sampleCoef * x) - fl(x0Coef * x0));
-        latents[i] = heun ? first + fl(d1Coef * d1) : first - fl(d1Coef * d1);
+        y = fl(heun ? first + fl(d1Coef * d1) : first - fl(d1Coef * d1));
+      }
+      previous[i] = x0;
+      latents[i] = y;
+      if (nextInput !== undefined) {
+        nextInput[i] = y;
+        nextInput[i + secondCopy] = y;
       }
     }
     this.lowerOrderNums = Math.min(this.lowerOrderNums + 1, 2);
     this.lastStepIndex = stepIndex;
+  }
+
+  previewCoefficients(stepIndex: number): { sample: number; eps: number } {
+    const alpha = this.alphaT[stepIndex] ?? 1;
+    const sigmaT = this.sigmaT[stepIndex] ?? 0;
+    if (this.config.predictionType === "epsilon") return { sample: 1 / alpha, eps: -sigmaT / alpha };
+    if (this.config.predictionType === "v_prediction") return { sample: alpha, eps: -sigmaT };
+    return { sample: 0, eps: 1 };
   }
 
   addNoise(clean: Float32Array, noise: Float32Array, stepIndex: number, out: Float32Array): void {

@@ -9,7 +9,14 @@ import type { SchedulerName } from "../types.js";
 import type { ResolvedSchedulerConfig } from "./config.js";
 import { karrasSigmas, logSigmasFloat32, sigmaToTimestep } from "./karras.js";
 import { interpIndexTable } from "./numerics.js";
-import { checkSameLength, checkStepIndex, type Scheduler } from "./scheduler.js";
+import {
+  checkGuidedStep,
+  checkSameLength,
+  checkStepIndex,
+  type GuidedStep,
+  guidedEps,
+  type Scheduler,
+} from "./scheduler.js";
 import { eulerFamilyTimesteps } from "./spacing.js";
 import type { TrainSchedule } from "./train-schedule.js";
 
@@ -97,7 +104,26 @@ abstract class EulerFamilyScheduler implements Scheduler {
 
   reset(): void {}
 
-  abstract step(eps: Float32Array, stepIndex: number, latents: Float32Array, noise?: Float32Array): void;
+  step(eps: Float32Array, stepIndex: number, latents: Float32Array, noise?: Float32Array): void {
+    this.stepGuided({ output: eps, guidance: undefined, latents, noise }, stepIndex);
+  }
+
+  abstract stepGuided(step: GuidedStep, stepIndex: number): void;
+
+  previewCoefficients(stepIndex: number): { sample: number; eps: number } {
+    const sigma = this.sigmas[stepIndex] ?? 0;
+    if (this.prediction === EPSILON) return { sample: 1, eps: -sigma };
+    const { vScale, vSkip } = this.vCoefficients(sigma);
+    if (this.prediction === V_PREDICTION) return { sample: 1 / vSkip, eps: vScale };
+    return { sample: 0, eps: 1 };
+  }
+
+  /** scale_model_input's divisor at the step after this one, when the fused step writes its input. */
+  protected nextDivisor(step: GuidedStep, stepIndex: number): number {
+    if (step.nextInput === undefined) return 1;
+    checkStepIndex(stepIndex + 1, this.timesteps.length);
+    return this.divisors[stepIndex + 1]!;
+  }
 
   /** v-prediction's c_out = -sigma/sqrt(sigma^2+1) and c_skip's divisor sigma^2 + 1, in float32. */
   protected vCoefficients(sigma: number): { vScale: number; vSkip: number } {
@@ -117,16 +143,43 @@ export class EulerScheduler extends EulerFamilyScheduler {
   readonly name = "euler" as const;
   readonly needsNoise = false;
 
-  step(eps: Float32Array, stepIndex: number, latents: Float32Array): void {
+  stepGuided(step: GuidedStep, stepIndex: number): void {
     checkStepIndex(stepIndex, this.timesteps.length);
-    checkSameLength(latents, eps);
+    const secondCopy = checkGuidedStep(step);
+    const divisor = this.nextDivisor(step, stepIndex);
+    const { output, latents, nextInput } = step;
+    const n = latents.length;
+    const guided = step.guidance !== undefined;
+    const g = fl(step.guidance ?? 0);
     const sigma = this.sigmas[stepIndex]!;
     const dt = fl(this.sigmas[stepIndex + 1]! - sigma);
+    if (this.prediction === EPSILON && guided && nextInput !== undefined) {
+      // SDXL's default (epsilon, guidance, mid-run): the same operations without per-value branches.
+      for (let i = 0; i < n; i++) {
+        const x = latents[i]!;
+        const u = output[i]!;
+        const e = fl(u + fl(g * fl(output[n + i]! - u)));
+        const derivative = fl(fl(x - fl(x - fl(sigma * e))) / sigma);
+        const y = fl(x + fl(derivative * dt));
+        latents[i] = y;
+        const scaled = y / divisor;
+        nextInput[i] = scaled;
+        nextInput[i + secondCopy] = scaled;
+      }
+      return;
+    }
     const { vScale, vSkip } = this.vCoefficients(sigma);
-    for (let i = 0; i < latents.length; i++) {
+    for (let i = 0; i < n; i++) {
       const x = latents[i]!;
-      const derivative = fl(fl(x - this.x0(x, eps[i]!, sigma, vScale, vSkip)) / sigma);
-      latents[i] = x + fl(derivative * dt);
+      const e = guidedEps(output, n, i, g, guided);
+      const derivative = fl(fl(x - this.x0(x, e, sigma, vScale, vSkip)) / sigma);
+      const y = fl(x + fl(derivative * dt));
+      latents[i] = y;
+      if (nextInput !== undefined) {
+        const scaled = y / divisor;
+        nextInput[i] = scaled;
+        nextInput[i + secondCopy] = scaled;
+      }
     }
   }
 }
@@ -151,20 +204,33 @@ export class EulerAncestralScheduler extends EulerFamilyScheduler {
     }
   }
 
-  step(eps: Float32Array, stepIndex: number, latents: Float32Array, noise?: Float32Array): void {
+  stepGuided(step: GuidedStep, stepIndex: number): void {
     checkStepIndex(stepIndex, this.timesteps.length);
+    const noise = step.noise;
     if (noise === undefined) {
       throw new InvalidInputError("Euler ancestral needs fresh noise at every step.", "noise");
     }
-    checkSameLength(latents, eps, noise);
+    const secondCopy = checkGuidedStep(step);
+    const divisor = this.nextDivisor(step, stepIndex);
+    const { output, latents, nextInput } = step;
+    const n = latents.length;
+    const guided = step.guidance !== undefined;
+    const g = fl(step.guidance ?? 0);
     const sigma = this.sigmas[stepIndex]!;
     const up = this.sigmaUp[stepIndex]!;
     const dt = fl(this.sigmaDown[stepIndex]! - sigma);
     const { vScale, vSkip } = this.vCoefficients(sigma);
-    for (let i = 0; i < latents.length; i++) {
+    for (let i = 0; i < n; i++) {
       const x = latents[i]!;
-      const derivative = fl(fl(x - this.x0(x, eps[i]!, sigma, vScale, vSkip)) / sigma);
-      latents[i] = fl(x + fl(derivative * dt)) + fl(noise[i]! * up);
+      const e = guidedEps(output, n, i, g, guided);
+      const derivative = fl(fl(x - this.x0(x, e, sigma, vScale, vSkip)) / sigma);
+      const y = fl(fl(x + fl(derivative * dt)) + fl(noise[i]! * up));
+      latents[i] = y;
+      if (nextInput !== undefined) {
+        const scaled = y / divisor;
+        nextInput[i] = scaled;
+        nextInput[i + secondCopy] = scaled;
+      }
     }
   }
 }

@@ -23,12 +23,66 @@ export interface Scheduler {
   scaleModelInput(sample: Float32Array, stepIndex: number, out: Float32Array): void;
   /** One denoising step, updating `latents` in place. */
   step(eps: Float32Array, stepIndex: number, latents: Float32Array, noise?: Float32Array): void;
+  /**
+   * One pass over the latents doing what the loop does between two UNet runs: classifier-free
+   * guidance on the raw UNet output, the step, and the next step's scale_model_input. Each value
+   * is the same float32 result as applyGuidance, step and scaleModelInput called in turn.
+   */
+  stepGuided(step: GuidedStep, stepIndex: number): void;
+  /** x0 ≈ sample·x + eps·e at this step: cheap coefficients for live previews (not bit-exact). */
+  previewCoefficients(stepIndex: number): { sample: number; eps: number };
   /** img2img: out = add_noise(clean, noise) at timesteps[stepIndex]; `out` may be `clean`. */
   addNoise(clean: Float32Array, noise: Float32Array, stepIndex: number, out: Float32Array): void;
   /** The model's estimate of the clean latents at this step (for previews); no state changes. */
   predictOriginal(sample: Float32Array, eps: Float32Array, stepIndex: number, out: Float32Array): void;
   /** Forgets multistep history, as a freshly built scheduler. */
   reset(): void;
+}
+
+/** The inputs and outputs of one fused step (see Scheduler.stepGuided). */
+export interface GuidedStep {
+  /** The UNet's output: the noise prediction, or with guidance [uncond; cond] (twice as long). */
+  output: Float32Array;
+  /** The guidance scale, or undefined when `output` is the prediction itself. */
+  guidance: number | undefined;
+  /** [B, 4, h, w], updated in place. */
+  latents: Float32Array;
+  /** Euler ancestral's fresh noise for this step. */
+  noise?: Float32Array;
+  /**
+   * When given, receives scale_model_input(latents after this step, stepIndex + 1), once or twice
+   * back to back (the UNet's [uncond; cond] batch reads the same latents twice).
+   */
+  nextInput?: Float32Array;
+}
+
+const fl = Math.fround;
+
+/**
+ * Element i of the guided noise prediction: uncond + g·(cond − uncond), each operation rounded to
+ * float32 as applyGuidance does; the prediction itself without guidance. Small enough to inline.
+ */
+export function guidedEps(output: Float32Array, n: number, i: number, g: number, guided: boolean): number {
+  const u = output[i]!;
+  return guided ? fl(u + fl(g * fl(output[n + i]! - u))) : u;
+}
+
+/** Checks a fused step's shapes; returns the offset of nextInput's second copy (0 when single). */
+export function checkGuidedStep(step: GuidedStep): number {
+  const n = step.latents.length;
+  const expected = step.guidance === undefined ? n : 2 * n;
+  if (step.output.length !== expected) {
+    throw new InvalidInputError(
+      `The model output holds ${step.output.length} values; ${expected} expected for these latents.`,
+      "latents",
+    );
+  }
+  if (step.noise !== undefined) checkSameLength(step.latents, step.noise);
+  const next = step.nextInput;
+  if (next !== undefined && next.length !== n && next.length !== 2 * n) {
+    throw new InvalidInputError(`The next model input must hold ${n} or ${2 * n} values.`, "latents");
+  }
+  return next !== undefined && next.length === 2 * n ? n : 0;
 }
 
 export function checkStepIndex(stepIndex: number, steps: number): void {

@@ -39,10 +39,12 @@ import {
   type RecoveryReport,
   type SubmitResult,
 } from "../job-queue.js";
+import { StoreLedger } from "../ledger.js";
 import { queueMessages } from "../messages.js";
 import { tierOf } from "../ordering.js";
 import { validateRequest } from "../params.js";
 import { JobStore, type StoredJob } from "../store.js";
+import { isSubmitterAlive, ownSubmitter, type Submitter } from "../submitter.js";
 import { atMost, connectRedis, redactRedisUrl, untilReady } from "./connection.js";
 import { type ConsumerTimings, DeviceConsumer } from "./consumer.js";
 import { BULL_PREFIX, CANCEL_CHANNEL, QUEUE_NAME, redisKeys } from "./keys.js";
@@ -133,6 +135,10 @@ const UPLOAD_ID = /^upload-[0-9a-f]{16}$/;
 
 export class RedisJobQueue implements JobQueue {
   readonly images: ImageStore;
+  readonly ledger: StoreLedger;
+  /** This gateway, as recorded with each job it takes (see ../submitter.ts). */
+  private readonly submitter: Submitter;
+  private readonly releaseSubmitter: () => void;
   private readonly config: Config & { redisUrl: string };
   private readonly store: JobStore;
   private readonly ownsStore: boolean;
@@ -174,6 +180,10 @@ export class RedisJobQueue implements JobQueue {
     this.config = config;
     this.ownsStore = options.store === undefined;
     this.store = options.store ?? JobStore.open(join(config.dataDir, "jobs.sqlite"));
+    const own = ownSubmitter("service");
+    this.submitter = own.submitter;
+    this.releaseSubmitter = own.release;
+    this.ledger = new StoreLedger(this.store);
     this.imagesDir = resolve(config.dataDir, "images");
     mkdirSync(this.imagesDir, { recursive: true });
     this.now = options.now ?? Date.now;
@@ -273,6 +283,8 @@ export class RedisJobQueue implements JobQueue {
     const report: RecoveryReport = { requeued: [], failed: [] };
     for (const stored of this.store.unfinished()) {
       if (this.line.isWaiting(stored.id) || this.line.releasedJob(stored.id)) continue;
+      // Another live gateway or `easel imagine` owns it.
+      if (isSubmitterAlive(stored.submitter)) continue;
       const record = jobRecordOf(stored);
       const wanted = (this.options.requeue ?? requeueUnlessCli)(record);
       const remote = wanted
@@ -344,6 +356,7 @@ export class RedisJobQueue implements JobQueue {
       request,
       tier: tierOf(request.requester, queue.priority),
       createdAt: this.now(),
+      submitter: this.submitter,
     });
     const live = this.liveOf(stored);
     this.enqueue(live);
@@ -501,6 +514,7 @@ export class RedisJobQueue implements JobQueue {
     await atMost(this.queue.close(), STOP_WAIT_MS);
     this.queueConnection.disconnect();
     this.redis.disconnect();
+    this.releaseSubmitter();
     if (this.ownsStore) this.store.close();
   }
 

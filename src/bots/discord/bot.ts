@@ -1,0 +1,345 @@
+/**
+ * The Discord bot: a discord.js gateway client that turns `/imagine`, `/help` and button presses
+ * into chat-service calls and keeps one JobMessage per job in step with the service's views.
+ *
+ * Answering within Discord's 3 s: the service parses, validates and queues in one fast call, so the
+ * first answer is that call's outcome — a private (ephemeral) error with nothing queued, or the
+ * job's first view posted publicly as the reply, which later views edit. Should the call ever be
+ * slow (an attachment download, a busy store), the bot defers privately before the deadline and,
+ * for an accepted job, posts the job's message in the channel instead.
+ */
+import {
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+  Client,
+  Events,
+  GatewayIntentBits,
+  type Interaction,
+  InteractionResponseType,
+  MessageFlags,
+  Partials,
+  Routes,
+} from "discord.js";
+import type { Logger } from "pino";
+import { isEaselButtonId } from "../../commands/buttons.js";
+import type { ChatReply, ChatService, ImagineInput, JobView } from "../../commands/chat.js";
+import { chatTexts } from "../../commands/texts.js";
+import { MAX_UPLOAD_BYTES } from "../../commands/upload.js";
+import type { DiscordConfig } from "../../config.js";
+import type { AdapterContext } from "../adapter.js";
+import {
+  commandDefinitions,
+  HELP_COMMAND,
+  IMAGE_OPTION,
+  IMAGINE_COMMAND,
+  registerCommands,
+} from "./commands.js";
+import { describeError, JobMessage, type MessageTarget, request } from "./job-message.js";
+import { type MessageDraft, renderView, textMessage } from "./render.js";
+import { discordUserId, missingPermissions, whereOf, whoOf } from "./requester.js";
+import { discordTexts } from "./texts.js";
+
+export interface DiscordBotOptions {
+  /** How long an interaction token is used before posting with the bot token (Discord: 15 min). */
+  tokenLifetimeMs?: number;
+  /** Past this, a still-running answer is deferred privately (Discord allows 3 s). */
+  answerWithinMs?: number;
+  /** At most one progress edit per message per this many ms (default 2 s: Discord's edit limits). */
+  viewIntervalMs?: number;
+}
+
+/** 15 minutes, less a margin for a slow edit. */
+const TOKEN_LIFETIME_MS = 14.5 * 60_000;
+const ANSWER_WITHIN_MS = 2000;
+/** The upload limit when Discord has not said (channel messages after a restart). */
+const DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024;
+const MEGABYTE = 1024 * 1024;
+/** Progress views at most this often per message (Discord's edit rate limits). */
+const VIEW_INTERVAL_MS = 2000;
+/** Interaction ids remembered to ignore a repeat delivery. */
+const SEEN_LIMIT = 1000;
+
+type Answerable = ChatInputCommandInteraction | ButtonInteraction;
+
+export class DiscordBot {
+  private readonly config: DiscordConfig;
+  private readonly chat: ChatService;
+  private readonly logger: Logger;
+  private readonly client: Client;
+  private readonly tokenLifetimeMs: number;
+  private readonly answerWithinMs: number;
+  private readonly viewIntervalMs: number;
+  private readonly jobs = new Map<string, { message: JobMessage; unsubscribe: () => void }>();
+  private readonly seen = new Set<string>();
+  private applicationId: string | undefined;
+  private readonly readyViews: JobView[] = [];
+  private stopRecovered: (() => void) | undefined;
+  private stopping = false;
+
+  constructor(
+    private readonly context: Pick<AdapterContext, "config" | "chat" | "logger">,
+    options: DiscordBotOptions = {},
+  ) {
+    if (!context.config.discord) throw new Error("the Discord adapter needs config.discord");
+    this.config = context.config.discord;
+    this.chat = context.chat;
+    this.logger = context.logger;
+    this.tokenLifetimeMs = options.tokenLifetimeMs ?? TOKEN_LIFETIME_MS;
+    this.answerWithinMs = options.answerWithinMs ?? ANSWER_WITHIN_MS;
+    this.viewIntervalMs = options.viewIntervalMs ?? VIEW_INTERVAL_MS;
+    this.client = new Client({
+      // Guilds brings channels (their NSFW flag) and roles; no privileged intent is needed.
+      intents: [GatewayIntentBits.Guilds],
+      partials: [Partials.Channel],
+      rest: { api: this.config.apiUrl },
+    });
+  }
+
+  /** Connects, registers the commands when they changed, and starts answering. */
+  async start(): Promise<void> {
+    // Subscribe before the queue's recovery runs; views that come before the gateway is up wait.
+    this.stopRecovered = this.chat.onRecovered((view) => this.onRecovered(view));
+    this.client.on(Events.InteractionCreate, (interaction) => void this.onInteraction(interaction));
+    this.client.on(Events.Error, (error) => this.logger.error({ err: error }, "discord client error"));
+    this.client.on(Events.ShardDisconnect, (event) =>
+      this.logger.warn({ code: event.code }, "discord gateway closed"),
+    );
+    this.client.on(Events.ShardResume, () => this.logger.info("discord gateway resumed"));
+    const ready = new Promise<void>((resolve) => this.client.once(Events.ClientReady, () => resolve()));
+    await this.client.login(this.config.token);
+    await ready;
+    this.applicationId = this.config.applicationId ?? this.client.application?.id;
+    if (!this.applicationId) throw new Error("Discord did not say which application this bot is");
+    await registerCommands(
+      this.client.rest,
+      { applicationId: this.applicationId, guildId: this.config.guildId },
+      commandDefinitions(this.context.config),
+      this.logger,
+    );
+    this.logger.info({ user: this.client.user?.tag, applicationId: this.applicationId }, "discord bot ready");
+    for (const view of this.readyViews.splice(0)) this.onRecovered(view);
+  }
+
+  /** Stops answering, lets edits in flight finish (briefly), and closes the gateway. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.stopRecovered?.();
+    const messages = [...this.jobs.values()];
+    for (const { unsubscribe } of messages) unsubscribe();
+    const settled = Promise.all(messages.map(({ message }) => message.flush()));
+    await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+    this.jobs.clear();
+    await this.client.destroy();
+  }
+
+  // ── Interactions ─────────────────────────────────────────────────────────────────────────────
+
+  private async onInteraction(interaction: Interaction): Promise<void> {
+    if (this.stopping || this.seen.has(interaction.id)) return;
+    this.seen.add(interaction.id);
+    if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value!);
+    try {
+      if (interaction.isChatInputCommand()) {
+        if (interaction.commandName === HELP_COMMAND) {
+          await this.callback(interaction, textMessage(this.chat.help(), MessageFlags.Ephemeral));
+        } else if (interaction.commandName === IMAGINE_COMMAND) {
+          await this.answer(interaction, () => this.imagine(interaction));
+        }
+      } else if (interaction.isButton() && isEaselButtonId(interaction.customId)) {
+        await this.answer(interaction, () =>
+          this.chat.press(interaction.customId, whoOf(interaction), whereOf(interaction)),
+        );
+      }
+    } catch (error) {
+      this.logger.error(
+        { interaction: interaction.id, ...describeError(error) },
+        "discord interaction failed",
+      );
+    }
+  }
+
+  private async imagine(interaction: ChatInputCommandInteraction): Promise<ChatReply> {
+    const options: Record<string, string | number | boolean> = {};
+    for (const option of interaction.options.data) {
+      if (option.name === "prompt" || option.name === IMAGE_OPTION || option.value === undefined) continue;
+      options[option.name] = option.value;
+    }
+    const input: ImagineInput = { text: interaction.options.getString("prompt") ?? "", options };
+    const attachment = interaction.options.getAttachment(IMAGE_OPTION);
+    if (attachment) {
+      // Refuse what Discord already says is wrong before downloading it; the service checks the bytes.
+      if (attachment.contentType && !attachment.contentType.startsWith("image/")) {
+        return { kind: "private", text: chatTexts.uploadNotAnImage() };
+      }
+      if (attachment.size > MAX_UPLOAD_BYTES) {
+        return { kind: "private", text: chatTexts.uploadTooLarge(MAX_UPLOAD_BYTES / MEGABYTE) };
+      }
+      try {
+        const response = await fetch(attachment.url, { signal: AbortSignal.timeout(30_000) });
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const data = new Uint8Array(await response.arrayBuffer());
+        input.image = { data, name: attachment.name };
+      } catch (error) {
+        this.logger.warn({ ...describeError(error) }, "discord attachment download failed");
+        return { kind: "private", text: discordTexts.attachmentUnreadable() };
+      }
+    }
+    return this.chat.imagine(input, whoOf(interaction), whereOf(interaction));
+  }
+
+  /**
+   * Runs `work` (the service call) and gives Discord its first answer: the outcome when it comes in
+   * time, otherwise a private deferral followed by the outcome.
+   */
+  private async answer(interaction: Answerable, work: () => Promise<ChatReply>): Promise<void> {
+    const missing = missingPermissions(interaction.appPermissions);
+    if (missing.length > 0) {
+      this.logger.warn(
+        { guild: interaction.guildId, channel: interaction.channelId, missing },
+        "discord: missing permissions in a channel; nothing queued",
+      );
+      await this.callback(
+        interaction,
+        textMessage(discordTexts.missingPermissions(missing), MessageFlags.Ephemeral),
+      );
+      return;
+    }
+    const outcome = work().then(
+      (reply) => ({ reply }),
+      (error: unknown) => ({ error }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), this.answerWithinMs);
+    });
+    const first = await Promise.race([outcome, late]);
+    clearTimeout(timer);
+    if (first === "late") {
+      await this.callback(interaction, undefined);
+      const result = await outcome;
+      const note =
+        "error" in result
+          ? chatTexts.internalError()
+          : result.reply.kind === "private"
+            ? result.reply.text
+            : discordTexts.postedInChannel();
+      if ("error" in result)
+        this.logger.error({ ...describeError(result.error) }, "discord: the chat service failed");
+      await this.client.rest.patch(
+        Routes.webhookMessage(this.applicationId!, interaction.token, "@original"),
+        request(textMessage(note), false),
+      );
+      if ("reply" in result && result.reply.kind === "job")
+        this.follow(interaction, result.reply.view, undefined);
+      return;
+    }
+    if ("error" in first) {
+      this.logger.error({ ...describeError(first.error) }, "discord: the chat service failed");
+      await this.callback(interaction, textMessage(chatTexts.internalError(), MessageFlags.Ephemeral));
+      return;
+    }
+    if (first.reply.kind === "private") {
+      await this.callback(interaction, textMessage(first.reply.text, MessageFlags.Ephemeral));
+      return;
+    }
+    const view = first.reply.view;
+    const limit = interaction.attachmentSizeLimit ?? DEFAULT_ATTACHMENT_LIMIT;
+    let target: MessageTarget | undefined;
+    try {
+      await this.callback(
+        interaction,
+        await renderView(view, { image: (id) => this.chat.image(id), attachmentSizeLimit: limit }),
+      );
+      target = { kind: "interaction", token: interaction.token, createdAt: interaction.createdTimestamp };
+    } catch (error) {
+      // The job is queued: show it in the channel rather than lose it.
+      this.logger.warn(
+        { jobId: view.jobId, ...describeError(error) },
+        "discord: first answer failed; posting in the channel",
+      );
+    }
+    this.follow(interaction, view, target);
+  }
+
+  /** Answers an interaction: a message (type 4), or a private deferral (type 5, ephemeral). */
+  private async callback(interaction: Answerable, draft: MessageDraft | undefined): Promise<void> {
+    const body = draft
+      ? { type: InteractionResponseType.ChannelMessageWithSource, data: draft.body }
+      : {
+          type: InteractionResponseType.DeferredChannelMessageWithSource,
+          data: { flags: MessageFlags.Ephemeral },
+        };
+    await this.client.rest.post(Routes.interactionCallback(interaction.id, interaction.token), {
+      body,
+      ...(draft && draft.files.length > 0 ? { files: draft.files } : {}),
+      auth: false,
+    });
+  }
+
+  /** Keeps the job's message (the reply, or a channel message) in step with its views. */
+  private follow(interaction: Answerable, view: JobView, target: MessageTarget | undefined): void {
+    const shown = target ? view : undefined;
+    this.watch(
+      view,
+      interaction.channelId!,
+      interaction.attachmentSizeLimit ?? DEFAULT_ATTACHMENT_LIMIT,
+      target,
+      shown,
+    );
+  }
+
+  private watch(
+    view: JobView,
+    channelId: string,
+    attachmentSizeLimit: number,
+    target: MessageTarget | undefined,
+    shown: JobView | undefined,
+  ): void {
+    if (this.jobs.has(view.jobId) || this.stopping) return;
+    const message = new JobMessage(
+      {
+        rest: this.client.rest,
+        chat: this.chat,
+        logger: this.logger,
+        applicationId: this.applicationId!,
+        tokenLifetimeMs: this.tokenLifetimeMs,
+      },
+      view.jobId,
+      channelId,
+      discordUserId(view.requester.userId),
+      attachmentSizeLimit,
+      target,
+      shown,
+    );
+    if (!shown) message.show(view);
+    if (view.final) {
+      this.jobs.set(view.jobId, { message, unsubscribe: () => {} });
+    } else {
+      const unsubscribe = this.chat.watch(view.jobId, (next) => message.show(next), {
+        minIntervalMs: this.viewIntervalMs,
+      });
+      this.jobs.set(view.jobId, { message, unsubscribe });
+    }
+    void message.done.then(() => {
+      this.jobs.get(view.jobId)?.unsubscribe();
+      this.jobs.delete(view.jobId);
+    });
+  }
+
+  // ── After a restart ──────────────────────────────────────────────────────────────────────────
+
+  /** A job from before a restart: its old reply can't be edited, so it gets a new channel message. */
+  private onRecovered(view: JobView): void {
+    const { platform, channelId } = view.requester;
+    if (platform !== "discord" || !channelId || this.stopping) return;
+    if (!this.applicationId) {
+      this.readyViews.push(view);
+      return;
+    }
+    this.logger.info(
+      { jobId: view.jobId, state: view.state },
+      "discord: posting a recovered job in its channel",
+    );
+    this.watch(view, channelId, DEFAULT_ATTACHMENT_LIMIT, undefined, undefined);
+  }
+}

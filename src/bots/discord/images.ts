@@ -1,0 +1,52 @@
+/**
+ * Finished images as Discord attachments: the stored PNG (with its parameters) when it fits the
+ * upload limit, otherwise re-encoded as WebP, then JPEG, at falling quality until it fits.
+ */
+import sharp from "sharp";
+import type { EncodedImage } from "../../pipeline/types.js";
+
+export interface AttachmentFile {
+  name: string;
+  data: Uint8Array;
+  contentType: string;
+}
+
+/** Attempts, in order, when a PNG is over the limit. */
+const SMALLER_ENCODINGS: ReadonlyArray<{ format: "webp" | "jpeg"; quality: number }> = [
+  { format: "webp", quality: 92 },
+  { format: "webp", quality: 80 },
+  { format: "jpeg", quality: 85 },
+  { format: "jpeg", quality: 70 },
+  { format: "jpeg", quality: 50 },
+];
+
+const EXTENSIONS: Record<EncodedImage["mime"], string> = {
+  "image/png": "png",
+  "image/webp": "webp",
+  "image/jpeg": "jpg",
+};
+
+export interface FittedImage {
+  file: AttachmentFile;
+  /** The image was re-encoded to fit (it no longer carries the PNG's parameters). */
+  reencoded: boolean;
+}
+
+/** The image as an attachment no larger than `limit` bytes (best effort: the smallest try otherwise). */
+export async function fitImage(image: EncodedImage, baseName: string, limit: number): Promise<FittedImage> {
+  if (image.data.length <= limit) {
+    return {
+      file: { name: `${baseName}.${EXTENSIONS[image.mime]}`, data: image.data, contentType: image.mime },
+      reencoded: false,
+    };
+  }
+  let smallest: AttachmentFile | undefined;
+  for (const { format, quality } of SMALLER_ENCODINGS) {
+    const data = await sharp(image.data)[format]({ quality }).toBuffer();
+    const mime = format === "webp" ? "image/webp" : "image/jpeg";
+    const file = { name: `${baseName}.${EXTENSIONS[mime]}`, data: new Uint8Array(data), contentType: mime };
+    if (data.length <= limit) return { file, reencoded: true };
+    if (!smallest || data.length < smallest.data.length) smallest = file;
+  }
+  return { file: smallest!, reencoded: true };
+}

@@ -1,0 +1,198 @@
+/**
+ * The one Discord message that shows a job, kept in step with its views. Views are sent one at a
+ * time and coalesced (the newest waiting view wins; identical ones are skipped), so a message is
+ * never edited faster than the service hands out views (~every 2 s) and edits cannot overtake each
+ * other. The message is the interaction's reply while its token lives (15 min), else a channel
+ * message posted with the bot token that mentions the user. A finished result is followed by a
+ * short ping, since edits notify no one, and recorded as posted.
+ */
+import { DiscordAPIError, HTTPError, type REST, type RequestData, Routes } from "discord.js";
+import type { Logger } from "pino";
+import type { ChatService, JobView } from "../../commands/chat.js";
+import { type MessageDraft, renderView, textMessage, viewSignature } from "./render.js";
+import { discordTexts } from "./texts.js";
+
+/** Where a job's message lives. */
+export type MessageTarget =
+  /** The reply to an interaction, edited through its token while the token lives. */
+  | { kind: "interaction"; token: string; createdAt: number }
+  /** A message the bot posted in the channel with its own token. */
+  | { kind: "channel"; messageId: string };
+
+export interface JobMessageContext {
+  rest: REST;
+  chat: ChatService;
+  logger: Logger;
+  applicationId: string;
+  /** How long an interaction token may be used, with a margin (Discord: 15 min). */
+  tokenLifetimeMs: number;
+}
+
+/** Discord error codes meaning the interaction token can no longer be used. */
+const DEAD_TOKEN_CODES = new Set([10015, 10062, 50027]);
+
+function isDeadToken(error: unknown): boolean {
+  return (
+    error instanceof DiscordAPIError && (DEAD_TOKEN_CODES.has(Number(error.code)) || error.status === 401)
+  );
+}
+
+export function describeError(error: unknown): Record<string, unknown> {
+  if (error instanceof DiscordAPIError)
+    return { status: error.status, code: error.code, message: error.message };
+  if (error instanceof HTTPError) return { status: error.status, message: error.message };
+  return { message: error instanceof Error ? error.message : String(error) };
+}
+
+interface SentMessage {
+  id: string;
+  channel_id: string;
+}
+
+export class JobMessage {
+  private target: MessageTarget | undefined;
+  private pending: JobView | undefined;
+  private shownSignature: string | undefined;
+  private sending: Promise<void> | undefined;
+  private finalShown = false;
+  private readonly finished: Promise<void>;
+  private resolveFinished!: () => void;
+
+  constructor(
+    private readonly context: JobMessageContext,
+    readonly jobId: string,
+    private readonly channelId: string,
+    /** Discord id of the user the job belongs to. */
+    private readonly userId: string | undefined,
+    /** Largest file Discord accepts in this channel. */
+    private readonly attachmentSizeLimit: number,
+    target?: MessageTarget,
+    /** The view already on screen (sent with the interaction's first answer). */
+    shown?: JobView,
+  ) {
+    this.target = target;
+    this.shownSignature = shown ? viewSignature(shown) : undefined;
+    this.finished = new Promise((resolve) => {
+      this.resolveFinished = resolve;
+    });
+  }
+
+  /** Resolves once the final view has been handled (posted, or given up on). */
+  get done(): Promise<void> {
+    return this.finished;
+  }
+
+  /** Shows a view: queued behind the edit in flight, replacing any view still waiting. */
+  show(view: JobView): void {
+    if (this.finalShown) return;
+    this.pending = view;
+    this.sending ??= this.drain().finally(() => {
+      this.sending = undefined;
+    });
+  }
+
+  /** Waits for the edit in flight and any waiting view. */
+  async flush(): Promise<void> {
+    while (this.sending) await this.sending;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending && !this.finalShown) {
+      const view = this.pending;
+      this.pending = undefined;
+      const signature = viewSignature(view);
+      if (signature === this.shownSignature && !view.final) continue;
+      try {
+        await this.send(view);
+        this.shownSignature = signature;
+      } catch (error) {
+        this.context.logger.warn(
+          { jobId: this.jobId, state: view.state, ...describeError(error) },
+          "discord message update failed",
+        );
+      }
+      if (view.final) {
+        this.finalShown = true;
+        this.resolveFinished();
+      }
+    }
+  }
+
+  private tokenAlive(target: MessageTarget): target is Extract<MessageTarget, { kind: "interaction" }> {
+    return target.kind === "interaction" && Date.now() - target.createdAt < this.context.tokenLifetimeMs;
+  }
+
+  private async send(view: JobView): Promise<void> {
+    const { rest, chat } = this.context;
+    const render = (mention?: string) =>
+      renderView(view, {
+        image: (id) => chat.image(id),
+        attachmentSizeLimit: this.attachmentSizeLimit,
+        ...(mention ? { mention } : {}),
+      });
+    let sent: SentMessage | undefined;
+    let pinged = false;
+    const target = this.target;
+    if (target && this.tokenAlive(target)) {
+      try {
+        sent = (await rest.patch(
+          Routes.webhookMessage(this.context.applicationId, target.token, "@original"),
+          request(await render(), false),
+        )) as SentMessage;
+      } catch (error) {
+        if (!isDeadToken(error)) throw error;
+        this.context.logger.info(
+          { jobId: this.jobId },
+          "discord interaction token expired; posting in the channel",
+        );
+        this.target = undefined;
+      }
+    } else if (target?.kind === "channel") {
+      // A message of our own in the channel keeps naming the user (edits notify no one again).
+      sent = (await rest.patch(
+        Routes.channelMessage(this.channelId, target.messageId),
+        request(await render(this.userId), true),
+      )) as SentMessage;
+    } else {
+      this.target = undefined;
+    }
+    if (!sent) {
+      // No message of ours to edit (any more): post one with the bot token, naming the user.
+      sent = (await rest.post(
+        Routes.channelMessages(this.channelId),
+        request(await render(this.userId), true),
+      )) as SentMessage;
+      this.target = { kind: "channel", messageId: sent.id };
+      pinged = this.userId !== undefined;
+    }
+    if (view.state === "done") {
+      if (!pinged) await this.ping();
+      await chat.posted(this.jobId, `discord:${sent.channel_id}/${sent.id}`);
+    }
+  }
+
+  /** A short follow-up mentioning the user: the edit that completed the result notified no one. */
+  private async ping(): Promise<void> {
+    if (!this.userId) return;
+    const message = textMessage(discordTexts.resultReady(`<@${this.userId}>`));
+    message.body.allowed_mentions = { parse: [], users: [this.userId] };
+    try {
+      const target = this.target;
+      if (target && this.tokenAlive(target)) {
+        await this.context.rest.post(
+          Routes.webhook(this.context.applicationId, target.token),
+          request(message, false),
+        );
+      } else {
+        await this.context.rest.post(Routes.channelMessages(this.channelId), request(message, true));
+      }
+    } catch (error) {
+      this.context.logger.warn({ jobId: this.jobId, ...describeError(error) }, "discord result ping failed");
+    }
+  }
+}
+
+/** A REST request for a draft; interaction-token routes go without the bot token. */
+export function request(draft: MessageDraft, auth: boolean): RequestData {
+  return { body: draft.body, ...(draft.files.length > 0 ? { files: draft.files } : {}), auth };
+}

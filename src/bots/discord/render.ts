@@ -1,0 +1,129 @@
+/**
+ * A job's view as a Discord message: the service's text, its buttons as action rows, and files —
+ * the live preview while running, the finished images when done. Pure mapping plus image fetching;
+ * sending is job-message.ts's business.
+ */
+import {
+  type APIActionRowComponent,
+  type APIButtonComponentWithCustomId,
+  ButtonStyle,
+  ComponentType,
+  type RawFile,
+} from "discord.js";
+import type { ButtonSpec } from "../../commands/buttons.js";
+import type { JobView } from "../../commands/chat.js";
+import type { EncodedImage } from "../../pipeline/types.js";
+import { fitImage } from "./images.js";
+import { discordTexts } from "./texts.js";
+
+/** Discord's limits on a message. */
+export const MESSAGE_LIMITS = { content: 2000, rows: 5, buttonsPerRow: 5, label: 80 } as const;
+
+export interface MessageBody {
+  content: string;
+  components: APIActionRowComponent<APIButtonComponentWithCustomId>[];
+  /** The files this message keeps: exactly the uploaded ones (an edit drops older attachments). */
+  attachments: Array<{ id: number; filename: string }>;
+  allowed_mentions: { parse: []; users?: string[] };
+  flags?: number;
+}
+
+export interface MessageDraft {
+  body: MessageBody;
+  files: RawFile[];
+}
+
+const STYLES: Record<ButtonSpec["style"], ButtonStyle.Primary | ButtonStyle.Secondary | ButtonStyle.Danger> =
+  {
+    primary: ButtonStyle.Primary,
+    secondary: ButtonStyle.Secondary,
+    danger: ButtonStyle.Danger,
+  };
+
+export function actionRows(rows: readonly ButtonSpec[][]): MessageBody["components"] {
+  return rows
+    .filter((row) => row.length > 0)
+    .slice(0, MESSAGE_LIMITS.rows)
+    .map((row) => ({
+      type: ComponentType.ActionRow,
+      components: row.slice(0, MESSAGE_LIMITS.buttonsPerRow).map((button) => ({
+        type: ComponentType.Button,
+        style: STYLES[button.style],
+        label: button.label.slice(0, MESSAGE_LIMITS.label),
+        custom_id: button.id,
+      })),
+    }));
+}
+
+function clip(text: string): string {
+  return text.length <= MESSAGE_LIMITS.content ? text : `${text.slice(0, MESSAGE_LIMITS.content - 1)}…`;
+}
+
+export interface RenderOptions {
+  /** A finished image's bytes (undefined once swept). */
+  image(imageId: string): Promise<EncodedImage | undefined>;
+  /** Largest file Discord accepts here, in bytes. */
+  attachmentSizeLimit: number;
+  /** Discord user id to mention (and notify) at the top of the message. */
+  mention?: string;
+}
+
+/** The message for a view. Only the user named in `mention` can be pinged; nothing else is. */
+export async function renderView(view: JobView, options: RenderOptions): Promise<MessageDraft> {
+  const lines = [view.text];
+  const files: RawFile[] = [];
+  if (view.state === "done") {
+    const formats = new Set<string>();
+    for (const ref of view.images) {
+      const image = await options.image(ref.id);
+      if (!image) continue;
+      const fitted = await fitImage(
+        image,
+        `easel-${ref.jobId}-${ref.index + 1}`,
+        options.attachmentSizeLimit,
+      );
+      if (fitted.reencoded) formats.add(fitted.file.contentType === "image/webp" ? "WebP" : "JPEG");
+      files.push({ name: fitted.file.name, data: fitted.file.data, contentType: fitted.file.contentType });
+    }
+    if (formats.size > 0) lines.push(discordTexts.reencoded([...formats]));
+  } else if (view.preview && !view.final) {
+    const ext =
+      view.preview.mime === "image/png" ? "png" : view.preview.mime === "image/webp" ? "webp" : "jpg";
+    files.push({ name: `preview.${ext}`, data: view.preview.data, contentType: view.preview.mime });
+  }
+  const mention = options.mention ? `<@${options.mention}> ` : "";
+  return {
+    body: {
+      content: clip(mention + lines.join("\n")),
+      components: actionRows(view.buttons),
+      attachments: files.map((file, id) => ({ id, filename: file.name })),
+      allowed_mentions: options.mention ? { parse: [], users: [options.mention] } : { parse: [] },
+    },
+    files,
+  };
+}
+
+/** A text-only message (private answers, notes). */
+export function textMessage(text: string, flags?: number): MessageDraft {
+  return {
+    body: {
+      content: clip(text),
+      components: [],
+      attachments: [],
+      allowed_mentions: { parse: [] },
+      ...(flags !== undefined ? { flags } : {}),
+    },
+    files: [],
+  };
+}
+
+/** What distinguishes two views on screen: an identical one is not sent again. */
+export function viewSignature(view: JobView): string {
+  return JSON.stringify([
+    view.state,
+    view.text,
+    view.buttons,
+    view.images.map((image) => image.id),
+    view.preview ? [view.preview.data.length, view.step] : null,
+  ]);
+}

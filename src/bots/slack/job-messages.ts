@@ -1,0 +1,268 @@
+/**
+ * One job's life in a Slack channel: a status message posted when the job is accepted, edited as
+ * the job waits and runs (at most one edit per interval: the service coalesces, the newest view
+ * wins), then the finished images uploaded into the channel with Slack's external upload flow, a
+ * message with the caption and the result buttons under them, and the status message removed.
+ * Every job is followed once per process, so nothing is posted twice; a job whose first message
+ * cannot be posted is cancelled (its asker is told why), so no image is made for nobody.
+ */
+import type { webApi } from "@slack/bolt";
+import type { Logger } from "pino";
+import { decodeButton } from "../../commands/buttons.js";
+import type { ChatService, JobView } from "../../commands/chat.js";
+import type { EncodedImage } from "../../pipeline/types.js";
+import { jobMessage, type SlackMessage, textMessage } from "./blocks.js";
+import {
+  cannotPostText,
+  cannotUploadText,
+  neededScope,
+  operatorHint,
+  slackErrorCode,
+} from "./slack-errors.js";
+
+/** Progress edits: Slack allows about one chat.update per second per channel; every 2 s leaves room. */
+export const PROGRESS_INTERVAL_MS = 2000;
+
+/** Where a job's messages go, in Slack's terms. */
+export interface SlackPlace {
+  teamId: string;
+  channelId: string;
+  /** The asker's Slack user id (for the mention on the images). */
+  userId: string;
+}
+
+/** Sends the asker a private answer, best effort (it logs what fails). */
+export type TellPrivately = (text: string) => Promise<void>;
+
+export interface JobMessagesOptions {
+  client: webApi.WebClient;
+  chat: ChatService;
+  logger: Logger;
+  progressIntervalMs?: number;
+}
+
+const EXTENSIONS: Record<EncodedImage["mime"], string> = {
+  "image/png": "png",
+  "image/jpeg": "jpg",
+  "image/webp": "webp",
+};
+
+/** The followed jobs of one Slack app. */
+export class SlackJobMessages {
+  private readonly jobs = new Map<string, FollowedJob>();
+
+  constructor(private readonly options: JobMessagesOptions) {}
+
+  /** Posts `view` in the place and follows the job to its end; resolves once the first message is up. */
+  async follow(view: JobView, place: SlackPlace, tell?: TellPrivately): Promise<void> {
+    if (this.jobs.has(view.jobId)) return;
+    const job = new FollowedJob(this.options, view.jobId, place, tell, () => this.jobs.delete(view.jobId));
+    this.jobs.set(view.jobId, job);
+    await job.start(view);
+  }
+
+  /** Resolves when every followed job has delivered its last message (for tests and shutdown). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.jobs.values()].map((job) => job.settled));
+  }
+
+  /** Stops following (jobs stay in the queue; after a restart they are recovered and posted anew). */
+  stop(): void {
+    for (const job of this.jobs.values()) job.stop();
+    this.jobs.clear();
+  }
+}
+
+class FollowedJob {
+  readonly settled: Promise<void>;
+  private settle!: () => void;
+  private ts: string | undefined;
+  private lastSent: string | undefined;
+  private latest: JobView | undefined;
+  private draining: Promise<void> | undefined;
+  private unwatch: (() => void) | undefined;
+  private ended = false;
+  /** When the message was last posted or edited: edits keep their spacing even when a slow call bunched views up. */
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly options: JobMessagesOptions,
+    private readonly jobId: string,
+    private readonly place: SlackPlace,
+    private readonly tell: TellPrivately | undefined,
+    private readonly onEnd: () => void,
+  ) {
+    this.settled = new Promise((resolve) => (this.settle = resolve));
+    this.log = options.logger.child({ jobId, channel: place.channelId });
+  }
+
+  private get intervalMs(): number {
+    return this.options.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
+  }
+
+  async start(first: JobView): Promise<void> {
+    const { client, chat } = this.options;
+    const message = jobMessage(first);
+    try {
+      const posted = await client.chat.postMessage({ channel: this.place.channelId, ...message });
+      this.ts = posted.ts;
+      this.lastSent = JSON.stringify(message);
+      this.lastWriteAt = performance.now();
+    } catch (error) {
+      const code = slackErrorCode(error);
+      this.log.warn(
+        { code },
+        `Slack refused chat.postMessage (${code}): ${operatorHint(code, neededScope(error))}; the job is cancelled`,
+      );
+      await this.cancel(first);
+      await this.tell?.(`${cannotPostText(code)} Your request was cancelled.`);
+      this.end();
+      return;
+    }
+    if (this.ended) return; // stopped while the message was being posted
+    this.unwatch = chat.watch(this.jobId, (view) => this.onView(view), { minIntervalMs: this.intervalMs });
+  }
+
+  stop(): void {
+    this.unwatch?.();
+    this.end();
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.unwatch?.();
+    this.onEnd();
+    this.settle();
+  }
+
+  private onView(view: JobView): void {
+    this.latest = view;
+    this.draining ??= this.drain().finally(() => (this.draining = undefined));
+  }
+
+  /** One Slack call at a time, in order; views that arrive meanwhile collapse into the newest. */
+  private async drain(): Promise<void> {
+    while (this.latest && !this.ended) {
+      if (!this.latest.final) {
+        const wait = this.lastWriteAt + this.intervalMs - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        if (!this.latest || this.ended) break;
+      }
+      const view = this.latest;
+      this.latest = undefined;
+      try {
+        if (view.final && view.state === "done") await this.deliverResult(view);
+        else await this.update(jobMessage(view));
+      } catch (error) {
+        this.log.error({ err: error }, "could not show a job's view in Slack");
+      }
+      if (view.final) this.end();
+    }
+  }
+
+  private async update(message: SlackMessage): Promise<void> {
+    const key = JSON.stringify(message);
+    if (this.ts === undefined || key === this.lastSent) return;
+    this.lastWriteAt = performance.now();
+    try {
+      await this.options.client.chat.update({ channel: this.place.channelId, ts: this.ts, ...message });
+      this.lastSent = key;
+    } catch (error) {
+      const code = slackErrorCode(error);
+      this.log.warn(
+        { code },
+        `Slack refused chat.update (${code}): ${operatorHint(code, neededScope(error))}`,
+      );
+    }
+  }
+
+  private async deliverResult(view: JobView): Promise<void> {
+    const { client, chat } = this.options;
+    const files: Array<{ file: Buffer; filename: string; title: string }> = [];
+    for (const ref of view.images) {
+      const image = await chat.image(ref.id);
+      if (!image) continue;
+      files.push({
+        file: Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength),
+        filename: `easel-${this.jobId}-${ref.index + 1}.${EXTENSIONS[image.mime]}`,
+        title: `Image ${ref.index + 1} · seed ${ref.seed}`,
+      });
+    }
+    if (files.length === 0) {
+      this.log.error(
+        { images: view.images.length },
+        "a finished job's images are gone before they were posted",
+      );
+      await this.update(jobMessage({ ...view, buttons: [] }));
+      return;
+    }
+    try {
+      // One getUploadURLExternal and one upload per file, one completeUploadExternal for all.
+      // The mention notifies the asker; the caption and buttons follow in their own message,
+      // since completeUploadExternal drops blocks when there is an initial comment.
+      await client.filesUploadV2({
+        channel_id: this.place.channelId,
+        initial_comment: `<@${this.place.userId}>`,
+        file_uploads: files,
+      });
+    } catch (error) {
+      const code = slackErrorCode(error);
+      this.log.warn(
+        { code },
+        `Slack refused the upload of a job's images (${code}): ${operatorHint(code, neededScope(error))}; they stay in the image store until the retention time`,
+      );
+      await this.update(textMessage(cannotUploadText(code)));
+      return;
+    }
+    const result = jobMessage(view);
+    let resultTs = this.ts;
+    try {
+      const posted = await client.chat.postMessage({ channel: this.place.channelId, ...result });
+      resultTs = posted.ts;
+    } catch (error) {
+      // The images are up: keep the buttons by putting them in the status message instead.
+      const code = slackErrorCode(error);
+      this.log.warn(
+        { code },
+        `Slack refused the result message (${code}); the status message shows it instead`,
+      );
+      await this.update(result);
+    }
+    if (resultTs !== this.ts && this.ts !== undefined) {
+      try {
+        await client.chat.delete({ channel: this.place.channelId, ts: this.ts });
+      } catch (error) {
+        this.log.info({ code: slackErrorCode(error) }, "could not remove a finished job's status message");
+        await this.update(textMessage(view.text));
+      }
+    }
+    try {
+      await chat.posted(this.jobId, `slack:${this.place.teamId}/${this.place.channelId}/${resultTs}`);
+    } catch (error) {
+      this.log.error({ err: error }, "could not record where a job's images were posted");
+    }
+  }
+
+  /** Presses the view's cancel button on the asker's behalf (the job cannot be shown anywhere). */
+  private async cancel(view: JobView): Promise<void> {
+    const cancel = view.buttons.flat().find((button) => {
+      try {
+        return decodeButton(button.id).kind === "cancel";
+      } catch {
+        return false;
+      }
+    });
+    if (!cancel) return;
+    const { requester } = view;
+    const reply = await this.options.chat.press(
+      cancel.id,
+      { userId: requester.userId },
+      { platform: "slack", serverId: requester.serverId, channelId: requester.channelId },
+    );
+    if (reply.kind === "private" && reply.code !== undefined) {
+      this.log.warn({ code: reply.code, answer: reply.text }, "could not cancel a job that cannot be posted");
+    }
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * `/api/v1`: every user action goes through the chat service, exactly as a Discord or Slack user's
+ * would; this file only turns HTTP into `imagine`/`press`/`view` calls and their answers into JSON.
+ */
+import { Buffer } from "node:buffer";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { z } from "zod";
+import type { ButtonAction } from "../../commands/buttons.js";
+import { encodeButton } from "../../commands/buttons.js";
+import type { ChatReply, ChatService } from "../../commands/chat.js";
+import type { Config } from "../../config.js";
+import type { Where, Who } from "../../requests/request.js";
+import { SESSION_COOKIE, sameSecret, sessionValue, setCookie } from "./cookies.js";
+import { ApiError, httpMessages } from "./http-errors.js";
+import { JobEventSequencer, sseMessage } from "./job-events.js";
+import { IMAGE_FILE, jobJson, MIME_OF_EXTENSION } from "./job-json.js";
+import {
+  type ActionBody,
+  actionBody,
+  describeIssues,
+  historyQuery,
+  imagineBody,
+  sessionBody,
+} from "./schemas.js";
+
+const JOB_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Progress views are coalesced to at most one per this many ms on an event stream. */
+const STREAM_MIN_INTERVAL_MS = 100;
+/** A comment line every so often keeps proxies and browsers from closing an idle stream. */
+const STREAM_PING_MS = 15_000;
+
+export interface ApiDependencies {
+  config: Config;
+  chat: ChatService;
+  /** The browser id of a request (set by the identity hook). */
+  browserIdOf(request: FastifyRequest): string;
+  /** Open event streams, ended when the server stops. */
+  streams: Set<() => void>;
+}
+
+function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ApiError("invalid_input", describeIssues(result.error));
+  return result.data;
+}
+
+function jobIdParam(request: FastifyRequest): string {
+  const { id } = request.params as { id?: string };
+  if (id === undefined || !JOB_ID.test(id)) throw new ApiError("not_found", httpMessages.noSuchJob);
+  return id;
+}
+
+function buttonActionOf(jobId: string, body: ActionBody): ButtonAction {
+  switch (body.action) {
+    case "reroll":
+      return { kind: "reroll", jobId };
+    case "vary":
+      return { kind: "vary", jobId, imageIndex: body.index ?? 0, strength: body.strength ?? "subtle" };
+    case "refine":
+    case "upscale":
+      return { kind: body.action, jobId, imageIndex: body.index ?? 0 };
+  }
+}
+
+export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): void {
+  const { chat, config } = deps;
+  const who = (request: FastifyRequest): Who => ({ userId: `web:${deps.browserIdOf(request)}` });
+  const where: Where = { platform: "web" };
+
+  /** A new job → 202; a private answer with an error code → that error; any other → 200 with its text. */
+  const answer = (reply: FastifyReply, chatReply: ChatReply) => {
+    if (chatReply.kind === "job") {
+      const position = chatReply.view.state === "queued" ? (chatReply.view.position ?? 0) : 0;
+      return reply.code(202).send({ jobId: chatReply.jobId, position, job: jobJson(chatReply.view) });
+    }
+    if (chatReply.code) throw new ApiError(chatReply.code, chatReply.text);
+    return reply.code(200).send({ message: chatReply.text });
+  };
+
+  app.get("/api/v1/info", async () => ({
+    demoModel: config.demoModel,
+    help: chat.help(),
+    tokenRequired: config.web.token !== undefined,
+  }));
+
+  app.post("/api/v1/session", async (request, reply) => {
+    const token = config.web.token;
+    const body = parse(sessionBody, request.body);
+    if (token === undefined) return reply.code(204).send();
+    if (!sameSecret(body.token, token)) throw new ApiError("unauthorized", httpMessages.badToken);
+    reply.header("set-cookie", [
+      ...setCookieHeaders(reply),
+      setCookie(SESSION_COOKIE, sessionValue(token), { sameSite: "Strict" }),
+    ]);
+    return reply.code(204).send();
+  });
+
+  app.post("/api/v1/imagine", async (request, reply) => {
+    const body = parse(imagineBody, request.body);
+    const input =
+      body.options === undefined ? { text: body.text } : { text: body.text, options: body.options };
+    return answer(reply, await chat.imagine(input, who(request), where));
+  });
+
+  app.get("/api/v1/jobs/:id", async (request) => {
+    const view = await chat.view(jobIdParam(request));
+    if (!view) throw new ApiError("not_found", httpMessages.noSuchJob);
+    return jobJson(view);
+  });
+
+  app.delete("/api/v1/jobs/:id", async (request, reply) => {
+    const jobId = jobIdParam(request);
+    if (!(await chat.view(jobId))) throw new ApiError("not_found", httpMessages.noSuchJob);
+    const chatReply = await chat.press(encodeButton({ kind: "cancel", jobId }), who(request), where);
+    if (chatReply.kind === "private" && chatReply.code) throw new ApiError(chatReply.code, chatReply.text);
+    const view = await chat.view(jobId);
+    return reply.code(202).send({
+      message: chatReply.kind === "private" ? chatReply.text : undefined,
+      job: view ? jobJson(view) : undefined,
+    });
+  });
+
+  app.post("/api/v1/jobs/:id/actions", async (request, reply) => {
+    const jobId = jobIdParam(request);
+    const body = parse(actionBody, request.body);
+    if (!(await chat.view(jobId))) throw new ApiError("not_found", httpMessages.noSuchJob);
+    const chatReply = await chat.press(encodeButton(buttonActionOf(jobId, body)), who(request), where);
+    if (chatReply.kind === "private" && !chatReply.code) throw new ApiError("invalid_input", chatReply.text);
+    return answer(reply, chatReply);
+  });
+
+  app.get("/api/v1/jobs/:id/events", async (request, reply) => {
+    const jobId = jobIdParam(request);
+    if (!(await chat.view(jobId))) throw new ApiError("not_found", httpMessages.noSuchJob);
+    reply.hijack();
+    const res = reply.raw;
+    const cookies = setCookieHeaders(reply);
+    res.writeHead(200, {
+      ...(cookies.length > 0 ? { "set-cookie": cookies } : {}),
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache, no-store",
+      "x-accel-buffering": "no",
+    });
+    res.write("retry: 3000\n\n");
+    const sequencer = new JobEventSequencer();
+    let sent = 0;
+    let closed = false;
+    let unsubscribe = (): void => {};
+    const ping = setInterval(() => res.write(": ping\n\n"), STREAM_PING_MS);
+    const end = (): void => {
+      if (closed) return;
+      closed = true;
+      clearInterval(ping);
+      unsubscribe();
+      deps.streams.delete(end);
+      res.end();
+    };
+    deps.streams.add(end);
+    res.on("close", end);
+    unsubscribe = chat.watch(
+      jobId,
+      (view) => {
+        if (closed) return;
+        for (const event of sequencer.next(view)) res.write(sseMessage(event, ++sent));
+        if (sequencer.finished) end();
+      },
+      { minIntervalMs: STREAM_MIN_INTERVAL_MS },
+    );
+    if (closed) unsubscribe();
+  });
+
+  app.get("/api/v1/history", async (request) => {
+    const { limit } = parse(historyQuery, request.query);
+    const views = await chat.history(who(request).userId, limit ?? 30);
+    return { jobs: views.map(jobJson) };
+  });
+
+  app.get("/api/v1/images/:file", async (request, reply) => {
+    const { file } = request.params as { file?: string };
+    const match = IMAGE_FILE.exec(file ?? "");
+    if (!match) throw new ApiError("not_found", httpMessages.noSuchImage);
+    const [, jobId, index, extension] = match;
+    const image = await chat.image(`${jobId}-${index}`);
+    if (!image || image.mime !== MIME_OF_EXTENSION[extension!]) {
+      throw new ApiError("not_found", httpMessages.noSuchImage);
+    }
+    reply
+      .type(image.mime)
+      .header("cache-control", "private, max-age=31536000, immutable")
+      .header("content-disposition", `inline; filename="easel-${jobId}-${index}.${extension}"`)
+      .header("x-content-type-options", "nosniff");
+    return Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
+  });
+}
+
+/** Set-Cookie headers already on a reply (the browser id), to add another beside them. */
+function setCookieHeaders(reply: FastifyReply): string[] {
+  const current = reply.getHeader("set-cookie");
+  if (current === undefined) return [];
+  return Array.isArray(current) ? current.map(String) : [String(current)];
+}

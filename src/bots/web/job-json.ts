@@ -1,0 +1,116 @@
+/**
+ * A job's view (from the chat service) as the API's JSON. The service decides texts and buttons;
+ * this only changes their form: image refs become URLs, a preview becomes a data URL, and each
+ * button becomes the API call that presses it.
+ */
+import { Buffer } from "node:buffer";
+import { decodeButton } from "../../commands/buttons.js";
+import type { JobView } from "../../commands/chat.js";
+import type { ImageRef, JobStatus } from "../../requests/jobs.js";
+import type { ActionBody } from "./schemas.js";
+
+export interface ImageJson {
+  url: string;
+  index: number;
+  seed: string;
+  width: number;
+  height: number;
+}
+
+/** A button as the page shows it, and what pressing it calls. */
+export interface ButtonJson {
+  label: string;
+  style: "primary" | "secondary" | "danger";
+  /** `cancel`: `DELETE /api/v1/jobs/{id}`; otherwise `POST /api/v1/jobs/{id}/actions` with `action`. */
+  press: { kind: "cancel" } | { kind: "action"; action: ActionBody };
+}
+
+export interface JobJson {
+  id: string;
+  status: JobStatus;
+  /** The status line, or the caption of a result (`**bold**` and `code` spans). */
+  text: string;
+  position?: number;
+  step?: number;
+  total?: number;
+  /** Running: the latest live preview as a data: URL. */
+  preview?: string;
+  images: ImageJson[];
+  /** Done: the prompt and the settings that reproduce it. */
+  caption?: string;
+  /** Failed: what went wrong, for the user. */
+  error?: { code: "job_failed"; message: string };
+  buttons: ButtonJson[][];
+  final: boolean;
+}
+
+const EXTENSIONS: Record<ImageRef["mime"], string> = {
+  "image/png": "png",
+  "image/webp": "webp",
+  "image/jpeg": "jpg",
+};
+
+export const MIME_OF_EXTENSION: Record<string, ImageRef["mime"]> = {
+  png: "image/png",
+  webp: "image/webp",
+  jpg: "image/jpeg",
+};
+
+/** `<jobId>-<index>.<ext>`: the only file names the image route serves. */
+export const IMAGE_FILE = /^([A-Za-z0-9_-]{1,64})-(0|[1-9]\d?)\.(png|webp|jpg)$/;
+
+export function imageUrl(image: Pick<ImageRef, "id" | "mime">): string {
+  return `/api/v1/images/${image.id}.${EXTENSIONS[image.mime]}`;
+}
+
+function buttonJson(spec: JobView["buttons"][number][number]): ButtonJson | undefined {
+  let action: ReturnType<typeof decodeButton>;
+  try {
+    action = decodeButton(spec.id);
+  } catch {
+    return undefined; // a button this API cannot press is left out rather than shown broken
+  }
+  if (action.kind === "delete") return undefined;
+  const press: ButtonJson["press"] =
+    action.kind === "cancel"
+      ? { kind: "cancel" }
+      : action.kind === "reroll"
+        ? { kind: "action", action: { action: "reroll" } }
+        : action.kind === "vary"
+          ? {
+              kind: "action",
+              action: { action: "vary", index: action.imageIndex, strength: action.strength },
+            }
+          : { kind: "action", action: { action: action.kind, index: action.imageIndex } };
+  return { label: spec.label, style: spec.style, press };
+}
+
+export function jobJson(view: JobView): JobJson {
+  const json: JobJson = {
+    id: view.jobId,
+    status: view.state,
+    text: view.text,
+    images: view.images
+      .filter((image) => !image.deleted)
+      .map((image) => ({
+        url: imageUrl(image),
+        index: image.index,
+        seed: image.seed,
+        width: image.width,
+        height: image.height,
+      })),
+    buttons: view.buttons
+      .map((row) => row.map(buttonJson).filter((button): button is ButtonJson => button !== undefined))
+      .filter((row) => row.length > 0),
+    final: view.final,
+  };
+  if (view.position !== undefined) json.position = view.position;
+  if (view.step !== undefined) json.step = view.step;
+  if (view.total !== undefined) json.total = view.total;
+  if (view.preview && view.state === "running") {
+    json.preview = `data:${view.preview.mime};base64,${Buffer.from(view.preview.data).toString("base64")}`;
+  }
+  if (view.state === "done") json.caption = view.text;
+  if (view.state === "failed") json.error = { code: "job_failed", message: view.text };
+  return json;
+}

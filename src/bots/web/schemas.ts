@@ -1,0 +1,44 @@
+/**
+ * The API's request bodies, validated with zod (the config's schema library). Unknown fields are
+ * refused rather than ignored, so a typo in a field name is an error, not a silent default.
+ */
+import { z } from "zod";
+
+/** Longest `text` accepted: a prompt, a negative prompt and every flag fit well within it. */
+export const MAX_TEXT_LENGTH = 4000;
+
+const optionValue = z.union([z.string().max(MAX_TEXT_LENGTH), z.number(), z.boolean()]);
+
+export const imagineBody = z.strictObject({
+  /** The prompt with any flags, as typed after `/imagine`. */
+  text: z.string().max(MAX_TEXT_LENGTH),
+  /** Structured options by name (aspect, seed, steps, …), as Discord's option fields. */
+  options: z.record(z.string().max(32), optionValue).optional(),
+});
+export type ImagineBody = z.infer<typeof imagineBody>;
+
+export const actionBody = z.discriminatedUnion("action", [
+  z.strictObject({ action: z.literal("reroll") }),
+  z.strictObject({
+    action: z.literal("vary"),
+    index: z.number().int().min(0).max(99).optional(),
+    strength: z.enum(["subtle", "strong"]).optional(),
+  }),
+  z.strictObject({ action: z.literal("upscale"), index: z.number().int().min(0).max(99).optional() }),
+  z.strictObject({ action: z.literal("refine"), index: z.number().int().min(0).max(99).optional() }),
+]);
+export type ActionBody = z.infer<typeof actionBody>;
+
+export const sessionBody = z.strictObject({ token: z.string().min(1).max(1000) });
+
+export const historyQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).optional(),
+});
+
+/** A readable one-line summary of a validation failure: the field and what is wrong. */
+export function describeIssues(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return "The request body is not valid.";
+  const where = issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+  return `${where}${issue.message}`;
+}

@@ -1,0 +1,54 @@
+/**
+ * The one grammar for values a person types, shared by chat (`/imagine` flags and options) and the
+ * command line (`easel generate`, `refine`, `noise`): plain ASCII decimal digits only, so `0x10`,
+ * `1e2`, `1_000`, `Infinity`, full-width digits and padded forms such as `" 4"` are refused the
+ * same way everywhere. Each function answers undefined for anything else; the caller words the
+ * error for its audience.
+ */
+import type { SchedulerName } from "../pipeline/types.js";
+import { LIMITS } from "../pipeline/validate.js";
+
+const INTEGER = /^[+-]?\d+$/;
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+/** More digits than any 64-bit seed needs (20), with room for a few leading zeros. */
+const SEED = /^\d{1,25}$/;
+
+/** A whole number in decimal (`12`, `-3`, `+4`), within the safe integer range. */
+export function integerValue(text: string): number | undefined {
+  if (!INTEGER.test(text)) return undefined;
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+/** A decimal number (`5`, `7.5`, `.3`): no exponent, hex, NaN or Infinity. */
+export function decimalValue(text: string): number | undefined {
+  if (!DECIMAL.test(text)) return undefined;
+  const value = Number(text);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+/** A 64-bit unsigned seed, 0..2^64-1, in decimal. */
+export function seedValue(text: string): bigint | undefined {
+  if (!SEED.test(text)) return undefined;
+  const seed = BigInt(text);
+  return seed <= LIMITS.maxSeed ? seed : undefined;
+}
+
+/** Scheduler spellings, compared without case, spaces, `-`/`_`, with `++` read as "pp". */
+const SCHEDULER_SPELLINGS = new Map<string, SchedulerName>([
+  ["euler", "euler"],
+  ["eulera", "euler-a"],
+  ["eulerancestral", "euler-a"],
+  ["dpmpp2mkarras", "dpmpp-2m-karras"],
+  ["dpmpp2mk", "dpmpp-2m-karras"],
+  ["ddim", "ddim"],
+]);
+
+/** One of the pipeline's schedulers: `euler-a`, `Euler A`, `DPM++ 2M Karras`, `dpmpp_2m_karras`, … */
+export function schedulerValue(text: string): SchedulerName | undefined {
+  const key = text
+    .toLowerCase()
+    .replaceAll("++", "pp")
+    .replace(/[\s_-]+/g, "");
+  return SCHEDULER_SPELLINGS.get(key);
+}

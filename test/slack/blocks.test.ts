@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  buttonBlocks,
+  jobMessage,
+  mrkdwnWithin,
+  progressBar,
+  SLACK_LIMITS,
+} from "../../src/bots/slack/blocks.js";
+import { escapeSlackText, toMrkdwn } from "../../src/bots/slack/mrkdwn.js";
+import type { JobView } from "../../src/commands/chat.js";
+
+describe("service texts as Slack mrkdwn", () => {
+  test("**bold** becomes *bold*; code spans keep their backticks", () => {
+    assert.equal(toMrkdwn("**/imagine** — use `--ar 16:9`"), "*/imagine* — use `--ar 16:9`");
+  });
+
+  test("&, < and > are escaped everywhere, so typed markup cannot mention @channel or link", () => {
+    assert.equal(toMrkdwn("a <!channel> & <http://x|y>"), "a &lt;!channel&gt; &amp; &lt;http://x|y&gt;");
+    assert.equal(toMrkdwn("`<b>&`"), "`&lt;b&gt;&amp;`");
+    assert.equal(escapeSlackText("&amp;"), "&amp;amp;");
+  });
+
+  test("** inside a code span is not bold", () => {
+    assert.equal(toMrkdwn("`**not bold**` and **bold**"), "`**not bold**` and *bold*");
+  });
+
+  test("an unmatched ** or backtick stays as typed", () => {
+    assert.equal(toMrkdwn("2 ** 3 and a ` tick"), "2 ** 3 and a ` tick");
+  });
+
+  test("a cut text stays within the limit and never splits an escape", () => {
+    const text = "<&>".repeat(2000);
+    const cut = mrkdwnWithin(text, SLACK_LIMITS.sectionText);
+    assert.ok(cut.length <= SLACK_LIMITS.sectionText);
+    assert.match(cut, /^(&lt;&amp;&gt;)+(&lt;|&lt;&amp;)?…$/);
+  });
+});
+
+const requester = {
+  userId: "slack:T1:U1" as const,
+  platform: "slack" as const,
+  serverId: "T1",
+  channelId: "C1",
+};
+const view = (over: Partial<JobView>): JobView => ({
+  jobId: "j1",
+  state: "queued",
+  requester,
+  text: "Queued: #2 in line.",
+  images: [],
+  buttons: [],
+  final: false,
+  ...over,
+});
+
+describe("job views as Block Kit", () => {
+  test("buttons carry the service's id as value and action_id, label cut to 75, secondary as no style", () => {
+    const long = "x".repeat(90);
+    const [row] = buttonBlocks([
+      [
+        { id: "easel:1:reroll:j1", label: "🔄 Re-roll", style: "primary" },
+        { id: "easel:1:vary:j1:0:subtle", label: long, style: "secondary" },
+      ],
+    ]);
+    assert.equal(row!.type, "actions");
+    const [reroll, vary] = row!.elements as unknown as Array<Record<string, unknown>>;
+    assert.deepEqual(reroll, {
+      type: "button",
+      text: { type: "plain_text", text: "🔄 Re-roll", emoji: true },
+      action_id: "easel:1:reroll:j1",
+      value: "easel:1:reroll:j1",
+      style: "primary",
+    });
+    assert.equal((vary!.text as { text: string }).text.length, SLACK_LIMITS.buttonText);
+    assert.equal(vary!.style, undefined);
+  });
+
+  test("one actions block per row, empty rows left out, block ids unique", () => {
+    const blocks = buttonBlocks([
+      [{ id: "easel:1:cancel:a", label: "Cancel", style: "danger" }],
+      [],
+      [{ id: "easel:1:reroll:a", label: "R", style: "primary" }],
+    ]);
+    assert.equal(blocks.length, 2);
+    assert.notEqual(blocks[0]!.block_id, blocks[1]!.block_id);
+  });
+
+  test("a running job shows its step as a bar; fallback text is the same mrkdwn as the section", () => {
+    const message = jobMessage(
+      view({ state: "running", step: 5, total: 20, text: "Generating: **step 5/20**" }),
+    );
+    assert.equal(message.text, "Generating: *step 5/20*");
+    assert.deepEqual(message.blocks[0], { type: "section", text: { type: "mrkdwn", text: message.text } });
+    assert.equal(message.blocks[1]!.type, "context");
+    assert.match(JSON.stringify(message.blocks[1]), /▰{5}▱{15} {2}5\/20/);
+  });
+
+  test("progress bar bounds", () => {
+    assert.equal(progressBar(0, 10, 4), "▱▱▱▱");
+    assert.equal(progressBar(10, 10, 4), "▰▰▰▰");
+    assert.equal(progressBar(3, 0, 4), "▱▱▱▱");
+  });
+});
