@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 const args = process.argv.slice(2);
 const sections = args.includes("--full-size")
   ? ["bench/full-size.ts"]
-  : ["bench/pipeline.ts", "bench/queue.ts"];
+  : ["bench/pipeline.ts", "bench/queue.ts", "bench/redis.ts"];
 for (const file of sections) {
   // Each section in its own process, so peak RSS and event-loop numbers are its own.
   const result = spawnSync(process.execPath, ["--import", "tsx", file, ...args], { stdio: "inherit" });

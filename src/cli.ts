@@ -11,6 +11,7 @@ import { registerImagineCommand } from "./cli/imagine.js";
 import { registerInspectCommands } from "./cli/inspect.js";
 import { registerPullCommand } from "./cli/pull.js";
 import { registerStartCommand } from "./cli/start.js";
+import { registerWorkerCommand } from "./cli/worker.js";
 import { isEaselError } from "./errors.js";
 
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerPullCommand(program);
   registerDoctorCommand(program);
   registerAdminCommand(program);
+  registerWorkerCommand(program);
   return program;
 }
 

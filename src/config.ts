@@ -234,6 +234,8 @@ export interface Config {
   refinerDir: string | undefined;
   vaeFallback: string | undefined;
   devices: string[];
+  /** EASEL_DEVICES was set: with EASEL_REDIS_URL, the gateway then runs these devices too. */
+  devicesExplicit: boolean;
   dataDir: string;
   logLevel: z.infer<typeof envSchema>["EASEL_LOG_LEVEL"];
   logPrompts: boolean;
@@ -388,6 +390,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     refinerDir: e.EASEL_REFINER_DIR.trim() || undefined,
     vaeFallback: e.EASEL_VAE_FALLBACK.trim() || undefined,
     devices: devices.length > 0 ? devices : ["cpu"],
+    devicesExplicit: settings.EASEL_DEVICES !== undefined,
     dataDir,
     logLevel: e.EASEL_LOG_LEVEL,
     logPrompts: e.EASEL_LOG_PROMPTS,

@@ -13,6 +13,7 @@ import { type GpuQuery, queryGpus } from "./gpu-info.js";
 import { checkDeviceMemory } from "./memory.js";
 import { checkModelFolder, type ModelCheckOptions } from "./model-checks.js";
 import { checkNodeVersion, readEaselPackage } from "./node-version.js";
+import { checkRedis } from "./redis.js";
 import { type CheckResult, fail, ok, warn } from "./types.js";
 
 export { checkModelFolder, type ModelFolderReport } from "./model-checks.js";
@@ -91,8 +92,6 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     for (const device of config.devices) add(checkDeviceMemory(device, weightBytes, machine));
   }
   for (const result of checkChatSettings(config)) add(result);
-  // The Redis check (EASEL_REDIS_URL reachable, BullMQ's queue readable) lands here with the
-  // scale-out backend.
-  if (config.redisUrl) add(warn("redis", "EASEL_REDIS_URL is set; this version does not check Redis yet"));
+  if (config.redisUrl) for (const result of await checkRedis(config.redisUrl)) add(result);
   return { ok: checks.every((check) => check.status !== "fail"), checks };
 }

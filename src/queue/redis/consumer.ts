@@ -1,0 +1,294 @@
+/**
+ * One device of `easel worker`: a BullMQ Worker (concurrency 1) whose processor hands each job to a
+ * DeviceWorker, so the pipeline runs in a worker thread and this thread stays free to renew the
+ * job's lock while ONNX Runtime blocks its own. Progress and previews go out through
+ * `job.updateProgress`, result bytes into size-capped Redis keys with a TTL (the gateway deletes
+ * them once stored); a cancel flag (key + pub/sub) aborts the run. A device that cannot load its
+ * model reports it in its status and never starts its BullMQ Worker.
+ */
+import { hostname } from "node:os";
+import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { CancelledError, EaselError } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import type { Progress } from "../../pipeline/types.js";
+import { isUploadSource } from "../../requests/request.js";
+import { DeviceWorker } from "../device.js";
+import type { EngineSpec } from "../engine.js";
+import { queueMessages } from "../messages.js";
+import { generateParamsOf } from "../params.js";
+import { atMost, connectRedis } from "./connection.js";
+import { BULL_PREFIX, CANCEL_CHANNEL, QUEUE_NAME, redisKeys } from "./keys.js";
+import { encodeFailure, type RemoteJobData, type RemoteProgress, type RemoteResult } from "./protocol.js";
+import { WorkerHeartbeat } from "./registry.js";
+
+export interface ConsumerTimings {
+  /** BullMQ's job lock: a worker silent this long loses the job to another (default 30 s). */
+  lockDurationMs: number;
+  /** How often BullMQ looks for jobs whose worker died (default 15 s). */
+  stalledIntervalMs: number;
+  /** Times a job may lose its worker and run again before it fails (default 2). */
+  maxStalledCount: number;
+  /** Status heartbeat (default 2 s). */
+  heartbeatMs: number;
+}
+
+export const DEFAULT_CONSUMER_TIMINGS: ConsumerTimings = {
+  lockDurationMs: 30_000,
+  stalledIntervalMs: 15_000,
+  maxStalledCount: 2,
+  heartbeatMs: 2_000,
+};
+
+export interface DeviceConsumerOptions {
+  redisUrl: string;
+  device: string;
+  engine: EngineSpec;
+  previewEvery: number;
+  jobTimeoutMs: number;
+  logger: Logger;
+  timings?: Partial<ConsumerTimings>;
+  /** Largest image accepted into Redis (default 32 MiB); a bigger one fails the job. */
+  maxImageBytes?: number;
+  /** How long result bytes wait for the gateway (default 3 days). */
+  resultTtlMs?: number;
+  cancelGraceMs?: number;
+}
+
+const DEFAULT_MAX_IMAGE_BYTES = 32 * 1024 * 1024;
+const DEFAULT_RESULT_TTL_MS = 3 * 24 * 3_600_000;
+const PREVIEW_TTL_MS = 120_000;
+/** How long a stop waits for Redis before it lets go anyway. */
+const STOP_WAIT_MS = 5_000;
+
+/** An error's own message and its causes' (the operator's view, which may name files). */
+function operatorDetail(error: unknown): string {
+  const parts: string[] = [];
+  for (
+    let e: unknown = error;
+    e !== undefined && parts.length < 4;
+    e = e instanceof Error ? e.cause : undefined
+  ) {
+    parts.push(e instanceof Error ? e.message : String(e));
+  }
+  return parts.join(" <- ");
+}
+
+type Reporter = (
+  progress: Omit<RemoteProgress, "run" | "attempt" | "device" | "worker">,
+  before?: () => Promise<unknown>,
+) => void;
+
+/** The run in progress on this device. */
+interface ActiveRun {
+  jobId: string;
+  controller: AbortController;
+}
+
+export class DeviceConsumer {
+  readonly id: string;
+  private readonly timings: ConsumerTimings;
+  private readonly redis: Redis;
+  private readonly subscriber: Redis;
+  private readonly heartbeat: WorkerHeartbeat;
+  private readonly device: DeviceWorker;
+  private worker: Worker<RemoteJobData, RemoteResult> | undefined;
+  private bullConnection: Redis | undefined;
+  private active: ActiveRun | undefined;
+  private stopping = false;
+
+  constructor(private readonly options: DeviceConsumerOptions) {
+    this.id = `${hostname()}:${process.pid}:${options.device}`;
+    this.timings = { ...DEFAULT_CONSUMER_TIMINGS, ...options.timings };
+    this.redis = connectRedis(options.redisUrl);
+    this.subscriber = connectRedis(options.redisUrl);
+    for (const connection of [this.redis, this.subscriber]) {
+      connection.on("error", (error) =>
+        options.logger.debug({ err: error, device: options.device }, "redis"),
+      );
+    }
+    this.heartbeat = new WorkerHeartbeat(
+      this.redis,
+      { id: this.id, device: options.device, host: hostname(), pid: process.pid },
+      this.timings.heartbeatMs,
+      (error) => options.logger.warn({ err: error, device: options.device }, "worker status not written"),
+    );
+    this.device = new DeviceWorker({
+      device: options.device,
+      engine: options.engine,
+      previewEvery: options.previewEvery,
+      jobTimeoutMs: options.jobTimeoutMs,
+      ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}),
+    });
+  }
+
+  get state(): WorkerHeartbeat["state"] {
+    return this.heartbeat.state;
+  }
+
+  /**
+   * Loads the engine, then starts taking jobs. Resolves false (status "failed", no jobs taken)
+   * when the model cannot be loaded.
+   */
+  async start(): Promise<boolean> {
+    const { logger, device } = this.options;
+    await this.heartbeat.start();
+    try {
+      await this.device.warmUp();
+    } catch (error) {
+      const reason = operatorDetail(error);
+      logger.error({ err: error, device }, "cannot load the model: this device takes no jobs");
+      await this.heartbeat.set("failed", reason);
+      await this.device.stop();
+      return false;
+    }
+    await this.subscriber.subscribe(CANCEL_CHANNEL);
+    this.subscriber.on("message", (_channel: string, jobId: string) => {
+      if (this.active?.jobId === jobId) this.active.controller.abort("cancel");
+    });
+    this.bullConnection = connectRedis(this.options.redisUrl);
+    this.bullConnection.on("error", (error) => logger.debug({ err: error, device }, "redis"));
+    this.worker = new Worker<RemoteJobData, RemoteResult>(
+      QUEUE_NAME,
+      (job, token) => this.process(job, token),
+      {
+        connection: this.bullConnection,
+        prefix: BULL_PREFIX,
+        concurrency: 1,
+        lockDuration: this.timings.lockDurationMs,
+        stalledInterval: this.timings.stalledIntervalMs,
+        maxStalledCount: this.timings.maxStalledCount,
+      },
+    );
+    this.worker.on("error", (error) => logger.warn({ err: error, device }, "BullMQ worker error"));
+    await this.worker.waitUntilReady();
+    await this.heartbeat.set("ready");
+    logger.info({ device, worker: this.id }, "device ready, taking jobs");
+    return true;
+  }
+
+  /**
+   * Stops taking jobs. A run in progress is interrupted and its job put back in the queue, where
+   * another worker (or this one after a restart) runs it again.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.active?.controller.abort("stop");
+    if (this.heartbeat.state !== "failed") await atMost(this.heartbeat.set("stopping"), STOP_WAIT_MS);
+    await atMost(this.worker?.close() ?? Promise.resolve(), STOP_WAIT_MS);
+    await this.device.stop();
+    await atMost(this.heartbeat.stop(), STOP_WAIT_MS);
+    this.subscriber.disconnect();
+    this.bullConnection?.disconnect();
+    this.redis.disconnect();
+  }
+
+  private async process(
+    job: Job<RemoteJobData, RemoteResult>,
+    token: string | undefined,
+  ): Promise<RemoteResult> {
+    const jobId = job.id!;
+    const attempt = job.attemptsStarted;
+    const { device, logger } = this.options;
+    const controller = new AbortController();
+    this.active = { jobId, controller };
+    // A token per attempt keeps the bytes of a killed attempt apart from the re-run's.
+    const run = token ?? `${this.id}:${Date.now()}`;
+    const runToken = `${attempt}-${run.slice(-12).replace(/[^A-Za-z0-9-]/g, "")}`;
+    let reports: Promise<unknown> = Promise.resolve();
+    // Reports go out in order; a preview's bytes are written before the report that names them.
+    const report: Reporter = (progress, before) => {
+      const full: RemoteProgress = { run, attempt, device, worker: this.id, ...progress };
+      reports = reports
+        .then(before)
+        .then(() => job.updateProgress(full as unknown as object))
+        .catch(() => {});
+    };
+    try {
+      if (await this.redis.exists(redisKeys.cancel(jobId))) throw new CancelledError();
+      report({ step: 0, total: job.data.request.steps, stage: "base" });
+      const source = await this.sourceOf(job.data);
+      const started = performance.now();
+      const result = await this.device.run(jobId, generateParamsOf(job.data.request, source), {
+        signal: controller.signal,
+        onProgress: (progress) => this.onProgress(jobId, runToken, progress, report),
+      });
+      const deviceMs = performance.now() - started;
+      await reports;
+      const images = [];
+      const maxBytes = this.options.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES;
+      const multi = this.redis.multi();
+      for (const [index, image] of result.images.entries()) {
+        if (image.data.byteLength > maxBytes) {
+          throw new EaselError("device_failure", queueMessages.deviceError(), {
+            cause: new Error(`image of ${image.data.byteLength} bytes is above the ${maxBytes}-byte limit`),
+          });
+        }
+        const key = redisKeys.result(jobId, runToken, index);
+        multi.set(
+          key,
+          Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength),
+          "PX",
+          this.resultTtl(),
+        );
+        images.push({
+          key,
+          seed: image.seed.toString(),
+          mime: image.mime,
+          width: image.width,
+          height: image.height,
+          bytes: image.data.byteLength,
+        });
+      }
+      await multi.exec();
+      logger.debug({ jobId, device, attempt }, "job done");
+      return { run, attempt, device, worker: this.id, images, timings: result.timings, deviceMs };
+    } catch (error) {
+      if (controller.signal.reason === "stop" && token) {
+        // This worker is stopping: hand the job back for another worker instead of failing it.
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      logger.debug({ jobId, device, attempt, err: error }, "job failed");
+      // BullMQ must not retry on its own: the gateway tells the user and decides.
+      throw new UnrecoverableError(encodeFailure(error));
+    } finally {
+      this.active = undefined;
+    }
+  }
+
+  private onProgress(jobId: string, runToken: string, progress: Progress, report: Reporter): void {
+    const base = { step: progress.step, total: progress.totalSteps, stage: progress.stage };
+    const preview = progress.preview;
+    if (!preview) {
+      report(base);
+      return;
+    }
+    const key = redisKeys.preview(jobId, runToken, progress.step);
+    const bytes = Buffer.from(preview.data.buffer, preview.data.byteOffset, preview.data.byteLength);
+    report(
+      { ...base, preview: { key, mime: preview.mime, width: preview.width, height: preview.height } },
+      () => this.redis.set(key, bytes, "PX", PREVIEW_TTL_MS),
+    );
+  }
+
+  private async sourceOf(data: RemoteJobData): Promise<Uint8Array | undefined> {
+    if (!data.request.source) return undefined;
+    const bytes = data.sourceKey ? await this.redis.getBuffer(data.sourceKey) : null;
+    if (!bytes) {
+      const source = data.request.source;
+      throw new EaselError(
+        "not_found",
+        isUploadSource(source)
+          ? queueMessages.uploadGone()
+          : queueMessages.sourceImageGone(source.imageIndex + 1),
+      );
+    }
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  private resultTtl(): number {
+    return this.options.resultTtlMs ?? DEFAULT_RESULT_TTL_MS;
+  }
+}
