@@ -35,7 +35,9 @@ export interface Easel {
 
 export async function startEasel(config: Config, options: StartOptions = {}): Promise<Easel> {
   const logger = options.logger ?? createLogger(config);
-  await ensureDemoModel(config, logger);
+  // A Redis gateway without devices of its own never loads a model: the workers need one.
+  const runsDevices = !config.redisUrl || config.devicesExplicit;
+  if (runsDevices) await ensureDemoModel(config, logger);
   const queue = createJobQueue(config, { ...options.queue, logger });
   const running: Array<{ name: string; adapter: RunningAdapter }> = [];
   const stopAdapters = async () => {
