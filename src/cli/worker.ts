@@ -8,6 +8,7 @@
 import { type Command, Option } from "commander";
 import { type Config, loadConfigFromEnvironment } from "../config.js";
 import { ConfigError, DeviceFailureError } from "../errors.js";
+import { ensureDemoModel } from "../demo-model.js";
 import { createLogger } from "../logger.js";
 import type { EngineSpec } from "../queue/engine.js";
 import { sdxlEngineFor } from "../queue/index.js";
@@ -63,6 +64,7 @@ export async function runWorker(config: Config, options: WorkerOptions = {}): Pr
     );
   }
   const logger = createLogger(config);
+  if (!options.testSimulatedEngine) await ensureDemoModel(config, logger);
   const timings = options.testTimings
     ? parseJson<Partial<ConsumerTimings>>(options.testTimings, "--test-timings")
     : undefined;
