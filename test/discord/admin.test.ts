@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { commandDefinitions, sameCommands } from "../../src/bots/discord/commands.js";
 import type { CommandOptionValue, FakeUser, InteractionRecord, StoredMessage } from "./fake-discord.js";
-import { FakeDiscord, snowflake } from "./fake-discord.js";
+import { FakeDiscord, PERMISSIONS, snowflake } from "./fake-discord.js";
 import {
   buttonId,
   EPHEMERAL,
@@ -137,6 +137,21 @@ describe("/easel and the delete button on one running easel", () => {
     assert.equal(deletes(message), 1);
     const [job] = await h.easel.queue.history(`discord:${user.id}`);
     assert.equal(job!.deleted?.byUserId, `discord:${user.id}`);
+  });
+
+  test("delete still works in a channel where the bot may no longer attach files", async () => {
+    const user = newUser();
+    const message = await result(user, "posted before the permissions changed");
+    const channel = h.fake.channels.get(message.channelId)!;
+    const before = channel.botPermissions;
+    channel.botPermissions = before & ~PERMISSIONS.attachFiles;
+    try {
+      const answer = await answerOf(h, press(message, user));
+      assert.match(answer.text, /Deleted/);
+      await h.fake.waitFor(() => message.deleted, 5000, "the message deleted");
+    } finally {
+      channel.botPermissions = before;
+    }
   });
 
   test("another user's delete is refused privately and the message stays", async () => {

@@ -1,6 +1,7 @@
 /**
  * The Discord bot: a discord.js gateway client that turns `/imagine`, `/help`, `/easel` (admin)
- * and button presses into chat-service calls and keeps one JobMessage per job in step with the service's views.
+ * and button presses into chat-service calls and keeps one JobMessage per job in step with the
+ * service's views.
  *
  * Answering within Discord's 3 s: the service parses, validates and queues in one fast call, so the
  * first answer is that call's outcome — a private (ephemeral) error with nothing queued, or the
@@ -21,7 +22,7 @@ import {
   Routes,
 } from "discord.js";
 import type { Logger } from "pino";
-import { isEaselButtonId } from "../../commands/buttons.js";
+import { decodeButton, isEaselButtonId } from "../../commands/buttons.js";
 import type { ChatReply, ChatService, ImagineInput, JobView } from "../../commands/chat.js";
 import { chatTexts } from "../../commands/texts.js";
 import { MAX_UPLOAD_BYTES } from "../../commands/upload.js";
@@ -61,6 +62,16 @@ const VIEW_INTERVAL_MS = 2000;
 const SEEN_LIMIT = 1000;
 
 type Answerable = ChatInputCommandInteraction | ButtonInteraction;
+
+/** Whether a button only ends or removes something (the service still judges the id). */
+function postsNothing(buttonId: string): boolean {
+  try {
+    const { kind } = decodeButton(buttonId);
+    return kind === "cancel" || kind === "delete";
+  } catch {
+    return false;
+  }
+}
 
 export class DiscordBot {
   private readonly config: DiscordConfig;
@@ -150,8 +161,11 @@ export class DiscordBot {
           await this.answer(interaction, () => this.admin(interaction), { anyChannel: true });
         }
       } else if (interaction.isButton() && isEaselButtonId(interaction.customId)) {
-        await this.answer(interaction, () =>
-          this.chat.press(interaction.customId, whoOf(interaction), whereOf(interaction)),
+        await this.answer(
+          interaction,
+          () => this.chat.press(interaction.customId, whoOf(interaction), whereOf(interaction)),
+          // Cancel and delete post nothing new: they work where the bot may no longer post.
+          { anyChannel: postsNothing(interaction.customId) },
         );
       }
     } catch (error) {
