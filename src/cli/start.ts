@@ -1,17 +1,77 @@
 /**
  * `easel start` (`npm start`): the bot itself. Runs every configured adapter on one queue until
  * SIGINT or SIGTERM, then stops cleanly: adapters first, then the queue, whose interrupted jobs
- * resume on the next start.
+ * resume on the next start. The process then exits by itself: a chat client may keep retrying a
+ * connection it was told to close (discord.js does, when Discord cannot be reached), which would
+ * otherwise keep it alive. A second signal exits at once.
  */
 import type { Command } from "commander";
 import { loadConfigFromEnvironment } from "../config.js";
-import { createLogger } from "../logger.js";
-import { startEasel } from "../main.js";
+import { createLogger, type Logger } from "../logger.js";
+import { type Easel, startEasel } from "../main.js";
+
+/** How long a start in progress may still take after a stop signal before the process gives up. */
+const START_GRACE_MS = 10_000;
+/** How long a failed start may leave the process alive (a client still retrying) before it exits. */
+const FAILED_START_EXIT_MS = 2_000;
+
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 };
+
+/** Writes out what stdout and stderr still hold, then ends the process with `code`. */
+async function exitProcess(code: number): Promise<never> {
+  process.exitCode = code;
+  const drain = (stream: NodeJS.WriteStream) =>
+    new Promise<void>((resolve) => (stream.writableEnded ? resolve() : stream.write("", () => resolve())));
+  await Promise.all([drain(process.stdout), drain(process.stderr)]);
+  process.exit(code);
+}
+
+/** Resolves with the first SIGINT/SIGTERM; any later one exits at once (128 + its number). */
+function stopSignals(logger: Logger): Promise<NodeJS.Signals> {
+  let received: NodeJS.Signals | undefined;
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (received) {
+        logger.warn({ signal }, "second stop signal: exiting now");
+        void exitProcess(128 + (SIGNAL_NUMBERS[signal] ?? 1));
+        return;
+      }
+      received = signal;
+      logger.info({ signal }, "stopping: running jobs resume on the next start");
+      resolve(signal);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+}
+
+const delay = (ms: number) => new Promise<"late">((resolve) => setTimeout(() => resolve("late"), ms).unref());
 
 async function start(): Promise<void> {
   const config = await loadConfigFromEnvironment();
   const logger = createLogger(config);
-  const easel = await startEasel(config, { logger });
+  // Listening from the start: a signal while a chat is still connecting stops the start too.
+  const stop = stopSignals(logger);
+  const starting = startEasel(config, { logger });
+  let easel: Easel;
+  try {
+    const first = await Promise.race([starting, stop]);
+    if (typeof first === "string") {
+      // Stopped while starting: let the start finish (briefly) so it can be stopped cleanly.
+      const started = await Promise.race([starting, delay(START_GRACE_MS)]);
+      if (started === "late") {
+        logger.warn({ waitedMs: START_GRACE_MS }, "the start did not finish; exiting");
+        return await exitProcess(1);
+      }
+      await started.stop();
+      return await exitProcess(0);
+    }
+    easel = first;
+  } catch (error) {
+    // The error is reported by the CLI; a client left retrying must not keep the process alive.
+    setTimeout(() => void exitProcess(1), FAILED_START_EXIT_MS).unref();
+    throw error;
+  }
   logger.info(
     {
       adapters: easel.adapters,
@@ -25,17 +85,9 @@ async function start(): Promise<void> {
       ? `easel is running: ${easel.adapters.join(", ")}`
       : "easel is running with no chat adapter configured",
   );
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      logger.info({ signal }, "stopping: running jobs resume on the next start");
-      resolve();
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
+  await stop;
   await easel.stop();
+  await exitProcess(0);
 }
 
 export function registerStartCommand(program: Command): void {

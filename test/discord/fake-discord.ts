@@ -1,7 +1,7 @@
 /**
  * A loopback Discord for tests: the REST v10 routes the bot uses (gateway lookup, application
- * commands, interaction callbacks, webhook edits and follow-ups, channel messages; JSON and
- * multipart bodies, whose files are kept whole) and the gateway (fake-gateway.ts). It enforces the
+ * commands, interaction callbacks, webhook edits and follow-ups, channel messages to post, edit
+ * and delete; JSON and multipart bodies, whose files are kept whole) and the gateway (fake-gateway.ts). It enforces the
  * rules the bot must honour — answer an interaction within 3 s and only once, the interaction token
  * expires, a deferred reply's first follow-up replaces the "thinking" message — records every
  * request, and injects 429s and 5xx on chosen routes.
@@ -69,6 +69,10 @@ export interface CommandDefinition {
   contexts?: number[] | null;
   [key: string]: unknown;
 }
+/** An option as an interaction carries it; a subcommand (type 1) carries its own options. */
+export type CommandOptionValue =
+  | { name: string; type: number; value: string | number | boolean }
+  | { name: string; type: 1; options: CommandOptionValue[] };
 interface CallbackBody {
   type: number;
   data?: MessageBody;
@@ -151,7 +155,7 @@ export interface InteractionRecord {
 export interface Fault {
   method?: string;
   route: RegExp;
-  status: 429 | 500 | 502 | 503;
+  status: 403 | 429 | 500 | 502 | 503;
   /** 429: seconds to wait (sent in the body, Retry-After and X-RateLimit-Reset-After). */
   retryAfter?: number;
   /** How many matching requests fail; default 1. */
@@ -310,7 +314,7 @@ export class FakeDiscord {
     user: FakeUser;
     channel: FakeChannel;
     name?: string;
-    options?: Array<{ name: string; type: number; value: string | number | boolean }>;
+    options?: CommandOptionValue[];
     attachment?: AttachmentObject;
     roles?: string[];
   }): InteractionRecord {
@@ -498,6 +502,8 @@ export class FakeDiscord {
               "x-ratelimit-scope": "user",
             },
           );
+        } else if (fault.status === 403) {
+          json(res, 403, { message: "Missing Permissions", code: 50013 });
         } else {
           json(res, fault.status, { message: "Server error", code: 0 });
         }
@@ -628,6 +634,11 @@ export class FakeDiscord {
       }
       if (method === "GET") return [200, this.messagePayload(message)];
       if (method === "PATCH") return [200, this.messagePayload(this.editMessage(message, r))];
+      if (method === "DELETE") {
+        // The bot may delete its own messages (interaction replies included) without Manage Messages.
+        message.deleted = true;
+        return [204, undefined];
+      }
     }
     throw new HttpError(404, { message: `404: no fake route for ${method} ${route}`, code: 0 });
   }

@@ -20,12 +20,12 @@ import {
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-test("registers /imagine and /help once, and not again when a restart finds them unchanged", async (t) => {
+test("registers /imagine, /help and /easel once, and not again when a restart finds them unchanged", async (t) => {
   const h = await startHarness(t);
   const puts = () => h.fake.calls("PUT", /^\/applications\/\d+\/guilds\/\d+\/commands$/);
   assert.equal(puts().length, 1);
   const registered = h.fake.commands.get(h.guild.id)!;
-  assert.deepEqual(registered.map((c) => c.name).sort(), ["help", "imagine"]);
+  assert.deepEqual(registered.map((c) => c.name).sort(), ["easel", "help", "imagine"]);
   const imagineCommand = registered.find((c) => c.name === "imagine")!;
   const options = imagineCommand.options as Array<{ name: string; type: number; required?: boolean }>;
   assert.equal(options[0]!.name, "prompt");
@@ -38,7 +38,7 @@ test("registers /imagine and /help once, and not again when a restart finds them
 
   await h.restart();
   assert.equal(h.fake.calls("GET", /\/guilds\/\d+\/commands$/).length, 2, "the restart compared");
-  assert.equal(puts().length, 1, "nothing re-registered");
+  assert.equal(puts().length, 1, "nothing re-registered (subcommands and their options compared too)");
 });
 
 describe("/imagine on one running easel", () => {

@@ -1,6 +1,7 @@
 /**
- * The Discord bot: a discord.js gateway client that turns `/imagine`, `/help` and button presses
- * into chat-service calls and keeps one JobMessage per job in step with the service's views.
+ * The Discord bot: a discord.js gateway client that turns `/imagine`, `/help`, `/easel` (admin)
+ * and button presses into chat-service calls and keeps one JobMessage per job in step with the
+ * service's views.
  *
  * Answering within Discord's 3 s: the service parses, validates and queues in one fast call, so the
  * first answer is that call's outcome — a private (ephemeral) error with nothing queued, or the
@@ -21,13 +22,14 @@ import {
   Routes,
 } from "discord.js";
 import type { Logger } from "pino";
-import { isEaselButtonId } from "../../commands/buttons.js";
+import { decodeButton, isEaselButtonId } from "../../commands/buttons.js";
 import type { ChatReply, ChatService, ImagineInput, JobView } from "../../commands/chat.js";
 import { chatTexts } from "../../commands/texts.js";
 import { MAX_UPLOAD_BYTES } from "../../commands/upload.js";
 import type { DiscordConfig } from "../../config.js";
 import type { AdapterContext } from "../adapter.js";
 import {
+  ADMIN_COMMAND,
   commandDefinitions,
   HELP_COMMAND,
   IMAGE_OPTION,
@@ -60,6 +62,16 @@ const VIEW_INTERVAL_MS = 2000;
 const SEEN_LIMIT = 1000;
 
 type Answerable = ChatInputCommandInteraction | ButtonInteraction;
+
+/** Whether a button only ends or removes something (the service still judges the id). */
+function postsNothing(buttonId: string): boolean {
+  try {
+    const { kind } = decodeButton(buttonId);
+    return kind === "cancel" || kind === "delete";
+  } catch {
+    return false;
+  }
+}
 
 export class DiscordBot {
   private readonly config: DiscordConfig;
@@ -144,10 +156,16 @@ export class DiscordBot {
           await this.callback(interaction, textMessage(this.chat.help(), MessageFlags.Ephemeral));
         } else if (interaction.commandName === IMAGINE_COMMAND) {
           await this.answer(interaction, () => this.imagine(interaction));
+        } else if (interaction.commandName === ADMIN_COMMAND) {
+          // Answered privately in any channel: the bot's channel permissions do not matter.
+          await this.answer(interaction, () => this.admin(interaction), { anyChannel: true });
         }
       } else if (interaction.isButton() && isEaselButtonId(interaction.customId)) {
-        await this.answer(interaction, () =>
-          this.chat.press(interaction.customId, whoOf(interaction), whereOf(interaction)),
+        await this.answer(
+          interaction,
+          () => this.chat.press(interaction.customId, whoOf(interaction), whereOf(interaction)),
+          // Cancel and delete post nothing new: they work where the bot may no longer post.
+          { anyChannel: postsNothing(interaction.customId) },
         );
       }
     } catch (error) {
@@ -187,12 +205,55 @@ export class DiscordBot {
     return this.chat.imagine(input, whoOf(interaction), whereOf(interaction));
   }
 
+  /** `/easel <subcommand>`: its options by name, as text, for the chat service to judge. */
+  private admin(interaction: ChatInputCommandInteraction): Promise<ChatReply> {
+    const subcommand = interaction.options.getSubcommand(false) ?? "help";
+    const args: Record<string, string> = {};
+    const given = interaction.options.data.find((option) => option.name === subcommand)?.options ?? [];
+    for (const option of given) {
+      if (option.value !== undefined && option.value !== null) args[option.name] = String(option.value);
+    }
+    return this.chat.admin(subcommand, args, whoOf(interaction), whereOf(interaction));
+  }
+
+  /**
+   * A deleted result: its message goes (the bot may delete its own messages); should Discord refuse,
+   * the message is edited to the deleted view's text with nothing left to click or download.
+   */
+  private async removeResult(interaction: Answerable, view: JobView): Promise<void> {
+    if (!interaction.isButton()) return;
+    const route = Routes.channelMessage(interaction.message.channelId, interaction.message.id);
+    try {
+      await this.client.rest.delete(route);
+      return;
+    } catch (error) {
+      this.logger.warn(
+        { jobId: view.jobId, ...describeError(error) },
+        "discord: could not delete a deleted result's message; editing it",
+      );
+    }
+    try {
+      await this.client.rest.patch(route, {
+        body: { content: view.text, attachments: [], components: [], allowed_mentions: { parse: [] } },
+      });
+    } catch (error) {
+      this.logger.warn(
+        { jobId: view.jobId, ...describeError(error) },
+        "discord: could not edit a deleted result's message",
+      );
+    }
+  }
+
   /**
    * Runs `work` (the service call) and gives Discord its first answer: the outcome when it comes in
    * time, otherwise a private deferral followed by the outcome.
    */
-  private async answer(interaction: Answerable, work: () => Promise<ChatReply>): Promise<void> {
-    const missing = missingPermissions(interaction.appPermissions);
+  private async answer(
+    interaction: Answerable,
+    work: () => Promise<ChatReply>,
+    { anyChannel = false }: { anyChannel?: boolean } = {},
+  ): Promise<void> {
+    const missing = anyChannel ? [] : missingPermissions(interaction.appPermissions);
     if (missing.length > 0) {
       this.logger.warn(
         { guild: interaction.guildId, channel: interaction.channelId, missing },
@@ -231,6 +292,8 @@ export class DiscordBot {
       );
       if ("reply" in result && result.reply.kind === "job")
         this.follow(interaction, result.reply.view, undefined);
+      if ("reply" in result && result.reply.kind === "private" && result.reply.deleted)
+        await this.removeResult(interaction, result.reply.deleted);
       return;
     }
     if ("error" in first) {
@@ -239,7 +302,13 @@ export class DiscordBot {
       return;
     }
     if (first.reply.kind === "private") {
-      await this.callback(interaction, textMessage(first.reply.text, MessageFlags.Ephemeral));
+      // The answer first (Discord's 3 s), then a deleted result's message goes (its images already did).
+      const deleted = first.reply.deleted;
+      try {
+        await this.callback(interaction, textMessage(first.reply.text, MessageFlags.Ephemeral));
+      } finally {
+        if (deleted) await this.removeResult(interaction, deleted);
+      }
       return;
     }
     const view = first.reply.view;

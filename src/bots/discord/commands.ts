@@ -1,12 +1,14 @@
 /**
  * The application commands the bot registers — `/imagine` from the shared option table (rendered
- * as Discord's option JSON) plus the Discord-only image attachment, and `/help` — and their
+ * as Discord's option JSON) plus the Discord-only image attachment, `/help`, and `/easel` from the
+ * shared admin definition — and their
  * registration, which writes only when what Discord has differs from what this build would
  * register (a bulk overwrite resets Discord's command cache for every user, so it is skipped when
  * nothing changed).
  */
 import { type REST, Routes } from "discord.js";
 import type { Logger } from "pino";
+import { type AdminArgument, adminCommand, MAX_STATS_DAYS } from "../../commands/admin.js";
 import { type ImagineOption, imagineOptions, type OptionKind } from "../../commands/options.js";
 import type { Config } from "../../config.js";
 
@@ -85,10 +87,53 @@ const CONTEXTS = [0, 1];
 export const IMAGE_OPTION = "image";
 export const IMAGINE_COMMAND = "imagine";
 export const HELP_COMMAND = "help";
+export const ADMIN_COMMAND = adminCommand.name;
+
+/** Discord's subcommand option type. */
+const SUBCOMMAND_OPTION = 1;
 
 type OptionDefinition =
   | DiscordCommandOption
-  | { type: 11; name: string; description: string; required: boolean };
+  | { type: 11; name: string; description: string; required: boolean }
+  | { type: 1; name: string; description: string; options: DiscordCommandOption[] };
+
+/** An `/easel` argument as a Discord option: strings (a user may be a mention), days an integer. */
+function adminOption(argument: AdminArgument): DiscordCommandOption {
+  const option: DiscordCommandOption = {
+    type: argument.kind === "integer" ? 4 : 3,
+    name: argument.name,
+    description: argument.description,
+    required: argument.required,
+  };
+  if (argument.kind === "integer") {
+    option.min_value = 1;
+    option.max_value = MAX_STATS_DAYS;
+  }
+  return option;
+}
+
+/**
+ * `/easel` with one subcommand per admin operation. Open to every member on Discord's side (no
+ * default_member_permissions): the chat service decides who is an admin (EASEL_ADMINS).
+ */
+export function discordAdminCommand(): CommandDefinition {
+  return {
+    type: 1,
+    name: ADMIN_COMMAND,
+    description: adminCommand.description,
+    options: adminCommand.subcommands.map((subcommand) => ({
+      type: SUBCOMMAND_OPTION,
+      name: subcommand.name,
+      description: subcommand.description,
+      // Required options first (Discord's rule).
+      options: [
+        ...subcommand.args.filter((a) => a.required),
+        ...subcommand.args.filter((a) => !a.required),
+      ].map(adminOption),
+    })),
+    contexts: CONTEXTS,
+  };
+}
 
 export interface CommandDefinition {
   type: 1;
@@ -122,6 +167,7 @@ export function commandDefinitions(config: Config): CommandDefinition[] {
       options: [],
       contexts: CONTEXTS,
     },
+    discordAdminCommand(),
   ];
 }
 
@@ -131,26 +177,33 @@ export function commandDefinitions(config: Config): CommandDefinition[] {
  * what Discord returns for it.
  */
 function canonical(command: Record<string, unknown>): string {
-  const options = Array.isArray(command.options) ? (command.options as Record<string, unknown>[]) : [];
   return JSON.stringify({
     type: command.type ?? 1,
     name: command.name,
     description: command.description,
     contexts: Array.isArray(command.contexts) ? [...(command.contexts as number[])].sort() : null,
-    options: options.map((option) => ({
-      type: option.type,
-      name: option.name,
-      description: option.description,
-      required: option.required === true,
-      choices: Array.isArray(option.choices)
-        ? (option.choices as Record<string, unknown>[]).map((c) => ({ name: c.name, value: c.value }))
-        : [],
-      min_value: option.min_value ?? null,
-      max_value: option.max_value ?? null,
-      min_length: option.min_length ?? null,
-      max_length: option.max_length ?? null,
-    })),
+    default_member_permissions: command.default_member_permissions ?? null,
+    options: canonicalOptions(command.options),
   });
+}
+
+/** Options (and a subcommand's own options) with Discord's omissions filled in. */
+function canonicalOptions(given: unknown): unknown[] {
+  const options = Array.isArray(given) ? (given as Record<string, unknown>[]) : [];
+  return options.map((option) => ({
+    type: option.type,
+    name: option.name,
+    description: option.description,
+    required: option.required === true,
+    choices: Array.isArray(option.choices)
+      ? (option.choices as Record<string, unknown>[]).map((c) => ({ name: c.name, value: c.value }))
+      : [],
+    min_value: option.min_value ?? null,
+    max_value: option.max_value ?? null,
+    min_length: option.min_length ?? null,
+    max_length: option.max_length ?? null,
+    options: canonicalOptions(option.options),
+  }));
 }
 
 /** Whether Discord's current commands are exactly the wanted ones (in any order). */
