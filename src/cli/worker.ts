@@ -7,8 +7,8 @@
  */
 import { type Command, Option } from "commander";
 import { type Config, loadConfigFromEnvironment } from "../config.js";
-import { ConfigError, DeviceFailureError } from "../errors.js";
 import { ensureDemoModel } from "../demo-model.js";
+import { ConfigError, DeviceFailureError } from "../errors.js";
 import { createLogger } from "../logger.js";
 import type { EngineSpec } from "../queue/engine.js";
 import { sdxlEngineFor } from "../queue/index.js";
