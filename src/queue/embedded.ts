@@ -5,25 +5,17 @@
  * back what was queued or running.
  */
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
-import { mkdir, readFile, rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { Config } from "../config.js";
 import { CancelledError, EaselError, type ErrorCode, userMessageOf } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
-import type { EncodedImage } from "../pipeline/types.js";
-import {
-  type GenerationRequest,
-  isUploadSource,
-  type Requester,
-  type SourceImageRef,
-  type UserId,
-} from "../requests/request.js";
+import type { GenerationRequest, Requester, UserId } from "../requests/request.js";
 import { type DeviceResult, type DeviceRun, DeviceWorker } from "./device.js";
 import { type AbortReason, Dispatcher } from "./dispatcher.js";
 import type { EngineSpec } from "./engine.js";
 import { QueueEventEmitter } from "./events.js";
-import { imageFilePath, listImageFiles, listOlderFiles, writeFileAtomically } from "./image-files.js";
+import { imageFilePath, writeFileAtomically } from "./image-files.js";
+import { JobFiles } from "./job-files.js";
 import {
   FINAL_STATUSES,
   type ImageRef,
@@ -133,12 +125,6 @@ export function imageIdOf(jobId: string, index: number): string {
   return `${jobId}-${index}`;
 }
 
-/** The job id and index in an image id; undefined for anything else. */
-export function parseImageId(imageId: string): { jobId: string; index: number } | undefined {
-  const match = /^([A-Za-z0-9_-]{1,64})-(0|[1-9]\d{0,2})$/.exec(imageId);
-  return match ? { jobId: match[1]!, index: Number(match[2]) } : undefined;
-}
-
 /** The public record of a stored job: image references instead of file paths. */
 export function jobRecordOf(stored: StoredJob): JobRecord {
   const { images, ...rest } = stored;
@@ -159,8 +145,6 @@ export function jobRecordOf(stored: StoredJob): JobRecord {
   };
 }
 
-const UPLOAD_ID = /^upload-[0-9a-f]{16}$/;
-
 const isFinal = (record: JobRecord) => FINAL_STATUSES.includes(record.status);
 
 export class EmbeddedJobQueue implements JobQueue {
@@ -172,8 +156,7 @@ export class EmbeddedJobQueue implements JobQueue {
   private readonly ownsStore: boolean;
   private readonly events: QueueEventEmitter;
   private readonly dispatcher: Dispatcher<LiveJob>;
-  private readonly imagesDir: string;
-  private readonly uploadsDir: string;
+  private readonly files: JobFiles;
   private readonly now: () => number;
   private readonly maxAttempts: number;
   /** Jobs waiting or running, per user and in all: what the limits count. */
@@ -198,9 +181,12 @@ export class EmbeddedJobQueue implements JobQueue {
     this.submitter = own.submitter;
     this.releaseSubmitter = own.release;
     this.ledger = new StoreLedger(this.store);
-    this.imagesDir = resolve(config.dataDir, "images");
-    this.uploadsDir = resolve(config.dataDir, "uploads");
-    mkdirSync(this.imagesDir, { recursive: true });
+    this.files = new JobFiles({
+      store: this.store,
+      dataDir: config.dataDir,
+      recordOf: jobRecordOf,
+      ...(options.loadPostedImage ? { loadPostedImage: options.loadPostedImage } : {}),
+    });
     this.now = options.now ?? Date.now;
     this.maxAttempts = options.maxAttempts ?? 3;
     this.logger = options.logger ?? silentLogger;
@@ -208,8 +194,8 @@ export class EmbeddedJobQueue implements JobQueue {
       options.onInternalError ??
       ((error, where) => this.logger.error({ err: error, where }, "job queue: internal error"));
     this.images = {
-      get: (imageId) => this.imageBytes(imageId),
-      putUpload: (image) => this.keepUpload(image),
+      get: (imageId) => this.files.imageBytes(imageId),
+      putUpload: (image) => this.files.keepUpload(image),
     };
     this.events = new QueueEventEmitter((error, event) => this.onInternalError(error, `listener:${event}`));
     const engineFor = options.engineFor ?? ((device: string) => sdxlEngineFor(config, device));
@@ -304,7 +290,7 @@ export class EmbeddedJobQueue implements JobQueue {
       throw new EaselError("queue_full", queueMessages.userLimit(queue.maxJobsPerUser));
     }
     if (this.liveTotal >= queue.maxJobsTotal) throw new EaselError("queue_full", queueMessages.totalLimit());
-    if (request.source) this.checkSource(request.source);
+    if (request.source) this.files.checkSource(request.source);
     const record = this.store.insert({
       id: randomUUID().replaceAll("-", "").slice(0, 16),
       request,
@@ -429,31 +415,10 @@ export class EmbeddedJobQueue implements JobQueue {
    */
   sweep(): Promise<{ deleted: number }> {
     // One sweep at a time; stop() waits for it before closing the store.
-    this.sweeping ??= this.sweepOnce().finally(() => {
+    this.sweeping ??= this.files.sweep(this.now(), this.options.config.retentionHours).finally(() => {
       this.sweeping = undefined;
     });
     return this.sweeping;
-  }
-
-  private async sweepOnce(): Promise<{ deleted: number }> {
-    const now = this.now();
-    const cutoff = now - this.options.config.retentionHours * 3_600_000;
-    let deleted = 0;
-    for (const candidate of this.store.sweepCandidates(cutoff)) {
-      await rm(candidate.path, { force: true });
-      this.store.markImageDeleted(candidate.jobId, candidate.index, now);
-      deleted += 1;
-    }
-    for (const file of await listImageFiles(this.imagesDir)) {
-      if (this.store.isFileInUse(file.path, file.jobId)) continue;
-      await rm(file.path, { force: true });
-      deleted += 1;
-    }
-    for (const path of await listOlderFiles(this.uploadsDir, cutoff)) {
-      await rm(path, { force: true });
-      deleted += 1;
-    }
-    return { deleted };
   }
 
   /**
@@ -488,30 +453,6 @@ export class EmbeddedJobQueue implements JobQueue {
     return () => this.stopListeners.delete(listener);
   }
 
-  private uploadPath(uploadId: string): string {
-    return join(this.uploadsDir, `${uploadId}.upload`);
-  }
-
-  private async keepUpload(image: EncodedImage): Promise<string> {
-    const uploadId = `upload-${randomUUID().replaceAll("-", "").slice(0, 16)}`;
-    await mkdir(this.uploadsDir, { recursive: true });
-    await writeFileAtomically(this.uploadPath(uploadId), image.data);
-    return uploadId;
-  }
-
-  /** A finished image's bytes, by `<jobId>-<index>`; undefined when unknown or swept. */
-  private async imageBytes(imageId: string): Promise<EncodedImage | undefined> {
-    const id = parseImageId(imageId);
-    const image = id ? this.store.get(id.jobId)?.images[id.index] : undefined;
-    if (!image || image.deleted) return undefined;
-    try {
-      const data = new Uint8Array(await readFile(image.path));
-      return { mime: image.mime, width: image.width, height: image.height, data };
-    } catch {
-      return undefined; // swept meanwhile
-    }
-  }
-
   private enqueue(record: StoredJob): number {
     this.liveByUser.set(record.userId, (this.liveByUser.get(record.userId) ?? 0) + 1);
     this.liveTotal += 1;
@@ -525,46 +466,6 @@ export class EmbeddedJobQueue implements JobQueue {
     if (count > 0) this.liveByUser.set(userId, count);
     else this.liveByUser.delete(userId);
     this.liveTotal -= 1;
-  }
-
-  private checkSource(source: SourceImageRef): void {
-    if (isUploadSource(source)) {
-      if (!UPLOAD_ID.test(source.uploadId) || !existsSync(this.uploadPath(source.uploadId))) {
-        throw new EaselError("not_found", queueMessages.uploadGone());
-      }
-      return;
-    }
-    const job = this.store.get(source.jobId);
-    if (!job) throw new EaselError("not_found", queueMessages.jobNotFound());
-    if (job.status !== "done") throw new EaselError("not_found", queueMessages.sourceJobNotFinished());
-    const image = job.images[source.imageIndex];
-    if (!image || (image.deleted && !this.options.loadPostedImage)) {
-      throw new EaselError("not_found", queueMessages.sourceImageGone(source.imageIndex + 1));
-    }
-  }
-
-  private async sourceImageOf(source: SourceImageRef): Promise<Uint8Array> {
-    if (isUploadSource(source)) {
-      try {
-        return await readFile(this.uploadPath(source.uploadId));
-      } catch {
-        throw new EaselError("not_found", queueMessages.uploadGone());
-      }
-    }
-    const job = this.store.get(source.jobId);
-    const image = job?.images[source.imageIndex];
-    if (job && image && !image.deleted) {
-      try {
-        return await readFile(image.path);
-      } catch {
-        // swept meanwhile, or removed by hand: try where it was posted
-      }
-    }
-    const posted = job
-      ? await this.options.loadPostedImage?.(jobRecordOf(job), source.imageIndex)
-      : undefined;
-    if (!posted) throw new EaselError("not_found", queueMessages.sourceImageGone(source.imageIndex + 1));
-    return posted;
   }
 
   /**
@@ -592,7 +493,7 @@ export class EmbeddedJobQueue implements JobQueue {
     this.events.emit("started", { jobId: job.id, requester, device: device.device, attempt: job.attempts });
     let run: DeviceRun;
     try {
-      const source = job.request.source ? await this.sourceImageOf(job.request.source) : undefined;
+      const source = job.request.source ? await this.files.sourceImageOf(job.request.source) : undefined;
       run = await device.start(job.id, generateParamsOf(job.request, source), {
         signal,
         onProgress: (progress) =>
@@ -652,7 +553,7 @@ export class EmbeddedJobQueue implements JobQueue {
     try {
       const files = [];
       for (const [index, image] of result.images.entries()) {
-        const path = imageFilePath(this.imagesDir, job.id, index, image.mime);
+        const path = imageFilePath(this.files.imagesDir, job.id, index, image.mime);
         await writeFileAtomically(path, image.data);
         const { mime, width, height } = image;
         files.push({ path, seed: image.seed.toString(), mime, width, height });

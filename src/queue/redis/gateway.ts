@@ -9,25 +9,19 @@
  * event, a Redis restart or a gateway restart loses nothing.
  */
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
-import { mkdir, readFile, rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { Job, Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "../../config.js";
 import { CancelledError, ConfigError, EaselError, type ErrorCode, userMessageOf } from "../../errors.js";
 import { type Logger, silentLogger } from "../../logger.js";
 import type { EncodedImage } from "../../pipeline/types.js";
-import {
-  type GenerationRequest,
-  isUploadSource,
-  type SourceImageRef,
-  type UserId,
-} from "../../requests/request.js";
-import { imageIdOf, jobRecordOf, parseImageId, sdxlEngineFor } from "../embedded.js";
+import type { GenerationRequest, UserId } from "../../requests/request.js";
+import { imageIdOf, jobRecordOf, sdxlEngineFor } from "../embedded.js";
 import type { EngineSpec } from "../engine.js";
 import { QueueEventEmitter } from "../events.js";
-import { imageFilePath, listImageFiles, listOlderFiles, writeFileAtomically } from "../image-files.js";
+import { imageFilePath, writeFileAtomically } from "../image-files.js";
+import { JobFiles } from "../job-files.js";
 import {
   FINAL_STATUSES,
   type ImageStore,
@@ -131,8 +125,6 @@ function detailOf(error: unknown): string {
   return parts.join(" <- ");
 }
 
-const UPLOAD_ID = /^upload-[0-9a-f]{16}$/;
-
 export class RedisJobQueue implements JobQueue {
   readonly images: ImageStore;
   readonly ledger: StoreLedger;
@@ -145,8 +137,7 @@ export class RedisJobQueue implements JobQueue {
   private readonly logger: Logger;
   private readonly events: QueueEventEmitter;
   private readonly line = new ReleaseLine<LiveJob>();
-  private readonly imagesDir: string;
-  private readonly uploadsDir: string;
+  private readonly files: JobFiles;
   private readonly stopListeners = new Set<() => void>();
   private readonly now: () => number;
   private readonly maxAttempts: number;
@@ -184,8 +175,12 @@ export class RedisJobQueue implements JobQueue {
     this.submitter = own.submitter;
     this.releaseSubmitter = own.release;
     this.ledger = new StoreLedger(this.store);
-    this.imagesDir = resolve(config.dataDir, "images");
-    mkdirSync(this.imagesDir, { recursive: true });
+    this.files = new JobFiles({
+      store: this.store,
+      dataDir: config.dataDir,
+      recordOf: jobRecordOf,
+      ...(options.loadPostedImage ? { loadPostedImage: options.loadPostedImage } : {}),
+    });
     this.now = options.now ?? Date.now;
     this.maxAttempts = options.maxAttempts ?? 3;
     this.margin = Math.max(0, options.releaseMargin ?? 1);
@@ -193,10 +188,9 @@ export class RedisJobQueue implements JobQueue {
     this.onInternalError =
       options.onInternalError ??
       ((error, where) => this.logger.error({ err: error, where }, "job queue: internal error"));
-    this.uploadsDir = resolve(config.dataDir, "uploads");
     this.images = {
-      get: (imageId) => this.imageBytes(imageId),
-      putUpload: (image) => this.keepUpload(image),
+      get: (imageId) => this.files.imageBytes(imageId),
+      putUpload: (image) => this.files.keepUpload(image),
     };
     this.events = new QueueEventEmitter((error, event) => this.onInternalError(error, `listener:${event}`));
     this.redis = connectRedis(config.redisUrl);
@@ -350,7 +344,7 @@ export class RedisJobQueue implements JobQueue {
       throw new EaselError("queue_full", queueMessages.userLimit(queue.maxJobsPerUser));
     }
     if (this.liveTotal >= queue.maxJobsTotal) throw new EaselError("queue_full", queueMessages.totalLimit());
-    if (request.source) this.checkSource(request.source);
+    if (request.source) this.files.checkSource(request.source);
     const stored = this.store.insert({
       id: randomUUID().replaceAll("-", "").slice(0, 16),
       request,
@@ -488,7 +482,7 @@ export class RedisJobQueue implements JobQueue {
 
   /** Deletes image files posted or past the retention time, and stray files of unfinished jobs. */
   sweep(): Promise<{ deleted: number }> {
-    this.sweeping ??= this.sweepOnce().finally(() => {
+    this.sweeping ??= this.files.sweep(this.now(), this.config.retentionHours).finally(() => {
       this.sweeping = undefined;
     });
     return this.sweeping;
@@ -559,7 +553,7 @@ export class RedisJobQueue implements JobQueue {
       const data: RemoteJobData = { request: live.request };
       if (live.request.source) {
         const key = redisKeys.source(live.id);
-        const bytes = await this.sourceImageOf(live.request.source);
+        const bytes = await this.files.sourceImageOf(live.request.source);
         await this.redis.set(key, Buffer.from(bytes), "PX", this.options.sourceTtlMs ?? 3 * 24 * 3_600_000);
         data.sourceKey = key;
       }
@@ -772,7 +766,7 @@ export class RedisJobQueue implements JobQueue {
             cause: new Error(`result ${image.key} expired before the gateway read it`),
           });
         }
-        const path = imageFilePath(this.imagesDir, live.id, index, image.mime);
+        const path = imageFilePath(this.files.imagesDir, live.id, index, image.mime);
         await writeFileAtomically(path, bytes);
         images.push({
           index,
@@ -867,91 +861,5 @@ export class RedisJobQueue implements JobQueue {
       startedClock: undefined,
       reports: Promise.resolve(),
     };
-  }
-
-  private uploadPath(uploadId: string): string {
-    return join(this.uploadsDir, `${uploadId}.upload`);
-  }
-
-  /** Uploads live with the gateway (its data dir); a worker gets one's bytes through Redis when it runs. */
-  private async keepUpload(image: EncodedImage): Promise<string> {
-    const uploadId = `upload-${randomUUID().replaceAll("-", "").slice(0, 16)}`;
-    await mkdir(this.uploadsDir, { recursive: true });
-    await writeFileAtomically(this.uploadPath(uploadId), image.data);
-    return uploadId;
-  }
-
-  private checkSource(source: SourceImageRef): void {
-    if (isUploadSource(source)) {
-      if (!UPLOAD_ID.test(source.uploadId) || !existsSync(this.uploadPath(source.uploadId))) {
-        throw new EaselError("not_found", queueMessages.uploadGone());
-      }
-      return;
-    }
-    const job = this.store.get(source.jobId);
-    if (!job) throw new EaselError("not_found", queueMessages.jobNotFound());
-    if (job.status !== "done") throw new EaselError("not_found", queueMessages.sourceJobNotFinished());
-    const image = job.images[source.imageIndex];
-    if (!image || (image.deleted && !this.options.loadPostedImage)) {
-      throw new EaselError("not_found", queueMessages.sourceImageGone(source.imageIndex + 1));
-    }
-  }
-
-  private async sourceImageOf(source: SourceImageRef): Promise<Uint8Array> {
-    if (isUploadSource(source)) {
-      try {
-        return await readFile(this.uploadPath(source.uploadId));
-      } catch {
-        throw new EaselError("not_found", queueMessages.uploadGone());
-      }
-    }
-    const job = this.store.get(source.jobId);
-    const image = job?.images[source.imageIndex];
-    if (job && image && !image.deleted) {
-      try {
-        return await readFile(image.path);
-      } catch {
-        // swept meanwhile: try where it was posted
-      }
-    }
-    const posted = job
-      ? await this.options.loadPostedImage?.(jobRecordOf(job), source.imageIndex)
-      : undefined;
-    if (!posted) throw new EaselError("not_found", queueMessages.sourceImageGone(source.imageIndex + 1));
-    return posted;
-  }
-
-  private async imageBytes(imageId: string): Promise<EncodedImage | undefined> {
-    const parsed = parseImageId(imageId);
-    if (!parsed) return undefined;
-    const image = this.store.get(parsed.jobId)?.images[parsed.index];
-    if (!image || image.deleted) return undefined;
-    try {
-      const data = new Uint8Array(await readFile(image.path));
-      return { mime: image.mime, width: image.width, height: image.height, data };
-    } catch {
-      return undefined;
-    }
-  }
-
-  private async sweepOnce(): Promise<{ deleted: number }> {
-    const now = this.now();
-    const cutoff = now - this.config.retentionHours * 3_600_000;
-    let deleted = 0;
-    for (const candidate of this.store.sweepCandidates(cutoff)) {
-      await rm(candidate.path, { force: true });
-      this.store.markImageDeleted(candidate.jobId, candidate.index, now);
-      deleted += 1;
-    }
-    for (const file of await listImageFiles(this.imagesDir)) {
-      if (this.store.isFileInUse(file.path, file.jobId)) continue;
-      await rm(file.path, { force: true });
-      deleted += 1;
-    }
-    for (const path of await listOlderFiles(this.uploadsDir, cutoff)) {
-      await rm(path, { force: true });
-      deleted += 1;
-    }
-    return { deleted };
   }
 }
