@@ -86,7 +86,7 @@ async function submitAll(queue: JobQueue, requests: Parameters<JobQueue["submit"
 const slow = (name: string, stepMs: number, steps = 4) =>
   request(name, { prompt: `a picture for ${name} [sim:step-ms=${stepMs}]`, steps });
 
-describe("scale-out on Redis with two easel worker processes", { timeout: 120_000 }, () => {
+describe("scale-out on Redis with two easel worker processes", { timeout: 600_000 }, () => {
   it("keeps priority and fairness, a job overtaken by at most the release margin", async (t) => {
     const { queue, log } = await cluster(t, { priority: [{ kind: "user", id: "discord:bob", tier: 1 }] });
     // Both workers busy (the second a little longer), then a burst from ann, then bob (tier 1), then cat.

@@ -40,6 +40,8 @@ async function launch(
     args: CHROMIUM_ARGS,
     viewport,
     colorScheme,
+    // The page's own CSP forbids eval; the test's waitForFunction strings are evaluated in it.
+    bypassCSP: true,
   });
   t.after(async () => {
     await context.close();

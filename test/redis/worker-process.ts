@@ -90,7 +90,8 @@ export async function workerStatuses(redisUrl: string): Promise<WorkerStatus[]> 
 export async function untilReady(
   redisUrl: string,
   count: number,
-  timeoutMs = 30_000,
+  // Generous: on a busy machine a worker process spends most of this starting up.
+  timeoutMs = 90_000,
 ): Promise<WorkerStatus[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
