@@ -10,7 +10,7 @@ import { ConfigError, EaselError, type ErrorCode } from "../errors.js";
 import { describeFileError } from "../files.js";
 import type { EncodedImage, GenerateTimings } from "../pipeline/types.js";
 import type { GenerationRequest, Platform, UserId } from "../requests/request.js";
-import type { JobStatus } from "./job-queue.js";
+import type { JobRecord, JobStatus } from "./job-queue.js";
 import type { ProcessKind, Submitter } from "./submitter.js";
 
 export type { JobStatus } from "./job-queue.js";
@@ -27,33 +27,14 @@ export interface StoredImage {
   deleted: boolean;
 }
 
-/** A job row as the store keeps it; the queue maps it to the public JobRecord (job-queue.ts). */
-export interface StoredJob {
-  id: string;
-  /** Arrival order. */
-  seq: number;
-  userId: UserId;
-  request: GenerationRequest;
-  tier: number;
-  status: JobStatus;
-  /** Device of the latest attempt. */
-  device: string | undefined;
-  /** Times the job was started (a restart mid-run makes it 2). */
-  attempts: number;
-  createdAt: number;
-  startedAt: number | undefined;
-  finishedAt: number | undefined;
-  seeds: string[] | undefined;
-  timings: GenerateTimings | undefined;
-  error: { code: ErrorCode; message: string } | undefined;
-  cancelledBy: UserId | undefined;
-  postedTo: string | undefined;
-  postedAt: number | undefined;
+/**
+ * A job row as the store keeps it: the public JobRecord (job-queue.ts), with the image files'
+ * paths instead of image references, and the process that submitted it.
+ */
+export interface StoredJob extends Omit<JobRecord, "images"> {
   images: StoredImage[];
   /** The process that submitted the job (for older rows: its kind, from the platform). */
   submitter: Submitter;
-  /** Set when the result was deleted by its author or an admin. */
-  deleted?: { byUserId: UserId; at: number };
 }
 
 export interface NewJob {
