@@ -3,7 +3,7 @@
  * can cross a worker-thread boundary (seeds are bigint, which structured clone supports).
  */
 
-export const SCHEDULER_NAMES = ["euler", "euler-a", "dpmpp-2m-karras", "ddim"] as const;
+export const SCHEDULER_NAMES = ["euler", "euler-a", "dpmpp-2m-karras", "ddim", "lcm"] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
 
 export interface VariationParams {

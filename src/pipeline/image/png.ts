@@ -59,6 +59,7 @@ const SAMPLER_LABELS: Record<SchedulerName, string> = {
   "euler-a": "Euler a",
   "dpmpp-2m-karras": "DPM++ 2M Karras",
   ddim: "DDIM",
+  lcm: "LCM",
 };
 
 /** RGB (HWC uint8) -> PNG bytes with the metadata text chunks described above. */
