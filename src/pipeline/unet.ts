@@ -25,6 +25,8 @@ export class GuidedUnet {
   private readonly feeds: Record<string, ort.Tensor>;
   private readonly output: ort.Tensor | undefined;
   private readonly timestepInfo: TensorInfo;
+  /** Evaluations so far. */
+  runs = 0;
 
   constructor(
     private readonly session: ModelSession,
@@ -76,6 +78,11 @@ export class GuidedUnet {
         : undefined;
   }
 
+  /** Rows of every evaluation: the image count, twice that with guidance ([uncond; cond]). */
+  get batch(): number {
+    return this.sample.dims[0]!;
+  }
+
   /** The model input `run` reads: the scaled latents, twice ([uncond; cond]) with guidance. */
   get input(): Float32Array {
     return this.sampleData;
@@ -102,6 +109,7 @@ export class GuidedUnet {
     const feeds = { ...this.feeds, timestep: this.timestepTensor(timestep) };
     const outName = this.session.outputNames[0]!;
     const result = await this.session.run(feeds, this.output ? { [outName]: this.output } : [outName]);
+    this.runs += 1;
     return floatOutput(result[outName] ?? this.output!, outName);
   }
 }

@@ -13,11 +13,11 @@
  * Every rejection is a SchedulerConfigError naming the json key.
  */
 import { ConfigError } from "../../errors.js";
-import type { SchedulerName } from "../types.js";
+import type { Prediction, SchedulerName, Spacing } from "../types.js";
 
 export type BetaSchedule = "linear" | "scaled_linear" | "squaredcos_cap_v2";
-export type TimestepSpacing = "leading" | "trailing" | "linspace";
-export type PredictionType = "epsilon" | "v_prediction" | "sample";
+export type TimestepSpacing = Spacing;
+export type PredictionType = Prediction;
 export type FinalSigmasType = "zero" | "sigma_min";
 export type SolverType = "midpoint" | "heun";
 
@@ -225,6 +225,24 @@ function checkRanges(config: SchedulerConfig): void {
     if (typeof sigma === "number" && sigma <= 0)
       throw new SchedulerConfigError(key, `must be positive, got ${sigma}.`);
   }
+}
+
+/** What a request or a model's preset may replace in the folder's config. */
+export interface SchedulerOverrides {
+  spacing?: TimestepSpacing;
+  prediction?: PredictionType;
+}
+
+/**
+ * The config with these keys replaced, as diffusers' from_config(config, timestep_spacing=…,
+ * prediction_type=…) builds a scheduler (e.g. SDXL-Lightning: trailing, and "sample" at 1 step).
+ */
+export function withOverrides(config: SchedulerConfig, overrides: SchedulerOverrides): SchedulerConfig {
+  return {
+    ...config,
+    ...(overrides.spacing !== undefined ? { timestepSpacing: overrides.spacing } : {}),
+    ...(overrides.prediction !== undefined ? { predictionType: overrides.prediction } : {}),
+  };
 }
 
 /** One class's effective settings: every field set, defaults applied, overrides forced. */

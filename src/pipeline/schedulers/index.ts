@@ -13,10 +13,12 @@ export {
   resolveSchedulerConfig,
   type SchedulerConfig,
   SchedulerConfigError,
+  type SchedulerOverrides,
   SDXL_SCHEDULER_CONFIG,
   SDXL_SCHEDULER_CONFIG_JSON,
   type SolverType,
   type TimestepSpacing,
+  withOverrides,
 } from "./config.js";
 export { createScheduler, img2imgStart, type RefinerSplit, splitForRefiner } from "./create.js";
 export { DdimScheduler } from "./ddim.js";
