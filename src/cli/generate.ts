@@ -242,7 +242,9 @@ async function run(options: SharedOptions, params: GenerateParams, config: Confi
       process.stdout.write(`${paths[i]}  seed ${image.seed}  ${image.width}x${image.height}\n`);
     }
     const t = result.timings;
-    const unet = t.unet ? `, ${t.unet.runs} UNet runs at batch ${t.unet.batch}` : "";
+    const unet = t.unet
+      ? `, ${t.unet.runs} UNet run${t.unet.runs === 1 ? "" : "s"} at batch ${t.unet.batch}`
+      : "";
     process.stderr.write(
       `${(t.totalMs / 1000).toFixed(2)}s total, ${(t.sessionMs / 1000).toFixed(2)}s in ONNX sessions${unet}\n`,
     );
