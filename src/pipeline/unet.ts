@@ -36,6 +36,14 @@ export class GuidedUnet {
     readonly guidance: number | undefined,
   ) {
     const [channels, h, w] = latentShape;
+    if (session.hasInput("timestep_cond")) {
+      // diffusers feeds such UNets a sinusoidal embedding of the guidance scale instead of running
+      // classifier-free guidance; without it the run would fail inside ONNX Runtime.
+      throw new ModelFolderError(
+        session.path,
+        'takes a "timestep_cond" guidance embedding (an LCM-distilled UNet such as lcm-sdxl), which is not supported; use a model with an LCM-LoRA merged in instead',
+      );
+    }
     this.rows = guidance === undefined ? count : 2 * count;
     const hiddenWidth = conditioning.hidden.length / (this.rows * conditioning.tokens);
     const expectedWidth = session.input("encoder_hidden_states").shape.at(-1);

@@ -4,8 +4,13 @@
  * LCM scheduler, trailing spacing and the "sample" prediction type run end to end.
  */
 import assert from "node:assert/strict";
+import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { InvalidInputError } from "../../src/errors.js";
+import { InvalidInputError, ModelFolderError } from "../../src/errors.js";
+import { SeededRandom } from "../../src/fixtures/random.js";
+import { buildUnet } from "../../src/fixtures/unet.js";
 import { loadPipeline, type SdxlPipeline } from "../../src/pipeline/index.js";
 import type { GenerateParams } from "../../src/pipeline/types.js";
 import { fixtureModels } from "../helpers/fixtures.js";
@@ -143,5 +148,39 @@ describe("fast settings on the fixture models", () => {
       pipeline.generate({ ...base, spacing: "evenly" as "trailing" }),
       (error: unknown) => error instanceof InvalidInputError && error.field === "spacing",
     );
+  });
+});
+
+describe("a UNet that wants a guidance embedding (timestep_cond)", () => {
+  let dir: string;
+  before(async () => {
+    const models = await fixtureModels();
+    dir = await mkdtemp(join(tmpdir(), "easel-lcm-unet-"));
+    await cp(models.base, dir, { recursive: true });
+    // The fixture UNet with the extra input an LCM-distilled export has.
+    const unet = buildUnet(
+      { contextSize: 2048, timeIds: 6, timestep: "float-scalar", floatType: "float32" },
+      new SeededRandom(1, "unet-base"),
+    );
+    unet.floatInput("timestep_cond", "float32", ["batch_size", 256]);
+    const encoded = unet.encode({ location: "model.onnx_data", minBytes: 1024 });
+    await writeFile(join(dir, "unet", "model.onnx"), encoded.model);
+    if (encoded.externalData) await writeFile(join(dir, "unet", "model.onnx_data"), encoded.externalData);
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("is refused with the reason, naming the UNet file", async () => {
+    const pipeline = await loadPipeline({ modelDir: dir, device: "cpu" });
+    try {
+      await assert.rejects(pipeline.generate(base), (error: unknown) => {
+        assert.ok(error instanceof ModelFolderError);
+        assert.match(error.message, /unet.*timestep_cond/s);
+        return true;
+      });
+    } finally {
+      await pipeline.dispose();
+    }
   });
 });
