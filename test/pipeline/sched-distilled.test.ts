@@ -16,6 +16,7 @@ import {
   createScheduler,
   DdimScheduler,
   EulerAncestralScheduler,
+  img2imgStart,
   LcmScheduler,
   parseSchedulerConfig,
   type Scheduler,
@@ -67,6 +68,13 @@ interface Run {
   denoised_after_step?: number[][];
 }
 
+interface Img2imgRun extends Run {
+  strength: number;
+  t_start: number;
+  latent_timestep: number;
+  noised_latents: number[];
+}
+
 interface Distilled {
   configs: Record<string, Record<string, unknown>>;
   tables: {
@@ -76,6 +84,7 @@ interface Distilled {
     lcm: LcmTable[];
   };
   trajectories: Run[];
+  img2img: Img2imgRun[];
 }
 
 const distilled = JSON.parse(
@@ -301,6 +310,58 @@ describe("distilled-model sampling loops (production denoising loop, stand-in UN
     }
   });
 });
+
+describe("distilled-model img2img (LCM)", () => {
+  for (const run of distilled.img2img) {
+    it(`${run.id}: add_noise at the start timestep, then every step bit for bit`, async () => {
+      const scheduler = createScheduler("lcm", config(), run.steps);
+      const { tStart } = img2imgStart(run.steps, run.strength);
+      assert.equal(tStart, run.t_start);
+      assert.equal(scheduler.timesteps[tStart], run.latent_timestep);
+      const latents = new Float32Array(256);
+      scheduler.addNoise(
+        Float32Array.from(trajectories.arrays.image_latents_a!),
+        Float32Array.from(trajectories.arrays.add_noise_a!),
+        tStart,
+        latents,
+      );
+      assertExact(latents, run.noised_latents, "noised latents");
+      const seen: Float32Array[] = [];
+      const progress = new ProgressReporter(run.steps - tStart, {
+        onProgress: () => seen.push(latents.slice()),
+      });
+      await denoise({
+        unet: standIn(run.classifier_free_guidance ? run.guidance_scale : undefined),
+        scheduler,
+        latents,
+        geometry,
+        generators: [replay(run.noise_per_step)],
+        from: tStart,
+        to: run.steps,
+        stage: "base",
+        progress,
+        signal: undefined,
+      });
+      for (const [i, step] of seen.entries())
+        assertExact(step, run.latents_after_step[i]!, `after step ${i}`);
+      assert.equal(seen.length, run.latents_after_step.length);
+    });
+  }
+});
+
+/** A generator that hands out recorded draws in order, and fails on one draw too many. */
+function replay(draws: number[][]): TorchGenerator {
+  let next = 0;
+  const generator = {
+    randn(_shape: readonly number[], out?: Float32Array) {
+      const draw = draws[next++];
+      if (!draw) throw new Error(`draw ${next} was not expected`);
+      out?.set(draw);
+      return out ?? Float32Array.from(draw);
+    },
+  };
+  return generator as unknown as TorchGenerator;
+}
 
 /** Draw `index` of a seed's torch generator as trajectories.json records it (0 = the initial noise). */
 function readTorchDraw(seed: number, index: number): number[] | undefined {
