@@ -34,7 +34,7 @@ describe("fast settings on the fixture models", () => {
 
   before(async () => {
     const models = await fixtureModels();
-    pipeline = await loadPipeline({ modelDir: models.base, device: "cpu" });
+    pipeline = await loadPipeline({ modelDir: models.base, refinerDir: models.refiner, device: "cpu" });
   });
   after(async () => {
     await pipeline?.dispose();
@@ -103,6 +103,18 @@ describe("fast settings on the fixture models", () => {
       assert.ok(a.latents.every(Number.isFinite));
       assert.equal(a.timings.unet?.runs, steps);
     }
+  });
+
+  it("hands LCM over to the refiner where diffusers splits its timesteps", async () => {
+    // 8 steps: [999, 879, 759, 639, 499, 379, 259, 139]; the cutoff at 0.8 is 200.
+    const stages: string[] = [];
+    const params = { ...base, steps: 8, refiner: { switchAt: 0.8 } };
+    const refined = await pipeline.generate(params, { onProgress: (p) => stages.push(p.stage) });
+    const again = await pipeline.generate(params);
+    assert.deepEqual(stages, [...Array(7).fill("base"), "refiner"]);
+    assert.equal(refined.timings.unet?.runs, 8);
+    assert.ok(same(refined.latents, again.latents));
+    assert.ok(refined.latents.every(Number.isFinite));
   });
 
   it("applies a spacing override to Euler, Euler ancestral and DDIM, and none to LCM", async () => {
