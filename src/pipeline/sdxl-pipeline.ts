@@ -412,6 +412,8 @@ export class SdxlPipeline {
       steps: params.steps,
       guidance: params.guidance,
       scheduler: params.scheduler,
+      ...(params.spacing !== undefined ? { spacing: params.spacing } : {}),
+      ...(params.prediction !== undefined ? { prediction: params.prediction } : {}),
       width,
       height,
       model: basename(this.base.folder.dir),

@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { InvalidInputError, ModelFolderError } from "../../src/errors.js";
 import { SeededRandom } from "../../src/fixtures/random.js";
 import { buildUnet } from "../../src/fixtures/unet.js";
+import { readPngTextChunks } from "../../src/pipeline/image/png.js";
 import { loadPipeline, type SdxlPipeline } from "../../src/pipeline/index.js";
 import type { GenerateParams } from "../../src/pipeline/types.js";
 import { fixtureModels } from "../helpers/fixtures.js";
@@ -143,6 +144,18 @@ describe("fast settings on the fixture models", () => {
     assert.equal(sample.timings.unet?.runs, 1);
     assert.ok(!same(sample.latents, epsilon.latents));
     assert.ok(sample.latents.every(Number.isFinite));
+    // The overrides are part of the settings that re-create the image.
+    const text = readPngTextChunks(sample.images[0]!.data);
+    assert.match(
+      text.parameters ?? "",
+      /Sampler: Euler, Timestep spacing: trailing, Prediction type: sample, CFG scale: 0/,
+    );
+    const json = JSON.parse(text.easel ?? "{}") as { spacing?: string; prediction?: string };
+    assert.equal(json.spacing, "trailing");
+    assert.equal(json.prediction, "sample");
+    const plain = readPngTextChunks((await pipeline.generate(base)).images[0]!.data);
+    assert.doesNotMatch(plain.parameters ?? "", /Timestep spacing|Prediction type/);
+    assert.match(plain.parameters ?? "", /Sampler: LCM/);
   });
 
   it("refuses what the schedulers cannot run, naming the setting", async () => {
