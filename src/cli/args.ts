@@ -44,6 +44,15 @@ export function parseSchedulerName(value: string): SchedulerName {
   return known;
 }
 
+/** One of a fixed list of words, as a flag takes it (`--spacing trailing`). */
+export function parseChoice<T extends string>(value: string, choices: readonly T[], label: string): T {
+  const found = choices.find((choice) => choice === value);
+  if (found === undefined) {
+    throw new InvalidInputError(`${label} must be ${orList(choices)}; got "${value}".`, label);
+  }
+  return found;
+}
+
 export function parseShape(value: string): number[] {
   const dims = value.split(",").map((d) => parseInteger(d, "--shape"));
   if (dims.length === 0 || dims.some((d) => d < 1)) {

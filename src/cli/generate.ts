@@ -25,10 +25,20 @@ import {
   type GenerateHooks,
   type GenerateParams,
   type GenerateResult,
+  PREDICTION_TYPES,
   SCHEDULER_NAMES,
+  TIMESTEP_SPACINGS,
 } from "../pipeline/types.js";
 import { checkPromptLength, LIMITS, validateGenerateParams } from "../pipeline/validate.js";
-import { orList, parseInteger, parseNumber, parseSchedulerName, parseSeed, randomSeed } from "./args.js";
+import {
+  orList,
+  parseChoice,
+  parseInteger,
+  parseNumber,
+  parseSchedulerName,
+  parseSeed,
+  randomSeed,
+} from "./args.js";
 import { progressBar } from "./progress-bar.js";
 
 interface SharedOptions {
@@ -41,6 +51,8 @@ interface SharedOptions {
   steps?: string;
   guidance?: string;
   scheduler?: string;
+  spacing?: string;
+  prediction?: string;
   count?: string;
   subseed?: string;
   variationStrength?: string;
@@ -79,6 +91,14 @@ function addSharedOptions(command: Command): Command {
     .option(
       "--scheduler <name>",
       `one of ${SCHEDULER_NAMES.join(", ")} (default: EASEL_DEFAULT_SCHEDULER, ${g.defaultScheduler})`,
+    )
+    .option(
+      "--spacing <kind>",
+      `replace the model's timestep_spacing: ${orList(TIMESTEP_SPACINGS)} (trailing for SDXL-Turbo, Lightning, Hyper-SD)`,
+    )
+    .option(
+      "--prediction <type>",
+      `replace the model's prediction_type: ${orList(PREDICTION_TYPES)} (sample for SDXL-Lightning 1-step)`,
     )
     .option("--count <n>", `images, 1-${LIMITS.maxCount} (image i uses seed + i)`, "1")
     .option("--subseed <n>", "variation seed blended into the seed's noise")
@@ -136,6 +156,12 @@ function paramsOf(
     guidance:
       options.guidance !== undefined ? parseNumber(options.guidance, "--guidance") : g.defaultGuidance,
     scheduler: options.scheduler !== undefined ? parseSchedulerName(options.scheduler) : g.defaultScheduler,
+    ...(options.spacing !== undefined
+      ? { spacing: parseChoice(options.spacing, TIMESTEP_SPACINGS, "--spacing") }
+      : {}),
+    ...(options.prediction !== undefined
+      ? { prediction: parseChoice(options.prediction, PREDICTION_TYPES, "--prediction") }
+      : {}),
     count: parseInteger(options.count ?? "1", "--count"),
     ...(options.refiner
       ? {
@@ -216,8 +242,11 @@ async function run(options: SharedOptions, params: GenerateParams, config: Confi
       process.stdout.write(`${paths[i]}  seed ${image.seed}  ${image.width}x${image.height}\n`);
     }
     const t = result.timings;
+    const unet = t.unet
+      ? `, ${t.unet.runs} UNet run${t.unet.runs === 1 ? "" : "s"} at batch ${t.unet.batch}`
+      : "";
     process.stderr.write(
-      `${(t.totalMs / 1000).toFixed(2)}s total, ${(t.sessionMs / 1000).toFixed(2)}s in ONNX sessions\n`,
+      `${(t.totalMs / 1000).toFixed(2)}s total, ${(t.sessionMs / 1000).toFixed(2)}s in ONNX sessions${unet}\n`,
     );
   } finally {
     await pipeline.dispose();

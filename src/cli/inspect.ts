@@ -13,6 +13,7 @@ import { TorchGenerator } from "../pipeline/noise/index.js";
 import { encodeNpyFloat32 } from "../pipeline/npy.js";
 import {
   createScheduler,
+  LcmScheduler,
   parseSchedulerConfig,
   SDXL_SCHEDULER_CONFIG_JSON,
 } from "../pipeline/schedulers/index.js";
@@ -20,6 +21,14 @@ import { ClipTokenizer, tokenizeWeighted } from "../pipeline/tokenizer/index.js"
 import { SCHEDULER_NAMES } from "../pipeline/types.js";
 import { checkPromptLength, LIMITS } from "../pipeline/validate.js";
 import { parseInteger, parseSchedulerName, parseSeed, parseShape } from "./args.js";
+
+interface ScheduleOptions {
+  scheduler: string;
+  steps: string;
+  config?: string;
+  spacing?: string;
+  prediction?: string;
+}
 
 const lowerFirst = (text: string) => text.charAt(0).toLowerCase() + text.slice(1);
 
@@ -129,8 +138,9 @@ export function registerInspectCommands(program: Command): void {
     .requiredOption("--scheduler <name>", `one of ${SCHEDULER_NAMES.join(", ")}`)
     .requiredOption("--steps <n>", "inference steps")
     .option("--config <file>", "a diffusers scheduler_config.json (default: SDXL base 1.0's)")
-    .option("--spacing <kind>", "override timestep_spacing: leading, trailing or linspace")
-    .action(async (options: { scheduler: string; steps: string; config?: string; spacing?: string }) => {
+    .option("--spacing <kind>", "override timestep_spacing: leading, trailing or linspace (LCM ignores it)")
+    .option("--prediction <type>", "override prediction_type: epsilon, v_prediction or sample")
+    .action(async (options: ScheduleOptions) => {
       const schedulerName = parseSchedulerName(options.scheduler);
       let raw: Record<string, unknown> = { ...SDXL_SCHEDULER_CONFIG_JSON };
       if (options.config) {
@@ -141,6 +151,7 @@ export function registerInspectCommands(program: Command): void {
         }
       }
       if (options.spacing) raw.timestep_spacing = options.spacing;
+      if (options.prediction) raw.prediction_type = options.prediction;
       const steps = parseInteger(options.steps, "--steps");
       if (steps < 1 || steps > 1000)
         throw new InvalidInputError("--steps must be between 1 and 1000.", "steps");
@@ -151,6 +162,9 @@ export function registerInspectCommands(program: Command): void {
         timesteps: Array.from(scheduler.timesteps),
         sigmas: scheduler.sigmas ? Array.from(scheduler.sigmas) : null,
         init_noise_sigma: scheduler.initNoiseSigma,
+        ...(scheduler instanceof LcmScheduler
+          ? { c_skip: Array.from(scheduler.cSkip), c_out: Array.from(scheduler.cOut) }
+          : {}),
       };
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     });

@@ -68,6 +68,7 @@ export const SCHEDULER_LABELS: Record<SchedulerName, string> = {
   "euler-a": "Euler ancestral",
   "dpmpp-2m-karras": "DPM++ 2M Karras",
   ddim: "DDIM",
+  lcm: "LCM",
 };
 
 /** The option table for a deployment; limits and defaults come from its config. */

@@ -109,13 +109,17 @@ export async function denoise(run: DenoiseRun): Promise<void> {
         preview = previewOf(scheduler, i, latents, output, unet.guidance, geometry);
         progress.previewMs += performance.now() - started;
       }
-      if (noise) {
+      const noisy = noise !== undefined && scheduler.needsNoiseAt(i);
+      if (noisy) {
         run.generators.forEach((generator, image) => {
           generator.randn(imageShape, noise.subarray(image * imageSize, (image + 1) * imageSize));
         });
       }
       const nextInput = i + 1 < run.to ? unet.input : undefined;
-      scheduler.stepGuided({ output, guidance: unet.guidance, latents, noise, nextInput }, i);
+      scheduler.stepGuided(
+        { output, guidance: unet.guidance, latents, noise: noisy ? noise : undefined, nextInput },
+        i,
+      );
       progress.stepDone(run.stage, preview);
       await nextTurn();
     }

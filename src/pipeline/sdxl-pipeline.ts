@@ -29,6 +29,7 @@ import {
   type SchedulerConfig,
   SchedulerConfigError,
   splitForRefiner,
+  withOverrides,
 } from "./schedulers/index.js";
 import {
   type ClipTextEncoder,
@@ -208,35 +209,46 @@ export class SdxlPipeline {
     ]);
 
     let previewMs = 0;
+    const unets: GuidedUnet[] = [];
     const latents = await timer.phase("denoise", async () => {
       const generators = Array.from(
         { length: params.count },
         (_, i) => new TorchGenerator(params.seed + BigInt(i)),
       );
-      const scheduler = createScheduler(params.scheduler, first.schedulerConfig, params.steps);
+      // The request's spacing / prediction type replace the folder's, as diffusers' from_config overrides do.
+      const firstConfig = withOverrides(first.schedulerConfig, params);
+      const scheduler = createScheduler(params.scheduler, firstConfig, params.steps);
       const start = await this.startingPoint(params, first, scheduler, generators, geometry, source);
       const split = second
-        ? splitForRefiner(params.scheduler, first.schedulerConfig, params.steps, params.refiner!.switchAt)
+        ? splitForRefiner(params.scheduler, firstConfig, params.steps, params.refiner!.switchAt)
         : undefined;
       const firstEnd = split ? split.baseSteps : params.steps;
       const secondRange = split ? ([split.refinerBeginIndex, params.steps] as const) : undefined;
       const totalSteps = firstEnd - start.from + (secondRange ? secondRange[1] - secondRange[0] : 0);
       const progress = new ProgressReporter(totalSteps, hooks);
       const run = { latents: start.latents, geometry, generators, progress, signal: hooks.signal };
+      const firstUnet = this.unet(first, firstPrompts!, params, width, height, guidance);
+      unets.push(firstUnet);
       await denoise({
         ...run,
-        unet: this.unet(first, firstPrompts!, params, width, height, guidance),
+        unet: firstUnet,
         scheduler,
         from: start.from,
         to: firstEnd,
         stage: first === this.refiner ? "refiner" : "base",
       });
       if (second && secondPrompts && secondRange) {
+        const secondUnet = this.unet(second, secondPrompts, params, width, height, guidance);
+        unets.push(secondUnet);
         await denoise({
           ...run,
-          unet: this.unet(second, secondPrompts, params, width, height, guidance),
+          unet: secondUnet,
           // A fresh scheduler, as diffusers' refiner pipeline builds its own (empty solver history).
-          scheduler: createScheduler(params.scheduler, second.schedulerConfig, params.steps),
+          scheduler: createScheduler(
+            params.scheduler,
+            withOverrides(second.schedulerConfig, params),
+            params.steps,
+          ),
           from: secondRange[0],
           to: secondRange[1],
           stage: "refiner",
@@ -266,7 +278,8 @@ export class SdxlPipeline {
         }),
       ),
     );
-    return { images, latents, timings: timer.timings(previewMs) };
+    const unet = { runs: unets.reduce((sum, u) => sum + u.runs, 0), batch: unets[0]?.batch ?? 0 };
+    return { images, latents, timings: { ...timer.timings(previewMs), unet } };
   }
 
   /**
@@ -399,6 +412,8 @@ export class SdxlPipeline {
       steps: params.steps,
       guidance: params.guidance,
       scheduler: params.scheduler,
+      ...(params.spacing !== undefined ? { spacing: params.spacing } : {}),
+      ...(params.prediction !== undefined ? { prediction: params.prediction } : {}),
       width,
       height,
       model: basename(this.base.folder.dir),

@@ -3,8 +3,16 @@
  * can cross a worker-thread boundary (seeds are bigint, which structured clone supports).
  */
 
-export const SCHEDULER_NAMES = ["euler", "euler-a", "dpmpp-2m-karras", "ddim"] as const;
+export const SCHEDULER_NAMES = ["euler", "euler-a", "dpmpp-2m-karras", "ddim", "lcm"] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+
+/** diffusers' timestep_spacing values: distilled models want "trailing" (the schedule starts at T-1). */
+export const TIMESTEP_SPACINGS = ["leading", "trailing", "linspace"] as const;
+export type Spacing = (typeof TIMESTEP_SPACINGS)[number];
+
+/** diffusers' prediction_type values: what the UNet's output is (SDXL-Lightning's 1-step UNet gives the sample). */
+export const PREDICTION_TYPES = ["epsilon", "v_prediction", "sample"] as const;
+export type Prediction = (typeof PREDICTION_TYPES)[number];
 
 export interface VariationParams {
   /** Seed of the second noise that is blended in. */
@@ -38,6 +46,13 @@ export interface GenerateParams {
   steps: number;
   guidance: number;
   scheduler: SchedulerName;
+  /**
+   * Replaces the model's timestep_spacing, as diffusers' from_config(config, timestep_spacing=…)
+   * does (Euler, Euler ancestral, DDIM; LCM picks its own timesteps and ignores it).
+   */
+  spacing?: Spacing;
+  /** Replaces the model's prediction_type ("sample" for SDXL-Lightning's 1-step UNet). */
+  prediction?: Prediction;
   /** Images in one request, 1-4, run as one UNet batch. */
   count: number;
   refiner?: RefinerParams;
@@ -91,6 +106,11 @@ export interface GenerateTimings {
   sessionMsByPhase?: { textEncode: number; denoise: number; vae: number };
   /** Time spent building live previews (part of denoiseMs). */
   previewMs?: number;
+  /**
+   * UNet evaluations and the batch each one received: the image count, doubled when classifier-free
+   * guidance runs (guidance above 1) for the unconditional rows.
+   */
+  unet?: { runs: number; batch: number };
 }
 
 export interface GenerateResult {

@@ -25,6 +25,8 @@ export class GuidedUnet {
   private readonly feeds: Record<string, ort.Tensor>;
   private readonly output: ort.Tensor | undefined;
   private readonly timestepInfo: TensorInfo;
+  /** Evaluations so far. */
+  runs = 0;
 
   constructor(
     private readonly session: ModelSession,
@@ -34,6 +36,14 @@ export class GuidedUnet {
     readonly guidance: number | undefined,
   ) {
     const [channels, h, w] = latentShape;
+    if (session.hasInput("timestep_cond")) {
+      // diffusers feeds such UNets a sinusoidal embedding of the guidance scale instead of running
+      // classifier-free guidance; without it the run would fail inside ONNX Runtime.
+      throw new ModelFolderError(
+        session.path,
+        'takes a "timestep_cond" guidance embedding (an LCM-distilled UNet such as lcm-sdxl), which is not supported; use a model with an LCM-LoRA merged in instead',
+      );
+    }
     this.rows = guidance === undefined ? count : 2 * count;
     const hiddenWidth = conditioning.hidden.length / (this.rows * conditioning.tokens);
     const expectedWidth = session.input("encoder_hidden_states").shape.at(-1);
@@ -76,6 +86,11 @@ export class GuidedUnet {
         : undefined;
   }
 
+  /** Rows of every evaluation: the image count, twice that with guidance ([uncond; cond]). */
+  get batch(): number {
+    return this.sample.dims[0]!;
+  }
+
   /** The model input `run` reads: the scaled latents, twice ([uncond; cond]) with guidance. */
   get input(): Float32Array {
     return this.sampleData;
@@ -102,6 +117,7 @@ export class GuidedUnet {
     const feeds = { ...this.feeds, timestep: this.timestepTensor(timestep) };
     const outName = this.session.outputNames[0]!;
     const result = await this.session.run(feeds, this.output ? { [outName]: this.output } : [outName]);
+    this.runs += 1;
     return floatOutput(result[outName] ?? this.output!, outName);
   }
 }

@@ -4,7 +4,7 @@
  */
 import { InvalidInputError, isEaselError } from "../errors.js";
 import { parsePromptWeights } from "./tokenizer/prompt-weights.js";
-import { type GenerateParams, SCHEDULER_NAMES } from "./types.js";
+import { type GenerateParams, PREDICTION_TYPES, SCHEDULER_NAMES, TIMESTEP_SPACINGS } from "./types.js";
 
 export const LIMITS = {
   minSide: 512,
@@ -116,6 +116,25 @@ export function validateGenerateParams(params: GenerateParams): void {
     throw new InvalidInputError(
       `Unknown scheduler "${String(params.scheduler)}"; choose one of ${SCHEDULER_NAMES.join(", ")}.`,
       "scheduler",
+    );
+  }
+  if (params.spacing !== undefined && !TIMESTEP_SPACINGS.includes(params.spacing)) {
+    throw new InvalidInputError(
+      `Unknown timestep spacing "${String(params.spacing)}"; choose one of ${TIMESTEP_SPACINGS.join(", ")}.`,
+      "spacing",
+    );
+  }
+  if (params.prediction !== undefined && !PREDICTION_TYPES.includes(params.prediction)) {
+    throw new InvalidInputError(
+      `Unknown prediction type "${String(params.prediction)}"; choose one of ${PREDICTION_TYPES.join(", ")}.`,
+      "prediction",
+    );
+  }
+  if (params.prediction === "sample" && params.scheduler === "euler-a") {
+    // diffusers' EulerAncestralDiscreteScheduler has no "sample" branch.
+    throw new InvalidInputError(
+      "Euler ancestral cannot sample a model that predicts the image; use euler, ddim, dpmpp-2m-karras or lcm.",
+      "prediction",
     );
   }
   validateSeed(params.seed);

@@ -42,6 +42,7 @@ const SCHEDULER_SPELLINGS = new Map<string, SchedulerName>([
   ["dpmpp2mkarras", "dpmpp-2m-karras"],
   ["dpmpp2mk", "dpmpp-2m-karras"],
   ["ddim", "ddim"],
+  ["lcm", "lcm"],
 ]);
 
 /** One of the pipeline's schedulers: `euler-a`, `Euler A`, `DPM++ 2M Karras`, `dpmpp_2m_karras`, … */

@@ -320,7 +320,7 @@ describe("parseImagine errors", () => {
       "a cat --sampler plms",
       undefined,
       "scheduler",
-      'Scheduler must be one of euler, euler-a, dpmpp-2m-karras, ddim; you gave "plms".',
+      'Scheduler must be one of euler, euler-a, dpmpp-2m-karras, ddim, lcm; you gave "plms".',
     ],
     ["a cat --refiner=maybe", undefined, "refiner", 'Refiner must be on or off; you gave "maybe".'],
     ["a cat --seed 1 --seed 2", undefined, "seed", "You gave --seed twice; keep one."],

@@ -59,7 +59,7 @@ describe("Discord command options", () => {
     );
     assert.deepEqual(
       byName.get("scheduler")!.choices!.map((c) => c.value),
-      ["euler", "euler-a", "dpmpp-2m-karras", "ddim"],
+      ["euler", "euler-a", "dpmpp-2m-karras", "ddim", "lcm"],
     );
   });
 
@@ -98,7 +98,7 @@ describe("Slack usage and help", () => {
     ]) {
       assert.ok(usage.includes(`[${part}]`), part);
     }
-    assert.ok(usage.includes("[--sampler euler|euler-a|dpmpp-2m-karras|ddim]"));
+    assert.ok(usage.includes("[--sampler euler|euler-a|dpmpp-2m-karras|ddim|lcm]"));
     assert.ok(usage.includes("[--refiner|--no-refiner]"));
     assert.ok(!slackUsage(plainConfig).includes("refiner"));
   });

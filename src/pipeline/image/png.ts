@@ -21,7 +21,7 @@
 import { inflateSync } from "node:zlib";
 import sharp from "sharp";
 import { InvalidInputError } from "../../errors.js";
-import type { SchedulerName } from "../types.js";
+import type { Prediction, SchedulerName, Spacing } from "../types.js";
 
 export interface ImageMetadata {
   prompt: string;
@@ -32,6 +32,9 @@ export interface ImageMetadata {
   steps: number;
   guidance: number;
   scheduler: SchedulerName;
+  /** Present when the request replaced the model's timestep spacing or prediction type. */
+  spacing?: Spacing;
+  prediction?: Prediction;
   width: number;
   height: number;
   /** Base model name (e.g. the model folder's name). */
@@ -59,6 +62,7 @@ const SAMPLER_LABELS: Record<SchedulerName, string> = {
   "euler-a": "Euler a",
   "dpmpp-2m-karras": "DPM++ 2M Karras",
   ddim: "DDIM",
+  lcm: "LCM",
 };
 
 /** RGB (HWC uint8) -> PNG bytes with the metadata text chunks described above. */
@@ -94,6 +98,8 @@ export function formatParameters(metadata: ImageMetadata): string {
   const settings: [string, string | number][] = [
     ["Steps", metadata.steps],
     ["Sampler", SAMPLER_LABELS[metadata.scheduler]],
+    ...(metadata.spacing ? [["Timestep spacing", metadata.spacing] as [string, string]] : []),
+    ...(metadata.prediction ? [["Prediction type", metadata.prediction] as [string, string]] : []),
     ["CFG scale", metadata.guidance],
     ["Seed", metadata.seed],
     ["Size", `${metadata.width}x${metadata.height}`],
@@ -134,6 +140,8 @@ function metadataJson(metadata: ImageMetadata): ImageMetadata {
     software: metadata.software,
   };
   if (metadata.negativePrompt !== undefined) json.negativePrompt = metadata.negativePrompt;
+  if (metadata.spacing !== undefined) json.spacing = metadata.spacing;
+  if (metadata.prediction !== undefined) json.prediction = metadata.prediction;
   if (metadata.model !== undefined) json.model = metadata.model;
   if (metadata.refiner) {
     json.refiner = {

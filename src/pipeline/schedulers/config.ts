@@ -13,11 +13,11 @@
  * Every rejection is a SchedulerConfigError naming the json key.
  */
 import { ConfigError } from "../../errors.js";
-import type { SchedulerName } from "../types.js";
+import type { Prediction, SchedulerName, Spacing } from "../types.js";
 
 export type BetaSchedule = "linear" | "scaled_linear" | "squaredcos_cap_v2";
-export type TimestepSpacing = "leading" | "trailing" | "linspace";
-export type PredictionType = "epsilon" | "v_prediction" | "sample";
+export type TimestepSpacing = Spacing;
+export type PredictionType = Prediction;
 export type FinalSigmasType = "zero" | "sigma_min";
 export type SolverType = "midpoint" | "heun";
 
@@ -64,6 +64,8 @@ export interface SchedulerConfig {
   readonly clipSample?: boolean;
   readonly clipSampleRange?: number;
   readonly setAlphaToOne?: boolean;
+  readonly originalInferenceSteps?: number;
+  readonly timestepScaling?: number;
 }
 
 type Kind = "int" | "number" | "bool" | "string" | "numberOrNull" | "stringOrNull" | "numberListOrNull";
@@ -119,6 +121,8 @@ const KEYS: readonly KeySpec[] = [
   { json: "clip_sample", field: "clipSample", kind: "bool" },
   { json: "clip_sample_range", field: "clipSampleRange", kind: "number" },
   { json: "set_alpha_to_one", field: "setAlphaToOne", kind: "bool" },
+  { json: "original_inference_steps", field: "originalInferenceSteps", kind: "int" },
+  { json: "timestep_scaling", field: "timestepScaling", kind: "number" },
 ];
 
 function describe(value: unknown): string {
@@ -204,6 +208,16 @@ function checkRanges(config: SchedulerConfig): void {
       );
     }
   }
+  const original = config.originalInferenceSteps;
+  if (original !== undefined && (original < 1 || original > (T ?? 1000))) {
+    throw new SchedulerConfigError(
+      "original_inference_steps",
+      `must be between 1 and num_train_timesteps (${T ?? 1000}), got ${original}.`,
+    );
+  }
+  if (config.timestepScaling !== undefined && config.timestepScaling <= 0) {
+    throw new SchedulerConfigError("timestep_scaling", `must be positive, got ${config.timestepScaling}.`);
+  }
   for (const [key, sigma] of [
     ["sigma_min", config.sigmaMin],
     ["sigma_max", config.sigmaMax],
@@ -211,6 +225,24 @@ function checkRanges(config: SchedulerConfig): void {
     if (typeof sigma === "number" && sigma <= 0)
       throw new SchedulerConfigError(key, `must be positive, got ${sigma}.`);
   }
+}
+
+/** What a request or a model's preset may replace in the folder's config. */
+export interface SchedulerOverrides {
+  spacing?: TimestepSpacing;
+  prediction?: PredictionType;
+}
+
+/**
+ * The config with these keys replaced, as diffusers' from_config(config, timestep_spacing=…,
+ * prediction_type=…) builds a scheduler (e.g. SDXL-Lightning: trailing, and "sample" at 1 step).
+ */
+export function withOverrides(config: SchedulerConfig, overrides: SchedulerOverrides): SchedulerConfig {
+  return {
+    ...config,
+    ...(overrides.spacing !== undefined ? { timestepSpacing: overrides.spacing } : {}),
+    ...(overrides.prediction !== undefined ? { predictionType: overrides.prediction } : {}),
+  };
 }
 
 /** One class's effective settings: every field set, defaults applied, overrides forced. */
@@ -239,9 +271,12 @@ export interface ResolvedSchedulerConfig {
   readonly clipSample: boolean;
   readonly clipSampleRange: number;
   readonly setAlphaToOne: boolean;
+  /** LCM: the distillation schedule's length its timesteps are picked from, and c_skip/c_out's timestep factor. */
+  readonly originalInferenceSteps: number;
+  readonly timestepScaling: number;
 }
 
-/** The __init__ defaults shared by all four classes (diffusers' values). */
+/** The __init__ defaults of Euler, Euler ancestral, DPM-Solver and DDIM (diffusers' values). */
 const COMMON_DEFAULTS = {
   numTrainTimesteps: 1000,
   betaStart: 0.0001,
@@ -281,6 +316,8 @@ export function resolveSchedulerConfig(
     clipSample: false,
     clipSampleRange: 1,
     setAlphaToOne: false,
+    originalInferenceSteps: 50,
+    timestepScaling: 10,
   };
   const prediction = config.predictionType ?? "epsilon";
 
@@ -381,6 +418,33 @@ export function resolveSchedulerConfig(
         clipSample: config.clipSample ?? true,
         clipSampleRange: config.clipSampleRange ?? 1,
         setAlphaToOne: config.setAlphaToOne ?? true,
+      };
+    case "lcm":
+      if (prediction === "original_sample") {
+        reject("prediction_type", '"original_sample" is not supported by LCM (use "sample").');
+      }
+      if (config.thresholding) reject("thresholding", "dynamic thresholding is not supported.");
+      if ((config.originalInferenceSteps ?? 50) > common.numTrainTimesteps) {
+        reject(
+          "original_inference_steps",
+          `${config.originalInferenceSteps} is more than num_train_timesteps (${common.numTrainTimesteps}).`,
+        );
+      }
+      // LCMScheduler's own __init__ defaults differ from the other classes' (SD's betas, no clipping).
+      return {
+        ...common,
+        ...neutral,
+        betaStart: config.betaStart ?? 0.00085,
+        betaEnd: config.betaEnd ?? 0.012,
+        betaSchedule: config.betaSchedule ?? "scaled_linear",
+        predictionType: prediction,
+        // Stored as diffusers stores it; LCM's set_timesteps reads neither spacing nor steps_offset.
+        timestepSpacing: config.timestepSpacing ?? "leading",
+        clipSample: config.clipSample ?? false,
+        clipSampleRange: config.clipSampleRange ?? 1,
+        setAlphaToOne: config.setAlphaToOne ?? true,
+        originalInferenceSteps: config.originalInferenceSteps ?? 50,
+        timestepScaling: config.timestepScaling ?? 10,
       };
   }
 }

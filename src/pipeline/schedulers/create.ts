@@ -8,6 +8,7 @@ import { resolveSchedulerConfig, type SchedulerConfig } from "./config.js";
 import { DdimScheduler } from "./ddim.js";
 import { DpmSolverScheduler } from "./dpm-solver.js";
 import { EulerAncestralScheduler, EulerScheduler } from "./euler.js";
+import { LcmScheduler } from "./lcm.js";
 import { roundHalfEven } from "./numerics.js";
 import type { Scheduler } from "./scheduler.js";
 import { trainSchedule } from "./train-schedule.js";
@@ -28,6 +29,8 @@ export function createScheduler(name: SchedulerName, config: SchedulerConfig, st
       return new DpmSolverScheduler(resolved, steps, trainSchedule(resolved, true));
     case "ddim":
       return new DdimScheduler(resolved, steps, trainSchedule(resolved, false));
+    case "lcm":
+      return new LcmScheduler(resolved, steps, trainSchedule(resolved, false));
   }
 }
 

@@ -69,6 +69,10 @@ export class DdimScheduler implements Scheduler {
     }
   }
 
+  needsNoiseAt(): boolean {
+    return false;
+  }
+
   scaleModelInput(sample: Float32Array, stepIndex: number, out: Float32Array): void {
     checkStepIndex(stepIndex, this.timesteps.length);
     checkSameLength(sample, out);

@@ -77,6 +77,10 @@ export class DpmSolverScheduler implements Scheduler {
     }
   }
 
+  needsNoiseAt(): boolean {
+    return false;
+  }
+
   scaleModelInput(sample: Float32Array, stepIndex: number, out: Float32Array): void {
     checkStepIndex(stepIndex, this.timesteps.length);
     checkSameLength(sample, out);

@@ -51,6 +51,7 @@ function eulerSchedule(config: ResolvedSchedulerConfig, steps: number, schedule:
 abstract class EulerFamilyScheduler implements Scheduler {
   abstract readonly name: SchedulerName;
   abstract readonly needsNoise: boolean;
+  abstract needsNoiseAt(stepIndex: number): boolean;
   readonly timesteps: Float64Array;
   readonly sigmas: Float32Array;
   readonly initNoiseSigma: number;
@@ -143,6 +144,10 @@ export class EulerScheduler extends EulerFamilyScheduler {
   readonly name = "euler" as const;
   readonly needsNoise = false;
 
+  needsNoiseAt(): boolean {
+    return false;
+  }
+
   stepGuided(step: GuidedStep, stepIndex: number): void {
     checkStepIndex(stepIndex, this.timesteps.length);
     const secondCopy = checkGuidedStep(step);
@@ -187,6 +192,11 @@ export class EulerScheduler extends EulerFamilyScheduler {
 export class EulerAncestralScheduler extends EulerFamilyScheduler {
   readonly name = "euler-a" as const;
   readonly needsNoise = true;
+
+  /** Every step, the last included. */
+  needsNoiseAt(): boolean {
+    return true;
+  }
   /** Per step: the noise added after the deterministic move, and the sigma that move goes to. */
   readonly sigmaUp: Float32Array;
   readonly sigmaDown: Float32Array;

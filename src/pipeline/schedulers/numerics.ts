@@ -60,6 +60,14 @@ export function numpyLinspace(start: number, stop: number, n: number): Float64Ar
   return out;
 }
 
+/** np.linspace(start, stop, n, endpoint=False) in float64: start + i*((stop - start)/n). */
+export function numpyLinspaceOpen(start: number, stop: number, n: number): Float64Array {
+  const out = new Float64Array(n);
+  const step = (stop - start) / n;
+  for (let i = 0; i < n; i++) out[i] = i * step + start;
+  return out;
+}
+
 /**
  * np.arange(start, stop, step) for float arguments: ceil((stop - start)/step) elements, element i
  * = start + i*delta with delta = (start + step) - start, as numpy fills it.

@@ -17,8 +17,13 @@ export interface Scheduler {
   readonly sigmas: Float32Array | undefined;
   /** The factor text-to-image multiplies the initial noise by. */
   readonly initNoiseSigma: number;
-  /** True for Euler ancestral: step() wants a fresh randn of the latent shape at every step, the last included. */
+  /** True when some step wants a fresh randn of the latent shape (Euler ancestral, LCM). */
   readonly needsNoise: boolean;
+  /**
+   * Whether step(stepIndex) takes fresh noise: every step for Euler ancestral, every step but the
+   * last for LCM. Callers draw from their generators exactly then, in diffusers' order.
+   */
+  needsNoiseAt(stepIndex: number): boolean;
   /** scale_model_input: out = sample / divisor(stepIndex) in float32; `out` may be `sample`. */
   scaleModelInput(sample: Float32Array, stepIndex: number, out: Float32Array): void;
   /** One denoising step, updating `latents` in place. */
@@ -47,7 +52,7 @@ export interface GuidedStep {
   guidance: number | undefined;
   /** [B, 4, h, w], updated in place. */
   latents: Float32Array;
-  /** Euler ancestral's fresh noise for this step. */
+  /** The fresh noise of a step that takes it (see Scheduler.needsNoiseAt). */
   noise?: Float32Array;
   /**
    * When given, receives scale_model_input(latents after this step, stepIndex + 1), once or twice
