@@ -1,23 +1,31 @@
 /**
  * The HTTP server on EASEL_WEB_HOST:EASEL_WEB_PORT: /healthz and /metrics always; the chat page and
- * /api/v1 when `config.web.chat`. Requests pass, in order: the Host check (loopback only), the
- * cross-site check and the token check (API only), then get the browser's id.
+ * /api/v1 when `config.web.chat`. Every request first passes the guards (request-guards.ts: Host,
+ * cross-site, token, plain path) on the target exactly as received, before Fastify parses or routes
+ * it; then it gets the browser's id. Every answer, Node's and Fastify's own included, has the API's
+ * error shape, and an error answer closes its connection.
  */
-import type { IncomingMessage } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
 import { isLoopbackHost } from "../../config.js";
 import { ConfigError, isEaselError } from "../../errors.js";
 import type { AdapterContext } from "../adapter.js";
 import { registerApiRoutes } from "./api-routes.js";
 import { BROWSER_COOKIE, isBrowserId, newBrowserId, parseCookies, setCookie } from "./cookies.js";
-import { ApiError, errorBody, httpMessages, statusOf } from "./http-errors.js";
+import { ApiError, type ApiErrorCode, errorBody, httpMessages, statusOf } from "./http-errors.js";
 import { createQueueMetrics } from "./metrics.js";
 import { registerOpsRoutes } from "./ops-routes.js";
 import { registerPage } from "./page.js";
-import { hostIsOurs, isAuthorised, isCrossSite } from "./request-guards.js";
+import { pathOf, type Refusal, refusalOf } from "./request-guards.js";
+import { createStatusProbe } from "./status-probe.js";
 
 /** Largest request body accepted: a prompt with every flag is a few kilobytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
+/** An idle kept-alive connection is closed after this long (Node's default; Fastify's is 72 s). */
+const KEEP_ALIVE_MS = 5000;
+/** How often Node checks connections against the request timeout: the timeout's precision. */
+const TIMEOUT_CHECK_MS = 1000;
 
 export interface WebServer {
   /** Where the server listens, e.g. `http://127.0.0.1:8080/`. */
@@ -26,16 +34,36 @@ export interface WebServer {
   stop(): Promise<void>;
 }
 
-const OPS_PATHS = new Set(["/healthz", "/metrics"]);
-
-function pathOf(url: string): string {
-  const query = url.indexOf("?");
-  return query === -1 ? url : url.slice(0, query);
-}
-
 function urlOf(host: string, port: number): string {
   const shown = host === "0.0.0.0" || host === "::" ? "localhost" : host;
   return `http://${shown.includes(":") ? `[${shown}]` : shown}:${port}/`;
+}
+
+function jsonError(code: ApiErrorCode, message: string): string {
+  return JSON.stringify(errorBody(code, message));
+}
+
+/** Answers a refused request without reading its body, and closes the connection after. */
+function refuse(res: ServerResponse, refusal: Refusal): void {
+  const body = jsonError(refusal.code, refusal.message);
+  res.writeHead(statusOf(refusal.code), {
+    ...refusal.headers,
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+    connection: "close",
+  });
+  res.end(body);
+}
+
+/** What Node reports for a connection that never made a whole request: too slow, too large, not HTTP. */
+function clientErrorOf(error: Error & { code?: string }): { code: ApiErrorCode; message: string } {
+  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+    return { code: "request_timeout", message: httpMessages.requestTimeout };
+  }
+  if (error.code === "HPE_HEADER_OVERFLOW")
+    return { code: "headers_too_large", message: httpMessages.headersTooLarge };
+  return { code: "invalid_input", message: httpMessages.badRequest };
 }
 
 export async function startWebServer(context: AdapterContext): Promise<WebServer> {
@@ -48,33 +76,76 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
       `EASEL_WEB_TOKEN: required to serve the web chat and API on ${web.host}, which is not a loopback address.`,
     );
   }
+
+  let port = web.port;
+  let stopping = false;
+  /** The response in progress on each connection: Node's own error answers must not cut into one. */
+  const responses = new WeakMap<Socket, ServerResponse>();
+  const frontDoor =
+    (route: (req: IncomingMessage, res: ServerResponse) => void) =>
+    (req: IncomingMessage, res: ServerResponse) => {
+      responses.set(req.socket, res);
+      if (stopping) return refuse(res, { code: "stopping", message: httpMessages.stopping });
+      const refusal = refusalOf(
+        { method: req.method ?? "GET", url: req.url ?? "", headers: req.headers },
+        { chat: web.chat, loopback, port, token: web.token },
+      );
+      if (refusal) return refuse(res, refusal);
+      route(req, res);
+    };
+
   const app: FastifyInstance = Fastify({
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
     forceCloseConnections: true,
     return503OnClosing: true,
+    // Our server: the guards run before Fastify sees a request, and time and connections are bounded.
+    serverFactory: (route): Server => {
+      const server = createServer(
+        {
+          requestTimeout: web.requestTimeoutMs,
+          headersTimeout: web.requestTimeoutMs,
+          connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, web.requestTimeoutMs),
+          keepAliveTimeout: KEEP_ALIVE_MS,
+        },
+        frontDoor(route),
+      );
+      server.maxConnections = web.maxConnections;
+      return server;
+    },
+    clientErrorHandler: (error, socket) => {
+      if (error.code === "ECONNRESET" || socket.destroyed) return;
+      const { code, message } = clientErrorOf(error);
+      const inFlight = responses.get(socket as Socket);
+      if (socket.writable && !inFlight?.headersSent) {
+        const body = jsonError(code, message);
+        socket.write(
+          `HTTP/1.1 ${statusOf(code)} ${code.replaceAll("_", " ")}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+            `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy();
+    },
+    // Fastify's router errors, past the guards (a plain path cannot be a bad URL; a long id can be too long).
+    frameworkErrors: (error, _request, reply) => {
+      reply.hijack();
+      if (error.code === "FST_ERR_MAX_PARAM_LENGTH") {
+        return refuse(reply.raw, { code: "not_found", message: httpMessages.notFound });
+      }
+      return refuse(reply.raw, { code: "invalid_input", message: httpMessages.notPlainPath });
+    },
   });
   // JSON only: a cross-site form or no-cors fetch can send text/plain without a preflight.
   app.removeContentTypeParser("text/plain");
 
-  let port = web.port;
   const browserIds = new WeakMap<IncomingMessage, string>();
   const streams = new Set<() => void>();
-  const metrics = createQueueMetrics(queue);
+  const probe = createStatusProbe(queue, logger);
+  const metrics = createQueueMetrics(queue, probe);
 
+  // The guards have passed (see frontDoor): API calls get the browser's id.
   app.addHook("onRequest", async (request, reply) => {
-    const path = pathOf(request.url);
-    if (OPS_PATHS.has(path) || !web.chat) return;
-    if (loopback && !hostIsOurs(request.headers.host, port))
-      throw new ApiError("bad_host", httpMessages.badHost);
-    if (!path.startsWith("/api/")) return;
-    if (request.method !== "GET" && request.method !== "HEAD" && isCrossSite(request.headers)) {
-      throw new ApiError("forbidden", httpMessages.crossSite);
-    }
-    if (web.token !== undefined && path !== "/api/v1/session" && !isAuthorised(request.headers, web.token)) {
-      reply.header("www-authenticate", 'Bearer realm="easel"');
-      throw new ApiError("unauthorized", httpMessages.unauthorized);
-    }
+    if (!pathOf(request.url).startsWith("/api/")) return;
     let id = parseCookies(request.headers.cookie).get(BROWSER_COOKIE);
     if (!isBrowserId(id)) {
       id = newBrowserId();
@@ -82,11 +153,23 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
     }
     browserIds.set(request.raw, id);
   });
+  // An error answer ends its connection: a client that is refused cannot keep trickling a body.
+  app.addHook("onSend", async (_request, reply) => {
+    if (reply.statusCode >= 400) reply.header("connection", "close");
+  });
 
   app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => {
-    if (error instanceof ApiError) return reply.code(error.status).send(errorBody(error.code, error.message));
+    if (error instanceof ApiError) {
+      if (error.status >= 500) {
+        logger.error({ code: error.code, method: request.method, path: pathOf(request.url) }, error.message);
+      }
+      return reply.code(error.status).send(errorBody(error.code, error.message));
+    }
     if (isEaselError(error)) {
-      return reply.code(statusOf(error.code)).send(errorBody(error.code, error.userMessage));
+      const status = statusOf(error.code);
+      if (status >= 500)
+        logger.error({ err: error, method: request.method, path: pathOf(request.url) }, "web request failed");
+      return reply.code(status).send(errorBody(error.code, error.userMessage));
     }
     const code = "code" in error ? error.code : undefined;
     if (code === "FST_ERR_CTP_BODY_TOO_LARGE") {
@@ -107,7 +190,7 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
     reply.code(404).send(errorBody("not_found", httpMessages.notFound)),
   );
 
-  registerOpsRoutes(app, queue, metrics);
+  registerOpsRoutes(app, probe, metrics);
   if (web.chat) {
     await registerPage(app);
     registerApiRoutes(app, {
@@ -140,6 +223,7 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
     url,
     port,
     async stop() {
+      stopping = true;
       for (const end of [...streams]) end();
       metrics.close();
       await app.close();
