@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type RawAnswer, requestText, send } from "./raw-http.js";
+import { type RawAnswer, RawConnection, requestText, send } from "./raw-http.js";
 import { Client, finished, sharedWebEasel } from "./support.js";
 
 const TOKEN = "hardening-token-0123456789";
@@ -208,6 +208,34 @@ test("requests that are not valid HTTP are answered in the error shape and close
     assert.equal(answer.status, 404, method);
     assertErrorShape(answer, method);
   }
+});
+
+test("with `Expect: 100-continue`, a refused request is answered before the client is invited to send", async () => {
+  const { port } = guarded();
+  const body = JSON.stringify({ text: "a fox --steps 1" });
+  const head = (extra: Record<string, string>) =>
+    requestText("POST", "/api/v1/imagine", {
+      ...hostOf(port),
+      "content-type": "application/json",
+      "content-length": `${body.length}`,
+      expect: "100-continue",
+      ...extra,
+    });
+  const refused = await send(port, head({}));
+  assert.equal(refused.answer.status, 401);
+  assert.ok((await refused.connection.closesWithin(10_000)).closed);
+
+  const invited = new RawConnection(port);
+  await invited.ready();
+  invited.write(head({ authorization: `Bearer ${TOKEN}` }));
+  assert.equal((await invited.answer()).status, 100);
+  invited.write(body);
+  const deadline = performance.now() + 10_000;
+  while (!/\r\n\r\nHTTP\/1\.1 202/.test(invited.text()) && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.match(invited.text(), /\r\n\r\nHTTP\/1\.1 202/, "the job is accepted after the body");
+  invited.destroy();
 });
 
 test("POST /session sets each cookie once: one easel_id and one easel_session", async () => {

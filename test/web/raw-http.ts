@@ -132,7 +132,7 @@ function parseAnswer(received: Buffer, closed: boolean): RawAnswer | undefined {
   const length = headers.get("content-length");
   const rest = received.subarray(end + 4);
   let bodyBytes: Buffer;
-  if (status === 204 || status === 304) {
+  if (status < 200 || status === 204 || status === 304) {
     bodyBytes = Buffer.alloc(0);
   } else if (length !== undefined) {
     if (rest.length < Number(length)) return undefined;

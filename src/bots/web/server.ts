@@ -5,7 +5,13 @@
  * it; then it gets the browser's id. Every answer, Node's and Fastify's own included, has the API's
  * error shape, and an error answer closes its connection.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from "node:http";
 import type { Socket } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
 import { isLoopbackHost } from "../../config.js";
@@ -26,6 +32,8 @@ export const MAX_BODY_BYTES = 64 * 1024;
 const KEEP_ALIVE_MS = 5000;
 /** How often Node checks connections against the request timeout: the timeout's precision. */
 const TIMEOUT_CHECK_MS = 1000;
+/** How long an answer to a broken or slow request may take to flush before its connection is cut. */
+const ERROR_FLUSH_MS = 1000;
 
 export interface WebServer {
   /** Where the server listens, e.g. `http://127.0.0.1:8080/`. */
@@ -81,18 +89,20 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
   let stopping = false;
   /** The response in progress on each connection: Node's own error answers must not cut into one. */
   const responses = new WeakMap<Socket, ServerResponse>();
-  const frontDoor =
-    (route: (req: IncomingMessage, res: ServerResponse) => void) =>
-    (req: IncomingMessage, res: ServerResponse) => {
-      responses.set(req.socket, res);
-      if (stopping) return refuse(res, { code: "stopping", message: httpMessages.stopping });
-      const refusal = refusalOf(
-        { method: req.method ?? "GET", url: req.url ?? "", headers: req.headers },
-        { chat: web.chat, loopback, port, token: web.token },
-      );
-      if (refusal) return refuse(res, refusal);
-      route(req, res);
-    };
+  /** The guards, before Fastify parses or routes anything: answers a refused request; true when it may go on. */
+  const admitted = (req: IncomingMessage, res: ServerResponse): boolean => {
+    responses.set(req.socket, res);
+    if (stopping) {
+      refuse(res, { code: "stopping", message: httpMessages.stopping });
+      return false;
+    }
+    const refusal = refusalOf(
+      { method: req.method ?? "GET", url: req.url ?? "", headers: req.headers },
+      { chat: web.chat, loopback, port, token: web.token },
+    );
+    if (refusal) refuse(res, refusal);
+    return refusal === undefined;
+  };
 
   const app: FastifyInstance = Fastify({
     logger: false,
@@ -108,8 +118,16 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
           connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, web.requestTimeoutMs),
           keepAliveTimeout: KEEP_ALIVE_MS,
         },
-        frontDoor(route),
+        (req, res) => {
+          if (admitted(req, res)) route(req, res);
+        },
       );
+      // `Expect: 100-continue`: a refused client is answered before it is invited to send its body.
+      server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+        if (!admitted(req, res)) return;
+        res.writeContinue();
+        route(req, res);
+      });
       server.maxConnections = web.maxConnections;
       return server;
     },
@@ -117,14 +135,19 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
       if (error.code === "ECONNRESET" || socket.destroyed) return;
       const { code, message } = clientErrorOf(error);
       const inFlight = responses.get(socket as Socket);
-      if (socket.writable && !inFlight?.headersSent) {
-        const body = jsonError(code, message);
-        socket.write(
-          `HTTP/1.1 ${statusOf(code)} ${code.replaceAll("_", " ")}\r\ncontent-type: application/json; charset=utf-8\r\n` +
-            `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-        );
+      if (!socket.writable || inFlight?.headersSent) {
+        socket.destroy();
+        return;
       }
-      socket.destroy();
+      const status = statusOf(code);
+      const body = jsonError(code, message);
+      // Closed once the answer is flushed, or after a moment for a client that does not read.
+      socket.once("finish", () => socket.destroy());
+      setTimeout(() => socket.destroy(), ERROR_FLUSH_MS).unref();
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
     },
     // Fastify's router errors, past the guards (a plain path cannot be a bad URL; a long id can be too long).
     frameworkErrors: (error, _request, reply) => {
