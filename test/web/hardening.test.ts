@@ -203,6 +203,17 @@ test("requests that are not valid HTTP are answered in the error shape and close
     assertErrorShape(answer, what);
     assert.ok((await connection.closesWithin(10_000)).closed, `${what}: closed`);
   }
+  const expectation = await send(
+    port,
+    requestText("GET", "/api/v1/info", { ...hostOf(port), expect: "tea" }),
+  );
+  assert.equal(expectation.answer.status, 417);
+  assertErrorShape(expectation.answer, "an unknown expectation");
+  const foreignExpectation = await send(
+    port,
+    requestText("GET", "/api/v1/info", { host: "evil.example", expect: "tea" }),
+  );
+  assert.equal(foreignExpectation.answer.status, 403, "the guards first");
   for (const method of ["PROPFIND", "PATCH", "OPTIONS"]) {
     const { answer } = await send(port, requestText(method, "/api/v1/history", hostOf(port)));
     assert.equal(answer.status, 404, method);

@@ -88,6 +88,7 @@ test("every code has its HTTP status", () => {
     request_timeout: 408,
     cancelled: 409,
     body_too_large: 413,
+    expectation_failed: 417,
     unsupported_media_type: 415,
     queue_full: 429,
     headers_too_large: 431,

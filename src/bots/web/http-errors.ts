@@ -12,6 +12,7 @@ export type ApiErrorCode =
   | "body_too_large"
   | "unsupported_media_type"
   | "request_timeout"
+  | "expectation_failed"
   | "headers_too_large"
   /** The job store could not write (a full disk): nothing was changed. */
   | "storage"
@@ -34,6 +35,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   request_timeout: 408,
   cancelled: 409,
   body_too_large: 413,
+  expectation_failed: 417,
   unsupported_media_type: 415,
   queue_full: 429,
   headers_too_large: 431,
@@ -82,6 +84,7 @@ export const httpMessages = {
   badRequest: "The request is not valid HTTP.",
   requestTimeout: "The request did not arrive in time.",
   headersTooLarge: "The request's headers are too large.",
+  expectation: "This server only supports `Expect: 100-continue`.",
   stopping: "The server is stopping. Please try again shortly.",
   noSuchJob: "There is no job with that id.",
   noSuchImage: "There is no such image (it may have been cleaned up).",

@@ -128,6 +128,11 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
         res.writeContinue();
         route(req, res);
       });
+      // Any other expectation: the guards' answer, else 417 in the error shape (Node's own has no body).
+      server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) => {
+        if (admitted(req, res))
+          refuse(res, { code: "expectation_failed", message: httpMessages.expectation });
+      });
       server.maxConnections = web.maxConnections;
       return server;
     },
