@@ -188,8 +188,12 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
 
   app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => {
     if (error instanceof ApiError) {
-      if (error.status >= 500) {
-        logger.error({ code: error.code, method: request.method, path: pathOf(request.url) }, error.message);
+      // The chat service logged an internal failure's cause; this line says which call it failed.
+      if (error.code === "internal") {
+        logger.error(
+          { code: error.code, method: request.method, path: pathOf(request.url) },
+          "web request failed",
+        );
       }
       return reply.code(error.status).send(errorBody(error.code, error.message));
     }

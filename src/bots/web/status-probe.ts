@@ -1,7 +1,8 @@
 /**
  * The queue's status for /healthz and /metrics, within a deadline: a queue whose backend hangs
- * (Redis away) must not hang the probes that would report it. Callers share one status() call in
- * flight, so a queue that never answers holds one pending call, not one per probe.
+ * (Redis away) must not hang the probes that would report it. Probes that come while a status()
+ * call is younger than the deadline share it, so a stuck queue holds at most one pending call per
+ * deadline, not one per probe; an older one is given up, so the probe sees the queue come back.
  */
 import type { Logger } from "pino";
 import type { JobQueue, QueueStatus } from "../../requests/jobs.js";
@@ -24,42 +25,48 @@ export function createStatusProbe(
   logger: Logger,
   deadlineMs: number = STATUS_DEADLINE_MS,
 ): StatusProbe {
-  let inFlight: Promise<StatusReading> | undefined;
+  let inFlight: { reading: Promise<StatusReading>; since: number } | undefined;
   let failing = false;
+  /** Logs only the changes, not every probe of a queue that stays down. */
+  const note = (ok: boolean, error?: unknown): void => {
+    if (ok && failing) logger.info("the queue reports its status again");
+    if (!ok && !failing) logger.warn({ err: error }, "the queue did not report its status");
+    failing = !ok;
+  };
 
-  const ask = (): Promise<StatusReading> => {
+  const ask = (): Promise<StatusReading> =>
     // A status() that throws at once is a failure like a rejection.
-    const reading = Promise.resolve()
+    Promise.resolve()
       .then(() => queue.status())
       .then(
         (status): StatusReading => {
-          if (failing) logger.info("the queue reports its status again");
-          failing = false;
+          note(true);
           return { ok: true, status };
         },
         (error: unknown): StatusReading => {
-          if (!failing) logger.warn({ err: error }, "the queue could not report its status");
-          failing = true;
+          note(false, error);
           // The cause (which may name a Redis URL) stays in the log; probes see what is down.
           return { ok: false, problem: { component: "queue", message: "could not report its status" } };
         },
       );
-    const clear = () => {
-      if (inFlight === reading) inFlight = undefined;
-    };
-    void reading.then(clear);
-    return reading;
-  };
 
   return () => {
-    inFlight ??= ask();
-    const reading = inFlight;
+    const now = performance.now();
+    if (!inFlight || now - inFlight.since >= deadlineMs) {
+      const reading = ask();
+      const call = { reading, since: now };
+      inFlight = call;
+      void reading.then(() => {
+        if (inFlight === call) inFlight = undefined;
+      });
+    }
+    const { reading } = inFlight;
     return new Promise<StatusReading>((resolve) => {
       const timer = setTimeout(() => {
-        const seconds = deadlineMs / 1000;
+        note(false, new Error(`no answer within ${deadlineMs} ms`));
         resolve({
           ok: false,
-          problem: { component: "queue", message: `did not answer within ${seconds} s` },
+          problem: { component: "queue", message: `did not answer within ${deadlineMs / 1000} s` },
         });
       }, deadlineMs);
       void reading.then((result) => {
