@@ -56,6 +56,15 @@ test("headers sent a byte at a time are cut off after the request timeout too", 
   assert.ok((await connection.closesWithin(CLOSE_WITHIN_MS)).closed);
 });
 
+test("a connection that sends nothing is closed after the request timeout", async () => {
+  const { port } = quick();
+  const idle = new RawConnection(port);
+  await idle.ready();
+  const { closed, afterMs } = await idle.closesWithin(CLOSE_WITHIN_MS);
+  assert.ok(closed, "the idle connection is closed");
+  assert.ok(afterMs >= 900, `not before the timeout (${Math.round(afterMs)} ms)`);
+});
+
 test("a request that arrives in pieces within the time is served, and an event stream outlives the request timeout", async () => {
   const { port, url } = quick();
   const body = JSON.stringify({ text: "a patient fox --steps 2" });
