@@ -18,7 +18,7 @@ export interface QueueMetrics {
   close(): void;
 }
 
-export function createQueueMetrics(queue: JobQueue, probe: StatusProbe): QueueMetrics {
+export function createQueueMetrics(queue: Pick<JobQueue, "on">, probe: StatusProbe): QueueMetrics {
   const registry = new Registry();
   // One status reading per scrape, taken before the registry collects and read by the gauges; within
   // the probe's deadline, so a stuck queue leaves its gauges at their last values and the scrape answers.

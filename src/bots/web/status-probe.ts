@@ -21,7 +21,7 @@ export type StatusReading = { ok: true; status: QueueStatus } | { ok: false; pro
 export type StatusProbe = () => Promise<StatusReading>;
 
 export function createStatusProbe(
-  queue: JobQueue,
+  queue: Pick<JobQueue, "status">,
   logger: Logger,
   deadlineMs: number = STATUS_DEADLINE_MS,
 ): StatusProbe {
