@@ -3,10 +3,12 @@
  * address, the cross-site check for requests that change something, and the token check.
  *
  * `refusalOf` decides on the request target exactly as the client sent it, before any router
- * decodes it: only byte-exact public paths go without a token, and a path that is not written
- * plainly (percent-encoding, `//`, dot segments, `;`, `\`) is refused after the guards. So no
- * spelling of a path can reach a route the guards did not see (`/%61pi/v1/jobs/…` is `/api/…`
- * to the router), and a foreign Host or a missing token is answered before any parser runs.
+ * decodes it: only plainly written paths outside `/api/` and the exact session call go without a
+ * token, and a path that is not written plainly (percent-encoding, `//`, dot segments, `;`, `\`)
+ * is refused after the guards. So no spelling of a path can reach a route the guards did not see
+ * (`/%61pi/v1/jobs/…` is `/api/…` to the router), and a foreign Host or a missing token is
+ * answered before any parser runs. Refusing rather than decoding: no route needs an encoded
+ * character, and one reading of a path (ours) cannot disagree with another (the router's).
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { isLoopbackHost } from "../../config.js";
@@ -56,7 +58,10 @@ export function isPlainPath(path: string): boolean {
   return path === "/" || /^(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9._~-]+)+$/.test(path);
 }
 
-/** Whether a request may go without the token: the page's files, and the session call. */
+/**
+ * Whether a request may go without the token: reading a plain path outside `/api/` (the page and
+ * its files; a router reads a plain path as written), and the session call.
+ */
 function isTokenFree(method: string, path: string): boolean {
   if (method === "POST" && path === SESSION_PATH) return true;
   return (method === "GET" || method === "HEAD") && isPlainPath(path) && !/^\/api(?:\/|$)/i.test(path);
