@@ -147,6 +147,10 @@ const envSchema = z.object({
   EASEL_WEB_PORT: wholeFrom(8080, 0, 65535),
   /** Bearer token for the web chat and /api/v1; required when EASEL_WEB_HOST is not loopback. */
   EASEL_WEB_TOKEN: z.string().default(""),
+  /** Seconds a client has to send a request's headers and body; a slower one is answered 408 and closed. */
+  EASEL_WEB_REQUEST_TIMEOUT_SECONDS: wholeFrom(30, 1, 3600),
+  /** Connections the HTTP server holds at once (event streams included); further ones are closed at once. */
+  EASEL_WEB_MAX_CONNECTIONS: wholeFrom(256, 1, 65535),
 
   /** Redis URL: set = the BullMQ backend (npm start is the gateway, `easel worker` runs devices). */
   EASEL_REDIS_URL: z.string().default(""),
@@ -224,6 +228,10 @@ export interface WebConfig {
   host: string;
   port: number;
   token: string | undefined;
+  /** Time a client has to send a request's headers and body. */
+  requestTimeoutMs: number;
+  /** Connections held at once; further ones are closed as they arrive. */
+  maxConnections: number;
 }
 
 export interface Config {
@@ -376,6 +384,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.EASEL_WEB_HOST,
     port: e.EASEL_WEB_PORT,
     token: text(e.EASEL_WEB_TOKEN),
+    requestTimeoutMs: e.EASEL_WEB_REQUEST_TIMEOUT_SECONDS * 1000,
+    maxConnections: e.EASEL_WEB_MAX_CONNECTIONS,
   };
   if (web.chat && !web.token && !isLoopbackHost(web.host)) {
     throw new ConfigError(

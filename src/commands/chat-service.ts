@@ -282,7 +282,7 @@ class QueueChatService implements ChatService {
   private refusal(error: unknown, where: string): ChatReply {
     if (isEaselError(error)) return privateReply(error.userMessage, error.code);
     this.logger.error({ err: error, where }, "chat service: internal error");
-    return privateReply(chatTexts.internalError());
+    return privateReply(chatTexts.internalError(), "internal");
   }
 
   /** Where and who: a private refusal for a place the bot does not answer in, or a banned user. */

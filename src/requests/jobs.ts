@@ -107,9 +107,13 @@ export interface QueueStatus {
   devices: Array<{
     device: string;
     jobId: string | undefined;
+    /** The device's worker has loaded its engine and takes jobs. */
+    ready?: boolean;
     /** Worker threads (engine loads) started on this device so far: above 1 means it was recycled. */
     threadsStarted?: number;
   }>;
+  /** What is down (for /healthz; messages free of secrets); empty when all is well. */
+  problems?: Array<{ component: "redis" | "devices" | "store"; message: string }>;
 }
 
 /** Finished images by id (`ImageRef.id`), and the pictures users upload to refine. */

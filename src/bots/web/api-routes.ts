@@ -90,10 +90,8 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
     const body = parse(sessionBody, request.body);
     if (token === undefined) return reply.code(204).send();
     if (!sameSecret(body.token, token)) throw new ApiError("unauthorized", httpMessages.badToken);
-    reply.header("set-cookie", [
-      ...setCookieHeaders(reply),
-      setCookie(SESSION_COOKIE, sessionValue(token), { sameSite: "Strict" }),
-    ]);
+    // Fastify adds a Set-Cookie beside those already on the reply (the browser id's).
+    reply.header("set-cookie", setCookie(SESSION_COOKIE, sessionValue(token), { sameSite: "Strict" }));
     return reply.code(204).send();
   });
 
@@ -131,7 +129,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
     if (chatReply.kind === "private" && chatReply.deleted) {
       return reply.code(200).send({ message: chatReply.text, job: jobJson(chatReply.deleted) });
     }
-    if (chatReply.kind === "private" && !chatReply.code) throw new ApiError("invalid_input", chatReply.text);
+    // A refusal carries its code (an internal failure `internal`: 500); an answer without one is 200.
     return answer(reply, chatReply);
   });
 

@@ -3,7 +3,8 @@
  * prom-client's global one), so two servers in one process never share or clash.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { JobQueue } from "../../requests/jobs.js";
+import type { JobQueue, QueueStatus } from "../../requests/jobs.js";
+import type { StatusProbe, StatusReading } from "./status-probe.js";
 
 /** Seconds: from a fast GPU step to a long CPU run. */
 const DURATION_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600];
@@ -17,38 +18,48 @@ export interface QueueMetrics {
   close(): void;
 }
 
-/** One queue.status() per scrape, shared by the gauges that read it. */
-function statusPerScrape(queue: JobQueue): () => ReturnType<JobQueue["status"]> {
-  let pending: ReturnType<JobQueue["status"]> | undefined;
-  return () => {
-    if (!pending) {
-      pending = queue.status();
-      const clear = () => {
-        pending = undefined;
-      };
-      void pending.then(clear, clear);
-    }
-    return pending;
-  };
-}
-
-export function createQueueMetrics(queue: JobQueue): QueueMetrics {
+export function createQueueMetrics(queue: Pick<JobQueue, "on">, probe: StatusProbe): QueueMetrics {
   const registry = new Registry();
-  const status = statusPerScrape(queue);
+  // One status reading per scrape, taken before the registry collects and read by the gauges; within
+  // the probe's deadline, so a stuck queue leaves its gauges at their last values and the scrape answers.
+  let reading: StatusReading | undefined;
+  const status = (): QueueStatus | undefined => (reading?.ok ? reading.status : undefined);
+  new Gauge({
+    name: "easel_queue_up",
+    help: "1 when the queue reported its status within the deadline, else 0.",
+    registers: [registry],
+    collect() {
+      this.set(status() === undefined ? 0 : 1);
+    },
+  });
+  new Gauge({
+    name: "easel_problems",
+    help: "What is down, by component (redis, devices, store; queue when it did not report).",
+    labelNames: ["component"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const problems =
+        reading === undefined ? [] : reading.ok ? (reading.status.problems ?? []) : [reading.problem];
+      for (const problem of problems) this.inc({ component: problem.component });
+    },
+  });
   new Gauge({
     name: "easel_queue_waiting_jobs",
     help: "Jobs waiting for a device.",
     registers: [registry],
-    async collect() {
-      this.set((await status()).waiting);
+    collect() {
+      const current = status();
+      if (current) this.set(current.waiting);
     },
   });
   new Gauge({
     name: "easel_queue_running_jobs",
     help: "Jobs running on a device.",
     registers: [registry],
-    async collect() {
-      this.set((await status()).running);
+    collect() {
+      const current = status();
+      if (current) this.set(current.running);
     },
   });
   new Gauge({
@@ -56,8 +67,8 @@ export function createQueueMetrics(queue: JobQueue): QueueMetrics {
     help: "1 while the device runs a job, else 0.",
     labelNames: ["device"],
     registers: [registry],
-    async collect() {
-      for (const device of (await status()).devices) {
+    collect() {
+      for (const device of status()?.devices ?? []) {
         this.set({ device: device.device }, device.jobId === undefined ? 0 : 1);
       }
     },
@@ -127,7 +138,10 @@ export function createQueueMetrics(queue: JobQueue): QueueMetrics {
 
   return {
     registry,
-    render: () => registry.metrics(),
+    async render() {
+      reading = await probe();
+      return registry.metrics();
+    },
     close() {
       for (const off of unsubscribe) off();
       running.clear();

@@ -1,7 +1,9 @@
 /**
  * The HTTP server on EASEL_WEB_HOST:EASEL_WEB_PORT: /healthz and /metrics always; the chat page and
- * /api/v1 when `config.web.chat`. Requests pass, in order: the Host check (loopback only), the
- * cross-site check and the token check (API only), then get the browser's id.
+ * /api/v1 when `config.web.chat`. Every request first passes the guards (front-door.ts and
+ * request-guards.ts: Host, cross-site, token, plain path) on the target exactly as received, before
+ * Fastify parses or routes it; then it gets the browser's id. Every answer, Node's and Fastify's own
+ * included, has the API's error shape, and an error answer closes its connection.
  */
 import type { IncomingMessage } from "node:http";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
@@ -10,11 +12,13 @@ import { ConfigError, isEaselError } from "../../errors.js";
 import type { AdapterContext } from "../adapter.js";
 import { registerApiRoutes } from "./api-routes.js";
 import { BROWSER_COOKIE, isBrowserId, newBrowserId, parseCookies, setCookie } from "./cookies.js";
+import { createFrontDoor, refuse } from "./front-door.js";
 import { ApiError, errorBody, httpMessages, statusOf } from "./http-errors.js";
 import { createQueueMetrics } from "./metrics.js";
 import { registerOpsRoutes } from "./ops-routes.js";
 import { registerPage } from "./page.js";
-import { hostIsOurs, isAuthorised, isCrossSite } from "./request-guards.js";
+import { pathOf } from "./request-guards.js";
+import { createStatusProbe } from "./status-probe.js";
 
 /** Largest request body accepted: a prompt with every flag is a few kilobytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -24,13 +28,6 @@ export interface WebServer {
   url: string;
   port: number;
   stop(): Promise<void>;
-}
-
-const OPS_PATHS = new Set(["/healthz", "/metrics"]);
-
-function pathOf(url: string): string {
-  const query = url.indexOf("?");
-  return query === -1 ? url : url.slice(0, query);
 }
 
 function urlOf(host: string, port: number): string {
@@ -48,33 +45,37 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
       `EASEL_WEB_TOKEN: required to serve the web chat and API on ${web.host}, which is not a loopback address.`,
     );
   }
+
+  let port = web.port;
+  const door = createFrontDoor(web, () => ({ chat: web.chat, loopback, port, token: web.token }));
   const app: FastifyInstance = Fastify({
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
     forceCloseConnections: true,
     return503OnClosing: true,
+    // Our Node server: the guards run before Fastify sees a request; time and connections are bounded.
+    serverFactory: door.serverFactory,
+    clientErrorHandler: door.clientErrorHandler,
+    // Fastify's router errors, past the guards (a plain path cannot be a bad URL; a long id can be too long).
+    frameworkErrors: (error, _request, reply) => {
+      reply.hijack();
+      if (error.code === "FST_ERR_MAX_PARAM_LENGTH") {
+        return refuse(reply.raw, { code: "not_found", message: httpMessages.notFound });
+      }
+      return refuse(reply.raw, { code: "invalid_input", message: httpMessages.notPlainPath });
+    },
   });
   // JSON only: a cross-site form or no-cors fetch can send text/plain without a preflight.
   app.removeContentTypeParser("text/plain");
 
-  let port = web.port;
   const browserIds = new WeakMap<IncomingMessage, string>();
   const streams = new Set<() => void>();
-  const metrics = createQueueMetrics(queue);
+  const probe = createStatusProbe(queue, logger);
+  const metrics = createQueueMetrics(queue, probe);
 
+  // The guards have passed (front-door.ts): API calls get the browser's id.
   app.addHook("onRequest", async (request, reply) => {
-    const path = pathOf(request.url);
-    if (OPS_PATHS.has(path) || !web.chat) return;
-    if (loopback && !hostIsOurs(request.headers.host, port))
-      throw new ApiError("bad_host", httpMessages.badHost);
-    if (!path.startsWith("/api/")) return;
-    if (request.method !== "GET" && request.method !== "HEAD" && isCrossSite(request.headers)) {
-      throw new ApiError("forbidden", httpMessages.crossSite);
-    }
-    if (web.token !== undefined && path !== "/api/v1/session" && !isAuthorised(request.headers, web.token)) {
-      reply.header("www-authenticate", 'Bearer realm="easel"');
-      throw new ApiError("unauthorized", httpMessages.unauthorized);
-    }
+    if (!pathOf(request.url).startsWith("/api/")) return;
     let id = parseCookies(request.headers.cookie).get(BROWSER_COOKIE);
     if (!isBrowserId(id)) {
       id = newBrowserId();
@@ -82,11 +83,28 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
     }
     browserIds.set(request.raw, id);
   });
+  // An error answer ends its connection: a client that is refused cannot keep trickling a body.
+  app.addHook("onSend", async (_request, reply) => {
+    if (reply.statusCode >= 400) reply.header("connection", "close");
+  });
 
   app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => {
-    if (error instanceof ApiError) return reply.code(error.status).send(errorBody(error.code, error.message));
+    if (error instanceof ApiError) {
+      // The chat service logged an internal failure's cause; this line says which call it failed.
+      if (error.code === "internal") {
+        logger.error(
+          { code: error.code, method: request.method, path: pathOf(request.url) },
+          "web request failed",
+        );
+      }
+      return reply.code(error.status).send(errorBody(error.code, error.message));
+    }
     if (isEaselError(error)) {
-      return reply.code(statusOf(error.code)).send(errorBody(error.code, error.userMessage));
+      const status = statusOf(error.code);
+      if (status >= 500) {
+        logger.error({ err: error, method: request.method, path: pathOf(request.url) }, "web request failed");
+      }
+      return reply.code(status).send(errorBody(error.code, error.userMessage));
     }
     const code = "code" in error ? error.code : undefined;
     if (code === "FST_ERR_CTP_BODY_TOO_LARGE") {
@@ -107,7 +125,7 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
     reply.code(404).send(errorBody("not_found", httpMessages.notFound)),
   );
 
-  registerOpsRoutes(app, queue, metrics);
+  registerOpsRoutes(app, probe, metrics);
   if (web.chat) {
     await registerPage(app);
     registerApiRoutes(app, {
@@ -140,6 +158,7 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
     url,
     port,
     async stop() {
+      door.close();
       for (const end of [...streams]) end();
       metrics.close();
       await app.close();
