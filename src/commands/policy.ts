@@ -35,13 +35,26 @@ function fold(cleaned: string): string {
   return cleaned.normalize("NFKC").toLowerCase();
 }
 
+/** A letter the clean-up leaves as it is and that composes with no mark (CJK U+3400). */
+const GUARD = "\u3400";
+
 /**
- * The words of texts the tokenizer has cleaned (one per emphasis segment), with their separators.
- * A word is a run of letters or of digits, as the tokenizer splits them; `_`, digits and
- * punctuation end a word.
+ * A segment as the tokenizer cleans it, but with a space kept at either edge where the segment
+ * has white space there (the clean-up strips the edges): the two guards keep the edges inside.
  */
-function piecesOf(cleanedSegments: readonly string[]): Piece[] {
-  const text = cleanedSegments.map((segment) => fold(segment).replace(INVISIBLE, SOFT)).join(SOFT);
+function cleanKeepingEdges(segment: string): string {
+  return cleanPromptText(GUARD + segment + GUARD).slice(1, -1);
+}
+
+/**
+ * The words of a text's emphasis segments as the tokenizer cleans them, with their separators. A
+ * word is a run of letters or of digits, as the tokenizer splits them; `_`, digits and
+ * punctuation end a word. Two segments meet at a soft separator unless white space lies between.
+ */
+function piecesOf(segments: readonly string[]): Piece[] {
+  const text = segments
+    .map((segment) => fold(cleanKeepingEdges(segment)).replace(INVISIBLE, SOFT))
+    .join(SOFT);
   const pieces: Piece[] = [];
   let end = 0;
   for (const match of text.matchAll(WORD)) {
@@ -90,9 +103,9 @@ function contains(pieces: readonly Piece[], needle: readonly string[]): boolean 
  * elsewhere), and its brackets are what a reader sees.
  */
 function readingsOf(text: string): Piece[][] {
-  const readings = [piecesOf([cleanPromptText(text)])];
+  const readings = [piecesOf([text])];
   try {
-    readings.push(piecesOf(parsePromptWeights(text).map((segment) => cleanPromptText(segment.text))));
+    readings.push(piecesOf(parsePromptWeights(text).map((segment) => segment.text)));
   } catch {
     // Out-of-range emphasis: the request is refused for that elsewhere; the text as written is still searched.
   }

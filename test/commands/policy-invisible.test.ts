@@ -138,6 +138,13 @@ describe("blocked terms with invisible characters", () => {
     }
   });
 
+  it("read white space at an emphasis edge as a space, not as a join", () => {
+    assert.equal(findBlockedTerm("a sea (horse) at dawn", ["seahorse"]), undefined);
+    assert.equal(findBlockedTerm("a (sea) horse", ["seahorse"]), undefined);
+    assert.equal(findBlockedTerm("a sea(horse)", ["seahorse"]), "seahorse");
+    assert.equal(findBlockedTerm("a sea (horse)", ["sea horse"]), "sea horse");
+  });
+
   it("still need whole words", () => {
     for (const prompt of [
       "a redpanda",
