@@ -31,6 +31,8 @@ export interface RepoFile {
 }
 
 export const DEFAULT_HUB_TIMEOUT_MS = 30_000;
+/** A listing as a whole may take this many metadata timeouts. */
+export const LISTING_TIMEOUTS = 10;
 /** Pages of one listing: the Hub sends up to 1000 entries a page, so this is far beyond any model. */
 export const MAX_LISTING_PAGES = 1000;
 /** Entries of one listing, all pages together. */
@@ -119,11 +121,19 @@ export class HubClient {
     const seen = new Set<string>();
     let entries = 0;
     let url: URL | undefined = new URL(`${this.endpoint}/api/models/${repo}/tree/${commit}?recursive=true`);
+    const totalMs = LISTING_TIMEOUTS * this.timeoutMs;
+    const deadline = performance.now() + totalMs;
     for (let page = 0; url !== undefined; page++) {
+      const leftMs = deadline - performance.now();
+      if (leftMs <= 0) throw this.tookTooLong(what, totalMs);
       if (seen.has(url.href)) throw notAListing(`its next page ${url.href} is a page it already sent`);
       if (page === MAX_LISTING_PAGES) throw notAListing(`it goes on past ${MAX_LISTING_PAGES} pages`);
       seen.add(url.href);
-      const { body, response, url: answered } = await this.getJson(url, what, "a file listing");
+      const {
+        body,
+        response,
+        url: answered,
+      } = await this.getJson(url, what, "a file listing", { leftMs, totalMs });
       const parsed = listingPage.safeParse(body);
       if (!parsed.success) throw notAListing(firstIssue(parsed.error));
       entries += parsed.data.length;
@@ -151,9 +161,11 @@ export class HubClient {
     url: URL,
     what: string,
     expected: string,
+    /** What is left of a bound on several requests together (a listing's pages). */
+    budget?: { leftMs: number; totalMs: number },
   ): Promise<{ body: unknown; response: Response; url: URL }> {
-    const seconds = this.timeoutMs / 1000;
-    const signal = AbortSignal.timeout(this.timeoutMs);
+    const cut = budget !== undefined && budget.leftMs < this.timeoutMs;
+    const signal = AbortSignal.timeout(cut ? Math.max(1, Math.ceil(budget.leftMs)) : this.timeoutMs);
     let current = url;
     try {
       for (let hop = 0; ; hop++) {
@@ -179,9 +191,10 @@ export class HubClient {
     } catch (error) {
       if (error instanceof HubError) throw error;
       if (signal.aborted) {
+        if (cut) throw this.tookTooLong(what, budget.totalMs);
         throw new HubError(
           "network",
-          `The Hub at ${this.endpoint} did not answer for ${what} within ${seconds} s (EASEL_HUB_TIMEOUT_SECONDS).`,
+          `The Hub at ${this.endpoint} did not answer for ${what} within ${this.timeoutMs / 1000} s (EASEL_HUB_TIMEOUT_SECONDS).`,
           { cause: error },
         );
       }
@@ -190,6 +203,13 @@ export class HubClient {
         cause: error,
       });
     }
+  }
+
+  private tookTooLong(what: string, totalMs: number): HubError {
+    return new HubError(
+      "network",
+      `The Hub at ${this.endpoint} took more than ${totalMs / 1000} s in all for ${what} (${LISTING_TIMEOUTS} × EASEL_HUB_TIMEOUT_SECONDS).`,
+    );
   }
 
   private checkStatus(response: Response, what: string): void {

@@ -39,6 +39,8 @@ export type ListingFault =
 
 export interface HubFaults {
   listing?: ListingFault;
+  /** Each listing page is answered this many milliseconds late. */
+  listingDelayMs?: number;
   /** The revision API accepts requests and never answers. */
   silentRevision?: boolean;
   /** `resolve` for these paths redirects (302) to the given Location, whatever it is. */
@@ -141,34 +143,9 @@ export class FakeHub {
       return;
     }
     if (path === `/api/models/${repo}/tree/${this.commit}`) {
-      const pageSize = this.options.pageSize ?? 4;
-      const cursor = Number(parsed.searchParams.get("cursor") ?? 0);
-      const page = this.options.files.slice(cursor, cursor + pageSize).map((file) => this.treeEntry(file));
-      const fault = this.faults.listing;
-      if (fault?.kind === "silent") return;
-      if (fault?.kind === "body") {
-        res.writeHead(200, { "content-type": "application/json" }).end(fault.body);
-        return;
-      }
-      if (fault?.kind === "entry" && cursor === 0) fault.edit(page[0] as Record<string, unknown>);
-      const next = cursor + pageSize;
-      const pageUrl = (at: number) =>
-        `${this.hubUrl}/api/models/${repo}/tree/${this.commit}?recursive=true&cursor=${at}`;
-      const link =
-        fault?.kind === "self-link"
-          ? { link: `<${this.hubUrl}${url}>; rel="next"` }
-          : fault?.kind === "endless"
-            ? { link: `<${pageUrl(cursor + 1)}>; rel="next"` }
-            : next < this.options.files.length
-              ? { link: `<${pageUrl(next)}>; rel="next"` }
-              : {};
-      res.writeHead(200, { "content-type": "application/json", ...link });
-      res.end(
-        JSON.stringify([
-          ...(cursor === 0 ? [{ type: "directory", path: "unet", size: 0, oid: "0" }] : []),
-          ...page,
-        ]),
-      );
+      const delay = this.faults.listingDelayMs;
+      if (delay === undefined) this.answerListing(url, parsed, res);
+      else setTimeout(() => this.answerListing(url, parsed, res), delay);
       return;
     }
     const prefix = `/${repo}/resolve/${this.commit}/`;
@@ -198,6 +175,39 @@ export class FakeHub {
     }
     res.writeHead(404, { "content-type": "application/json" });
     res.end(JSON.stringify({ error: "Repository not found" }));
+  }
+
+  /** One page of the tree API (or the configured misbehaviour). */
+  private answerListing(url: string, parsed: URL, res: import("node:http").ServerResponse) {
+    const { repo } = this.options;
+    const pageSize = this.options.pageSize ?? 4;
+    const cursor = Number(parsed.searchParams.get("cursor") ?? 0);
+    const page = this.options.files.slice(cursor, cursor + pageSize).map((file) => this.treeEntry(file));
+    const fault = this.faults.listing;
+    if (fault?.kind === "silent") return;
+    if (fault?.kind === "body") {
+      res.writeHead(200, { "content-type": "application/json" }).end(fault.body);
+      return;
+    }
+    if (fault?.kind === "entry" && cursor === 0) fault.edit(page[0] as Record<string, unknown>);
+    const next = cursor + pageSize;
+    const pageUrl = (at: number) =>
+      `${this.hubUrl}/api/models/${repo}/tree/${this.commit}?recursive=true&cursor=${at}`;
+    const link =
+      fault?.kind === "self-link"
+        ? { link: `<${this.hubUrl}${url}>; rel="next"` }
+        : fault?.kind === "endless"
+          ? { link: `<${pageUrl(cursor + 1)}>; rel="next"` }
+          : next < this.options.files.length
+            ? { link: `<${pageUrl(next)}>; rel="next"` }
+            : {};
+    res.writeHead(200, { "content-type": "application/json", ...link });
+    res.end(
+      JSON.stringify([
+        ...(cursor === 0 ? [{ type: "directory", path: "unet", size: 0, oid: "0" }] : []),
+        ...page,
+      ]),
+    );
   }
 
   private onStorage(url: string, headers: IncomingHttpHeaders, res: import("node:http").ServerResponse) {

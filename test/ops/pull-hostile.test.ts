@@ -88,6 +88,24 @@ describe("easel pull against a broken mirror", { timeout: 120_000 }, () => {
     await assert.rejects(pull(300), /did not answer for the file list of acme\/sdxl-onnx within 0\.3 s/);
   });
 
+  it("bounds the listing's time in all: slow pages that never end stop after ten timeouts", async () => {
+    hub.faults.listing = { kind: "endless" };
+    // Each page is well within its own timeout (1 s); together they pass ten of them.
+    hub.faults.listingDelayMs = 250;
+    const started = performance.now();
+    await assert.rejects(pull(1000), (error: unknown) => {
+      assert.ok(error instanceof HubError);
+      assert.match(
+        error.userMessage,
+        /took more than 10 s in all for the file list of acme\/sdxl-onnx \(10 × EASEL_HUB_TIMEOUT_SECONDS\)\.$/,
+      );
+      return true;
+    });
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= 10_000 && elapsed < 60_000, `${elapsed} ms`);
+    assert.ok(treeRequests() < MAX_LISTING_PAGES);
+  });
+
   it("reads the timeout from EASEL_HUB_TIMEOUT_SECONDS in the command", async () => {
     hub.faults.listing = { kind: "silent" };
     const run = await runCli(["pull", REPO, "--dir", join(work, "cli")], {
