@@ -71,12 +71,24 @@ function firstIssue(error: z.ZodError, entry?: { index: number; path: string }):
   return where ? `${where}: ${what}` : what;
 }
 
-/** `Link: <url>; rel="next"`, resolved against the page it came with. */
-function nextPage(link: string | null, page: URL): URL | undefined {
+/**
+ * `Link: <url>; rel="next"`, resolved against the page it came with; a string saying what is
+ * wrong when the target is not an http(s) URL.
+ */
+function nextPage(link: string | null, page: URL): URL | string | undefined {
   if (!link) return undefined;
   for (const part of link.split(",")) {
     const match = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
-    if (match && /\brel\s*=\s*"?next"?/i.test(match[2]!)) return new URL(match[1]!, page);
+    if (!match || !/\brel\s*=\s*"?next"?/i.test(match[2]!)) continue;
+    let next: URL;
+    try {
+      next = new URL(match[1]!, page);
+    } catch {
+      return `its next page ${JSON.stringify(match[1])} is not a URL`;
+    }
+    if (next.protocol !== "https:" && next.protocol !== "http:")
+      return `its next page is not an http(s) URL (${next.protocol})`;
+    return next;
   }
   return undefined;
 }
@@ -146,9 +158,9 @@ export class HubClient {
         const { path, size, oid, lfs } = file.data;
         files.push({ path, size: lfs?.size ?? size, gitOid: lfs ? undefined : oid, sha256: lfs?.oid });
       }
-      url = nextPage(response.headers.get("link"), answered);
-      if (url && url.protocol !== "https:" && url.protocol !== "http:")
-        throw notAListing(`its next page is not an http(s) URL (${url.protocol})`);
+      const next = nextPage(response.headers.get("link"), answered);
+      if (typeof next === "string") throw notAListing(next);
+      url = next;
     }
     return files;
   }

@@ -32,6 +32,8 @@ export type ListingFault =
   | { kind: "endless" }
   /** The request is accepted and never answered. */
   | { kind: "silent" }
+  /** Every page sends this `Link` header. */
+  | { kind: "link"; link: string }
   /** This text is the answer (status 200, JSON content type). */
   | { kind: "body"; body: string }
   /** The first file entry of the first page is changed by `edit`. */
@@ -194,13 +196,15 @@ export class FakeHub {
     const pageUrl = (at: number) =>
       `${this.hubUrl}/api/models/${repo}/tree/${this.commit}?recursive=true&cursor=${at}`;
     const link =
-      fault?.kind === "self-link"
-        ? { link: `<${this.hubUrl}${url}>; rel="next"` }
-        : fault?.kind === "endless"
-          ? { link: `<${pageUrl(cursor + 1)}>; rel="next"` }
-          : next < this.options.files.length
-            ? { link: `<${pageUrl(next)}>; rel="next"` }
-            : {};
+      fault?.kind === "link"
+        ? { link: fault.link }
+        : fault?.kind === "self-link"
+          ? { link: `<${this.hubUrl}${url}>; rel="next"` }
+          : fault?.kind === "endless"
+            ? { link: `<${pageUrl(cursor + 1)}>; rel="next"` }
+            : next < this.options.files.length
+              ? { link: `<${pageUrl(next)}>; rel="next"` }
+              : {};
     res.writeHead(200, { "content-type": "application/json", ...link });
     res.end(
       JSON.stringify([

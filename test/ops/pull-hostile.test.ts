@@ -64,6 +64,13 @@ describe("easel pull against a broken mirror", { timeout: 120_000 }, () => {
     assert.equal(treeRequests(), 1);
   });
 
+  it("refuses a next page that is not an http(s) URL", async () => {
+    hub.faults.listing = { kind: "link", link: '<file:///etc/passwd>; rel="next"' };
+    await refused(/was not a file listing: its next page is not an http\(s\) URL \(file:\)\.$/);
+    hub.faults.listing = { kind: "link", link: '<http://[::1>; rel="next"' };
+    await refused(/was not a file listing: its next page "http:\/\/\[::1" is not a URL\.$/);
+  });
+
   it("stops a listing that never ends after a bounded number of pages", async () => {
     hub.faults.listing = { kind: "endless" };
     await refused(new RegExp(`goes on past ${MAX_LISTING_PAGES} pages`));
