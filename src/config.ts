@@ -170,6 +170,8 @@ const envSchema = z.object({
   HF_ENDPOINT: httpUrl("https://huggingface.co"),
   /** Hugging Face access token (sent to the Hub only, never to a redirect's host). */
   HF_TOKEN: z.string().default(""),
+  /** Seconds one Hub metadata request (a revision, one page of a file listing) may take in `easel pull`. */
+  EASEL_HUB_TIMEOUT_SECONDS: wholeFrom(30, 1, 3600),
 });
 
 type SettingName = keyof typeof envSchema.shape;
@@ -288,7 +290,7 @@ export interface Config {
     cooldownSeconds: number;
     auditDays: number;
   };
-  hub: { endpoint: string; token: string | undefined };
+  hub: { endpoint: string; token: string | undefined; timeoutMs: number };
 }
 
 /** Where the demo model is written when EASEL_MODEL_DIR is unset. */
@@ -440,7 +442,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       cooldownSeconds: e.EASEL_COOLDOWN_SECONDS,
       auditDays: e.EASEL_AUDIT_DAYS,
     },
-    hub: { endpoint: e.HF_ENDPOINT.replace(/\/+$/, ""), token: text(e.HF_TOKEN) },
+    hub: {
+      endpoint: e.HF_ENDPOINT.replace(/\/+$/, ""),
+      token: text(e.HF_TOKEN),
+      timeoutMs: e.EASEL_HUB_TIMEOUT_SECONDS * 1000,
+    },
   };
 }
 

@@ -1,9 +1,11 @@
 /**
  * The one logger, made by the composition root (or a CLI command) and passed in: readable lines on
- * a terminal, one JSON object per line otherwise (containers, log shippers).
+ * a terminal, one JSON object per line otherwise (containers, log shippers). pino-pretty is loaded
+ * only for a terminal, so a service writing JSON never loads it.
  */
+import { createRequire } from "node:module";
 import { type Logger, pino } from "pino";
-import pretty from "pino-pretty";
+import type PinoPretty from "pino-pretty";
 import type { Config } from "./config.js";
 
 export type { Logger } from "pino";
@@ -20,6 +22,8 @@ export function createLogger(config: Pick<Config, "logLevel">, options: LoggerOp
   const readable = options.pretty ?? ("isTTY" in destination && destination.isTTY === true);
   const base = { level: config.logLevel, base: undefined };
   if (!readable) return pino(base, destination);
+  // pino-pretty is CommonJS: required here, synchronously, the first time a terminal needs it.
+  const pretty = createRequire(import.meta.url)("pino-pretty") as typeof PinoPretty;
   return pino(
     base,
     pretty({

@@ -5,13 +5,14 @@
  * running service answers within its next poll (about half a second). When no running process
  * holds the job, the job is cancelled in the store itself.
  */
+import { existsSync } from "node:fs";
 import { userInfo } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { AdminService, type CancelOutcome, MAX_STATS_DAYS, parseDays } from "../commands/admin.js";
 import { adminTexts } from "../commands/texts.js";
-import { loadConfigFromEnvironment } from "../config.js";
-import { EaselError, InvalidInputError } from "../errors.js";
+import { type Config, loadConfigFromEnvironment } from "../config.js";
+import { ConfigError, EaselError, InvalidInputError } from "../errors.js";
 import { jobRecordOf } from "../queue/embedded.js";
 import { StoreLedger } from "../queue/ledger.js";
 import { JobStore } from "../queue/store.js";
@@ -63,10 +64,25 @@ async function cancelThroughService(ledger: StoreLedger, jobId: string, by: User
   throw new EaselError("not_found", adminTexts.alreadyFinished(jobId, "finished"));
 }
 
+/**
+ * The running service's job store. Admin commands act on that store only: opening one that is not
+ * there would create an empty store that no service reads, and a ban written there would hold nowhere.
+ */
+function existingStore(config: Config): JobStore {
+  const file = join(config.dataDir, "jobs.sqlite");
+  if (!existsSync(file)) {
+    throw new ConfigError(
+      `No job store in the data folder ${resolve(config.dataDir)} (EASEL_DATA_DIR=${config.dataDir}; the default is "data", relative to the current folder ${process.cwd()}). ` +
+        "Run easel admin from the folder easel start runs in, or set EASEL_DATA_DIR to its data folder.",
+    );
+  }
+  return JobStore.open(file);
+}
+
 /** Opens the configured job store, runs `body` with the admin service over it, closes the store. */
 async function withAdmin<T>(body: (admin: AdminService, ledger: StoreLedger) => Promise<T>): Promise<T> {
   const config = await loadConfigFromEnvironment();
-  const store = JobStore.open(join(config.dataDir, "jobs.sqlite"));
+  const store = existingStore(config);
   try {
     const ledger = new StoreLedger(store);
     const admin = new AdminService({

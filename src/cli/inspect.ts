@@ -3,11 +3,13 @@
  * the token ids each encoder sees, the starting noise of a seed, a scheduler's tables.
  */
 import { readFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { loadConfigFromEnvironment } from "../config.js";
 import { InvalidInputError } from "../errors.js";
 import { describeFileError, writeFileAtomically } from "../files.js";
+import { tokenizerVocabularyPath } from "../fixtures/reference-files.js";
 import { readModelFolder } from "../pipeline/model-folder.js";
 import { TorchGenerator } from "../pipeline/noise/index.js";
 import { encodeNpyFloat32 } from "../pipeline/npy.js";
@@ -18,6 +20,7 @@ import {
   SDXL_SCHEDULER_CONFIG_JSON,
 } from "../pipeline/schedulers/index.js";
 import { ClipTokenizer, tokenizeWeighted } from "../pipeline/tokenizer/index.js";
+import { END_OF_TEXT, readTokenizerFolder } from "../pipeline/tokenizer/tokenizer-folder.js";
 import { SCHEDULER_NAMES } from "../pipeline/types.js";
 import { checkPromptLength, LIMITS } from "../pipeline/validate.js";
 import { parseInteger, parseSchedulerName, parseSeed, parseShape } from "./args.js";
@@ -39,6 +42,18 @@ async function tokenizersOf(modelDir: string, exclamationAsPad: boolean) {
     named.push(["tokenizer", await ClipTokenizer.fromFolder(folder.tokenizerDir, { exclamationAsPad })]);
   named.push(["tokenizer_2", await ClipTokenizer.fromFolder(folder.tokenizer2Dir, { exclamationAsPad })]);
   return named;
+}
+
+/**
+ * SDXL's two tokenizers from the vocabulary bundled in assets/ (the one every SDXL export ships):
+ * they differ only in the pad token, `<|endoftext|>` for tokenizer/ and "!" for tokenizer_2/.
+ */
+async function bundledTokenizers(exclamationAsPad: boolean): Promise<[string, ClipTokenizer][]> {
+  const vocabulary = await readTokenizerFolder(dirname(tokenizerVocabularyPath("vocab.json")));
+  return [
+    ["tokenizer", new ClipTokenizer({ ...vocabulary, padToken: END_OF_TEXT }, { exclamationAsPad })],
+    ["tokenizer_2", new ClipTokenizer({ ...vocabulary, padToken: "!" }, { exclamationAsPad })],
+  ];
 }
 
 /** What each tokenizer feeds its encoder for one prompt. */
@@ -65,7 +80,10 @@ export function registerInspectCommands(program: Command): void {
     .command("tokenize")
     .description("print the token ids each SDXL text encoder receives, as JSON")
     .argument("[prompt]", "the prompt (or --stdin for one prompt per line)")
-    .option("--model <dir>", "SDXL ONNX folder with tokenizer/ and tokenizer_2/ (default: EASEL_MODEL_DIR)")
+    .option(
+      "--model <dir>",
+      "SDXL ONNX folder with tokenizer/ and tokenizer_2/ (default: EASEL_MODEL_DIR; unset: the bundled SDXL tokenizers)",
+    )
     .option("--stdin", "read one prompt per line; print one JSON object per line")
     .option(
       "--diffusers-exclamation",
@@ -79,10 +97,13 @@ export function registerInspectCommands(program: Command): void {
         // Checked before the tokenizers load, as for generate; --stdin lines are checked as they come.
         if (prompt !== undefined) checkPromptLength(prompt, LIMITS.maxPromptLength, "prompt", "prompt");
         const config = await loadConfigFromEnvironment();
-        const tokenizers = await tokenizersOf(
-          options.model ?? config.modelDir,
-          options.diffusersExclamation === true || !config.generation.openClipExclamation,
-        );
+        const exclamationAsPad =
+          options.diffusersExclamation === true || !config.generation.openClipExclamation;
+        // No model folder named (EASEL_MODEL_DIR unset, and no --model): the bundled vocabulary.
+        const tokenizers =
+          options.model === undefined && config.demoModel
+            ? await bundledTokenizers(exclamationAsPad)
+            : await tokenizersOf(options.model ?? config.modelDir, exclamationAsPad);
         if (options.stdin) {
           let number = 0;
           for await (const line of createInterface({

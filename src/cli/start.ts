@@ -6,7 +6,10 @@
  * otherwise keep it alive. A second signal exits at once.
  */
 import type { Command } from "commander";
-import { loadConfigFromEnvironment } from "../config.js";
+import { type Config, loadConfigFromEnvironment } from "../config.js";
+import { checkDevice } from "../doctor/devices.js";
+import { queryGpus } from "../doctor/gpu-info.js";
+import { EaselError, isEaselError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import { type Easel, startEasel } from "../main.js";
 
@@ -45,6 +48,28 @@ function stopSignals(logger: Logger): Promise<NodeJS.Signals> {
   });
 }
 
+/**
+ * A device that cannot start, explained: the doctor's check of each configured device says why (a
+ * provider library, cuDNN or the driver missing, no such GPU). Each reason is logged, and becomes
+ * the message the CLI prints; chat users keep the error's user message, which names no path.
+ */
+async function explainDeviceFailure(error: unknown, config: Config, logger: Logger): Promise<unknown> {
+  if (!isEaselError(error) || error.code !== "device_failure") return error;
+  const gpus = config.devices.some((device) => device.startsWith("cuda:")) ? await queryGpus() : undefined;
+  const checks = await Promise.all(config.devices.map((device) => checkDevice(device, { gpus })));
+  const failed = checks.filter((check) => check.status === "fail");
+  if (failed.length === 0) {
+    logger.error({ err: error }, `a device cannot start: ${error.message}`);
+    return error;
+  }
+  for (const check of failed) {
+    logger.error({ err: error, reason: check.message }, `${check.name} cannot start: ${check.message}`);
+  }
+  const explained = new EaselError("device_failure", error.userMessage, { cause: error });
+  explained.message = failed.map((check) => `${check.name} cannot start: ${check.message}`).join("\n");
+  return explained;
+}
+
 const delay = (ms: number) => new Promise<"late">((resolve) => setTimeout(() => resolve("late"), ms).unref());
 
 async function start(): Promise<void> {
@@ -68,9 +93,10 @@ async function start(): Promise<void> {
     }
     easel = first;
   } catch (error) {
+    const reported = await explainDeviceFailure(error, config, logger);
     // The error is reported by the CLI; a client left retrying must not keep the process alive.
     setTimeout(() => void exitProcess(1), FAILED_START_EXIT_MS).unref();
-    throw error;
+    throw reported;
   }
   logger.info(
     {

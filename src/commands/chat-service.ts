@@ -11,11 +11,10 @@ import type { JobQueue, JobQueueEvents, JobRecord } from "../requests/jobs.js";
 import { placeOf } from "../requests/operator.js";
 import type { GenerationRequest, Requester, UserId, Where, Who } from "../requests/request.js";
 import {
+  accessSettingsOf,
   type ChannelRule,
-  checkAdminEntries,
   isAdmin,
   isAllowedPlace,
-  parseChannelRules,
   rateRefusal,
   utcDayStart,
 } from "./access.js";
@@ -95,8 +94,7 @@ class QueueChatService implements ChatService {
     this.logger = options.logger ?? silentLogger;
     this.randomSeed = options.randomSeed ?? cryptoSeed;
     this.now = options.now ?? Date.now;
-    this.channelRules = parseChannelRules(this.config.access.allowedChannels);
-    checkAdminEntries(this.config.access.admins);
+    this.channelRules = accessSettingsOf(this.config).channelRules;
     this.adminService = queueAdminService(this.config, this.queue, this.now);
     // One subscription keeps the latest step and preview of every running job, for view().
     this.queue.on("started", (event) => this.live.set(event.jobId, { step: 0, total: 0 }));

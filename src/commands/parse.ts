@@ -14,6 +14,7 @@
  * Everything that is not a flag or a value is the prompt. Values are not validated here.
  */
 import { InvalidInputError } from "../errors.js";
+import { wellFormed } from "../requests/values.js";
 import type { FlagMeaning } from "./options.js";
 import { inputErrors } from "./texts.js";
 
@@ -127,8 +128,13 @@ function readUnquoted(text: string, start: number, freeText: boolean): ValueRead
   return { value: text.slice(start, end).trim(), quoted: false, end };
 }
 
-/** Splits `text` into prompt and flags; throws InvalidInputError for unknown flags and missing values. */
-export function parseFlagText(text: string, flags: ReadonlyMap<string, FlagMeaning>): FlagText {
+/**
+ * Splits `given` into prompt and flags; throws InvalidInputError for unknown flags and missing
+ * values. Lone surrogates become U+FFFD first, so no part of the text (a flag name in an error
+ * included) carries one on.
+ */
+export function parseFlagText(given: string, flags: ReadonlyMap<string, FlagMeaning>): FlagText {
+  const text = wellFormed(given);
   const promptParts: string[] = [];
   const uses: FlagUse[] = [];
   let pos = skipSpaces(text, 0);

@@ -6,6 +6,7 @@
 import type { Config } from "../config.js";
 import { LIMITS } from "../pipeline/validate.js";
 import { type GenerationRequest, isUploadSource } from "../requests/request.js";
+import { wellFormed } from "../requests/values.js";
 import { imagineOptions } from "./options.js";
 
 /** Longest part of a user's value echoed back in an error. */
@@ -13,12 +14,25 @@ const MAX_ECHO = 32;
 /** Longest prompt shown in a result caption. */
 export const MAX_CAPTION_PROMPT = 200;
 
-/** A user's value, made safe and short for an error message. */
+/** An invisible or control character, written so that it shows: `\n`, `\t`, `\u{200B}`. */
+function shown(char: string): string {
+  if (char === "\n") return "\\n";
+  if (char === "\t") return "\\t";
+  if (!/[\p{Cc}\p{Cf}]/u.test(char)) return char;
+  return `\\u{${char.codePointAt(0)!.toString(16).toUpperCase()}}`;
+}
+
+/**
+ * A user's value for an error message, shown as given: a plain number bare, anything else quoted
+ * with its spaces kept (`" 2 "` is not `2`), invisible and control characters written out, a lone
+ * surrogate as U+FFFD, and at most MAX_ECHO characters.
+ */
 export function echo(value: string | number | boolean): string {
   if (typeof value !== "string") return String(value);
-  const flat = value.replace(/[\p{Cc}\p{Cf}]+/gu, " ").trim();
-  const short = flat.length > MAX_ECHO ? `${flat.slice(0, MAX_ECHO - 1)}…` : flat;
-  return /^[+-]?\d+(\.\d+)?$/.test(short) ? short : `"${short.replaceAll("`", "'")}"`;
+  if (/^[+-]?\d+(\.\d+)?$/.test(value) && value.length <= MAX_ECHO) return value;
+  const chars = Array.from(wellFormed(value), shown);
+  const short = chars.length > MAX_ECHO ? `${chars.slice(0, MAX_ECHO - 1).join("")}…` : chars.join("");
+  return `"${short.replaceAll("`", "'")}"`;
 }
 
 export function truncate(text: string, max: number): string {

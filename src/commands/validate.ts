@@ -5,7 +5,7 @@
 import { InvalidInputError } from "../errors.js";
 import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
-import { decimalValue, integerValue, schedulerValue, seedValue } from "../requests/values.js";
+import { decimalValue, integerValue, schedulerValue, seedValue, wellFormed } from "../requests/values.js";
 import { type AspectBucket, bucketForAspect, type ImageSize, parseImageSize } from "./aspect.js";
 import type { ImagineOption } from "./options.js";
 import { inputErrors } from "./texts.js";
@@ -23,9 +23,12 @@ function checkRange(option: ImagineOption, value: number, raw: RawValue): number
   return value;
 }
 
-/** Control characters become spaces, runs of white space one space; Unicode in NFC. */
+/**
+ * Control characters become spaces, runs of white space one space; Unicode in NFC; a lone
+ * surrogate becomes U+FFFD (values.ts `wellFormed`).
+ */
 export function cleanText(text: string): string {
-  return text
+  return wellFormed(text)
     .normalize("NFC")
     .replace(/\p{Cc}/gu, " ")
     .replace(/\s+/gu, " ")

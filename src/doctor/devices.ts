@@ -150,7 +150,7 @@ export async function checkDevice(device: string, options: DeviceCheckOptions = 
   if (!existsSync(library)) {
     return fail(
       name,
-      `no CUDA provider: onnxruntime-node was installed without its CUDA binaries (${cudaProviderLibrary()} is not in ${binDir}; the project .npmrc skips them): reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci, or use the Docker image. ${NO_FALLBACK}`,
+      `no CUDA provider: onnxruntime-node was installed without its CUDA binaries (${cudaProviderLibrary()} is not in ${binDir}; the project .npmrc skips them): reinstall with ONNXRUNTIME_NODE_INSTALL=true npm ci (as the Dockerfile does), or use the Docker image. ${NO_FALLBACK}`,
       { library, present: false },
     );
   }

@@ -4,6 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import { totalmem } from "node:os";
+import { accessSettingsOf } from "../commands/access.js";
 import type { Config } from "../config.js";
 import { isEaselError } from "../errors.js";
 import { checkChatSettings } from "./chat.js";
@@ -15,6 +16,7 @@ import { checkModelFolder, type ModelCheckOptions } from "./model-checks.js";
 import { checkNodeVersion, readEaselPackage } from "./node-version.js";
 import { checkRedis } from "./redis.js";
 import { type CheckResult, fail, ok, warn } from "./types.js";
+import { checkListenHost } from "./web-host.js";
 
 export { checkModelFolder, type ModelFolderReport } from "./model-checks.js";
 export type { CheckResult, CheckStatus } from "./types.js";
@@ -37,6 +39,16 @@ export interface DoctorOptions {
   models?: ModelCheckOptions;
 }
 
+/** The settings checks `easel start` makes before it connects anything (the same function). */
+function checkStartSettings(config: Config): CheckResult {
+  try {
+    accessSettingsOf(config);
+  } catch (error) {
+    return fail("settings", isEaselError(error) ? error.userMessage : String(error));
+  }
+  return ok("settings", "every setting parses (.env and the environment) and easel start accepts them");
+}
+
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const checks: CheckResult[] = [];
   const add = (result: CheckResult) => {
@@ -51,7 +63,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     add(fail("settings", `${message} (the remaining checks need valid settings)`));
     return { ok: false, checks };
   }
-  add(ok("settings", "every setting parses (.env and the environment)"));
+  add(checkStartSettings(config));
   add(await checkDataDir(config.dataDir));
 
   let weightBytes = 0;
@@ -92,6 +104,9 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     for (const device of config.devices) add(checkDeviceMemory(device, weightBytes, machine));
   }
   for (const result of checkChatSettings(config)) add(result);
+  add(await checkListenHost("EASEL_WEB_HOST", config.web.host, config.web.port));
+  if (config.slack && !config.slack.appToken)
+    add(await checkListenHost("SLACK_HOST", config.slack.host, config.slack.port));
   if (config.redisUrl) for (const result of await checkRedis(config.redisUrl)) add(result);
   return { ok: checks.every((check) => check.status !== "fail"), checks };
 }

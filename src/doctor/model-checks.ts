@@ -106,11 +106,17 @@ async function checkComponent(
     }
   }
   const types = Object.keys(weights.parametersByType).join("+") || "no float";
-  const summary = `${formatCount(weights.parameters)} parameters (${types}, ${formatBytes(weights.bytes)})`;
+  const constants =
+    weights.constants > 0
+      ? `; ${formatCount(weights.constants)} other constant${weights.constants === 1 ? "" : "s"} (${formatBytes(weights.constantBytes)})`
+      : "";
+  const summary = `${formatCount(weights.parameters)} parameters (${types}, ${formatBytes(weights.bytes - weights.constantBytes)})${constants}`;
   const details: Record<string, unknown> = {
     path,
     parameters: weights.parameters,
     parametersByType: weights.parametersByType,
+    constants: weights.constants,
+    constantBytes: weights.constantBytes,
     weightBytes: weights.bytes,
     externalData: weights.external.map((file) => ({ location: file.location, bytes: file.actualBytes })),
   };

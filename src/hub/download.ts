@@ -1,8 +1,8 @@
 /**
  * Downloads one file from the Hub into `<target>.part`, resuming with HTTP Range, hashing as the
  * bytes arrive (a resumed part is hashed first), and renaming it to `<target>` only when its hash
- * matches the listing. Redirects are followed here (`redirect: "manual"`) so that the token is
- * sent to the Hub only, never to the storage host a file redirects to.
+ * matches the listing. Redirects are followed here (`redirect: "manual"`, see redirects.ts) so that
+ * the token is sent to the Hub only, never to the storage host a file redirects to.
  */
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -10,6 +10,7 @@ import { mkdir, open, rename, rm, stat, truncate } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { HubClient, RepoFile } from "./client.js";
 import { authProblem, HubError } from "./errors.js";
+import { nextRedirect } from "./redirects.js";
 
 export interface DownloadOptions {
   client: HubClient;
@@ -31,9 +32,6 @@ export interface DownloadOptions {
   /** Pause before the n-th retry; exponential by default. */
   retryDelayMs?: (attempt: number) => number;
 }
-
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-const MAX_REDIRECTS = 10;
 
 /** The hash the listing gives for a file, computed the same way over its bytes. */
 export class ContentHash {
@@ -98,7 +96,7 @@ interface Fetched {
   repoCommit: string | null;
 }
 
-/** GET with redirects followed by hand: the token goes only to the Hub's origin, never downgraded to http. */
+/** GET with redirects followed by hand (redirects.ts): the token goes only to the Hub's origin. */
 async function getFollowingRedirects(
   client: HubClient,
   url: string,
@@ -108,24 +106,18 @@ async function getFollowingRedirects(
 ): Promise<Fetched> {
   let current = new URL(url);
   let repoCommit: string | null = null;
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+  for (let hop = 0; ; hop++) {
     const response = await fetchImpl(current, {
       headers: { ...headers, ...client.authorizationFor(current) },
       redirect: "manual",
       signal,
     });
     repoCommit ??= response.headers.get("x-repo-commit");
-    if (!REDIRECTS.has(response.status)) return { response, repoCommit };
+    const next = nextRedirect(response, current, hop, url);
+    if (!next) return { response, repoCommit };
     await response.body?.cancel();
-    const location = response.headers.get("location");
-    if (!location) throw new HubError("protocol", `The Hub redirected ${url} without a Location.`);
-    const next = new URL(location, current);
-    if (current.protocol === "https:" && next.protocol !== "https:") {
-      throw new HubError("protocol", `Refusing a redirect from https to ${next.protocol} for ${url}.`);
-    }
     current = next;
   }
-  throw new HubError("protocol", `Too many redirects for ${url}.`);
 }
 
 /** A failure worth another attempt (the connection, not the request). */

@@ -1,9 +1,9 @@
 /**
  * Owns the waiting jobs and the devices. Whenever a device is free and a job waits, it takes the
- * ordering's pick and gives it to that device's p-queue (concurrency 1), so no device idles while a
- * job waits. It also tracks places in line and tells the owner when they change.
+ * ordering's pick and starts it on that device, so no device idles while a job waits; a device
+ * runs one job at a time (its slot holds the run until it settles). It also tracks places in line
+ * and tells the owner when they change.
  */
-import PQueue from "p-queue";
 import type { DeviceWorker } from "./device.js";
 import { FairTurns, orderWaiting, pickNext, type WaitingJob } from "./ordering.js";
 
@@ -23,8 +23,9 @@ export interface DispatcherOptions<J extends DispatchableJob> {
 
 interface DeviceSlot<J> {
   device: DeviceWorker;
-  queue: PQueue;
   job: J | undefined;
+  /** The current run, settled (never rejected) once the device is free again. */
+  run: Promise<void>;
 }
 
 /** A waiting job with its turn. */
@@ -44,8 +45,8 @@ export class Dispatcher<J extends DispatchableJob> {
   constructor(private readonly options: DispatcherOptions<J>) {
     this.slots = options.devices.map((device) => ({
       device,
-      queue: new PQueue({ concurrency: 1 }),
       job: undefined,
+      run: Promise.resolve(),
     }));
   }
 
@@ -125,7 +126,7 @@ export class Dispatcher<J extends DispatchableJob> {
   async stop(): Promise<J[]> {
     this.stopped = true;
     for (const entry of this.running.values()) entry.controller.abort({ kind: "stop" } satisfies AbortReason);
-    await Promise.all(this.slots.map((slot) => slot.queue.onIdle()));
+    await Promise.all(this.slots.map((slot) => slot.run));
     const left = this.waiting.map((entry) => entry.job);
     this.waiting = [];
     this.positions.clear(); // nothing waits here any more: isWaiting and positionOf say so
@@ -158,8 +159,8 @@ export class Dispatcher<J extends DispatchableJob> {
     const controller = new AbortController();
     slot.job = job;
     this.running.set(job.id, { job, slot, controller });
-    void slot.queue
-      .add(() => this.options.run(job, slot.device, controller.signal))
+    // The executor calls run() now, as a queue would; a synchronous throw becomes a rejection.
+    slot.run = new Promise<void>((resolve) => resolve(this.options.run(job, slot.device, controller.signal)))
       .catch(() => {}) // run() records its own failures; nothing to add here
       .finally(() => {
         slot.job = undefined;

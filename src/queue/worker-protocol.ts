@@ -77,7 +77,17 @@ export function engineStaysHealthy(error: unknown): boolean {
 
 const OUT_OF_MEMORY = /out of memory|failed to allocate|bad_alloc|\boom\b/i;
 
-/** The typed error for a serialized one; unexpected errors (ONNX Runtime's) become DeviceFailureErrors. */
+/** `error` with the operator's message (logs, the CLI) kept beside the user's, as it was thrown. */
+function withOperatorMessage<T extends EaselError>(error: T, message: string): T {
+  error.message = message;
+  return error;
+}
+
+/**
+ * The typed error for a serialized one, with the operator's message as well as the user's (an
+ * ExecutionProviderError's names the library that is missing); unexpected errors (ONNX Runtime's)
+ * become DeviceFailureErrors.
+ */
 export function deserializeError(error: SerializedError): EaselError {
   const cause = Object.assign(new Error(error.message), error.stack ? { stack: error.stack } : {});
   if (error.code === undefined || error.userMessage === undefined) {
@@ -92,7 +102,7 @@ export function deserializeError(error: SerializedError): EaselError {
     case "invalid_input":
       return new InvalidInputError(error.userMessage, error.field);
     case "device_failure":
-      return new DeviceFailureError(error.userMessage, { cause });
+      return withOperatorMessage(new DeviceFailureError(error.userMessage, { cause }), error.message);
     case "model_folder":
       if (error.path !== undefined) {
         const problem = error.message.startsWith(`${error.path}: `)
@@ -100,9 +110,9 @@ export function deserializeError(error: SerializedError): EaselError {
           : error.message;
         return new ModelFolderError(error.path, problem, { cause });
       }
-      return new EaselError(error.code, error.userMessage, { cause });
+      return withOperatorMessage(new EaselError(error.code, error.userMessage, { cause }), error.message);
     default:
-      return new EaselError(error.code, error.userMessage, { cause });
+      return withOperatorMessage(new EaselError(error.code, error.userMessage, { cause }), error.message);
   }
 }
 

@@ -34,6 +34,19 @@ export function seedValue(text: string): bigint | undefined {
   return seed <= LIMITS.maxSeed ? seed : undefined;
 }
 
+/** A UTF-16 surrogate without its partner: not a character, and not encodable as UTF-8. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * `text` with every lone surrogate replaced by U+FFFD. A person cannot type one; it comes from a
+ * client that cut a string inside an emoji. Replacing (rather than refusing) keeps such a request
+ * working and changes nothing the model sees, since the tokenizer's clean-up makes the same
+ * replacement; and every text easel stores, echoes or sends as JSON or UTF-8 is then well-formed.
+ */
+export function wellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, "\ufffd");
+}
+
 /** Scheduler spellings, compared without case, spaces, `-`/`_`, with `++` read as "pp". */
 const SCHEDULER_SPELLINGS = new Map<string, SchedulerName>([
   ["euler", "euler"],

@@ -2,7 +2,9 @@
  * A loopback fake of the Hugging Face Hub as `easel pull` meets it: the revision API, the tree API
  * paginated with `Link: <…>; rel="next"`, `resolve` serving git files itself and redirecting LFS
  * files (302) to a storage server on another host (127.0.0.2) that honours Range. It records every
- * request, can demand a token, serve wrong bytes for a file, or cut a body mid-way.
+ * request, can demand a token, serve wrong bytes for a file, or cut a body mid-way; and it can act
+ * as a broken mirror (`faults`): a listing whose next page is itself or never ends, metadata that
+ * never answers, an answer that is not a listing, an entry edited, a redirect anywhere.
  */
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
@@ -20,6 +22,31 @@ export interface RecordedRequest {
   server: "hub" | "storage";
   url: string;
   headers: IncomingHttpHeaders;
+}
+
+/** How the tree API misbehaves. */
+export type ListingFault =
+  /** Every page's `Link: next` points to the page itself. */
+  | { kind: "self-link" }
+  /** Every page links to a next page that was never seen before, for ever. */
+  | { kind: "endless" }
+  /** The request is accepted and never answered. */
+  | { kind: "silent" }
+  /** Every page sends this `Link` header. */
+  | { kind: "link"; link: string }
+  /** This text is the answer (status 200, JSON content type). */
+  | { kind: "body"; body: string }
+  /** The first file entry of the first page is changed by `edit`. */
+  | { kind: "entry"; edit: (entry: Record<string, unknown>) => void };
+
+export interface HubFaults {
+  listing?: ListingFault;
+  /** Each listing page is answered this many milliseconds late. */
+  listingDelayMs?: number;
+  /** The revision API accepts requests and never answers. */
+  silentRevision?: boolean;
+  /** `resolve` for these paths redirects (302) to the given Location, whatever it is. */
+  redirects: Map<string, string>;
 }
 
 export interface FakeHubOptions {
@@ -55,6 +82,8 @@ export class FakeHub {
   readonly corrupt = new Set<string>();
   /** Paths whose next storage response stops after this many bytes (then the socket is destroyed). */
   readonly cutAfter = new Map<string, number>();
+  /** Misbehaviours of a broken or hostile mirror; none by default. */
+  readonly faults: HubFaults = { redirects: new Map() };
   private hub!: Server;
   private storage!: Server;
   hubUrl = "";
@@ -110,28 +139,15 @@ export class FakeHub {
     const parsed = new URL(url, this.hubUrl);
     const path = decodeURIComponent(parsed.pathname);
     if (path === `/api/models/${repo}/revision/main`) {
+      if (this.faults.silentRevision) return;
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ _id: "1", id: repo, sha: this.commit, lastModified: "2023-07-26T00:00:00Z" }));
       return;
     }
     if (path === `/api/models/${repo}/tree/${this.commit}`) {
-      const pageSize = this.options.pageSize ?? 4;
-      const cursor = Number(parsed.searchParams.get("cursor") ?? 0);
-      const page = this.options.files.slice(cursor, cursor + pageSize).map((file) => this.treeEntry(file));
-      const next = cursor + pageSize;
-      const link =
-        next < this.options.files.length
-          ? {
-              link: `<${this.hubUrl}/api/models/${repo}/tree/${this.commit}?recursive=true&cursor=${next}>; rel="next"`,
-            }
-          : {};
-      res.writeHead(200, { "content-type": "application/json", ...link });
-      res.end(
-        JSON.stringify([
-          ...(cursor === 0 ? [{ type: "directory", path: "unet", size: 0, oid: "0" }] : []),
-          ...page,
-        ]),
-      );
+      const delay = this.faults.listingDelayMs;
+      if (delay === undefined) this.answerListing(url, parsed, res);
+      else setTimeout(() => this.answerListing(url, parsed, res), delay);
       return;
     }
     const prefix = `/${repo}/resolve/${this.commit}/`;
@@ -142,6 +158,11 @@ export class FakeHub {
         return;
       }
       const common = { "x-repo-commit": this.commit, "x-linked-size": String(file.bytes.length) };
+      const redirect = this.faults.redirects.get(file.path);
+      if (redirect !== undefined) {
+        res.writeHead(302, { ...common, location: redirect }).end();
+        return;
+      }
       if (file.lfs) {
         res.writeHead(302, {
           ...common,
@@ -156,6 +177,41 @@ export class FakeHub {
     }
     res.writeHead(404, { "content-type": "application/json" });
     res.end(JSON.stringify({ error: "Repository not found" }));
+  }
+
+  /** One page of the tree API (or the configured misbehaviour). */
+  private answerListing(url: string, parsed: URL, res: import("node:http").ServerResponse) {
+    const { repo } = this.options;
+    const pageSize = this.options.pageSize ?? 4;
+    const cursor = Number(parsed.searchParams.get("cursor") ?? 0);
+    const page = this.options.files.slice(cursor, cursor + pageSize).map((file) => this.treeEntry(file));
+    const fault = this.faults.listing;
+    if (fault?.kind === "silent") return;
+    if (fault?.kind === "body") {
+      res.writeHead(200, { "content-type": "application/json" }).end(fault.body);
+      return;
+    }
+    if (fault?.kind === "entry" && cursor === 0) fault.edit(page[0] as Record<string, unknown>);
+    const next = cursor + pageSize;
+    const pageUrl = (at: number) =>
+      `${this.hubUrl}/api/models/${repo}/tree/${this.commit}?recursive=true&cursor=${at}`;
+    const link =
+      fault?.kind === "link"
+        ? { link: fault.link }
+        : fault?.kind === "self-link"
+          ? { link: `<${this.hubUrl}${url}>; rel="next"` }
+          : fault?.kind === "endless"
+            ? { link: `<${pageUrl(cursor + 1)}>; rel="next"` }
+            : next < this.options.files.length
+              ? { link: `<${pageUrl(next)}>; rel="next"` }
+              : {};
+    res.writeHead(200, { "content-type": "application/json", ...link });
+    res.end(
+      JSON.stringify([
+        ...(cursor === 0 ? [{ type: "directory", path: "unet", size: 0, oid: "0" }] : []),
+        ...page,
+      ]),
+    );
   }
 
   private onStorage(url: string, headers: IncomingHttpHeaders, res: import("node:http").ServerResponse) {

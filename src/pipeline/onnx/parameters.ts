@@ -1,8 +1,10 @@
 /**
  * What an ONNX model's weights are, read from its protobuf without loading external data bytes:
- * the parameter count (elements of the floating-point initializers and Constant values), the
- * bytes the weights take, and the external data files the model points to (with how many bytes
- * each must hold, so a truncated `model.onnx_data` is found without reading it).
+ * the parameter count (elements of the floating-point initializers that hold more than one value:
+ * the trained weights), the other constants apart (Constant nodes' values, scalars, integer
+ * tensors such as shapes), the bytes all of them take, and the external data files the model
+ * points to (with how many bytes each must hold, so a truncated `model.onnx_data` is found
+ * without reading it).
  */
 import { readFile, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, sep } from "node:path";
@@ -58,9 +60,13 @@ export interface ExternalDataFile {
 }
 
 export interface ModelWeights {
-  /** Elements of floating-point weights (initializers and Constant values). */
+  /** Elements of the trained weights: floating-point initializers of more than one element. */
   parameters: number;
-  /** Bytes of all weights, wherever they are stored. */
+  /** Elements of every other constant: Constant nodes' values, scalars, integer tensors. */
+  constants: number;
+  /** Bytes of those other constants. */
+  constantBytes: number;
+  /** Bytes of all weights and constants, wherever they are stored. */
   bytes: number;
   /** Number of weight tensors. */
   tensors: number;
@@ -90,12 +96,15 @@ function externalPath(modelPath: string, location: string): string {
   return join(dirname(modelPath), relative);
 }
 
-/** Initializers of the main graph and the tensors of its Constant nodes. */
-function weightTensors(graph: OnnxTypes.IGraphProto): OnnxTypes.ITensorProto[] {
-  const tensors = [...(graph.initializer ?? [])];
+/** Initializers of the main graph and the tensors of its Constant nodes (`constant: true`). */
+function weightTensors(
+  graph: OnnxTypes.IGraphProto,
+): { tensor: OnnxTypes.ITensorProto; constant: boolean }[] {
+  const tensors = (graph.initializer ?? []).map((tensor) => ({ tensor, constant: false }));
   for (const node of graph.node ?? []) {
     if (node.opType !== "Constant") continue;
-    for (const attribute of node.attribute ?? []) if (attribute.t) tensors.push(attribute.t);
+    for (const attribute of node.attribute ?? [])
+      if (attribute.t) tensors.push({ tensor: attribute.t, constant: true });
   }
   return tensors;
 }
@@ -119,17 +128,29 @@ export async function readModelWeights(modelPath: string): Promise<ModelWeights>
   }
   if (!model.graph) throw new ModelFolderError(modelPath, "is an ONNX model without a graph");
 
-  const summary: ModelWeights = { parameters: 0, bytes: 0, tensors: 0, parametersByType: {}, external: [] };
+  const summary: ModelWeights = {
+    parameters: 0,
+    constants: 0,
+    constantBytes: 0,
+    bytes: 0,
+    tensors: 0,
+    parametersByType: {},
+    external: [],
+  };
   const external = new Map<string, ExternalDataFile>();
-  for (const tensor of weightTensors(model.graph)) {
+  for (const { tensor, constant } of weightTensors(model.graph)) {
     const dataType = tensor.dataType ?? DataType.UNDEFINED;
     const elements = elementCount(tensor.dims);
+    const tensorBytes = elements * (ELEMENT_BYTES[dataType] ?? 0);
     summary.tensors += 1;
-    summary.bytes += elements * (ELEMENT_BYTES[dataType] ?? 0);
-    if (FLOATING.has(dataType)) {
+    summary.bytes += tensorBytes;
+    if (!constant && FLOATING.has(dataType) && elements > 1) {
       summary.parameters += elements;
       const name = TYPE_NAMES[dataType] ?? String(dataType);
       summary.parametersByType[name] = (summary.parametersByType[name] ?? 0) + elements;
+    } else {
+      summary.constants += elements;
+      summary.constantBytes += tensorBytes;
     }
     if (tensor.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
     const location = externalEntry(tensor, "location");
@@ -159,8 +180,8 @@ export async function readModelWeights(modelPath: string): Promise<ModelWeights>
 }
 
 /**
- * The parameter count of the model at `modelPath`: elements of its floating-point weights,
- * including those stored as external data (whose bytes are not read).
+ * The parameter count of the model at `modelPath`: elements of its trained weights, including
+ * those stored as external data (whose bytes are not read); other constants are not counted.
  */
 export async function countParameters(modelPath: string): Promise<number> {
   return (await readModelWeights(modelPath)).parameters;
