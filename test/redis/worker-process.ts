@@ -19,6 +19,8 @@ export interface WorkerProcessOptions {
   engine: Omit<SimulatedEngineSpec, "kind">;
   timings?: Partial<ConsumerTimings>;
   previewEvery?: number;
+  /** EASEL_LOG_LEVEL of the worker; default "warn". */
+  logLevel?: string;
 }
 
 export class WorkerProcess {
@@ -47,7 +49,7 @@ export class WorkerProcess {
         EASEL_REDIS_URL: options.redisUrl,
         EASEL_DEVICES: options.devices ?? "cpu",
         EASEL_PREVIEW_EVERY: String(options.previewEvery ?? 0),
-        EASEL_LOG_LEVEL: "warn",
+        EASEL_LOG_LEVEL: options.logLevel ?? "warn",
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
