@@ -71,6 +71,12 @@ export class WorkerProcess {
     await this.exited;
   }
 
+  /** Sends `signal` without waiting for the exit (see `exited`). */
+  signal(signal: NodeJS.Signals): this {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this;
+  }
+
   /** SIGTERM: a running job goes back to the queue. */
   async stop(): Promise<number | null> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
