@@ -47,6 +47,7 @@ export function describeRedisError(error: unknown): string {
     return "Redis refused the user name or password in EASEL_REDIS_URL";
   }
   if (/^NOAUTH\b/.test(message)) return "Redis needs a password and EASEL_REDIS_URL gives none";
+  if (/^Protocol error\b/.test(message)) return "what answers there does not speak the Redis protocol";
   const firstLine = message.split("\n", 1)[0]?.trim() || "unknown error";
   return firstLine.length > 160 ? `${firstLine.slice(0, 157)}...` : firstLine;
 }
