@@ -160,6 +160,28 @@ describe("easel worker when Redis fails", { timeout: 300_000 }, () => {
     assertShortLines(worker.log);
   });
 
+  it("stops within its bound on SIGTERM while Redis hangs without closing its connections", async (t) => {
+    const server = await redisServer(t);
+    const worker = WorkerProcess.start({
+      redisUrl: server.url,
+      engine: { stepMs: 20 },
+      timings: FAST_TIMINGS,
+    });
+    onCleanup(t, () => worker.kill());
+    await untilReady(server.url, 1);
+    const admin = new Redis(server.url);
+    const pid = Number(/process_id:(\d+)/.exec(await admin.info("server"))?.[1]);
+    admin.disconnect();
+    assert.ok(pid > 0);
+    // Frozen: the sockets stay open and nothing is ever answered.
+    process.kill(pid, "SIGSTOP");
+    onCleanup(t, async () => process.kill(pid, "SIGCONT"));
+    const stop = await timedExit(worker.signal("SIGTERM"), STOP_LIMIT_MS);
+    t.diagnostic(`SIGTERM to exit with Redis frozen: ${stop.ms} ms`);
+    assert.equal(stop.code, 0, worker.log);
+    assertShortLines(worker.log);
+  });
+
   it("stops at once on SIGTERM while it is still waiting for a Redis that is not there", async (t) => {
     const port = await freePort();
     const worker = WorkerProcess.start({
