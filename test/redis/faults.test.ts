@@ -57,6 +57,24 @@ describe("Redis faults", () => {
     assert.ok(typeof back?.downMs === "number" && back.downMs > 0);
   });
 
+  it("RedisLink names a password Redis starts asking for as the reason it is lost", async (t) => {
+    const server = await redisServer(t);
+    const { logger, lines } = memoryLogger("warn");
+    const link = new RedisLink(logger, server.url);
+    const connections = [0, 1].map(() => link.watch(connectRedis(server.url)));
+    onCleanup(t, () => Promise.all(connections.map((connection) => link.close(connection, 1_000))));
+    await until(() => connections.every((c) => c.status === "ready"), "connections ready");
+    const admin = new Redis(server.url);
+    onCleanup(t, async () => admin.disconnect());
+    await admin.config("SET", "requirepass", "now-required");
+    await admin.call("AUTH", "now-required");
+    // Every client is cut off and reconnects without a password.
+    await admin.client("KILL", "TYPE", "normal");
+    await until(() => lines.length > 0, "the loss reported", 10_000);
+    assert.equal(lines[0]?.msg, "lost Redis; retrying until it is back");
+    assert.equal(lines[0]?.reason, "Redis needs a password and EASEL_REDIS_URL gives none");
+  });
+
   it("a start gives up after its bound with one short reason and no password when Redis refuses it", async (t) => {
     const server = await redisServer(t);
     await requirePassword(server.url, "the-right-one");
