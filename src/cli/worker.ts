@@ -3,16 +3,19 @@
  * EASEL_REDIS_URL — one BullMQ worker per device, one job at a time, the pipeline in a worker
  * thread. It needs only Redis and the model folders: no chat tokens, no job store. A device that
  * cannot load its model reports it (log + its status in Redis) and takes no jobs; when no device
- * can, the command exits with an error. SIGTERM or Ctrl-C hands running jobs back to the queue.
+ * can, the command exits with an error, as it does when Redis cannot be reached within
+ * `REDIS_START_TIMEOUT_MS` (a refused password included). SIGTERM or Ctrl-C hands running jobs back
+ * to the queue and ends the process within `STOP_BOUND_MS` whatever Redis does; a second signal
+ * ends it at once. Losing and regaining Redis is logged once each.
  */
 import { type Command, Option } from "commander";
 import { type Config, loadConfigFromEnvironment } from "../config.js";
 import { ensureDemoModel } from "../demo-model.js";
 import { ConfigError, DeviceFailureError } from "../errors.js";
-import { createLogger } from "../logger.js";
+import { createLogger, type Logger } from "../logger.js";
 import type { EngineSpec } from "../queue/engine.js";
 import { sdxlEngineFor } from "../queue/index.js";
-import { redactRedisUrl } from "../queue/redis/connection.js";
+import { RedisLink, redactRedisUrl } from "../queue/redis/connection.js";
 import type { ConsumerTimings } from "../queue/redis/consumer.js";
 import { DeviceConsumer } from "../queue/redis/consumer.js";
 import type { SimulatedEngineSpec } from "../queue/simulated-engine.js";
@@ -43,17 +46,48 @@ function engineFor(config: Config, options: WorkerOptions): (device: string) => 
   return (device) => sdxlEngineFor(config, device);
 }
 
-/** Resolves on the first SIGTERM or SIGINT. */
-function untilSignalled(): Promise<NodeJS.Signals> {
+/**
+ * The longest a stop may take before the process exits anyway (code 1): a device's own stop
+ * (its thread's shutdown grace, 10 s) plus what it waits for Redis (5 s, none while Redis is away).
+ */
+const STOP_BOUND_MS = 20_000;
+/**
+ * How long the process may stay alive after a stop before it exits: BullMQ's watchdog for its
+ * blocking read (up to 6 s) outlives the connection it watches.
+ */
+const EXIT_GRACE_MS = 1_000;
+
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 };
+
+/** Resolves with the first SIGINT/SIGTERM; any later one exits at once (128 + its number). */
+function stopSignals(logger: Logger): Promise<NodeJS.Signals> {
+  let received: NodeJS.Signals | undefined;
   return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off("SIGTERM", on);
-      process.off("SIGINT", on);
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (received) {
+        logger.warn({ signal }, "second stop signal: exiting now");
+        process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 1));
+      }
+      received = signal;
       resolve(signal);
     };
-    process.on("SIGTERM", on);
-    process.on("SIGINT", on);
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
   });
+}
+
+/** Stops every device; past `STOP_BOUND_MS` the process exits (code 1) instead of waiting on. */
+async function stopAll(consumers: readonly DeviceConsumer[], logger: Logger): Promise<void> {
+  const bound = setTimeout(() => {
+    logger.error({ waitedMs: STOP_BOUND_MS }, "the stop did not finish; exiting");
+    process.exit(1);
+  }, STOP_BOUND_MS);
+  bound.unref();
+  await Promise.all(consumers.map((consumer) => consumer.stop()));
+  clearTimeout(bound);
+  // What the command returns decides the exit code; a handle a library still holds must not keep
+  // the process alive after that.
+  setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
 }
 
 export async function runWorker(config: Config, options: WorkerOptions = {}): Promise<void> {
@@ -69,6 +103,8 @@ export async function runWorker(config: Config, options: WorkerOptions = {}): Pr
     ? parseJson<Partial<ConsumerTimings>>(options.testTimings, "--test-timings")
     : undefined;
   const engine = engineFor(config, options);
+  // One link for every device's connections: losing Redis is said once, not per device.
+  const link = new RedisLink(logger, redisUrl);
   const consumers = config.devices.map(
     (device) =>
       new DeviceConsumer({
@@ -78,19 +114,32 @@ export async function runWorker(config: Config, options: WorkerOptions = {}): Pr
         previewEvery: config.generation.previewEvery,
         jobTimeoutMs: config.queue.jobTimeoutMs,
         logger,
+        link,
         ...(timings ? { timings } : {}),
       }),
   );
-  const signalled = untilSignalled();
+  // Listening from the start: a signal while Redis is still being reached or a model loads stops too.
+  const signalled = stopSignals(logger);
   logger.info({ redis: redactRedisUrl(redisUrl), devices: config.devices }, "easel worker starting");
-  const loaded = await Promise.all(consumers.map((consumer) => consumer.start()));
-  if (!loaded.includes(true)) {
-    await Promise.all(consumers.map((consumer) => consumer.stop()));
+  const starting = Promise.all(consumers.map((consumer) => consumer.start()));
+  let loaded: boolean[] | NodeJS.Signals;
+  try {
+    loaded = await Promise.race([starting, signalled]);
+  } catch (error) {
+    await stopAll(consumers, logger);
+    throw error;
+  }
+  if (typeof loaded !== "string" && !loaded.includes(true)) {
+    await stopAll(consumers, logger);
     throw new DeviceFailureError("No device of this worker could load its model; see the log above.");
   }
-  const signal = await signalled;
+  const signal = typeof loaded === "string" ? loaded : await signalled;
+  // A start cut short ends as it may: its devices are stopping.
+  starting.catch(() => {});
   logger.info({ signal }, "easel worker stopping; running jobs go back to the queue");
-  await Promise.all(consumers.map((consumer) => consumer.stop()));
+  const started = performance.now();
+  await stopAll(consumers, logger);
+  logger.info({ stopMs: Math.round(performance.now() - started) }, "easel worker stopped");
 }
 
 export function registerWorkerCommand(program: Command): void {

@@ -3,7 +3,7 @@
  * `easel worker` devices report there — how many are ready, and why any could not load its model.
  */
 import { Redis } from "ioredis";
-import { redactRedisUrl } from "../queue/redis/connection.js";
+import { describeRedisError, isRedisAuthError, redactRedisUrl } from "../queue/redis/connection.js";
 import { readWorkers, readyWorkers } from "../queue/redis/registry.js";
 import { type CheckResult, fail, ok, warn } from "./types.js";
 
@@ -15,7 +15,11 @@ export async function checkRedis(url: string, timeoutMs = 3_000): Promise<CheckR
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
   });
-  redis.on("error", () => {}); // reported below
+  // ioredis rejects with "Connection is closed."; the reason is the error it emitted before.
+  let lastError: unknown;
+  redis.on("error", (error: unknown) => {
+    lastError = error;
+  });
   try {
     await redis.connect();
     const pong = await redis.ping();
@@ -35,7 +39,9 @@ export async function checkRedis(url: string, timeoutMs = 3_000): Promise<CheckR
     );
     return results;
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const cause = lastError ?? error;
+    const reason = describeRedisError(cause);
+    if (isRedisAuthError(cause)) return [fail("redis", `${reason} (${where})`)];
     return [fail("redis", `cannot reach ${where}: ${reason}; start Redis or fix EASEL_REDIS_URL`)];
   } finally {
     redis.disconnect();

@@ -19,6 +19,8 @@ export interface WorkerProcessOptions {
   engine: Omit<SimulatedEngineSpec, "kind">;
   timings?: Partial<ConsumerTimings>;
   previewEvery?: number;
+  /** EASEL_LOG_LEVEL of the worker; default "warn". */
+  logLevel?: string;
 }
 
 export class WorkerProcess {
@@ -47,7 +49,7 @@ export class WorkerProcess {
         EASEL_REDIS_URL: options.redisUrl,
         EASEL_DEVICES: options.devices ?? "cpu",
         EASEL_PREVIEW_EVERY: String(options.previewEvery ?? 0),
-        EASEL_LOG_LEVEL: "warn",
+        EASEL_LOG_LEVEL: options.logLevel ?? "warn",
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -67,6 +69,12 @@ export class WorkerProcess {
   async kill(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
     await this.exited;
+  }
+
+  /** Sends `signal` without waiting for the exit (see `exited`). */
+  signal(signal: NodeJS.Signals): this {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this;
   }
 
   /** SIGTERM: a running job goes back to the queue. */

@@ -17,7 +17,7 @@ import { DeviceWorker } from "../device.js";
 import type { EngineSpec } from "../engine.js";
 import { queueMessages } from "../messages.js";
 import { generateParamsOf } from "../params.js";
-import { atMost, connectRedis } from "./connection.js";
+import { atMost, connectRedis, describeRedisError, RedisLink, reachRedis } from "./connection.js";
 import { BULL_PREFIX, CANCEL_CHANNEL, QUEUE_NAME, redisKeys } from "./keys.js";
 import { encodeFailure, type RemoteJobData, type RemoteProgress, type RemoteResult } from "./protocol.js";
 import { WorkerHeartbeat } from "./registry.js";
@@ -53,12 +53,17 @@ export interface DeviceConsumerOptions {
   /** How long result bytes wait for the gateway (default 3 days). */
   resultTtlMs?: number;
   cancelGraceMs?: number;
+  /**
+   * Where losing and regaining Redis is told, shared by every device of a process so that it is
+   * said once; default: one of this device's own.
+   */
+  link?: RedisLink;
 }
 
 const DEFAULT_MAX_IMAGE_BYTES = 32 * 1024 * 1024;
 const DEFAULT_RESULT_TTL_MS = 3 * 24 * 3_600_000;
 const PREVIEW_TTL_MS = 120_000;
-/** How long a stop waits for Redis before it lets go anyway. */
+/** How long a stop waits for Redis before it lets go anyway (not at all while Redis is away). */
 const STOP_WAIT_MS = 5_000;
 
 /** An error's own message and its causes' (the operator's view, which may name files). */
@@ -92,26 +97,31 @@ export class DeviceConsumer {
   private readonly subscriber: Redis;
   private readonly heartbeat: WorkerHeartbeat;
   private readonly device: DeviceWorker;
+  private readonly link: RedisLink;
   private worker: Worker<RemoteJobData, RemoteResult> | undefined;
   private bullConnection: Redis | undefined;
   private active: ActiveRun | undefined;
+  /** The processor's promise for the job in hand: a stop waits for it to hand the job back. */
+  private processing: Promise<unknown> = Promise.resolve();
   private stopping = false;
 
   constructor(private readonly options: DeviceConsumerOptions) {
     this.id = `${hostname()}:${process.pid}:${options.device}`;
     this.timings = { ...DEFAULT_CONSUMER_TIMINGS, ...options.timings };
-    this.redis = connectRedis(options.redisUrl);
-    this.subscriber = connectRedis(options.redisUrl);
-    for (const connection of [this.redis, this.subscriber]) {
-      connection.on("error", (error) =>
-        options.logger.debug({ err: error, device: options.device }, "redis"),
-      );
-    }
+    this.link =
+      options.link ?? new RedisLink(options.logger.child({ device: options.device }), options.redisUrl);
+    this.redis = this.link.watch(connectRedis(options.redisUrl));
+    this.subscriber = this.link.watch(connectRedis(options.redisUrl));
     this.heartbeat = new WorkerHeartbeat(
       this.redis,
       { id: this.id, device: options.device, host: hostname(), pid: process.pid },
       this.timings.heartbeatMs,
-      (error) => options.logger.warn({ err: error, device: options.device }, "worker status not written"),
+      // While Redis is away the link has said so once; a failed write is news only when it is not.
+      (error) =>
+        options.logger[this.link.up ? "warn" : "debug"](
+          { device: options.device, reason: describeRedisError(error) },
+          "worker status not written",
+        ),
     );
     this.device = new DeviceWorker({
       device: options.device,
@@ -127,30 +137,39 @@ export class DeviceConsumer {
   }
 
   /**
-   * Loads the engine, then starts taking jobs. Resolves false (status "failed", no jobs taken)
-   * when the model cannot be loaded.
+   * Reaches Redis (a `ConfigError` past `REDIS_START_TIMEOUT_MS`), loads the engine, then starts
+   * taking jobs. Resolves false (status "failed", no jobs taken) when the model cannot be loaded,
+   * and when a stop came first.
    */
   async start(): Promise<boolean> {
-    const { logger, device } = this.options;
+    const { logger, device, redisUrl } = this.options;
+    await Promise.all([reachRedis(this.redis, redisUrl), reachRedis(this.subscriber, redisUrl)]);
+    if (this.stopping) return false;
     await this.heartbeat.start();
     try {
       await this.device.warmUp();
     } catch (error) {
+      if (this.stopping) return false;
       const reason = operatorDetail(error);
       logger.error({ err: error, device }, "cannot load the model: this device takes no jobs");
       await this.heartbeat.set("failed", reason);
       await this.device.stop();
       return false;
     }
+    if (this.stopping) return false;
     await this.subscriber.subscribe(CANCEL_CHANNEL);
     this.subscriber.on("message", (_channel: string, jobId: string) => {
       if (this.active?.jobId === jobId) this.active.controller.abort("cancel");
     });
-    this.bullConnection = connectRedis(this.options.redisUrl);
-    this.bullConnection.on("error", (error) => logger.debug({ err: error, device }, "redis"));
+    if (this.stopping) return false;
+    this.bullConnection = this.link.watch(connectRedis(redisUrl));
     this.worker = new Worker<RemoteJobData, RemoteResult>(
       QUEUE_NAME,
-      (job, token) => this.process(job, token),
+      (job, token) => {
+        const processing = this.process(job, token);
+        this.processing = processing.catch(() => {});
+        return processing;
+      },
       {
         connection: this.bullConnection,
         prefix: BULL_PREFIX,
@@ -160,28 +179,52 @@ export class DeviceConsumer {
         maxStalledCount: this.timings.maxStalledCount,
       },
     );
-    this.worker.on("error", (error) => logger.warn({ err: error, device }, "BullMQ worker error"));
+    // BullMQ repeats Redis's connection errors, which the link tells once.
+    this.worker.on("error", (error) =>
+      logger[this.link.up && !this.stopping ? "warn" : "debug"](
+        { device, reason: describeRedisError(error) },
+        "BullMQ worker error",
+      ),
+    );
     await this.worker.waitUntilReady();
+    if (this.stopping) return false;
     await this.heartbeat.set("ready");
     logger.info({ device, worker: this.id }, "device ready, taking jobs");
     return true;
   }
 
   /**
-   * Stops taking jobs. A run in progress is interrupted and its job put back in the queue, where
-   * another worker (or this one after a restart) runs it again.
+   * Stops taking jobs, within `STOP_WAIT_MS` plus the device's own stop whatever Redis does. A run
+   * in progress is interrupted and its job put back in the queue, where another worker (or this one
+   * after a restart) runs it again; with Redis away, BullMQ puts it back once its lock expires
+   * (the stalled-job check of any worker, after `lockDurationMs`).
    */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    const { logger, device } = this.options;
+    // Nothing below can reach a Redis that is away: then it is not waited for at all.
+    const reachable = this.link.up && this.redis.status === "ready";
+    const deadline = Date.now() + (reachable ? STOP_WAIT_MS : 0);
+    const left = () => Math.max(0, deadline - Date.now());
+    if (this.active && !reachable) {
+      logger.warn(
+        { device, jobId: this.active.jobId, lockDurationMs: this.timings.lockDurationMs },
+        "Redis is away: the running job goes back to the queue once its lock expires",
+      );
+    }
     this.active?.controller.abort("stop");
-    if (this.heartbeat.state !== "failed") await atMost(this.heartbeat.set("stopping"), STOP_WAIT_MS);
-    await atMost(this.worker?.close() ?? Promise.resolve(), STOP_WAIT_MS);
+    if (this.heartbeat.state !== "failed") await atMost(this.heartbeat.set("stopping"), left());
+    // Forced: no new job, and the blocking connection ends now instead of after a reply from Redis.
+    const closing = this.worker?.close(true) ?? Promise.resolve();
+    await atMost(Promise.all([closing, this.processing]), left());
     await this.device.stop();
-    await atMost(this.heartbeat.stop(), STOP_WAIT_MS);
-    this.subscriber.disconnect();
-    this.bullConnection?.disconnect();
-    this.redis.disconnect();
+    await atMost(this.heartbeat.stop(), left());
+    await Promise.all(
+      [this.subscriber, this.bullConnection, this.redis].map((connection) =>
+        connection ? this.link.close(connection, left()) : undefined,
+      ),
+    );
   }
 
   private async process(
@@ -247,7 +290,9 @@ export class DeviceConsumer {
     } catch (error) {
       if (controller.signal.reason === "stop" && token) {
         // This worker is stopping: hand the job back for another worker instead of failing it.
-        await job.moveToWait(token);
+        // Should Redis not take it (away), the job stays active until its lock expires and
+        // BullMQ's stalled-job check puts it back.
+        await job.moveToWait(token).catch(() => {});
         throw new WaitingError();
       }
       logger.debug({ jobId, device, attempt, err: error }, "job failed");

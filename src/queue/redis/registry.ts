@@ -29,6 +29,7 @@ export class WorkerHeartbeat {
   private status: WorkerStatus;
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
+  private inFlight = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -46,7 +47,10 @@ export class WorkerHeartbeat {
 
   /** Writes the status now and every `everyMs` after. */
   start(): Promise<void> {
-    this.timer ??= setInterval(() => void this.write(), this.everyMs);
+    // While Redis is away a write waits for it: the next beats are skipped rather than piled up.
+    this.timer ??= setInterval(() => {
+      if (this.inFlight === 0) void this.write();
+    }, this.everyMs);
     this.timer.unref();
     return this.write();
   }
@@ -78,13 +82,17 @@ export class WorkerHeartbeat {
     const now = Date.now();
     this.status = { ...this.status, seenAt: now };
     const payload = JSON.stringify(this.status);
+    this.inFlight += 1;
     this.writing = this.redis
       .multi()
       .set(redisKeys.worker(this.status.id), payload, "PX", this.everyMs * 3)
       .zadd(redisKeys.workers, now, this.status.id)
       .exec()
       .then(() => {})
-      .catch(this.onError);
+      .catch(this.onError)
+      .finally(() => {
+        this.inFlight -= 1;
+      });
     return this.writing;
   }
 }
