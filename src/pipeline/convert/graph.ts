@@ -25,11 +25,21 @@ const FLOAT16 = DataType.FLOAT16;
  *   float32 for this reason).
  * - Exp: overflows float16 past e^11; exporters use it for the embeddings' frequencies.
  * - Range, CumSum: index arithmetic, not exact in float16 past 2048.
+ * - ArgMax, ArgMin: exports that pool CLIP at argmax(ids cast to float) would see EOS (49407)
+ *   and BOS (49406) as equal in float16, whose spacing there is 32.
  * The elementwise and shape operators that only feed these stay float32 with them (the
  * timestep's Reshape and its multiplication by the frequencies), so the whole embedding is
  * computed in float32 and cast to float16 once, at its first float16 consumer.
  */
-export const FLOAT32_OPERATORS: readonly string[] = ["Sin", "Cos", "Exp", "Range", "CumSum"];
+export const FLOAT32_OPERATORS: readonly string[] = [
+  "Sin",
+  "Cos",
+  "Exp",
+  "Range",
+  "CumSum",
+  "ArgMax",
+  "ArgMin",
+];
 
 /** Operators that follow their consumers into float32 when every consumer is kept in float32. */
 const FOLLOWERS = new Set([

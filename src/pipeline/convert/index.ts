@@ -1,3 +1,4 @@
+export { maxAbsDifference, psnr8, relativeL2 } from "./accuracy.js";
 export {
   FLOAT16_MAX_BITS,
   float32BitsToFloat16WeightBits,
