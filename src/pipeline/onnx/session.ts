@@ -116,6 +116,7 @@ export class ModelSession {
     readonly path: string,
     private readonly session: ort.InferenceSession,
     private readonly clock: SessionClock,
+    readonly device: string,
     readonly origin: SessionOrigin = "optimized",
   ) {
     for (const meta of session.inputMetadata) {
@@ -136,7 +137,10 @@ export class ModelSession {
       const cached = placement.optimizedCache
         ? await ModelSession.loadCached(path, placement, options, clock)
         : undefined;
-      return cached ?? new ModelSession(path, await ort.InferenceSession.create(path, options), clock);
+      return (
+        cached ??
+        new ModelSession(path, await ort.InferenceSession.create(path, options), clock, placement.device)
+      );
     } catch (error) {
       const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
       if (placement.device !== "cpu" && PROVIDER_FAILURE.test(reason ?? "")) {
@@ -172,7 +176,7 @@ export class ModelSession {
           ...options,
           graphOptimizationLevel: "disabled",
         });
-        return new ModelSession(path, session, clock, "from-cache");
+        return new ModelSession(path, session, clock, placement.device, "from-cache");
       } catch {
         await entry.discard();
         return undefined;
@@ -201,7 +205,7 @@ export class ModelSession {
       return undefined;
     }
     await target.commit();
-    return new ModelSession(path, session, clock, "saved-to-cache");
+    return new ModelSession(path, session, clock, placement.device, "saved-to-cache");
   }
 
   get inputNames(): string[] {
