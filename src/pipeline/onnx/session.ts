@@ -105,6 +105,9 @@ export function executionProviders(device: string): ort.InferenceSession.Executi
   return [{ name: "cuda", deviceId: Number(cuda[1]) }, "cpu"];
 }
 
+/** onnxruntime's words for an operator no provider of the session has a kernel for. */
+const MISSING_KERNEL = /Failed to find kernel for ([\w.]+)\(|Could not find an implementation for (\w+)\(/;
+
 /** onnxruntime's words for a provider that would not load or start, as opposed to a bad model. */
 const PROVIDER_FAILURE = /ExecutionProvider|providers_|Failed to load shared library|CUDA|cuDNN|cublas/i;
 
@@ -143,6 +146,15 @@ export class ModelSession {
       );
     } catch (error) {
       const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      const kernel = MISSING_KERNEL.exec(reason ?? "");
+      if (kernel) {
+        throw new ModelFolderError(
+          path,
+          `uses the operator ${kernel[1] ?? kernel[2]}, which onnxruntime's ${placement.device} provider cannot run ` +
+            "(run it on a cuda device, or use a standard ONNX export)",
+          { cause: error },
+        );
+      }
       if (placement.device !== "cpu" && PROVIDER_FAILURE.test(reason ?? "")) {
         throw new ExecutionProviderError(
           placement.device,
