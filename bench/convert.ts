@@ -10,14 +10,19 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { mkdir, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { SDXL_ARCHITECTURE } from "../src/fixtures/full-size/index.js";
 import { buildFullSizeUnet } from "../src/fixtures/full-size/unet.js";
 import { buildFullSizeVaeDecoder } from "../src/fixtures/full-size/vae.js";
 import { writeStreaming } from "../src/fixtures/onnx-graph.js";
-import { convertModelFile, convertModelFolder } from "../src/pipeline/convert/index.js";
+import {
+  convertModelFile,
+  convertModelFolder,
+  maxAbsDifference,
+  relativeL2,
+} from "../src/pipeline/convert/index.js";
 import { ModelSession, SessionClock } from "../src/pipeline/onnx/session.js";
 
 const GiB = 1024 ** 3;
@@ -159,7 +164,13 @@ async function runTask(flags: Flags, task: string): Promise<void> {
     const result = await session.run(unetFeeds(size, 2), ["out_sample"]);
     out.stepMs = performance.now() - t0;
     out.peakRss = peakSinceReset();
-    out.finite = (result.out_sample!.data as Float32Array).every(Number.isFinite);
+    const output = result.out_sample!.data as Float32Array;
+    out.finite = output.every(Number.isFinite);
+    // Kept for the float16-vs-float32 comparison of the same inputs.
+    await writeFile(
+      join(flags.work, `out-${a}-${size}.f32`),
+      new Uint8Array(output.buffer, output.byteOffset, output.byteLength),
+    );
     await session.release();
   } else if (kind === "vae") {
     const session = await ModelSession.load(
@@ -265,6 +276,17 @@ async function measureCalls(flags: Flags): Promise<void> {
         `activation peak ${gib(r.peakRss - r.rssAfterLoad)}${r.finite ? "" : " NOT FINITE"}`,
       );
     }
+    const output = async (dtype: string) => {
+      const bytes = await readFile(join(flags.work, `out-${dtype}-${size}.f32`));
+      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    };
+    const full = await output("fp32");
+    const half = await output("fp16");
+    row(
+      "fp16 vs fp32 output, same inputs",
+      `${relativeL2(half, full).toExponential(2)}`,
+      `relative L2; max abs ${maxAbsDifference(half, full).toExponential(2)}`,
+    );
   }
   if (existsSync(join(flags.dir, "vae_decoder", "model.onnx"))) {
     process.stdout.write("\n  VAE decoder, one image, float32\n");
