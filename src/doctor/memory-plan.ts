@@ -38,6 +38,13 @@ export const ACTIVATIONS = {
  */
 export const SDXL_UNET_PARAMETERS = 2_567_463_684;
 
+/**
+ * Float16 weights on the CPU provider: its kernels are float32, so onnxruntime folds the Casts in
+ * front of them into float32 copies. Measured with the full-size UNet (bench/convert.ts): 4.78 GiB
+ * of float16 weights took 11.15 GiB of RSS after load (the float32 model: 9.70 GiB), 2.33×.
+ */
+export const CPU_FLOAT16_RESIDENT_FACTOR = 2.33;
+
 /** A CUDA provider's own memory: the CUDA context, cuBLAS and cuDNN workspaces (an allowance). */
 export const CUDA_OVERHEAD_BYTES = 1024 ** 3;
 /** The largest image a request may ask for: SDXL's 1-megapixel buckets top out at 1024×1024. */
@@ -56,6 +63,8 @@ export interface ComponentWeights {
 export interface DeviceHolding extends ComponentWeights {
   /** How many copies (the CPU holds one per device worker whose encoders it runs). */
   copies: number;
+  /** Bytes one copy takes in the device's memory once loaded. */
+  residentBytes: number;
 }
 
 export interface DevicePlan {
@@ -176,15 +185,19 @@ export function planMemory(input: PlanInput): MemoryPlan {
       : [];
     // …and the encoders of the other workers whose EASEL_TEXT_ENCODER_DEVICE this is (one copy each).
     const guests = input.textEncoderDevice === device ? input.devices.filter((d) => d !== device).length : 0;
+    const resident = (w: ComponentWeights) =>
+      device === "cpu" && w.dtype === "float16" ? Math.round(w.bytes * CPU_FLOAT16_RESIDENT_FACTOR) : w.bytes;
     const holds: DeviceHolding[] = own.map((w) => ({
       ...w,
       copies: isEncoder(w.component) ? 1 + guests : 1,
+      residentBytes: resident(w),
     }));
     if (!input.devices.includes(device)) {
-      for (const w of input.weights.filter((w) => isEncoder(w.component)))
-        holds.push({ ...w, copies: guests });
+      for (const w of input.weights.filter((w) => isEncoder(w.component))) {
+        holds.push({ ...w, copies: guests, residentBytes: resident(w) });
+      }
     }
-    const weightBytes = holds.reduce((sum, h) => sum + h.bytes * h.copies, 0);
+    const weightBytes = holds.reduce((sum, h) => sum + h.residentBytes * h.copies, 0);
     const activation = activationBytes(own, size, input.maxCount) + guests * ACTIVATIONS.textEncoders;
     const overheadBytes = device.startsWith("cuda:") ? CUDA_OVERHEAD_BYTES : 0;
     const neededBytes = weightBytes + activation + overheadBytes;
@@ -227,7 +240,7 @@ export function describeHoldings(plan: DevicePlan): string {
   return plan.holds
     .map(
       (h) =>
-        `${h.model}/${h.component} ${GB(h.bytes * h.copies)} ${h.dtype}${h.copies > 1 ? ` ×${h.copies}` : ""}`,
+        `${h.model}/${h.component} ${GB(h.residentBytes * h.copies)} ${h.dtype}${h.copies > 1 ? ` ×${h.copies}` : ""}`,
     )
     .join(", ");
 }
