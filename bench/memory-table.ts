@@ -8,10 +8,10 @@ import { type ComponentWeights, planMemory } from "../src/doctor/memory-plan.js"
 import { formatBytes } from "../src/doctor/types.js";
 import { fullSizeComponents, SDXL_ARCHITECTURE } from "../src/fixtures/full-size/index.js";
 
-function weights(dtype: "float32" | "float16"): ComponentWeights[] {
+function weights(dtype: "float32" | "float16", fp16Vae = false): ComponentWeights[] {
   return fullSizeComponents("base", SDXL_ARCHITECTURE, "float32").map(({ name, build }) => {
     const parameters = build().parameterCount();
-    const converted = dtype === "float16" && !name.startsWith("vae");
+    const converted = dtype === "float16" && (fp16Vae || !name.startsWith("vae"));
     return {
       model: "base",
       component: name,
@@ -24,12 +24,24 @@ function weights(dtype: "float32" | "float16"): ComponentWeights[] {
 
 const CARDS = [8, 10, 12, 16, 24].map((gb) => ({ label: `${gb} GB`, bytes: gb * 1024 ** 3 }));
 const setups = [
-  { label: "float32 (the official export)", dtype: "float32", encoders: undefined },
-  { label: "float16 (`easel convert --dtype float16`)", dtype: "float16", encoders: undefined },
+  { label: "float32 (the official export)", dtype: "float32", encoders: undefined, fp16Vae: false },
+  {
+    label: "float16 (`easel convert --dtype float16`)",
+    dtype: "float16",
+    encoders: undefined,
+    fp16Vae: false,
+  },
   {
     label: "float16 + text encoders on the CPU (`EASEL_TEXT_ENCODER_DEVICE=cpu`)",
     dtype: "float16",
     encoders: "cpu",
+    fp16Vae: false,
+  },
+  {
+    label: "float16 with an fp16-safe VAE (`--fp16-safe-vae`) + text encoders on the CPU",
+    dtype: "float16",
+    encoders: "cpu",
+    fp16Vae: true,
   },
 ] as const;
 
@@ -40,7 +52,7 @@ const lines = [
 for (const setup of setups) {
   const plan = (count: number) =>
     planMemory({
-      weights: weights(setup.dtype),
+      weights: weights(setup.dtype, setup.fp16Vae),
       devices: ["cuda:0"],
       textEncoderDevice: setup.encoders,
       maxCount: count,

@@ -15,19 +15,21 @@ import { type GpuInfo, type GpuQuery, queryGpus } from "./gpu-info.js";
 import { type CheckResult, fail, formatBytes, ok, warn } from "./types.js";
 
 /**
- * Activation peaks, measured on the CPU provider with the full-size SDXL fixtures (real
- * architecture, `bench/convert.ts`: peak RSS of one session run minus the RSS after loading)
- * at 256² and 512², and fitted as bytes = linear · P + quadratic · P² per image, P being latent
- * pixels (width/8 · height/8): the quadratic term is self-attention's score matrices, which the
- * plain export materialises. Float32; a float16 model's activations are half. GPU providers with
- * fused attention need less, so on GPUs the plan errs on the safe side.
+ * Activation peaks, measured on the CPU provider with the full-size SDXL fixtures (SDXL 1.0's
+ * architecture, `bench/convert.ts --unet-only`): the peak RSS of one session run (the kernel's
+ * peak mark reset after loading) minus the RSS after loading, float32, at 256² and 512², fitted
+ * exactly as bytes = linear · P + quadratic · P² per image, P being latent pixels (width/8 ·
+ * height/8); the quadratic term is self-attention's score matrices, which the plain export
+ * materialises. Measured: UNet (batch 2) 54.6 MB at 256², 314.9 MB at 512²; VAE decoder 253.5 MB
+ * and 1069.7 MB. At 1024² the fit gives 2.80 GB (UNet, CFG) + 5.17 GB (VAE) = 7.42 GiB, against
+ * 7.95 GiB measured earlier for a whole 1024² run (README, "Real-size measurements").
  */
 export const ACTIVATIONS = {
   /** Per UNet batch item (a CFG image is two). */
-  unet: { linear: 184_000, quadratic: 10.6 },
+  unet: { linear: 22_762, quadratic: 3.828 },
   /** One image (the pipeline decodes images one at a time). */
-  vaeDecoder: { linear: 262_000, quadratic: 9.1 },
-  /** Both text encoders together (77-token chunks): small and size-independent. */
+  vaeDecoder: { linear: 243_043, quadratic: 4.423 },
+  /** Both text encoders together (77-token chunks): small and size-independent; an allowance. */
   textEncoders: 256 * 1024 ** 2,
 } as const;
 
@@ -41,9 +43,10 @@ export const SDXL_UNET_PARAMETERS = 2_567_463_684;
 /**
  * Float16 weights on the CPU provider: its kernels are float32, so onnxruntime folds the Casts in
  * front of them into float32 copies. Measured with the full-size UNet (bench/convert.ts): 4.78 GiB
- * of float16 weights took 11.15 GiB of RSS after load (the float32 model: 9.70 GiB), 2.33×.
+ * of float16 weights took 11.15–11.79 GiB of RSS after load (the float32 model: 9.70 GiB), up to
+ * 2.47× their bytes. Their activations are float32 too (measured equal at 512²).
  */
-export const CPU_FLOAT16_RESIDENT_FACTOR = 2.33;
+export const CPU_FLOAT16_RESIDENT_FACTOR = 2.47;
 
 /** A CUDA provider's own memory: the CUDA context, cuBLAS and cuDNN workspaces (an allowance). */
 export const CUDA_OVERHEAD_BYTES = 1024 ** 3;
@@ -104,14 +107,17 @@ export async function readFolderWeights(dir: string, model: string): Promise<Com
   return out;
 }
 
-const bytesPerValue = (dtype: string) => (dtype === "float16" || dtype === "bfloat16" ? 2 : 4);
+const valueBytes = (dtype: string) => (dtype === "float16" || dtype === "bfloat16" ? 2 : 4);
 
 /** Activation peak of one device's sessions (their arenas keep their peaks, so they add up). */
 export function activationBytes(
   holds: readonly ComponentWeights[],
   size: { width: number; height: number },
   count: number,
+  device = "cuda:0",
 ): number {
+  // A GPU keeps float16 activations; the CPU provider computes float16 models in float32.
+  const bytesPerValue = (dtype: string) => (device === "cpu" ? 4 : valueBytes(dtype));
   const p = (size.width / 8) * (size.height / 8);
   let total = 0;
   const unet = holds.find((h) => h.component === "unet");
@@ -154,7 +160,8 @@ function advice(plan: Omit<DevicePlan, "verdict" | "fits">, input: PlanInput): s
   if (input.maxCount > 1 && plan.availableBytes !== undefined) {
     let fitting = 0;
     for (let count = input.maxCount - 1; count >= 1; count--) {
-      const need = plan.weightBytes + plan.overheadBytes + activationBytes(plan.holds, size, count);
+      const need =
+        plan.weightBytes + plan.overheadBytes + activationBytes(plan.holds, size, count, plan.device);
       if (need <= plan.availableBytes) {
         fitting = count;
         break;
@@ -198,7 +205,7 @@ export function planMemory(input: PlanInput): MemoryPlan {
       }
     }
     const weightBytes = holds.reduce((sum, h) => sum + h.residentBytes * h.copies, 0);
-    const activation = activationBytes(own, size, input.maxCount) + guests * ACTIVATIONS.textEncoders;
+    const activation = activationBytes(own, size, input.maxCount, device) + guests * ACTIVATIONS.textEncoders;
     const overheadBytes = device.startsWith("cuda:") ? CUDA_OVERHEAD_BYTES : 0;
     const neededBytes = weightBytes + activation + overheadBytes;
     const memory = input.memoryOf(device);
