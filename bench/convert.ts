@@ -13,7 +13,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
-import { SDXL_ARCHITECTURE } from "../src/fixtures/full-size/index.js";
+import { buildFullSizeTextEncoder, SDXL_ARCHITECTURE } from "../src/fixtures/full-size/index.js";
 import { buildFullSizeUnet } from "../src/fixtures/full-size/unet.js";
 import { buildFullSizeVaeDecoder } from "../src/fixtures/full-size/vae.js";
 import { writeStreaming } from "../src/fixtures/onnx-graph.js";
@@ -35,6 +35,8 @@ interface Flags {
   unetOnly: boolean;
   /** Reuse the float16 folder a previous run wrote (measure the UNet calls only). */
   skipConvert: boolean;
+  /** Only the text encoders' float16-vs-float32 outputs (written and converted when missing). */
+  encodersOnly: boolean;
   task?: string;
 }
 
@@ -53,6 +55,7 @@ function parseFlags(argv: string[]): Flags {
     sizes: (value("--sizes") ?? "256,512").split(",").map(Number),
     unetOnly: argv.includes("--unet-only"),
     skipConvert: argv.includes("--skip-convert"),
+    encodersOnly: argv.includes("--encoders-only"),
     task: value("--task"),
   };
 }
@@ -137,6 +140,50 @@ async function runTask(flags: Flags, task: string): Promise<void> {
       await mkdir(dir, { recursive: true });
       await writeStreaming(build(), { dir, location: "model.onnx_data", seed: 2 });
     }
+  } else if (kind === "encoders") {
+    // Full-size CLIP ViT-L and OpenCLIP bigG: written, converted, run on the same ids.
+    const ids = BigInt64Array.from({ length: 77 }, (_, i) =>
+      BigInt(i === 0 ? 49406 : i < 12 ? 320 + i * 1013 : 49407),
+    );
+    const results: Record<string, string> = {};
+    for (const [name, architecture, outputs] of [
+      ["text_encoder", SDXL_ARCHITECTURE.textEncoder, ["hidden_states.11"]],
+      ["text_encoder_2", SDXL_ARCHITECTURE.textEncoder2, ["hidden_states.31", "text_embeds"]],
+    ] as const) {
+      const dir = join(flags.dir, name);
+      if (!existsSync(join(dir, "model.onnx_data"))) {
+        await mkdir(dir, { recursive: true });
+        await writeStreaming(buildFullSizeTextEncoder(architecture, { type: "float32" }), {
+          dir,
+          location: "model.onnx_data",
+          seed: 2,
+        });
+      }
+      const half = join(flags.work, "fp16", name);
+      if (!existsSync(join(half, "model.onnx"))) {
+        await mkdir(half, { recursive: true });
+        await convertModelFile(join(dir, "model.onnx"), half, "float32");
+      }
+      const run = async (path: string) => {
+        const session = await ModelSession.load(
+          join(path, "model.onnx"),
+          { device: flags.device },
+          new SessionClock(),
+        );
+        const out = await session.run({ input_ids: new ort.Tensor("int64", ids, [1, 77]) }, [...outputs]);
+        await session.release();
+        return out;
+      };
+      const a = await run(dir);
+      const b = await run(half);
+      for (const output of outputs) {
+        const x = a[output]!.data as Float32Array;
+        const y = b[output]!.data as Float32Array;
+        results[`${name} ${output}`] =
+          `relative L2 ${relativeL2(y, x).toExponential(2)}, max abs ${maxAbsDifference(y, x).toExponential(2)}`;
+      }
+    }
+    out.results = results;
   } else if (kind === "convert") {
     const target = join(flags.work, "fp16");
     await rm(target, { recursive: true, force: true });
@@ -205,6 +252,7 @@ function child(flags: Flags, task: string): Record<string, number & string> {
   ];
   args.push("--device", flags.device, "--task", task);
   if (flags.unetOnly) args.push("--unet-only");
+  if (flags.encodersOnly) args.push("--encoders-only");
   const result = spawnSync(process.execPath, args, {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
@@ -226,6 +274,7 @@ async function orchestrate(flags: Flags): Promise<void> {
   if (flags.unetOnly) child(flags, "prepare");
   const source = flags.unetOnly ? join(flags.dir, "unet") : flags.dir;
   const sourceBytes = await bytesUnder(source);
+  if (flags.encodersOnly) return measureEncoders(flags);
   if (!flags.skipConvert) await measureConversion(flags, source, sourceBytes);
   await measureCalls(flags);
 }
@@ -262,6 +311,12 @@ async function measureConversion(flags: Flags, source: string, sourceBytes: numb
     `${gib(written)} / ${gib(sourceBytes)}`,
     `${(written / sourceBytes).toFixed(3)} (goal <= 0.52)`,
   );
+}
+
+async function measureEncoders(flags: Flags): Promise<void> {
+  const r = child(flags, "encoders") as unknown as { results: Record<string, string> };
+  process.stdout.write("\n  text encoders (full size), float16 vs float32, same ids\n");
+  for (const [name, text] of Object.entries(r.results)) row(name, "", text);
 }
 
 async function measureCalls(flags: Flags): Promise<void> {

@@ -201,6 +201,22 @@ describe("memory plan of model folders", () => {
     assert.ok(unet(half).bytes < 0.6 * unet(full).bytes);
   });
 
+  it("doctor shows the float16 folder's parameter counts equal to the float32 one's", async () => {
+    const full = await runDoctor({
+      config: loadConfig({ EASEL_MODEL_DIR: models.base, EASEL_DATA_DIR: scratch }),
+    });
+    const half = await runDoctor({
+      config: loadConfig({ EASEL_MODEL_DIR: converted, EASEL_DATA_DIR: scratch }),
+    });
+    for (const component of ["text_encoder", "text_encoder_2", "unet"]) {
+      const of = (report: typeof full) => report.checks.find((c) => c.name === `base/${component}`)!;
+      assert.equal(of(half).status, "ok", of(half).message);
+      assert.equal(of(half).details?.parameters, of(full).details?.parameters);
+      assert.match(of(half).message, /parameters \((float32\+)?float16, /);
+      assert.match(of(full).message, /parameters \(float32,/);
+    }
+  });
+
   it("uses EASEL_DEVICE_MEMORY over what the OS says, and doctor prints the verdict per device", async () => {
     const config = loadConfig({
       EASEL_MODEL_DIR: converted,
