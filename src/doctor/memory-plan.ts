@@ -267,6 +267,18 @@ export async function memoryPlanFor(
   if (config.refinerDir && existsSync(config.refinerDir)) {
     weights.push(...(await readFolderWeights(config.refinerDir, "refiner")));
   }
+  if (config.vaeFallback && existsSync(config.vaeFallback)) {
+    // Loaded beside the model's own decoder on every device; it runs only in place of it.
+    const fallback = await readModelWeights(config.vaeFallback);
+    const dtype = Object.entries(fallback.parametersByType).sort((x, y) => y[1] - x[1])[0]?.[0] ?? "float32";
+    weights.push({
+      model: "fallback",
+      component: "vae_fallback",
+      bytes: fallback.bytes,
+      parameters: fallback.parameters,
+      dtype,
+    });
+  }
   const usesCuda = [...config.devices, config.textEncoderDevice ?? ""].some((d) => d.startsWith("cuda:"));
   const needsSmi =
     usesCuda && [...config.devices].some((d) => d.startsWith("cuda:") && !(d in config.deviceMemory));

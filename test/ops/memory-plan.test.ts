@@ -227,6 +227,16 @@ describe("memory plan of model folders", () => {
     assert.equal(plan!.devices[0]!.availableBytes, 3 * GiB);
     assert.equal(plan!.devices[0]!.memorySource, "EASEL_DEVICE_MEMORY");
     assert.equal(plan!.devices[0]!.fits, true);
+    // A VAE fallback is held beside the model's own decoder.
+    const withFallback = loadConfig({
+      EASEL_MODEL_DIR: converted,
+      EASEL_DATA_DIR: scratch,
+      EASEL_VAE_FALLBACK: join(models.base, "vae_decoder", "model.onnx"),
+    });
+    const holds = (await memoryPlanFor(withFallback))!.devices[0]!.holds.map(
+      (h) => `${h.model}/${h.component}`,
+    );
+    assert.ok(holds.includes("fallback/vae_fallback"), holds.join(", "));
     const report = await runDoctor({ config });
     const line = report.checks.find((c) => c.name === "memory cpu");
     assert.equal(line?.status, "ok");
