@@ -277,6 +277,37 @@ describe("easel convert --dtype float16 on the fixture folders", () => {
     }
   });
 
+  it("converts an fp16-safe VAE in place of the model's own when one is given", async () => {
+    // The tiny fixture VAE stands in for an fp16-safe export (its values stay far from 65504).
+    const out = join(scratch, "fp16-vae");
+    const written = await convertModelFolder(models.base, out, {
+      dtype: "float16",
+      fp16SafeVae: models.refiner,
+      toolVersion: "0",
+    });
+    assert.match(written.vae, /^float16, from the fp16-safe VAE in /);
+    for (const component of ["vae_decoder", "vae_encoder"]) {
+      const types = [...(await initializerTypes(join(out, component, "model.onnx"))).values()];
+      assert.ok(types.includes(FLOAT16) && !types.includes(FLOAT), component);
+    }
+    const pipeline = await loadPipeline({ modelDir: out, device: "cpu" });
+    try {
+      const result = await pipeline.generate({ ...params, steps: 2 });
+      assert.ok(result.latents.every(Number.isFinite));
+    } finally {
+      await pipeline.dispose();
+    }
+    await assert.rejects(
+      convertModelFolder(models.base, join(scratch, "no-vae"), {
+        dtype: "float16",
+        fp16SafeVae: scratch,
+        toolVersion: "0",
+      }),
+      /has no vae_decoder\/model\.onnx/,
+    );
+    await rm(out, { recursive: true });
+  });
+
   it("refuses an existing destination and leaves nothing behind when a source file is truncated", async () => {
     await assert.rejects(
       convertModelFolder(models.base, converted, { dtype: "float16", toolVersion: "0" }),
