@@ -120,14 +120,15 @@ export function activationBytes(
   const bytesPerValue = (dtype: string) => (device === "cpu" ? 4 : valueBytes(dtype));
   const p = (size.width / 8) * (size.height / 8);
   let total = 0;
-  const unet = holds.find((h) => h.component === "unet");
-  const scale = unet ? Math.min(1, unet.parameters / SDXL_UNET_PARAMETERS) : 1;
-  if (unet) {
+  // Base and refiner each have their own sessions, whose arenas each keep their peak.
+  const unets = holds.filter((h) => h.component === "unet");
+  const largest = Math.max(0, ...unets.map((u) => u.parameters));
+  const scale = unets.length > 0 ? Math.min(1, largest / SDXL_UNET_PARAMETERS) : 1;
+  for (const unet of unets) {
     const perItem = ACTIVATIONS.unet.linear * p + ACTIVATIONS.unet.quadratic * p * p;
     total += (scale * perItem * 2 * count * bytesPerValue(unet.dtype)) / 4;
   }
-  const vae = holds.find((h) => h.component === "vae_decoder");
-  if (vae) {
+  for (const vae of holds.filter((h) => h.component === "vae_decoder")) {
     const perImage = ACTIVATIONS.vaeDecoder.linear * p + ACTIVATIONS.vaeDecoder.quadratic * p * p;
     total += (scale * perImage * bytesPerValue(vae.dtype)) / 4;
   }
