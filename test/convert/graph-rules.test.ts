@@ -144,4 +144,32 @@ describe("float16 graph rules", () => {
     assert.equal(result.y!.type, "float16");
     assert.equal(result.t!.type, "float16");
   });
+
+  it("gives an initializer that an older export also lists as a graph input its new type there too", async () => {
+    const m = onnx.ModelProto.decode(
+      onnx.ModelProto.encode({
+        irVersion: 3,
+        opsetImport: [{ domain: "", version: 9 }],
+        graph: {
+          name: "ir3",
+          input: [info("x", F32, [2]), info("w", F32, [2])],
+          output: [info("y", F32, [2])],
+          initializer: [floats("w", [1.5, -2], [2])],
+          node: [{ opType: "Mul", input: ["x", "w"], output: ["y"] }],
+        },
+      }).finish(),
+    );
+    convertGraphToFloat16(m, { io: "float32" });
+    assert.deepEqual(
+      m.graph!.input!.map((i) => [i.name, i.type!.tensorType!.elemType]),
+      [
+        ["x", F32],
+        ["w", F16],
+      ],
+    );
+    const session = await ort.InferenceSession.create(onnx.ModelProto.encode(m).finish());
+    const result = await session.run({ x: new ort.Tensor("float32", Float32Array.of(2, 3), [2]) });
+    assert.deepEqual(Array.from(result.y!.data as Float32Array), [3, -6]);
+    await session.release();
+  });
 });

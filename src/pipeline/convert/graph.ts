@@ -248,7 +248,13 @@ export function convertGraphToFloat16(
   }
   for (const input of graph.input ?? []) {
     const tensorType = input.type?.tensorType;
-    if (!tensorType || types.has(input.name ?? "")) continue;
+    if (!tensorType) continue;
+    // Older exports (IR < 4) also list initializers as inputs: those follow their initializer.
+    const initializerType = types.get(input.name ?? "");
+    if (initializerType !== undefined) {
+      tensorType.elemType = initializerType;
+      continue;
+    }
     if (tensorType.elemType === FLOAT) tensorType.elemType = ioType;
     if (tensorType.elemType !== null && tensorType.elemType !== undefined)
       types.set(input.name ?? "", tensorType.elemType);
