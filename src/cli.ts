@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { registerAdminCommand } from "./cli/admin.js";
+import { registerConvertCommand } from "./cli/convert.js";
 import { registerDoctorCommand } from "./cli/doctor.js";
 import { registerFixturesCommand } from "./cli/fixtures.js";
 import { registerGenerateCommands } from "./cli/generate.js";
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerImagineCommand(program);
   registerStartCommand(program);
   registerPullCommand(program);
+  registerConvertCommand(program);
   registerDoctorCommand(program);
   registerAdminCommand(program);
   registerWorkerCommand(program);

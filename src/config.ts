@@ -68,6 +68,10 @@ const envSchema = z.object({
   EASEL_VAE_FALLBACK: z.string().default(""),
   /** Devices to run on, one worker each: "cpu" or "cuda:0,cuda:1" (`easel generate` uses the first). */
   EASEL_DEVICES: z.string().default("cpu"),
+  /** Where the CLIP text encoders run: empty = on each device itself; "cpu" frees their GPU memory. */
+  EASEL_TEXT_ENCODER_DEVICE: z.string().default(""),
+  /** Memory of devices easel cannot read (nvidia-smi missing): "cuda:0=12GiB,cpu=32GiB"; empty = read it. */
+  EASEL_DEVICE_MEMORY: z.string().default(""),
   /** Where the job store and pending images live. */
   EASEL_DATA_DIR: z.string().default("data"),
   /** Log level: fatal, error, warn, info, debug, trace. */
@@ -244,6 +248,10 @@ export interface Config {
   refinerDir: string | undefined;
   vaeFallback: string | undefined;
   devices: string[];
+  /** EASEL_TEXT_ENCODER_DEVICE: where the text encoders run; undefined = each device itself. */
+  textEncoderDevice: string | undefined;
+  /** EASEL_DEVICE_MEMORY: bytes per device name, overriding what nvidia-smi or the OS say. */
+  deviceMemory: Record<string, number>;
   /** EASEL_DEVICES was set: with EASEL_REDIS_URL, the gateway then runs these devices too. */
   devicesExplicit: boolean;
   dataDir: string;
@@ -321,6 +329,34 @@ function parsePriority(text: string): PriorityRule[] {
   });
 }
 
+const MEMORY_UNITS: Record<string, number> = {
+  B: 1,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+  KIB: 1024,
+  MIB: 1024 ** 2,
+  GIB: 1024 ** 3,
+  TIB: 1024 ** 4,
+};
+
+/** `cuda:0=12GiB,cpu=32GB`: memory per device (GiB/MiB are powers of 1024, GB/MB of 1000). */
+export function parseDeviceMemory(text: string): Record<string, number> {
+  const memory: Record<string, number> = {};
+  for (const entry of list(text)) {
+    const match = /^(cpu|cuda:\d+)=(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)$/i.exec(entry);
+    const unit = match ? MEMORY_UNITS[match[3]!.toUpperCase()] : undefined;
+    if (!match || unit === undefined || !(Number(match[2]) > 0)) {
+      throw new ConfigError(
+        `EASEL_DEVICE_MEMORY: "${entry}" is not of the form cuda:N=12GiB or cpu=32GB (a device, =, a size with B, kB, MB, GB, MiB or GiB)`,
+      );
+    }
+    memory[match[1]!] = Math.round(Number(match[2]) * unit);
+  }
+  return memory;
+}
+
 /** The settings easel reads from an environment-like record, empty values handled as documented. */
 function settingsIn(env: Record<string, string | undefined>): Partial<Record<SettingName, string>> {
   const settings: Partial<Record<SettingName, string>> = {};
@@ -355,6 +391,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!/^(cpu|cuda:\d+)$/.test(device)) {
       throw new ConfigError(`EASEL_DEVICES: "${device}" is not "cpu" or "cuda:N"`);
     }
+  }
+  const textEncoderDevice = e.EASEL_TEXT_ENCODER_DEVICE.trim() || undefined;
+  if (textEncoderDevice && !/^(cpu|cuda:\d+)$/.test(textEncoderDevice)) {
+    throw new ConfigError(`EASEL_TEXT_ENCODER_DEVICE: "${textEncoderDevice}" is not "cpu" or "cuda:N"`);
   }
   const text = (value: string): string | undefined => value.trim() || undefined;
   const discord: DiscordConfig | undefined = text(e.DISCORD_TOKEN)
@@ -402,6 +442,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     refinerDir: e.EASEL_REFINER_DIR.trim() || undefined,
     vaeFallback: e.EASEL_VAE_FALLBACK.trim() || undefined,
     devices: devices.length > 0 ? devices : ["cpu"],
+    textEncoderDevice,
+    deviceMemory: parseDeviceMemory(e.EASEL_DEVICE_MEMORY),
     devicesExplicit: settings.EASEL_DEVICES !== undefined,
     dataDir,
     logLevel: e.EASEL_LOG_LEVEL,

@@ -227,6 +227,7 @@ async function run(options: SharedOptions, params: GenerateParams, config: Confi
     intraOpThreads: config.ort.intraOpThreads,
     exclamationAsPad: options.diffusersExclamation === true || !config.generation.openClipExclamation,
     ...(config.vaeFallback ? { vaeFallback: config.vaeFallback } : {}),
+    ...(config.textEncoderDevice ? { textEncoderDevice: config.textEncoderDevice } : {}),
   });
   try {
     process.stderr.write(`seed ${params.seed}\n`);

@@ -7,16 +7,19 @@ import type { Command } from "commander";
 import { loadConfigFromEnvironment } from "../config.js";
 import { checkModelFolder } from "../doctor/index.js";
 import { formatBytes } from "../doctor/types.js";
+import { InvalidInputError } from "../errors.js";
 import { HubClient } from "../hub/client.js";
 import { bar, describeTransfer, TransferMeter } from "../hub/progress.js";
 import { type PullEvent, pullModel } from "../hub/pull.js";
 import { PRESETS, resolveRepo } from "../hub/repos.js";
+import { convertAndReport } from "./convert.js";
 import { checksFailed, formatCheck } from "./doctor.js";
 
 interface PullFlags {
   revision: string;
   dir?: string;
   force?: boolean;
+  dtype?: string;
 }
 
 /** Renders pull events: a redrawn bar on a terminal, a plain line every few seconds otherwise. */
@@ -88,7 +91,14 @@ export function registerPullCommand(program: Command): void {
     .option("--revision <rev>", "branch, tag or commit (pinned to its commit before downloading)", "main")
     .option("--dir <folder>", "where to write the model (default: models/<preset or repository name>)")
     .option("--force", "pull into a finished or foreign folder, re-checking every file already there")
+    .option(
+      "--dtype <type>",
+      "float16: after the verified download, also write a float16 copy to <dir>-fp16 and use it",
+    )
     .action(async (spec: string, flags: PullFlags) => {
+      if (flags.dtype !== undefined && flags.dtype !== "float16") {
+        throw new InvalidInputError(`--dtype must be float16, got "${flags.dtype}".`, "dtype");
+      }
       const config = await loadConfigFromEnvironment();
       const target = resolveRepo(spec);
       const dir = flags.dir ?? target.defaultDir;
@@ -108,6 +118,16 @@ export function registerPullCommand(program: Command): void {
       for (const check of report.results) process.stdout.write(`${formatCheck(check)}\n`);
       if (report.results.some((check) => check.status === "fail")) throw checksFailed();
       const setting = report.kind === "refiner" ? "EASEL_REFINER_DIR" : "EASEL_MODEL_DIR";
-      process.stdout.write(`${setting}=${dir}\n`);
+      let useDir = dir;
+      if (flags.dtype === "float16") {
+        // The download stays as it is (a later pull resumes and re-verifies it); the copy is new.
+        useDir = `${dir.replace(/[\\/]+$/, "")}-fp16`;
+        await convertAndReport({
+          source: dir,
+          out: useDir,
+          write: (line) => process.stderr.write(`${line}\n`),
+        });
+      }
+      process.stdout.write(`${setting}=${useDir}\n`);
     });
 }

@@ -9,6 +9,7 @@ import type { Command } from "commander";
 import { type Config, loadConfigFromEnvironment } from "../config.js";
 import { checkDevice } from "../doctor/devices.js";
 import { queryGpus } from "../doctor/gpu-info.js";
+import { checkBeforeStart } from "../doctor/start-checks.js";
 import { EaselError, isEaselError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import { type Easel, startEasel } from "../main.js";
@@ -74,6 +75,9 @@ const delay = (ms: number) => new Promise<"late">((resolve) => setTimeout(() => 
 
 async function start(): Promise<void> {
   const config = await loadConfigFromEnvironment();
+  // Unsupported operators and a memory plan that cannot fit are refused now, with doctor's
+  // sentences, not at the first job.
+  if (!config.redisUrl || config.devicesExplicit) await checkBeforeStart(config);
   const logger = createLogger(config);
   // Listening from the start: a signal while a chat is still connecting stops the start too.
   const stop = stopSignals(logger);

@@ -11,6 +11,7 @@
 import { type Command, Option } from "commander";
 import { type Config, loadConfigFromEnvironment } from "../config.js";
 import { ensureDemoModel } from "../demo-model.js";
+import { checkBeforeStart } from "../doctor/start-checks.js";
 import { ConfigError, DeviceFailureError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import type { EngineSpec } from "../queue/engine.js";
@@ -151,6 +152,8 @@ export function registerWorkerCommand(program: Command): void {
     .addOption(new Option("--test-simulated-engine <json>", "tests only: simulated engine spec").hideHelp())
     .addOption(new Option("--test-timings <json>", "tests only: BullMQ lock/stall timings").hideHelp())
     .action(async (options: WorkerOptions) => {
-      await runWorker(await loadConfigFromEnvironment(), options);
+      const config = await loadConfigFromEnvironment();
+      await checkBeforeStart(config);
+      await runWorker(config, options);
     });
 }

@@ -11,10 +11,12 @@ import { checkChatSettings } from "./chat.js";
 import { checkDataDir } from "./data-dir.js";
 import { type CudaProbe, checkDevice } from "./devices.js";
 import { type GpuQuery, queryGpus } from "./gpu-info.js";
-import { checkDeviceMemory } from "./memory.js";
+import { memoryPlanChecks, memoryPlanFor } from "./memory-plan.js";
 import { checkModelFolder, type ModelCheckOptions } from "./model-checks.js";
 import { checkNodeVersion, readEaselPackage } from "./node-version.js";
+import { checkOperators } from "./operators.js";
 import { checkRedis } from "./redis.js";
+import { placedModelsOf } from "./start-checks.js";
 import { type CheckResult, fail, ok, warn } from "./types.js";
 import { checkListenHost } from "./web-host.js";
 
@@ -100,8 +102,14 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     add(await checkDevice(device, { probe: options.probeCuda, gpus }));
   }
   if (weightBytes > 0) {
-    const machine = { totalMemory: options.totalMemory ?? totalmem(), gpus };
-    for (const device of config.devices) add(checkDeviceMemory(device, weightBytes, machine));
+    // Operators (onnxruntime's com.microsoft ones) each model's device cannot run, by name.
+    for (const result of await checkOperators(placedModelsOf(config))) add(result);
+    // The memory plan: weights per component where they run, activations, each device's memory.
+    const plan = await memoryPlanFor(config, {
+      queryGpus: gpus !== undefined ? async () => gpus : options.queryGpus,
+      totalMemory: options.totalMemory ?? totalmem(),
+    });
+    if (plan) memoryPlanChecks(plan).forEach(add);
   }
   for (const result of checkChatSettings(config)) add(result);
   add(await checkListenHost("EASEL_WEB_HOST", config.web.host, config.web.port));

@@ -54,6 +54,18 @@ export interface PipelineOptions extends SessionPlacement {
    * (NaN/inf, as the original SDXL VAE does in float16).
    */
   vaeFallback?: string;
+  /**
+   * Where the CLIP text encoders run ("cpu" or "cuda:N"); absent = `device`. They run once per
+   * job, so on the CPU they cost a little time and free their weights' memory on the GPU.
+   */
+  textEncoderDevice?: string;
+}
+
+/** Where each part of a loaded model runs. */
+export interface ComponentDevices {
+  textEncoders: string;
+  unet: string;
+  vae: string;
 }
 
 /** Everything loaded from one model folder. */
@@ -79,15 +91,19 @@ class LoadedModel {
     vaeFallback: ModelSession | undefined,
   ): Promise<LoadedModel> {
     const sessions: ModelSession[] = [];
-    const load = async (path: string) => {
-      const session = await ModelSession.load(path, options, clock);
+    const load = async (path: string, placement: SessionPlacement = options) => {
+      const session = await ModelSession.load(path, placement, clock);
       sessions.push(session);
       return session;
+    };
+    const encoderPlacement: SessionPlacement = {
+      ...options,
+      device: options.textEncoderDevice ?? options.device,
     };
     try {
       const folder = await readModelFolder(dir);
       const schedulerConfig = schedulerConfigOf(folder);
-      const encoders = await loadTextEncoders(folder, load, {
+      const encoders = await loadTextEncoders(folder, (path) => load(path, encoderPlacement), {
         exclamationAsPad: options.exclamationAsPad ?? false,
       });
       const unet = await load(folder.unet);
@@ -160,6 +176,7 @@ export class SdxlPipeline {
 
   static async load(options: PipelineOptions): Promise<SdxlPipeline> {
     checkExecutionProvider(options.device);
+    if (options.textEncoderDevice) checkExecutionProvider(options.textEncoderDevice);
     const clock = new SessionClock();
     const vaeFallback = options.vaeFallback
       ? await ModelSession.load(options.vaeFallback, options, clock)
@@ -176,6 +193,16 @@ export class SdxlPipeline {
       await vaeFallback?.release();
       throw error;
     }
+  }
+
+  /** Where the text encoders, the UNet and the VAE run. */
+  get devices(): ComponentDevices {
+    const encoder = this.base.encoders[0];
+    return {
+      textEncoders: encoder ? encoder.device : (this.options.textEncoderDevice ?? this.options.device),
+      unet: this.base.unet.device,
+      vae: this.options.device,
+    };
   }
 
   get hasRefiner(): boolean {

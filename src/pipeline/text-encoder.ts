@@ -33,6 +33,11 @@ export class ClipTextEncoder {
     if (pooledName) session.output(pooledName);
   }
 
+  /** The device its session runs on. */
+  get device(): string {
+    return this.session.device;
+  }
+
   /** Encodes a batch of chunks in one run: hidden [n, 77, width], pooled [n, pooledWidth]. */
   async encode(
     chunks: readonly TokenChunk[],

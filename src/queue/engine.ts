@@ -17,6 +17,8 @@ export interface SdxlEngineSpec {
   refinerDir?: string;
   /** "cpu" or "cuda:N". */
   device: string;
+  /** Where the text encoders run (EASEL_TEXT_ENCODER_DEVICE); absent = `device`. */
+  textEncoderDevice?: string;
   intraOpThreads?: number;
   /** transformers' tokenizer_2 quirk: a typed "!" becomes the pad id. */
   exclamationAsPad?: boolean;
@@ -34,6 +36,7 @@ export function pipelineOptionsOf(spec: SdxlEngineSpec): PipelineOptions {
     modelDir: spec.modelDir,
     ...(spec.refinerDir ? { refinerDir: spec.refinerDir } : {}),
     device: spec.device,
+    ...(spec.textEncoderDevice ? { textEncoderDevice: spec.textEncoderDevice } : {}),
     ...(spec.intraOpThreads ? { intraOpThreads: spec.intraOpThreads } : {}),
     ...(spec.exclamationAsPad !== undefined ? { exclamationAsPad: spec.exclamationAsPad } : {}),
     ...(spec.vaeFallback ? { vaeFallback: spec.vaeFallback } : {}),

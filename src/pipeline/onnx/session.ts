@@ -105,6 +105,9 @@ export function executionProviders(device: string): ort.InferenceSession.Executi
   return [{ name: "cuda", deviceId: Number(cuda[1]) }, "cpu"];
 }
 
+/** onnxruntime's words for an operator no provider of the session has a kernel for. */
+const MISSING_KERNEL = /Failed to find kernel for ([\w.]+)\(|Could not find an implementation for (\w+)\(/;
+
 /** onnxruntime's words for a provider that would not load or start, as opposed to a bad model. */
 const PROVIDER_FAILURE = /ExecutionProvider|providers_|Failed to load shared library|CUDA|cuDNN|cublas/i;
 
@@ -116,6 +119,7 @@ export class ModelSession {
     readonly path: string,
     private readonly session: ort.InferenceSession,
     private readonly clock: SessionClock,
+    readonly device: string,
     readonly origin: SessionOrigin = "optimized",
   ) {
     for (const meta of session.inputMetadata) {
@@ -136,9 +140,21 @@ export class ModelSession {
       const cached = placement.optimizedCache
         ? await ModelSession.loadCached(path, placement, options, clock)
         : undefined;
-      return cached ?? new ModelSession(path, await ort.InferenceSession.create(path, options), clock);
+      return (
+        cached ??
+        new ModelSession(path, await ort.InferenceSession.create(path, options), clock, placement.device)
+      );
     } catch (error) {
       const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      const kernel = MISSING_KERNEL.exec(reason ?? "");
+      if (kernel) {
+        throw new ModelFolderError(
+          path,
+          `uses the operator ${kernel[1] ?? kernel[2]}, which onnxruntime's ${placement.device} provider cannot run ` +
+            "(run it on a cuda device, or use a standard ONNX export)",
+          { cause: error },
+        );
+      }
       if (placement.device !== "cpu" && PROVIDER_FAILURE.test(reason ?? "")) {
         throw new ExecutionProviderError(
           placement.device,
@@ -172,7 +188,7 @@ export class ModelSession {
           ...options,
           graphOptimizationLevel: "disabled",
         });
-        return new ModelSession(path, session, clock, "from-cache");
+        return new ModelSession(path, session, clock, placement.device, "from-cache");
       } catch {
         await entry.discard();
         return undefined;
@@ -201,7 +217,7 @@ export class ModelSession {
       return undefined;
     }
     await target.commit();
-    return new ModelSession(path, session, clock, "saved-to-cache");
+    return new ModelSession(path, session, clock, placement.device, "saved-to-cache");
   }
 
   get inputNames(): string[] {
