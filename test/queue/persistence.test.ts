@@ -32,12 +32,14 @@ function notFound(error: unknown): boolean {
 }
 
 describe("image files", () => {
-  it("sweeps posted images, images past the retention time and stray files; keeps the rest", async (t) => {
+  it("sweeps images past the retention time, posted or not, and stray files; keeps the rest", async (t) => {
     let clock = 1_000_000;
     const { queue, dir } = await simulatedQueue(t, { retentionHours: 1 }, FAST_ENGINE, { now: () => clock });
-    const posted = await done(queue, (await queue.submit(request("a"))).jobId, dir);
+    const oldPosted = await done(queue, (await queue.submit(request("a"))).jobId, dir);
     const old = await done(queue, (await queue.submit(request("b"))).jobId, dir);
+    await queue.markPosted(oldPosted.jobId, "discord:c1/m0");
     clock += 2 * HOUR;
+    const posted = await done(queue, (await queue.submit(request("a"))).jobId, dir);
     const fresh = await done(queue, (await queue.submit(request("c"))).jobId, dir);
     await queue.markPosted(posted.jobId, "discord:c1/m1");
     await assert.rejects(queue.markPosted("nope", "x"), notFound);
@@ -46,21 +48,55 @@ describe("image files", () => {
     clock += 1;
 
     assert.deepEqual(await queue.sweep(), { deleted: 3 });
-    assert.equal(await exists(posted.paths[0]!), false);
+    assert.equal(await exists(oldPosted.paths[0]!), false);
     assert.equal(await exists(old.paths[0]!), false);
     assert.equal(await exists(stray), false);
+    assert.equal(
+      await exists(posted.paths[0]!),
+      true,
+      "posted within the retention time: kept for its buttons",
+    );
     assert.equal(await exists(fresh.paths[0]!), true);
-    assert.equal((await queue.job(posted.jobId))!.images[0]!.deleted, true);
-    assert.equal((await queue.job(posted.jobId))!.postedTo, "discord:c1/m1");
-    assert.equal((await queue.job(fresh.jobId))!.images[0]!.deleted, false);
+    assert.equal((await queue.job(oldPosted.jobId))!.images[0]!.deleted, true);
+    assert.equal((await queue.job(oldPosted.jobId))!.postedTo, "discord:c1/m0");
+    assert.equal((await queue.job(posted.jobId))!.images[0]!.deleted, false);
+    assert.ok(await queue.images.get(posted.images[0]!.id), "its bytes still served");
     assert.deepEqual(await queue.sweep(), { deleted: 0 }, "a second sweep finds nothing");
   });
 
+  it("keeps a posted image through stops and restarts within the retention time: refining it works", async (t) => {
+    const dir = await tempDir(t);
+    let clock = 1_000_000;
+    const config = testConfig(dir, { retentionHours: 1 });
+    const open = () =>
+      new EmbeddedJobQueue({ config, engineFor: () => FAST_ENGINE, now: () => clock, shutdownGraceMs: 2000 });
+    const first = open();
+    const result = await done(first, (await first.submit(request("a"))).jobId, dir);
+    await first.markPosted(result.jobId, "discord:c1/m1");
+    await first.sweep();
+    await first.stop(); // sweeps too
+    clock += HOUR / 2;
+    const second = open();
+    t.after(() => second.stop());
+    await second.sweep();
+    assert.equal(await exists(result.paths[0]!), true);
+    const source = { jobId: result.jobId, imageIndex: 0, strength: 0.5, upscale: 1 as const };
+    const refined = await done(second, (await second.submit(request("a", { source }))).jobId, dir);
+    assert.equal(refined.images.length, 1);
+  });
+
   it("sweeps on its own every sweepEveryMs once started", async (t) => {
-    const { queue, dir } = await simulatedQueue(t, {}, FAST_ENGINE, { sweepEveryMs: 20 });
+    let clock = 1_000_000;
+    const { queue, dir } = await simulatedQueue(t, { retentionHours: 1 }, FAST_ENGINE, {
+      sweepEveryMs: 20,
+      now: () => clock,
+    });
     await queue.start();
     const result = await done(queue, (await queue.submit(request("a"))).jobId, dir);
     await queue.markPosted(result.jobId, "web:1");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(await exists(result.paths[0]!), true, "posted, within the retention time");
+    clock += 2 * HOUR;
     const deadline = Date.now() + 5000;
     while ((await exists(result.paths[0]!)) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -98,7 +134,10 @@ describe("jobs that refine an earlier image", () => {
 
   it("fetch an image that was posted and swept through loadPostedImage, or are refused without it", async (t) => {
     const asked: string[] = [];
-    const { queue } = await simulatedQueue(t, {}, FAST_ENGINE, {
+    let clock = 1_000_000;
+    const now = () => clock;
+    const { queue } = await simulatedQueue(t, { retentionHours: 1 }, FAST_ENGINE, {
+      now,
       loadPostedImage: async (job, index) => {
         asked.push(`${job.postedTo}#${index}`);
         return Uint8Array.of(1, 2, 3);
@@ -106,14 +145,16 @@ describe("jobs that refine an earlier image", () => {
     });
     const first = await done(queue, (await queue.submit(request("a"))).jobId);
     await queue.markPosted(first.jobId, "slack:C1/1700000000.1");
+    clock += 2 * HOUR;
     await queue.sweep();
     const source = { jobId: first.jobId, imageIndex: 0, strength: 0.3, upscale: 1 as const };
     await done(queue, (await queue.submit(request("a", { source }))).jobId);
     assert.deepEqual(asked, ["slack:C1/1700000000.1#0"]);
 
-    const { queue: plain } = await simulatedQueue(t);
+    const { queue: plain } = await simulatedQueue(t, { retentionHours: 1 }, FAST_ENGINE, { now });
     const other = await done(plain, (await plain.submit(request("a"))).jobId);
     await plain.markPosted(other.jobId, "x");
+    clock += 2 * HOUR;
     await plain.sweep();
     await assert.rejects(
       plain.submit(request("a", { source: { ...source, jobId: other.jobId } })),

@@ -183,7 +183,7 @@ describe("requests the pipeline would refuse", () => {
     assert.deepEqual(await queue.history("discord:a"), []);
     assert.deepEqual(log, []);
     assert.deepEqual((await queue.status()).devices, [
-      { device: "cpu", jobId: undefined, threadsStarted: 0 },
+      { device: "cpu", jobId: undefined, ready: true, threadsStarted: 0 },
     ]);
 
     const fits = await queue.submit(request("a", { seed: "18446744073709551612", count: 4 }));

@@ -27,6 +27,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   forbidden: 403,
   timeout: 504,
   device_failure: 503,
+  storage: 507,
   config: 500,
   unauthorized: 401,
   bad_host: 403,
