@@ -2,8 +2,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import type { TestContext } from "node:test";
 import { type Config, loadConfig } from "../../src/config.js";
+import { createLogger, type Logger } from "../../src/logger.js";
 import {
   EmbeddedJobQueue,
   type JobQueue,
@@ -146,4 +148,18 @@ export async function until(condition: () => boolean, timeoutMs = 10_000): Promi
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
+}
+
+/** A logger whose lines the test reads back, parsed (pino's JSON lines). */
+export function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const text of chunk.toString("utf8").split("\n")) {
+        if (text.trim()) lines.push(JSON.parse(text) as Record<string, unknown>);
+      }
+      callback();
+    },
+  });
+  return { logger: createLogger({ logLevel: "debug" }, { destination, pretty: false }), lines };
 }
