@@ -33,8 +33,6 @@ const isStorage = (error: unknown) => {
   return true;
 };
 
-const LONG = "[sim:step-ms=40] slow";
-
 describe("a cancel that holds", () => {
   it("refuses to cancel while the store cannot record it; memory and store keep the job; later it works", async (t) => {
     const { queue, dir } = await simulatedQueue(t);
