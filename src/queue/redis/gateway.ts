@@ -327,10 +327,10 @@ class RedisRunner implements JobRunner<LiveJob> {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.pollTimer);
-    // Local devices first: their running jobs go back to Redis for the next start (or another worker).
-    await Promise.all(this.consumers.map((consumer) => consumer.stop()));
     const deadline = Date.now() + STOP_WAIT_MS;
     const left = () => Math.max(0, deadline - Date.now());
+    // Local devices first: their running jobs go back to Redis for the next start (or another worker).
+    await atMost(Promise.all(this.consumers.map((consumer) => consumer.stop())), left());
     await atMost(Promise.all([...this.releasing, ...this.settling.values()]), left());
     // The events reader blocks in XREAD for seconds: drop its connection rather than wait it out.
     this.eventsConnection.disconnect();
