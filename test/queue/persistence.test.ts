@@ -6,7 +6,17 @@ import { describe, it } from "node:test";
 import { EaselError } from "../../src/errors.js";
 import { EmbeddedJobQueue, type JobQueue, type JobQueueEvents } from "../../src/queue/index.js";
 import { JobStore } from "../../src/queue/store.js";
-import { FAST_ENGINE, nextEvent, request, settled, simulatedQueue, tempDir, testConfig } from "./support.js";
+import {
+  embeddedOnly,
+  FAST_ENGINE,
+  nextEvent,
+  openQueue,
+  request,
+  settled,
+  simulatedQueue,
+  tempDir,
+  testConfig,
+} from "./support.js";
 
 const exists = (path: string) =>
   access(path).then(
@@ -68,16 +78,14 @@ describe("image files", () => {
     const dir = await tempDir(t);
     let clock = 1_000_000;
     const config = testConfig(dir, { retentionHours: 1 });
-    const open = () =>
-      new EmbeddedJobQueue({ config, engineFor: () => FAST_ENGINE, now: () => clock, shutdownGraceMs: 2000 });
-    const first = open();
+    const open = () => openQueue(t, { config, engineFor: () => FAST_ENGINE, now: () => clock });
+    const first = await open();
     const result = await done(first, (await first.submit(request("a"))).jobId, dir);
     await first.markPosted(result.jobId, "discord:c1/m1");
     await first.sweep();
     await first.stop(); // sweeps too
     clock += HOUR / 2;
-    const second = open();
-    t.after(() => second.stop());
+    const second = await open();
     await second.sweep();
     assert.equal(await exists(result.paths[0]!), true);
     const source = { jobId: result.jobId, imageIndex: 0, strength: 0.5, upscale: 1 as const };
@@ -167,7 +175,7 @@ describe("stop and recover", () => {
   it("puts running and waiting jobs back on stop, and runs them in order after the next start", async (t) => {
     const dir = await tempDir(t);
     const config = testConfig(dir);
-    const first = new EmbeddedJobQueue({ config, engineFor: () => FAST_ENGINE });
+    const first = await openQueue(t, { config, engineFor: () => FAST_ENGINE });
     const running = (await first.submit(request("a", { prompt: "[sim:step-ms=20]", steps: 25 }))).jobId;
     const waiting = (await first.submit(request("b"))).jobId;
     await nextEvent(first, "progress", (event) => event.jobId === running);
@@ -188,8 +196,7 @@ describe("stop and recover", () => {
     );
     store.close();
 
-    const second = new EmbeddedJobQueue({ config, engineFor: () => ({ kind: "simulated", stepMs: 1 }) });
-    t.after(() => second.stop());
+    const second = await openQueue(t, { config, engineFor: () => ({ kind: "simulated", stepMs: 1 }) });
     const recovered: string[] = [];
     second.on("recovered", (event) => recovered.push(`${event.job.id}:${event.requeued}`));
     const started: string[] = [];
@@ -201,7 +208,7 @@ describe("stop and recover", () => {
     assert.equal((await second.recover()).requeued.length, 0, "nothing is recovered twice");
   });
 
-  it("stops without waiting for an engine that is still loading, leaving its job queued", async (t) => {
+  it("stops without waiting for an engine that is still loading, leaving its job queued", embeddedOnly("a gateway loads its devices at start"), async (t) => {
     const dir = await tempDir(t);
     const queue = new EmbeddedJobQueue({
       config: testConfig(dir),
@@ -225,7 +232,7 @@ describe("stop and recover", () => {
     const config = testConfig(dir);
     const store = JobStore.open(join(dir, "jobs.sqlite"));
     t.after(() => store.close());
-    const first = new EmbeddedJobQueue({ config, store, engineFor: () => FAST_ENGINE });
+    const first = await openQueue(t, { config, store, engineFor: () => FAST_ENGINE });
     const cancelled: string[] = [];
     first.on("cancelled", (event) => cancelled.push(`${event.jobId}:${event.byUserId}`));
     const running = (await first.submit(request("a", { prompt: "[sim:step-ms=20]", steps: 25 }))).jobId;
@@ -247,8 +254,7 @@ describe("stop and recover", () => {
       ["cancelled", "cancelled", "queued"],
     );
 
-    const second = new EmbeddedJobQueue({ config, store, engineFor: () => FAST_ENGINE });
-    t.after(() => second.stop());
+    const second = await openQueue(t, { config, store, engineFor: () => FAST_ENGINE });
     assert.deepEqual(await second.recover(), { requeued: [kept], failed: [] });
     await done(second, kept);
   });
@@ -275,12 +281,11 @@ describe("stop and recover", () => {
     add("flaky", "d", "discord", 3);
     store.close();
 
-    const queue = new EmbeddedJobQueue({
+    const queue = await openQueue(t, {
       config: testConfig(dir),
       engineFor: () => FAST_ENGINE,
       requeue: (job) => job.id !== "declined" && job.request.requester.platform !== "cli",
     });
-    t.after(() => queue.stop());
     const events: JobQueueEvents["recovered"][] = [];
     queue.on("recovered", (event) => events.push(event));
     const report = await queue.recover();
@@ -312,8 +317,7 @@ describe("stop and recover", () => {
     });
     store.insert({ id: "chat", request: request("d"), tier: 0, createdAt: 1 });
     store.close();
-    const queue = new EmbeddedJobQueue({ config: testConfig(dir), engineFor: () => FAST_ENGINE });
-    t.after(() => queue.stop());
+    const queue = await openQueue(t, { config: testConfig(dir), engineFor: () => FAST_ENGINE });
     assert.deepEqual(await queue.recover(), { requeued: ["chat"], failed: ["cli"] });
     await done(queue, "chat");
   });

@@ -8,6 +8,7 @@ import { type Config, loadConfig } from "../../src/config.js";
 import { createLogger, type Logger } from "../../src/logger.js";
 import {
   EmbeddedJobQueue,
+  type EmbeddedJobQueueOptions,
   type JobQueue,
   type JobQueueEventName,
   type JobQueueEvents,
@@ -15,11 +16,14 @@ import {
   type SimulatedEngineSpec,
 } from "../../src/queue/index.js";
 import type { GenerationRequest, Requester, UserId } from "../../src/requests/request.js";
+import { onCleanup } from "../redis/support.js";
 
-/** A fresh folder, removed when the test ends. */
+export { onCleanup } from "../redis/support.js";
+
+/** A fresh folder, removed when the test ends (after the queues opened later are stopped). */
 export async function tempDir(t: TestContext): Promise<string> {
   const path = await mkdtemp(join(tmpdir(), "easel-queue-"));
-  t.after(() => rm(path, { recursive: true, force: true }));
+  onCleanup(t, () => rm(path, { recursive: true, force: true }));
   return path;
 }
 
@@ -76,29 +80,56 @@ export function request(
 
 export const FAST_ENGINE: SimulatedEngineSpec = { kind: "simulated", stepMs: 2 };
 
+/** A queue under test: the JobQueue interface and the image sweep both backends have. */
+export type TestQueue = JobQueue & Pick<EmbeddedJobQueue, "sweep">;
+
 /**
- * The embedded queue on simulated devices with its store under a fresh folder; stopped when the test
- * ends. Tests use its JobQueue methods, plus sweep() where they test the embedded image files.
+ * The backend the queue behaviour tests run on: the embedded one (`npm test`), or the Redis
+ * gateway with its devices in-process on a redis-server per test (test/e2e/redis-queue.e2e.ts).
+ */
+export interface QueueBackend {
+  name: "embedded" | "redis";
+  /** A queue on `options.config`; a Redis one is started (its line moves only once started). */
+  open(t: TestContext, options: EmbeddedJobQueueOptions): Promise<TestQueue>;
+}
+
+const embeddedBackend: QueueBackend = {
+  name: "embedded",
+  open: async (_t, options) => new EmbeddedJobQueue(options),
+};
+
+let backend = embeddedBackend;
+
+/** Runs the queue tests imported after this call on `next`. */
+export function useBackend(next: QueueBackend): void {
+  backend = next;
+}
+
+/** A reason to skip a test that pins the embedded backend's own workings, on another backend. */
+export const embeddedOnly = (why: string): { skip?: string } =>
+  backend.name === "embedded" ? {} : { skip: `embedded backend only: ${why}` };
+
+/** A queue of the backend under test, stopped when the test ends. */
+export async function openQueue(t: TestContext, options: EmbeddedJobQueueOptions): Promise<TestQueue> {
+  const queue = await backend.open(t, { cancelGraceMs: 2000, shutdownGraceMs: 2000, ...options });
+  onCleanup(t, () => queue.stop());
+  return queue;
+}
+
+/**
+ * The backend's queue on simulated devices with its store under a fresh folder; stopped when the
+ * test ends. Tests use its JobQueue methods, plus sweep() where they test the image files.
  */
 export async function simulatedQueue(
   t: TestContext,
   overrides: TestSettings = {},
   engine: SimulatedEngineSpec = FAST_ENGINE,
   options: JobQueueOptions = {},
-): Promise<{ queue: EmbeddedJobQueue; config: Config; dir: string }> {
+): Promise<{ queue: TestQueue; config: Config; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), "easel-queue-"));
+  onCleanup(t, () => rm(dir, { recursive: true, force: true }));
   const config = testConfig(dir, overrides);
-  const queue = new EmbeddedJobQueue({
-    config,
-    engineFor: () => engine,
-    cancelGraceMs: 2000,
-    shutdownGraceMs: 2000,
-    ...options,
-  });
-  t.after(async () => {
-    await queue.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const queue = await openQueue(t, { config, engineFor: () => engine, ...options });
   return { queue, config, dir };
 }
 
