@@ -34,6 +34,8 @@ useBackend({
       consumerTimings: FAST_TIMINGS,
       pollMs: 100,
       workerStaleMs: 2_000,
+      // Released only to an idle worker: places in line then read as on the embedded backend.
+      releaseMargin: 0,
     });
     await queue.start();
     return queue;

@@ -7,6 +7,7 @@ import { EaselError } from "../../src/errors.js";
 import { EmbeddedJobQueue, type JobQueue, type JobQueueEvents } from "../../src/queue/index.js";
 import { JobStore } from "../../src/queue/store.js";
 import {
+  backendName,
   embeddedOnly,
   FAST_ENGINE,
   nextEvent,
@@ -190,7 +191,8 @@ describe("stop and recover", () => {
     assert.deepEqual(
       store.unfinished().map((job) => [job.id, job.status, job.attempts]),
       [
-        [running, "queued", 1],
+        // A gateway's released job runs on in Redis: its next start follows it again.
+        [running, backendName() === "embedded" ? "queued" : "running", 1],
         [waiting, "queued", 0],
       ],
     );
@@ -208,24 +210,28 @@ describe("stop and recover", () => {
     assert.equal((await second.recover()).requeued.length, 0, "nothing is recovered twice");
   });
 
-  it("stops without waiting for an engine that is still loading, leaving its job queued", embeddedOnly("a gateway loads its devices at start"), async (t) => {
-    const dir = await tempDir(t);
-    const queue = new EmbeddedJobQueue({
-      config: testConfig(dir),
-      engineFor: () => ({ kind: "simulated", stepMs: 1, loadMs: 5000 }),
-      shutdownGraceMs: 100,
-    });
-    const started = nextEvent(queue, "started");
-    const jobId = (await queue.submit(request("a"))).jobId;
-    await started;
-    const since = performance.now();
-    await queue.stop();
-    const stopMs = performance.now() - since;
-    assert.ok(stopMs < 2000, `stop() took ${Math.round(stopMs)} ms; the load takes 5000`);
-    const store = JobStore.open(join(dir, "jobs.sqlite"));
-    t.after(() => store.close());
-    assert.deepEqual([store.get(jobId)!.status, store.get(jobId)!.attempts], ["queued", 1]);
-  });
+  it(
+    "stops without waiting for an engine that is still loading, leaving its job queued",
+    embeddedOnly("a gateway loads its devices at start"),
+    async (t) => {
+      const dir = await tempDir(t);
+      const queue = new EmbeddedJobQueue({
+        config: testConfig(dir),
+        engineFor: () => ({ kind: "simulated", stepMs: 1, loadMs: 5000 }),
+        shutdownGraceMs: 100,
+      });
+      const started = nextEvent(queue, "started");
+      const jobId = (await queue.submit(request("a"))).jobId;
+      await started;
+      const since = performance.now();
+      await queue.stop();
+      const stopMs = performance.now() - since;
+      assert.ok(stopMs < 2000, `stop() took ${Math.round(stopMs)} ms; the load takes 5000`);
+      const store = JobStore.open(join(dir, "jobs.sqlite"));
+      t.after(() => store.close());
+      assert.deepEqual([store.get(jobId)!.status, store.get(jobId)!.attempts], ["queued", 1]);
+    },
+  );
 
   it("lets jobs be cancelled while it stops and once it has stopped, so no start runs them", async (t) => {
     const dir = await tempDir(t);

@@ -1,4 +1,5 @@
 /** Shared pieces of the queue tests: configs, requests, a queue on simulated devices, event waits. */
+import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -105,9 +106,21 @@ export function useBackend(next: QueueBackend): void {
   backend = next;
 }
 
+export const backendName = (): QueueBackend["name"] => backend.name;
+
 /** A reason to skip a test that pins the embedded backend's own workings, on another backend. */
 export const embeddedOnly = (why: string): { skip?: string } =>
   backend.name === "embedded" ? {} : { skip: `embedded backend only: ${why}` };
+
+/**
+ * The embedded backend's worker threads started on the first device so far: how a test sees that
+ * a worker was (or was not) replaced. Checked on the embedded backend only: a gateway's devices
+ * are worker processes it does not count.
+ */
+export async function assertThreadsStarted(queue: JobQueue, count: number, message?: string): Promise<void> {
+  if (backend.name !== "embedded") return;
+  assert.equal((await queue.status()).devices[0]!.threadsStarted, count, message);
+}
 
 /** A queue of the backend under test, stopped when the test ends. */
 export async function openQueue(t: TestContext, options: EmbeddedJobQueueOptions): Promise<TestQueue> {

@@ -217,8 +217,9 @@ class RedisRunner implements JobRunner<LiveJob> {
     return position;
   }
 
+  /** Nothing waits in a stopped gateway: its waiting jobs are the next start's (queued in the store). */
   isWaiting(jobId: string): boolean {
-    return this.line.isWaiting(jobId);
+    return !this.stopped && this.line.isWaiting(jobId);
   }
 
   remove(jobId: string): LiveJob | undefined {
@@ -246,7 +247,7 @@ class RedisRunner implements JobRunner<LiveJob> {
   }
 
   position(jobId: string): number | undefined {
-    return this.line.positions(this.idleWorkers()).get(jobId);
+    return this.stopped ? undefined : this.line.positions(this.idleWorkers()).get(jobId);
   }
 
   /** A job Redis still holds (waiting, on a worker, or finished meanwhile) is followed again. */
@@ -332,6 +333,11 @@ class RedisRunner implements JobRunner<LiveJob> {
     // Local devices first: their running jobs go back to Redis for the next start (or another worker).
     await atMost(Promise.all(this.consumers.map((consumer) => consumer.stop())), left());
     await atMost(Promise.all([...this.releasing, ...this.settling.values()]), left());
+    // A cancel answered "stopping" promised a `cancelled`: its worker has the flag, the store the request.
+    for (const live of this.line.releasedJobs()) {
+      if (live.cancelRequest && this.line.finish(live.id))
+        this.book.cancelled(live, live.cancelRequest.byUserId);
+    }
     // The events reader blocks in XREAD for seconds: drop its connection rather than wait it out.
     this.eventsConnection.disconnect();
     await atMost(this.queueEvents.close(), left());
