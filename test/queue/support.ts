@@ -195,7 +195,10 @@ export async function until(condition: () => boolean, timeoutMs = 10_000): Promi
 }
 
 /** A logger whose lines the test reads back, parsed (pino's JSON lines). */
-export function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+export function capturingLogger(level: "debug" | "info" = "debug"): {
+  logger: Logger;
+  lines: Array<Record<string, unknown>>;
+} {
   const lines: Array<Record<string, unknown>> = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -205,5 +208,5 @@ export function capturingLogger(): { logger: Logger; lines: Array<Record<string,
       callback();
     },
   });
-  return { logger: createLogger({ logLevel: "debug" }, { destination, pretty: false }), lines };
+  return { logger: createLogger({ logLevel: level }, { destination, pretty: false }), lines };
 }
