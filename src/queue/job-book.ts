@@ -38,7 +38,7 @@ import { StoreLedger } from "./ledger.js";
 import { queueMessages } from "./messages.js";
 import { tierOf } from "./ordering.js";
 import { validateRequest } from "./params.js";
-import { detailOf, StorageError } from "./storage-error.js";
+import { detailOf, StorageError } from "./failures.js";
 import { type FinishedImage, JobStore, type StoredJob } from "./store.js";
 import { isSubmitterAlive, ownSubmitter, type ProcessKind, type Submitter } from "./submitter.js";
 

@@ -14,7 +14,7 @@ import {
 import type { GeneratedImage, GenerateParams, GenerateTimings, Progress } from "../pipeline/types.js";
 import type { EngineSpec } from "./engine.js";
 import { queueMessages } from "./messages.js";
-import { detailOf } from "./storage-error.js";
+import { detailOf } from "./failures.js";
 
 export interface DeviceWorkerData {
   engine: EngineSpec;

@@ -1,5 +1,6 @@
 /**
- * A write to the data dir that failed (a full disk, a read-only mount, a store that cannot take a
+ * How the queue describes failures: the operator's detail of an error (its causes), and the
+ * storage error. A write to the data dir that failed (a full disk, a read-only mount, a store that cannot take a
  * write): its own error code, so that it is not taken for a device failure. `message` names the
  * path for the operator's logs; users get `userMessage`, which names none.
  */
