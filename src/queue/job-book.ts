@@ -18,6 +18,7 @@ import type { GenerationRequest, UserId } from "../requests/request.js";
 import { DataDirLock } from "./data-dir-lock.js";
 import type { EngineSpec } from "./engine.js";
 import { QueueEventEmitter } from "./events.js";
+import { detailOf, StorageError } from "./failures.js";
 import { imageFilePath, writeFileAtomically } from "./image-files.js";
 import { JobFiles } from "./job-files.js";
 import {
@@ -38,7 +39,6 @@ import { StoreLedger } from "./ledger.js";
 import { queueMessages } from "./messages.js";
 import { tierOf } from "./ordering.js";
 import { validateRequest } from "./params.js";
-import { detailOf, StorageError } from "./failures.js";
 import { type FinishedImage, JobStore, type StoredJob } from "./store.js";
 import { isSubmitterAlive, ownSubmitter, type ProcessKind, type Submitter } from "./submitter.js";
 

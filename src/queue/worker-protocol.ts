@@ -13,8 +13,8 @@ import {
 } from "../errors.js";
 import type { GeneratedImage, GenerateParams, GenerateTimings, Progress } from "../pipeline/types.js";
 import type { EngineSpec } from "./engine.js";
-import { queueMessages } from "./messages.js";
 import { detailOf } from "./failures.js";
+import { queueMessages } from "./messages.js";
 
 export interface DeviceWorkerData {
   engine: EngineSpec;

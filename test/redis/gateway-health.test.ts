@@ -3,7 +3,9 @@
  * that Redis was lost and once that it is back, and stop() ends within its bound.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { JobStore } from "../../src/queue/store.js";
 import { capturingLogger } from "../queue/support.js";
 import { gateway, redisConfig, redisServer, request, tempDir, until } from "./support.js";
 
@@ -50,16 +52,24 @@ describe("the gateway without Redis", () => {
     await until(async () => (await queue.status()).problems.length === 0, "healthy again");
   });
 
-  it("stops within its bound while Redis is gone", async (t) => {
+  it("answers a cancel and stops within their bounds while Redis is gone, and the cancel holds", async (t) => {
     const server = await redisServer(t);
-    const config = redisConfig(await tempDir(t), server.url);
+    const dir = await tempDir(t);
+    const config = redisConfig(dir, server.url);
     const queue = await gateway(t, config, { devices: ["cpu"] });
     await queue.start();
-    const waiting = await queue.submit(request("ann", { prompt: "[sim:step-ms=50] slow", steps: 100 }));
-    await until(async () => (await queue.job(waiting.jobId))?.status === "running", "the job to start");
+    const { jobId } = await queue.submit(request("ann", { prompt: "[sim:step-ms=50] slow", steps: 100 }));
+    await until(async () => (await queue.job(jobId))?.status === "running", "the job to start");
     await server.kill();
+    const cancel = await timed(queue.cancel(jobId, "discord:ann"));
+    assert.equal(cancel.value, "stopping");
+    assert.ok(cancel.ms < 3_000, `cancel() took ${Math.round(cancel.ms)} ms`);
+    assert.equal((await queue.job(jobId))?.cancelledBy, "discord:ann", "recorded before it was answered");
     const stopped = await timed(queue.stop());
     assert.ok(stopped.ms < 7_000, `stop() took ${Math.round(stopped.ms)} ms`);
+    const store = JobStore.open(join(dir, "jobs.sqlite"));
+    t.after(() => store.close());
+    assert.equal(store.get(jobId)?.status, "cancelled", "no later start runs it");
     await server.launch(); // for the clean-up
   });
 });

@@ -40,6 +40,8 @@ import {
 import { readWorkers, readyWorkers, type WorkerStatus } from "./registry.js";
 import { ReleaseLine } from "./release-line.js";
 
+/** How long a cancel waits for Redis before it answers "stopping" (the store holds the cancel). */
+const CANCEL_WAIT_MS = 2_000;
 /** How long a stop waits for Redis, in all, before it lets go anyway. */
 const STOP_WAIT_MS = 5_000;
 
@@ -232,11 +234,18 @@ class RedisRunner implements JobRunner<LiveJob> {
     return this.line.releasedJob(jobId);
   }
 
-  /** Flags the cancel in Redis (a worker taking the job sees it; one running it hears it). */
+  /**
+   * Flags the cancel in Redis (a worker taking the job sees it; one running it hears it). The
+   * store holds the cancel already: with Redis away, the flag goes out when it is back, and the
+   * answer is "stopping" after at most CANCEL_WAIT_MS.
+   */
   async stopRun(released: LiveJob, byUserId: UserId): Promise<"cancelled" | "stopping"> {
-    await this.redis.set(redisKeys.cancel(released.id), byUserId, "PX", 24 * 3_600_000);
-    await this.redis.publish(CANCEL_CHANNEL, released.id);
-    const removed = await this.queue.remove(released.id).catch(() => 0);
+    const flagged = (async () => {
+      await this.redis.set(redisKeys.cancel(released.id), byUserId, "PX", 24 * 3_600_000);
+      await this.redis.publish(CANCEL_CHANNEL, released.id);
+      return this.queue.remove(released.id).catch(() => 0);
+    })();
+    const removed = await withinOr(flagged, CANCEL_WAIT_MS, () => 0);
     if (removed === 1 && this.line.finish(released.id)) {
       await this.cleanUp(released.id);
       this.book.cancelled(released, byUserId);
