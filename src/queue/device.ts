@@ -9,6 +9,7 @@ import { CancelledError, DeviceFailureError, EaselError } from "../errors.js";
 import type { GeneratedImage, GenerateParams, GenerateTimings, Progress } from "../pipeline/types.js";
 import { siblingModule, startWorker } from "../workers.js";
 import type { EngineSpec } from "./engine.js";
+import { detailOf } from "./failures.js";
 import { queueMessages } from "./messages.js";
 import {
   type DeviceWorkerData,
@@ -104,7 +105,7 @@ export class DeviceWorker {
   readonly device: string;
   /** Worker threads started so far; a replacement after a crash, timeout or engine error adds one. */
   threadsStarted = 0;
-  /** Why the latest engine load failed; undefined once one succeeds. */
+  /** Why the latest engine load failed (for the operator); undefined once one succeeds. */
   loadError: string | undefined;
   private thread: Thread | undefined;
   /** Threads being let go; a new one starts only after they are gone (their memory is freed). */
@@ -246,7 +247,7 @@ export class DeviceWorker {
         break;
       case "load-failed": {
         const error = deserializeError(message.error);
-        this.loadError = error instanceof Error ? error.message : String(error);
+        this.loadError = detailOf(error);
         thread.ready.reject(error);
         this.retire(thread);
         break;

@@ -131,7 +131,8 @@ class LocalRunner implements JobRunner<BookedJob> {
         .filter((device) => device.loadError !== undefined)
         .map((device) => ({
           component: "devices" as const,
-          message: `${device.device} cannot load its model: ${device.loadError}`,
+          // The reason may name model files: it is in the logs, not in what /healthz shows.
+          message: `${device.device} cannot load its model; the logs say why.`,
         })),
     };
   }
