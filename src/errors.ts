@@ -14,6 +14,8 @@ export type ErrorCode =
   | "forbidden"
   | "timeout"
   | "device_failure"
+  /** Writing the data dir failed (images, the job store): a full disk, a read-only mount. */
+  | "storage"
   | "config"
   /** Something failed on our side that no other code names (logged with its cause). */
   | "internal";

@@ -9,6 +9,7 @@ import { CancelledError, DeviceFailureError, EaselError } from "../errors.js";
 import type { GeneratedImage, GenerateParams, GenerateTimings, Progress } from "../pipeline/types.js";
 import { siblingModule, startWorker } from "../workers.js";
 import type { EngineSpec } from "./engine.js";
+import { detailOf } from "./failures.js";
 import { queueMessages } from "./messages.js";
 import {
   type DeviceWorkerData,
@@ -104,6 +105,8 @@ export class DeviceWorker {
   readonly device: string;
   /** Worker threads started so far; a replacement after a crash, timeout or engine error adds one. */
   threadsStarted = 0;
+  /** Why the latest engine load failed (for the operator); undefined once one succeeds. */
+  loadError: string | undefined;
   private thread: Thread | undefined;
   /** Threads being let go; a new one starts only after they are gone (their memory is freed). */
   private retiring: Promise<unknown> = Promise.resolve();
@@ -115,6 +118,11 @@ export class DeviceWorker {
     this.device = options.device;
     this.cancelGraceMs = options.cancelGraceMs ?? 15_000;
     this.shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
+  }
+
+  /** Whether the device can take jobs: not stopped, and its engine did not fail to load last time. */
+  get ready(): boolean {
+    return !this.stopped && this.loadError === undefined;
   }
 
   /** Starts the thread and loads the engine now rather than on the first job; rejects if loading fails. */
@@ -234,12 +242,16 @@ export class DeviceWorker {
   private onMessage(thread: Thread, message: FromWorker): void {
     switch (message.type) {
       case "ready":
+        this.loadError = undefined;
         thread.ready.resolve();
         break;
-      case "load-failed":
-        thread.ready.reject(deserializeError(message.error));
+      case "load-failed": {
+        const error = deserializeError(message.error);
+        this.loadError = detailOf(error);
+        thread.ready.reject(error);
         this.retire(thread);
         break;
+      }
       case "progress":
         if (thread.run?.jobId === message.jobId) thread.run.onProgress?.(message.progress);
         break;

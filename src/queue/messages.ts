@@ -31,6 +31,8 @@ export const queueMessages = {
     "The bot restarted before this one could finish, and it couldn't be resumed. Please try again.",
   commandLineEnded: (): string =>
     "The easel imagine run that started this one ended before it finished (killed or crashed). Please run it again.",
+  storageFailed: (): string =>
+    "The bot couldn't save this (its storage is full or not writable). Its owner can see why in the logs; please try again later.",
   interruptedTooOften: (): string =>
     "This one was interrupted by a restart several times, so the bot gave up on it. Please try again with other settings.",
 };

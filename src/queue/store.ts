@@ -294,7 +294,11 @@ const optional = <T>(value: T | null): T | undefined => (value === null ? undefi
 export class JobStore {
   private readonly statements;
 
+  /** The store's file (":memory:" for an in-memory store): what an operator's message names. */
+  readonly path: string;
+
   private constructor(private readonly db: Database.Database) {
+    this.path = db.name;
     this.statements = {
       insert: db.prepare(
         `INSERT INTO jobs (id, user_id, platform, request, tier, status, created_at,
@@ -334,9 +338,13 @@ export class JobStore {
          WHERE id = @id AND status IN ('queued', 'running')`,
       ),
       posted: db.prepare("UPDATE jobs SET posted_to = @where, posted_at = @at WHERE id = @id"),
+      // Posted or not: buttons (upscale, refine) read the file until the retention time.
       sweepable: db.prepare<[number], { job_id: string; idx: number; path: string }>(
         `SELECT images.job_id, images.idx, images.path FROM images JOIN jobs ON jobs.id = images.job_id
-         WHERE images.deleted_at IS NULL AND (jobs.posted_at IS NOT NULL OR jobs.finished_at < ?)`,
+         WHERE images.deleted_at IS NULL AND jobs.finished_at < ?`,
+      ),
+      cancelRequest: db.prepare(
+        "UPDATE jobs SET cancelled_by = @by WHERE id = @id AND status = 'running' AND cancelled_by IS NULL",
       ),
       imageDeleted: db.prepare("UPDATE images SET deleted_at = @at WHERE job_id = @jobId AND idx = @index"),
       liveImagePath: db.prepare<[string, string], { found: number }>(
@@ -367,6 +375,14 @@ export class JobStore {
       db.pragma("synchronous = NORMAL");
       db.pragma("foreign_keys = ON");
       db.pragma("busy_timeout = 5000");
+      // A damaged file opens fine and fails the first request that reads the damage: check it now.
+      const check = db.pragma("quick_check", { simple: true });
+      if (check !== "ok") {
+        throw new JobStoreOpenError(
+          `the job store ${file} is damaged (quick_check: ${String(check)}); move it aside (and its -wal and -shm files) to start an empty store, or restore a backup`,
+          new Error(String(check)),
+        );
+      }
       migrate(db);
       return new JobStore(db);
     } catch (error) {
@@ -436,6 +452,14 @@ export class JobStore {
     return this.statements.running.run({ id, device, at }).changes === 1;
   }
 
+  /**
+   * Records a cancel of a running job before its run has ended: `cancelledBy` on a job still
+   * running means it ends cancelled, also when the process ends first (recover() sees it).
+   */
+  requestCancel(id: string, byUserId: UserId): void {
+    this.statements.cancelRequest.run({ id, by: byUserId });
+  }
+
   /** Back to the queue: a job interrupted by a stop or a restart. */
   markQueued(id: string): void {
     this.statements.requeue.run(id);
@@ -467,12 +491,12 @@ export class JobStore {
     this.statements.cancelled.run({ id, at, by: byUserId ?? null });
   }
 
-  /** Records where a job's images were posted; their files become eligible for the sweep. */
+  /** Records where a job's images were posted (where they can be fetched back from after the sweep). */
   markPosted(id: string, where: string, at: number): boolean {
     return this.statements.posted.run({ id, where, at }).changes === 1;
   }
 
-  /** Image files that were posted, or that finished before `expiredBefore`, and are still on disk. */
+  /** Image files of jobs that finished before `expiredBefore` and are still on disk. */
   sweepCandidates(expiredBefore: number): SweepCandidate[] {
     return this.statements.sweepable
       .all(expiredBefore)

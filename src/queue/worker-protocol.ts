@@ -13,6 +13,7 @@ import {
 } from "../errors.js";
 import type { GeneratedImage, GenerateParams, GenerateTimings, Progress } from "../pipeline/types.js";
 import type { EngineSpec } from "./engine.js";
+import { detailOf } from "./failures.js";
 import { queueMessages } from "./messages.js";
 
 export interface DeviceWorkerData {
@@ -38,6 +39,8 @@ export interface SerializedError {
   field?: string;
   /** A ModelFolderError's folder or file, so the operator's message still names it. */
   path?: string;
+  /** An EaselError's causes (the operator's story), which a second crossing (Redis) must keep. */
+  detail?: string;
 }
 
 export type FromWorker =
@@ -59,6 +62,7 @@ export function serializeError(error: unknown): SerializedError {
       userMessage: error.userMessage,
       ...(error instanceof InvalidInputError && error.field !== undefined ? { field: error.field } : {}),
       ...(error instanceof ModelFolderError ? { path: error.path } : {}),
+      ...(error.cause !== undefined ? { detail: detailOf(error.cause) } : {}),
     };
   }
   if (error instanceof Error)
@@ -89,7 +93,10 @@ function withOperatorMessage<T extends EaselError>(error: T, message: string): T
  * become DeviceFailureErrors.
  */
 export function deserializeError(error: SerializedError): EaselError {
-  const cause = Object.assign(new Error(error.message), error.stack ? { stack: error.stack } : {});
+  const cause = Object.assign(
+    new Error(error.detail ?? error.message),
+    error.stack ? { stack: error.stack } : {},
+  );
   if (error.code === undefined || error.userMessage === undefined) {
     const message = OUT_OF_MEMORY.test(error.message)
       ? queueMessages.outOfMemory()

@@ -101,19 +101,25 @@ export interface RecoveryReport {
   failed: string[];
 }
 
+/** Something that keeps the queue from working: what /healthz reports as down. */
+export interface HealthProblem {
+  component: "redis" | "devices" | "store";
+  message: string;
+}
+
 export interface QueueStatus {
   waiting: number;
   running: number;
   devices: Array<{
     device: string;
     jobId: string | undefined;
-    /** The device's worker has loaded its engine and takes jobs. */
-    ready?: boolean;
+    /** The device can take jobs (its model loaded, or not failed to load; a Redis worker's status is "ready"). */
+    ready: boolean;
     /** Worker threads (engine loads) started on this device so far: above 1 means it was recycled. */
     threadsStarted?: number;
   }>;
-  /** What is down (for /healthz; messages free of secrets); empty when all is well. */
-  problems?: Array<{ component: "redis" | "devices" | "store"; message: string }>;
+  /** Empty when healthy: Redis unreachable, no device ready, a store that cannot be written. */
+  problems: HealthProblem[];
 }
 
 /** Finished images by id (`ImageRef.id`), and the pictures users upload to refine. */
@@ -160,8 +166,9 @@ export interface JobQueue {
   wait(jobId: string, signal?: AbortSignal): Promise<JobRecord>;
   /** Subscribes to events; returns the unsubscribe function. */
   on<E extends JobQueueEventName>(name: E, listener: JobQueueListener<E>): () => void;
-  /** Records where a job's images were posted; a later sweep may delete their bytes. */
+  /** Records where a job's images were posted (they stay on disk until the retention time all the same). */
   markPosted(jobId: string, where: string): Promise<void>;
+  /** Resolves within about 2 s, whatever the backend's servers do; `problems` says what is down. */
   status(): Promise<QueueStatus>;
   /** Stops taking jobs; running ones are interrupted and run again after the next start. */
   stop(): Promise<void>;

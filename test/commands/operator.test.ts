@@ -286,12 +286,12 @@ describe("buttons after the retention sweep", () => {
     assert.equal((await chat.press(button(done, /Re-roll/), alice, guildChannel)).kind, "job");
   });
 
-  it("keeps variations working on a posted result whose file was swept early, within the retention", async (t) => {
+  it("keeps variations working on a posted result within the retention: the sweep keeps its file", async (t) => {
     const { chat, queue } = await harness(t, {}, 24);
     const done = await finalView(chat, await chat.imagine({ text: "a fox --steps 1" }, alice, guildChannel));
     await chat.posted(done.jobId, "discord:c1/m1");
     await queue.sweep();
-    assert.ok((await queue.job(done.jobId))?.images[0]?.deleted);
+    assert.equal((await queue.job(done.jobId))?.images[0]?.deleted, false);
     assert.equal((await chat.press(button(done, /Vary \(subtle\)/), alice, guildChannel)).kind, "job");
   });
 });

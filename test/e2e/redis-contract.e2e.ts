@@ -25,8 +25,9 @@ describeJobQueueContract("redis", async (t, settings) => {
   const { stepMs = 2, ...limits } = settings;
   const config = { ...testConfig(dir, limits), redisUrl: server.url, devicesExplicit: true };
   return {
-    open: () => {
+    open: (options = {}) => {
       const queue = createJobQueue(config, {
+        ...options,
         engineFor: () => ({ kind: "simulated", stepMs }),
         cancelGraceMs: 2000,
         shutdownGraceMs: 2000,

@@ -12,8 +12,9 @@ describeJobQueueContract("embedded", async (t, settings) => {
   const { stepMs = 2, ...limits } = settings;
   const config = testConfig(dir, limits);
   return {
-    open: () =>
+    open: (options = {}) =>
       createJobQueue(config, {
+        ...options,
         engineFor: () => ({ kind: "simulated", stepMs }),
         cancelGraceMs: 2000,
         shutdownGraceMs: 2000,

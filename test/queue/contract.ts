@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import { EaselError, type ErrorCode } from "../../src/errors.js";
-import type { JobQueue, JobQueueEventName } from "../../src/queue/index.js";
+import type { JobQueue, JobQueueEventName, JobQueueOptions } from "../../src/queue/index.js";
 import type { GenerationRequest, UserId } from "../../src/requests/request.js";
-import { request } from "./support.js";
+import { capturingLogger, request } from "./support.js";
 
 export interface ContractSettings {
   devices?: string[];
@@ -18,9 +18,12 @@ export interface ContractSettings {
   stepMs?: number;
 }
 
+/** What a test may give one queue of a harness besides the harness's settings. */
+export type OpenOptions = Pick<JobQueueOptions, "logger" | "processKind">;
+
 export interface ContractHarness {
   /** A queue on the harness's data; calling it again after stop() is a restart. Not yet started. */
-  open(): JobQueue;
+  open(options?: OpenOptions): JobQueue;
 }
 
 /** Makes a harness on fresh data, cleaned up when the test ends (queues it opened stopped). */
@@ -56,8 +59,8 @@ function firstEvent(queue: JobQueue, name: JobQueueEventName, jobId?: string): P
   );
 }
 
-async function started(t: TestContext, harness: ContractHarness): Promise<JobQueue> {
-  const queue = harness.open();
+async function started(t: TestContext, harness: ContractHarness, options?: OpenOptions): Promise<JobQueue> {
+  const queue = harness.open(options);
   t.after(() => queue.stop());
   await bounded(queue.start(), "start");
   return queue;
@@ -256,6 +259,55 @@ export function describeJobQueueContract(name: string, makeHarness: MakeHarness)
       await assert.rejects(waiting, /gave up/);
       assert.notEqual((await queue.job(jobId))!.status, "cancelled");
       await queue.cancel(jobId, "discord:a");
+    });
+
+    it("logs each job's life in the same lines: submitted, started, done in N ms, failed with code and detail, cancelled", async (t) => {
+      // Info and up: what an operator's default log shows (a worker's own debug lines aside).
+      const { logger, lines } = capturingLogger("info");
+      const queue = await started(t, await makeHarness(t, {}), { logger });
+      const ok = await queue.submit(request("a"));
+      await bounded(queue.wait(ok.jobId), "wait");
+      const bad = await queue.submit(request("b", { prompt: "[sim:fail] boom" }));
+      await bounded(queue.wait(bad.jobId), "wait");
+      const running = await queue.submit(slow("c"));
+      const waiting = await queue.submit(request("d"));
+      await firstEvent(queue, "progress", running.jobId);
+      await queue.cancel(waiting.jobId, "discord:d");
+      await queue.cancel(running.jobId, "discord:c");
+      await bounded(queue.wait(running.jobId), "wait");
+      const of = (jobId: string) =>
+        lines
+          .filter((line) => line.jobId === jobId)
+          .map((line) => String(line.msg).replace(/\d+ ms$/, "N ms"));
+      assert.deepEqual(of(ok.jobId), ["job submitted", "job started", "job done in N ms"]);
+      assert.deepEqual(of(bad.jobId), ["job submitted", "job started", "job failed: device_failure"]);
+      const failed = lines.find(
+        (line) => line.jobId === bad.jobId && line.msg === "job failed: device_failure",
+      )!;
+      assert.match(String(failed.detail), /boom|simulated/i, "the failure's detail, for the operator");
+      assert.deepEqual(of(waiting.jobId), ["job submitted", "job cancelled"]);
+      assert.deepEqual(of(running.jobId), ["job submitted", "job started", "job cancelled"]);
+      const done = lines.find((line) => line.jobId === ok.jobId && String(line.msg).startsWith("job done"))!;
+      assert.equal(typeof done.durationMs, "number");
+      const start = lines.find((line) => line.jobId === ok.jobId && line.msg === "job started")!;
+      assert.equal(typeof start.device, "string");
+    });
+
+    it("leaves the service's interrupted jobs to the service when a command-line queue recovers", async (t) => {
+      const harness = await makeHarness(t, {});
+      const service = await started(t, harness);
+      const job = await service.submit(slow("a", { steps: 20, prompt: "[sim:step-ms=20] slow" }));
+      await firstEvent(service, "progress", job.jobId);
+      await service.stop();
+
+      const cli = await started(t, harness, { processKind: "cli" });
+      assert.deepEqual(await cli.recover(), { requeued: [], failed: [] }, "not the CLI's to adopt");
+      assert.ok(["queued", "running"].includes((await cli.job(job.jobId))!.status));
+      await cli.stop();
+
+      const next = await started(t, harness);
+      assert.deepEqual(await next.recover(), { requeued: [job.jobId], failed: [] });
+      assert.equal((await bounded(next.wait(job.jobId), "wait")).status, "done");
     });
   });
 }

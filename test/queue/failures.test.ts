@@ -3,7 +3,15 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { JobQueueEvents, JobRecord } from "../../src/queue/index.js";
 import { JobStore } from "../../src/queue/store.js";
-import { FAST_ENGINE, nextEvent, request, settled, simulatedQueue } from "./support.js";
+import {
+  assertThreadsStarted,
+  embeddedOnly,
+  FAST_ENGINE,
+  nextEvent,
+  request,
+  settled,
+  simulatedQueue,
+} from "./support.js";
 
 /** The job's failure: its event, or what its record says when it had already ended. */
 async function failure(
@@ -35,11 +43,7 @@ describe("a failed run fails its job, and the device runs the next one", () => {
       assert.equal((await settled(queue, next)).kind, "done");
       assert.deepEqual((await queue.job(bad))!.error, { code: "device_failure", message: failed.message });
       assert.equal((await queue.job(next))!.status, "done");
-      assert.equal(
-        (await queue.status()).devices[0]!.threadsStarted,
-        2,
-        "a fresh worker (and engine) ran the next job",
-      );
+      await assertThreadsStarted(queue, 2, "a fresh worker (and engine) ran the next job");
     });
   }
 
@@ -51,7 +55,7 @@ describe("a failed run fails its job, and the device runs the next one", () => {
     assert.equal(failed.code, "device_failure");
     assert.match(failed.message, /overflowed/);
     assert.equal((await settled(queue, next)).kind, "done");
-    assert.equal((await queue.status()).devices[0]!.threadsStarted, 1, "no new worker, no engine reload");
+    await assertThreadsStarted(queue, 1, "no new worker, no engine reload");
   });
 
   it("fails a job that runs past the timeout, terminating its worker", async (t) => {
@@ -63,7 +67,7 @@ describe("a failed run fails its job, and the device runs the next one", () => {
     assert.match(failed.message, /took longer than 1 second/);
     assert.equal((await settled(queue, next)).kind, "done");
     assert.equal((await queue.job(hung))!.status, "failed");
-    assert.equal((await queue.status()).devices[0]!.threadsStarted, 2);
+    await assertThreadsStarted(queue, 2);
   });
 
   it("cancels a job whose engine does not notice in time by terminating its worker", async (t) => {
@@ -76,24 +80,39 @@ describe("a failed run fails its job, and the device runs the next one", () => {
     assert.equal(await queue.cancel(hung, "discord:a"), "stopping");
     assert.equal((await settled(queue, hung)).kind, "cancelled");
     assert.equal((await settled(queue, next)).kind, "done");
-    assert.equal((await queue.status()).devices[0]!.threadsStarted, 2);
+    await assertThreadsStarted(queue, 2);
   });
 
-  it("fails jobs on a device whose engine cannot load, says why in the details, and tries again for each job", async (t) => {
-    const { queue } = await simulatedQueue(
-      t,
-      {},
-      { kind: "simulated", stepMs: 1, loadError: "model.onnx is missing" },
-    );
-    await assert.rejects(queue.start(), /ran into an error/);
-    const first = (await queue.submit(request("a"))).jobId;
-    const second = (await queue.submit(request("b"))).jobId;
-    const failed = await failure(queue, first);
-    assert.match(failed.message, /ran into an error/);
-    assert.match(failed.detail ?? "", /model.onnx is missing/, "the cause, for the operator's logs");
-    assert.match((await failure(queue, second)).message, /ran into an error/);
-    assert.equal((await queue.status()).devices[0]!.threadsStarted, 3, "start-up, then one load per job");
-  });
+  it(
+    "fails jobs on a device whose engine cannot load, says why in the details, and tries again for each job",
+    embeddedOnly("a gateway with a device that cannot load does not start"),
+    async (t) => {
+      const { queue } = await simulatedQueue(
+        t,
+        {},
+        { kind: "simulated", stepMs: 1, loadError: "model.onnx is missing" },
+      );
+      await assert.rejects(queue.start(), /ran into an error/);
+      const status = await queue.status();
+      assert.deepEqual(
+        status.devices.map((device) => device.ready),
+        [false],
+      );
+      assert.ok(
+        status.problems.some(
+          (problem) => problem.component === "devices" && /^cpu cannot load its model/.test(problem.message),
+        ),
+        JSON.stringify(status.problems),
+      );
+      const first = (await queue.submit(request("a"))).jobId;
+      const second = (await queue.submit(request("b"))).jobId;
+      const failed = await failure(queue, first);
+      assert.match(failed.message, /ran into an error/);
+      assert.match(failed.detail ?? "", /model.onnx is missing/, "the cause, for the operator's logs");
+      assert.match((await failure(queue, second)).message, /ran into an error/);
+      await assertThreadsStarted(queue, 3, "start-up, then one load per job");
+    },
+  );
 
   it("keeps the other devices working while one fails", async (t) => {
     const { queue } = await simulatedQueue(t, { devices: ["cuda:0", "cuda:1"] });
@@ -131,7 +150,8 @@ describe("a store that cannot record how a job ended", () => {
     const { queue, internal } = await queueOnStore(t, store);
     const first = (await queue.submit(request("a"))).jobId;
     const failed = await failure(queue, first);
-    assert.equal(failed.code, "device_failure");
+    assert.equal(failed.code, "storage", "a store that cannot write is no device failure");
+    assert.doesNotMatch(failed.message, /jobs\.sqlite|:memory:|\//, "no path for the user");
     assert.match(failed.detail ?? "", /database is locked/);
     assert.deepEqual(internal, ["store:failed: database is locked"]);
     assert.equal(
@@ -141,11 +161,16 @@ describe("a store that cannot record how a job ended", () => {
     );
     const second = (await queue.submit(request("a"))).jobId; // the user's one place is free again
     await failure(queue, second);
-    assert.deepEqual(await queue.status(), {
-      waiting: 0,
-      running: 0,
-      devices: [{ device: "cpu", jobId: undefined, threadsStarted: 1 }],
-    });
+    const status = await queue.status();
+    assert.deepEqual(
+      [status.waiting, status.running, status.devices.map((device) => [device.jobId, device.ready])],
+      [0, 0, [[undefined, true]]],
+    );
+    assert.deepEqual(
+      status.problems.map((problem) => problem.component),
+      ["store"],
+    );
+    await assertThreadsStarted(queue, 1);
   });
 
   it("fails a job whose start cannot be recorded, and runs the next one", async (t) => {

@@ -50,7 +50,11 @@ describe("easel imagine", () => {
     assert.equal(job.request.width, 1344);
     assert.deepEqual(job.seeds, ["7", "8"]);
     assert.equal(job.postedTo, `file:${out}`);
-    assert.deepEqual(await readdir(join(data, "images")), [], "posted images leave the data folder");
+    assert.deepEqual(
+      (await readdir(join(data, "images"))).sort(),
+      [`${jobId}-0.png`, `${jobId}-1.png`],
+      "kept in the data folder until EASEL_RETENTION_HOURS, posted or not",
+    );
   });
 
   it("answers a bad flag with the chat user's message and a non-zero exit, touching nothing", async (t) => {

@@ -128,7 +128,7 @@ describe("JobStore", () => {
     store.close();
   });
 
-  it("makes posted or expired images sweepable, and remembers deleted files", () => {
+  it("makes images sweepable past the retention time only, posted or not, and remembers deleted files", () => {
     const store = JobStore.open(":memory:");
     for (const id of ["posted", "old", "fresh"]) {
       store.insert({ id, request: request("a"), tier: 0, createdAt: 0 });
@@ -144,11 +144,21 @@ describe("JobStore", () => {
       .sweepCandidates(50)
       .map((c) => c.jobId)
       .sort();
-    assert.deepEqual(candidates, ["old", "posted"]);
+    assert.deepEqual(candidates, ["old"], "a posted image stays for the buttons until the retention time");
+    assert.deepEqual(
+      store
+        .sweepCandidates(150)
+        .map((c) => c.jobId)
+        .sort(),
+      ["fresh", "old", "posted"],
+    );
     store.markImageDeleted("old", 0, 200);
     assert.deepEqual(
-      store.sweepCandidates(50).map((c) => c.jobId),
-      ["posted"],
+      store
+        .sweepCandidates(150)
+        .map((c) => c.jobId)
+        .sort(),
+      ["fresh", "posted"],
     );
     assert.equal(store.get("old")!.images[0]!.deleted, true);
     assert.equal(store.isFileInUse("/f.png", "fresh"), true);
