@@ -26,6 +26,7 @@ export function sdxlEngineFor(config: Config, device: string): EngineSpec {
     modelDir: config.modelDir,
     ...(config.refinerDir ? { refinerDir: config.refinerDir } : {}),
     ...(config.vaeFallback ? { vaeFallback: config.vaeFallback } : {}),
+    ...(config.textEncoderDevice ? { textEncoderDevice: config.textEncoderDevice } : {}),
     device,
     intraOpThreads: config.ort.intraOpThreads,
     exclamationAsPad: !config.generation.openClipExclamation,

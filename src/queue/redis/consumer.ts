@@ -6,6 +6,7 @@
  * them once stored); a cancel flag (key + pub/sub) aborts the run. A device that cannot load its
  * model reports it in its status and never starts its BullMQ Worker.
  */
+
 import { hostname } from "node:os";
 import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
@@ -15,6 +16,7 @@ import type { Progress } from "../../pipeline/types.js";
 import { isUploadSource } from "../../requests/request.js";
 import { DeviceWorker } from "../device.js";
 import type { EngineSpec } from "../engine.js";
+import { detailOf } from "../failures.js";
 import { queueMessages } from "../messages.js";
 import { generateParamsOf } from "../params.js";
 import { atMost, connectRedis, describeRedisError, RedisLink, reachRedis } from "./connection.js";
@@ -65,19 +67,6 @@ const DEFAULT_RESULT_TTL_MS = 3 * 24 * 3_600_000;
 const PREVIEW_TTL_MS = 120_000;
 /** How long a stop waits for Redis before it lets go anyway (not at all while Redis is away). */
 const STOP_WAIT_MS = 5_000;
-
-/** An error's own message and its causes' (the operator's view, which may name files). */
-function operatorDetail(error: unknown): string {
-  const parts: string[] = [];
-  for (
-    let e: unknown = error;
-    e !== undefined && parts.length < 4;
-    e = e instanceof Error ? e.cause : undefined
-  ) {
-    parts.push(e instanceof Error ? e.message : String(e));
-  }
-  return parts.join(" <- ");
-}
 
 type Reporter = (
   progress: Omit<RemoteProgress, "run" | "attempt" | "device" | "worker">,
@@ -150,7 +139,7 @@ export class DeviceConsumer {
       await this.device.warmUp();
     } catch (error) {
       if (this.stopping) return false;
-      const reason = operatorDetail(error);
+      const reason = detailOf(error);
       logger.error({ err: error, device }, "cannot load the model: this device takes no jobs");
       await this.heartbeat.set("failed", reason);
       await this.device.stop();

@@ -11,7 +11,7 @@
 import { Job, Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "../../config.js";
-import { ConfigError, EaselError } from "../../errors.js";
+import { EaselError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { EncodedImage } from "../../pipeline/types.js";
 import type { UserId } from "../../requests/request.js";
@@ -27,7 +27,7 @@ import {
 import type { HealthProblem, QueueStatus } from "../job-queue.js";
 import { queueMessages } from "../messages.js";
 import type { StoredJob } from "../store.js";
-import { atMost, connectRedis, redactRedisUrl, untilReady } from "./connection.js";
+import { atMost, closeRedis, connectRedis, RedisLink, reachRedis } from "./connection.js";
 import { type ConsumerTimings, DeviceConsumer } from "./consumer.js";
 import { BULL_PREFIX, CANCEL_CHANNEL, QUEUE_NAME, redisKeys } from "./keys.js";
 import {
@@ -84,28 +84,12 @@ export class RedisJobQueue extends JobBook<LiveJob> {
   }
 }
 
-/** Says once that Redis went away and once that it came back, not at every retry. */
-function watchConnection(redis: Redis, logger: Logger, url: string): void {
-  let lost = false;
-  const gone = (error?: unknown) => {
-    if (lost || redis.status === "ready") return;
-    lost = true;
-    logger.warn({ err: error, redis: redactRedisUrl(url) }, "lost the connection to Redis; retrying");
-  };
-  redis.on("error", (error) => gone(error));
-  redis.on("close", () => gone());
-  redis.on("ready", () => {
-    if (!lost) return;
-    lost = false;
-    logger.info({ redis: redactRedisUrl(url) }, "connected to Redis again");
-  });
-}
-
 class RedisRunner implements JobRunner<LiveJob> {
   private readonly config: Config & { redisUrl: string };
   private readonly logger: Logger;
   private readonly line = new ReleaseLine<LiveJob>();
   private readonly margin: number;
+  private readonly link: RedisLink;
   private readonly redis: Redis;
   private readonly queue: Queue<RemoteJobData, RemoteResult>;
   private readonly queueEvents: QueueEvents;
@@ -134,17 +118,16 @@ class RedisRunner implements JobRunner<LiveJob> {
     this.logger = book.logger;
     this.margin = Math.max(0, options.releaseMargin ?? 1);
     const quiet = (what: string) => (error: unknown) => this.logger.debug({ err: error }, what);
-    this.redis = connectRedis(config.redisUrl);
-    watchConnection(this.redis, this.logger, config.redisUrl);
-    this.queueConnection = connectRedis(config.redisUrl);
-    this.queueConnection.on("error", quiet("redis"));
+    // One link for every connection of this process: losing and regaining Redis is said once each.
+    this.link = new RedisLink(this.logger, config.redisUrl);
+    this.redis = this.link.watch(connectRedis(config.redisUrl));
+    this.queueConnection = this.link.watch(connectRedis(config.redisUrl));
     this.queue = new Queue<RemoteJobData, RemoteResult>(QUEUE_NAME, {
       connection: this.queueConnection,
       prefix: BULL_PREFIX,
     });
     this.queue.on("error", quiet("BullMQ queue"));
-    this.eventsConnection = connectRedis(config.redisUrl);
-    this.eventsConnection.on("error", quiet("redis"));
+    this.eventsConnection = this.link.watch(connectRedis(config.redisUrl));
     this.queueEvents = new QueueEvents(QUEUE_NAME, {
       connection: this.eventsConnection,
       prefix: BULL_PREFIX,
@@ -161,6 +144,7 @@ class RedisRunner implements JobRunner<LiveJob> {
           previewEvery: config.generation.previewEvery,
           jobTimeoutMs: config.queue.jobTimeoutMs,
           logger: this.logger,
+          link: this.link,
           ...(options.consumerTimings ? { timings: options.consumerTimings } : {}),
           ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}),
         }),
@@ -171,13 +155,7 @@ class RedisRunner implements JobRunner<LiveJob> {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    try {
-      await untilReady(this.redis, 10_000);
-    } catch (error) {
-      throw new ConfigError(
-        `EASEL_REDIS_URL: cannot reach Redis at ${redactRedisUrl(this.config.redisUrl)} (${error instanceof Error ? error.message : String(error)}).`,
-      );
-    }
+    await reachRedis(this.redis, this.config.redisUrl);
     await this.queue.waitUntilReady();
     this.queueEvents.on("completed", ({ jobId }) => void this.settle(jobId));
     this.queueEvents.on("failed", ({ jobId }) => void this.settle(jobId));
@@ -351,8 +329,8 @@ class RedisRunner implements JobRunner<LiveJob> {
     this.eventsConnection.disconnect();
     await atMost(this.queueEvents.close(), left());
     await atMost(this.queue.close(), left());
-    this.queueConnection.disconnect();
-    this.redis.disconnect();
+    await closeRedis(this.queueConnection, left());
+    await closeRedis(this.redis, left());
   }
 
   // ---- the line ----
