@@ -40,12 +40,12 @@ describe("the gateway without Redis", () => {
     );
     // Retries go on for a while: still one line.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
-    const lost = () => lines.filter((line) => line.msg === "lost the connection to Redis; retrying");
+    const lost = () => lines.filter((line) => line.msg === "lost Redis; retrying until it is back");
     assert.equal(lost().length, 1);
 
     await server.launch();
     await until(
-      () => lines.some((line) => line.msg === "connected to Redis again"),
+      () => lines.some((line) => line.msg === "Redis is back"),
       "the line saying Redis is back",
     );
     assert.equal(lost().length, 1);
