@@ -14,7 +14,9 @@ export type ErrorCode =
   | "forbidden"
   | "timeout"
   | "device_failure"
-  | "config";
+  | "config"
+  /** Something failed on our side that no other code names (logged with its cause). */
+  | "internal";
 
 export class EaselError extends Error {
   readonly code: ErrorCode;

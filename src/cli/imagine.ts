@@ -107,7 +107,8 @@ export async function runToEnd(
   });
   if (interrupted.aborted) throw new CancelledError();
   const reply = await chat.imagine({ text }, asker, asker);
-  if (reply.kind === "private") throw new EaselError(reply.code ?? "invalid_input", reply.text);
+  if (reply.kind === "refusal") throw new EaselError(reply.code, reply.text);
+  if (reply.kind === "info") throw new EaselError("invalid_input", reply.text);
   const final = new Promise<JobView>((resolve) => {
     chat.watch(reply.jobId, (view) => (view.final ? resolve(view) : onView(view)));
   });

@@ -5,7 +5,7 @@
  * a request the running service picks up from the CLI). Every action lands in the audit trail.
  */
 import type { Config } from "../config.js";
-import { EaselError, isEaselError } from "../errors.js";
+import { EaselError, type ErrorCode, isEaselError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { JobQueue, JobRecord } from "../requests/jobs.js";
 import { type OperatorLedger, placeOf, type Stats } from "../requests/operator.js";
@@ -112,6 +112,12 @@ export function parseAdminText(text: string): { subcommand: string; args: Record
   return { subcommand, args };
 }
 
+/** An admin command's private answer; `code` when it is a refusal. */
+export interface AdminAnswer {
+  text: string;
+  code?: ErrorCode;
+}
+
 export type CancelOutcome = { outcome: "cancelled" | "stopping"; how?: string };
 
 export interface AdminServiceOptions {
@@ -196,46 +202,51 @@ export class AdminService {
 
   /**
    * One `/easel` command from a chat (the caller checked that `actor` is an admin): the text of
-   * the private answer. Bad arguments and refusals are answered, not thrown.
+   * the private answer, with a code when it is a refusal. Bad arguments and refusals are answered,
+   * not thrown.
    */
   async run(
     subcommand: string,
     args: Readonly<Record<string, string>>,
     actor: UserId,
     where: Where,
-  ): Promise<string> {
+  ): Promise<AdminAnswer> {
     const place = placeOf(where);
+    const done = (text: string): AdminAnswer => ({ text });
+    const refused = (text: string): AdminAnswer => ({ text, code: "invalid_input" });
     try {
       switch (subcommand.toLowerCase()) {
         case "help":
-          return adminTexts.usage();
+          return done(adminTexts.usage());
         case "queue":
-          return adminTexts.queueListing(await this.queue(), this.now());
+          return done(adminTexts.queueListing(await this.queue(), this.now()));
         case "cancel": {
           const jobId = args["job"]?.trim();
-          if (!jobId) return adminTexts.missingArgument("cancel", "JOB");
-          return await this.cancel(jobId, actor, place);
+          if (!jobId) return refused(adminTexts.missingArgument("cancel", "JOB"));
+          return done(await this.cancel(jobId, actor, place));
         }
         case "ban":
         case "unban": {
           const given = args["user"]?.trim();
-          if (!given) return adminTexts.missingArgument(subcommand, "USER");
+          if (!given) return refused(adminTexts.missingArgument(subcommand, "USER"));
           const target = userIdFromArgument(given, where);
-          if (!target) return adminTexts.badUserId(given);
-          return subcommand === "ban"
-            ? await this.ban(target, actor, args["reason"]?.trim() || undefined, place)
-            : await this.unban(target, actor, place);
+          if (!target) return refused(adminTexts.badUserId(given));
+          return done(
+            subcommand === "ban"
+              ? await this.ban(target, actor, args["reason"]?.trim() || undefined, place)
+              : await this.unban(target, actor, place),
+          );
         }
         case "stats": {
           const days = parseDays(args["days"]);
-          if (days === undefined) return adminTexts.badDays(args["days"] ?? "", MAX_STATS_DAYS);
-          return adminTexts.stats(await this.stats(days), days);
+          if (days === undefined) return refused(adminTexts.badDays(args["days"] ?? "", MAX_STATS_DAYS));
+          return done(adminTexts.stats(await this.stats(days), days));
         }
         default:
-          return adminTexts.unknownSubcommand(subcommand);
+          return refused(adminTexts.unknownSubcommand(subcommand));
       }
     } catch (error) {
-      if (isEaselError(error)) return error.userMessage;
+      if (isEaselError(error)) return { text: error.userMessage, code: error.code };
       throw error;
     }
   }

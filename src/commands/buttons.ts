@@ -203,8 +203,13 @@ export function requestForButton(
   };
 }
 
+/**
+ * A button as the service's views carry it: the opaque id the chat platforms send back, and the
+ * action it stands for, decoded, so no adapter parses an id.
+ */
 export interface ButtonSpec {
   id: string;
+  action: ButtonAction;
   label: string;
   style: "primary" | "secondary" | "danger";
 }
@@ -241,5 +246,5 @@ export function cancelButton(jobId: string): ButtonSpec {
 }
 
 function button(action: ButtonAction, label: string, style: ButtonSpec["style"] = "secondary"): ButtonSpec {
-  return { id: encodeButton(action), label, style };
+  return { id: encodeButton(action), action, label, style };
 }

@@ -62,6 +62,11 @@ export interface UploadSource {
   uploadId: string;
   strength: number;
   upscale: 1 | 1.5 | 2;
+  /**
+   * Set when the picture is an earlier job's image fetched back from where it was posted (the
+   * bot's own copy was gone): which image it is, for the caption.
+   */
+  from?: { jobId: string; imageIndex: number };
 }
 
 export type SourceImageRef = JobImageSource | UploadSource;

@@ -168,9 +168,32 @@ test("cancel stops a running job; only its author may cancel it", async () => {
   assert.equal(job.json.status, "cancelled");
   assert.deepEqual(job.json.buttons, []);
 
+  // The job exists and has ended: said so, with the job, not a 404 or an error.
   const again = await author.delete(`/api/v1/jobs/${accepted.json.jobId}`);
-  assert.ok(again.status >= 400 && again.status < 500, "a finished job cannot be cancelled");
-  assert.ok(ERROR_SHAPE(again.json));
+  assert.equal(again.status, 200, again.text);
+  assert.equal(again.json.message, "This job was already cancelled.");
+  assert.equal(again.json.job.status, "cancelled");
+});
+
+test("cancel of a finished job says it has ended; upscale of a cancelled one says it has no images", async () => {
+  const { url } = easel();
+  const client = new Client(url);
+  const done = await client.post("/api/v1/imagine", { text: "a fox --steps 1" });
+  await finished(client, done.json.jobId);
+  const cancel = await client.delete(`/api/v1/jobs/${done.json.jobId}`);
+  assert.equal(cancel.status, 200, cancel.text);
+  assert.equal(cancel.json.message, "This job has already finished, so there is nothing to cancel.");
+  assert.equal(cancel.json.job.status, "done");
+
+  const slow = await client.post("/api/v1/imagine", { text: "slow [sim:step-ms=40] --steps 100" });
+  await client.delete(`/api/v1/jobs/${slow.json.jobId}`);
+  await finished(client, slow.json.jobId);
+  for (const action of ["upscale", "refine", "vary", "reroll"]) {
+    const pressed = await client.post(`/api/v1/jobs/${slow.json.jobId}/actions`, { action });
+    assert.equal(pressed.status, 400, pressed.text);
+    assert.ok(ERROR_SHAPE(pressed.json));
+    assert.doesNotMatch(pressed.json.error.message, /hasn't finished/);
+  }
 });
 
 test("a queued job can be cancelled before it starts", async () => {

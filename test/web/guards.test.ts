@@ -145,11 +145,27 @@ test("job JSON turns image refs into URLs, buttons into API calls, and hides swe
       ],
       buttons: [
         [
-          { id: "easel:1:vary:job1:0:strong", label: "V1 strong", style: "secondary" },
-          { id: "easel:1:upscale:job1:0", label: "Upscale 1", style: "secondary" },
-          { id: "not-ours", label: "Broken", style: "secondary" },
+          {
+            id: "easel:1:vary:job1:0:strong",
+            action: { kind: "vary", jobId: "job1", imageIndex: 0, strength: "strong" },
+            label: "V1 strong",
+            style: "secondary",
+          },
+          {
+            id: "easel:1:upscale:job1:0",
+            action: { kind: "upscale", jobId: "job1", imageIndex: 0 },
+            label: "Upscale 1",
+            style: "secondary",
+          },
         ],
-        [{ id: "easel:1:reroll:job1", label: "Re-roll", style: "primary" }],
+        [
+          {
+            id: "easel:1:reroll:job1",
+            action: { kind: "reroll", jobId: "job1" },
+            label: "Re-roll",
+            style: "primary",
+          },
+        ],
       ],
     }),
   );

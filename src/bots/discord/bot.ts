@@ -22,7 +22,7 @@ import {
   Routes,
 } from "discord.js";
 import type { Logger } from "pino";
-import { decodeButton, isEaselButtonId } from "../../commands/buttons.js";
+import { isEaselButtonId } from "../../commands/buttons.js";
 import type { ChatReply, ChatService, ImagineInput, JobView } from "../../commands/chat.js";
 import { chatTexts } from "../../commands/texts.js";
 import { MAX_UPLOAD_BYTES } from "../../commands/upload.js";
@@ -62,16 +62,6 @@ const VIEW_INTERVAL_MS = 2000;
 const SEEN_LIMIT = 1000;
 
 type Answerable = ChatInputCommandInteraction | ButtonInteraction;
-
-/** Whether a button only ends or removes something (the service still judges the id). */
-function postsNothing(buttonId: string): boolean {
-  try {
-    const { kind } = decodeButton(buttonId);
-    return kind === "cancel" || kind === "delete";
-  } catch {
-    return false;
-  }
-}
 
 export class DiscordBot {
   private readonly config: DiscordConfig;
@@ -161,11 +151,12 @@ export class DiscordBot {
           await this.answer(interaction, () => this.admin(interaction), { anyChannel: true });
         }
       } else if (interaction.isButton() && isEaselButtonId(interaction.customId)) {
+        const kind = this.chat.actionOf(interaction.customId)?.kind;
         await this.answer(
           interaction,
           () => this.chat.press(interaction.customId, whoOf(interaction), whereOf(interaction)),
           // Cancel and delete post nothing new: they work where the bot may no longer post.
-          { anyChannel: postsNothing(interaction.customId) },
+          { anyChannel: kind === "cancel" || kind === "delete" },
         );
       }
     } catch (error) {
@@ -187,10 +178,14 @@ export class DiscordBot {
     if (attachment) {
       // Refuse what Discord already says is wrong before downloading it; the service checks the bytes.
       if (attachment.contentType && !attachment.contentType.startsWith("image/")) {
-        return { kind: "private", text: chatTexts.uploadNotAnImage() };
+        return { kind: "refusal", code: "invalid_input", text: chatTexts.uploadNotAnImage() };
       }
       if (attachment.size > MAX_UPLOAD_BYTES) {
-        return { kind: "private", text: chatTexts.uploadTooLarge(MAX_UPLOAD_BYTES / MEGABYTE) };
+        return {
+          kind: "refusal",
+          code: "invalid_input",
+          text: chatTexts.uploadTooLarge(MAX_UPLOAD_BYTES / MEGABYTE),
+        };
       }
       try {
         const response = await fetch(attachment.url, { signal: AbortSignal.timeout(30_000) });
@@ -199,7 +194,7 @@ export class DiscordBot {
         input.image = { data, name: attachment.name };
       } catch (error) {
         this.logger.warn({ ...describeError(error) }, "discord attachment download failed");
-        return { kind: "private", text: discordTexts.attachmentUnreadable() };
+        return { kind: "refusal", code: "invalid_input", text: discordTexts.attachmentUnreadable() };
       }
     }
     return this.chat.imagine(input, whoOf(interaction), whereOf(interaction));
@@ -281,9 +276,9 @@ export class DiscordBot {
       const note =
         "error" in result
           ? chatTexts.internalError()
-          : result.reply.kind === "private"
-            ? result.reply.text
-            : discordTexts.postedInChannel();
+          : result.reply.kind === "job"
+            ? discordTexts.postedInChannel()
+            : result.reply.text;
       if ("error" in result)
         this.logger.error({ ...describeError(result.error) }, "discord: the chat service failed");
       await this.client.rest.patch(
@@ -292,7 +287,7 @@ export class DiscordBot {
       );
       if ("reply" in result && result.reply.kind === "job")
         this.follow(interaction, result.reply.view, undefined);
-      if ("reply" in result && result.reply.kind === "private" && result.reply.deleted)
+      if ("reply" in result && result.reply.kind === "info" && result.reply.deleted)
         await this.removeResult(interaction, result.reply.deleted);
       return;
     }
@@ -301,9 +296,9 @@ export class DiscordBot {
       await this.callback(interaction, textMessage(chatTexts.internalError(), MessageFlags.Ephemeral));
       return;
     }
-    if (first.reply.kind === "private") {
+    if (first.reply.kind !== "job") {
       // The answer first (Discord's 3 s), then a deleted result's message goes (its images already did).
-      const deleted = first.reply.deleted;
+      const deleted = first.reply.kind === "info" ? first.reply.deleted : undefined;
       try {
         await this.callback(interaction, textMessage(first.reply.text, MessageFlags.Ephemeral));
       } finally {

@@ -121,8 +121,8 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     };
 
   const answer = async (reply: ChatReply, place: SlackPlace, tell: TellPrivately, prefix?: string) => {
-    if (reply.kind === "private") await tell(prefix ? `${prefix}\n${reply.text}` : reply.text);
-    else await messages.follow(reply.view, place, tell);
+    if (reply.kind === "job") await messages.follow(reply.view, place, tell);
+    else await tell(prefix ? `${prefix}\n${reply.text}` : reply.text);
   };
 
   /**
@@ -225,7 +225,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     try {
       const reply = await chat.press(action.value ?? "", who, where);
       const messageTs = body.message?.ts ?? body.container?.message_ts;
-      if (reply.kind === "private" && reply.deleted && typeof messageTs === "string") {
+      if (reply.kind === "info" && reply.deleted && typeof messageTs === "string") {
         await removeResult(channel, messageTs, fileIdsOf(body.message?.["blocks"]), reply.deleted);
       }
       await answer(reply, { teamId: team, channelId: channel, userId: body.user.id }, tell);

@@ -8,7 +8,6 @@
  */
 import type { webApi } from "@slack/bolt";
 import type { Logger } from "pino";
-import { decodeButton } from "../../commands/buttons.js";
 import type { ChatService, JobView } from "../../commands/chat.js";
 import type { EncodedImage } from "../../pipeline/types.js";
 import { jobMessage, type SlackMessage, textMessage, withFileIds } from "./blocks.js";
@@ -253,21 +252,15 @@ class FollowedJob {
 
   /** Presses the view's cancel button on the asker's behalf (the job cannot be shown anywhere). */
   private async cancel(view: JobView): Promise<void> {
-    const cancel = view.buttons.flat().find((button) => {
-      try {
-        return decodeButton(button.id).kind === "cancel";
-      } catch {
-        return false;
-      }
-    });
+    const cancel = view.buttons.flat().find((button) => button.action.kind === "cancel");
     if (!cancel) return;
     const { requester } = view;
-    const reply = await this.options.chat.press(
-      cancel.id,
+    const reply = await this.options.chat.pressAction(
+      cancel.action,
       { userId: requester.userId },
       { platform: "slack", serverId: requester.serverId, channelId: requester.channelId },
     );
-    if (reply.kind === "private" && reply.code !== undefined) {
+    if (reply.kind === "refusal") {
       this.log.warn({ code: reply.code, answer: reply.text }, "could not cancel a job that cannot be posted");
     }
   }

@@ -6,7 +6,6 @@ import { Buffer } from "node:buffer";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import type { ButtonAction } from "../../commands/buttons.js";
-import { encodeButton } from "../../commands/buttons.js";
 import type { ChatReply, ChatService } from "../../commands/chat.js";
 import type { Config } from "../../config.js";
 import type { Where, Who } from "../../requests/request.js";
@@ -69,14 +68,19 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
   const who = (request: FastifyRequest): Who => ({ userId: `web:${deps.browserIdOf(request)}` });
   const where: Where = { platform: "web" };
 
-  /** A new job → 202; a private answer with an error code → that error; any other → 200 with its text. */
-  const answer = (reply: FastifyReply, chatReply: ChatReply) => {
+  /**
+   * A new job → 202; a refusal → its code's error (an `internal` one is a 5xx); information → 200
+   * with its text, and the job as it now stands when the answer is about one (`jobId`).
+   */
+  const answer = async (reply: FastifyReply, chatReply: ChatReply, jobId?: string) => {
     if (chatReply.kind === "job") {
       const position = chatReply.view.state === "queued" ? (chatReply.view.position ?? 0) : 0;
       return reply.code(202).send({ jobId: chatReply.jobId, position, job: jobJson(chatReply.view) });
     }
-    if (chatReply.code) throw new ApiError(chatReply.code, chatReply.text);
-    return reply.code(200).send({ message: chatReply.text });
+    if (chatReply.kind === "refusal") throw new ApiError(chatReply.code, chatReply.text);
+    // A delete: the job as it now stands (deleted, no images, no buttons).
+    const view = chatReply.deleted ?? (jobId !== undefined ? await chat.view(jobId) : undefined);
+    return reply.code(200).send({ message: chatReply.text, ...(view ? { job: jobJson(view) } : {}) });
   };
 
   app.get("/api/v1/info", async () => ({
@@ -110,14 +114,16 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
     return jobJson(view);
   });
 
+  /** Cancel: 202 while the job stops; 200 with the job when it had already ended (nothing to do). */
   app.delete("/api/v1/jobs/:id", async (request, reply) => {
     const jobId = jobIdParam(request);
-    if (!(await chat.view(jobId))) throw new ApiError("not_found", httpMessages.noSuchJob);
-    const chatReply = await chat.press(encodeButton({ kind: "cancel", jobId }), who(request), where);
-    if (chatReply.kind === "private" && chatReply.code) throw new ApiError(chatReply.code, chatReply.text);
+    const before = await chat.view(jobId);
+    if (!before) throw new ApiError("not_found", httpMessages.noSuchJob);
+    const chatReply = await chat.pressAction({ kind: "cancel", jobId }, who(request), where);
+    if (chatReply.kind === "refusal") throw new ApiError(chatReply.code, chatReply.text);
     const view = await chat.view(jobId);
-    return reply.code(202).send({
-      message: chatReply.kind === "private" ? chatReply.text : undefined,
+    return reply.code(before.final ? 200 : 202).send({
+      message: chatReply.kind === "info" ? chatReply.text : undefined,
       job: view ? jobJson(view) : undefined,
     });
   });
@@ -126,13 +132,8 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
     const jobId = jobIdParam(request);
     const body = parse(actionBody, request.body);
     if (!(await chat.view(jobId))) throw new ApiError("not_found", httpMessages.noSuchJob);
-    const chatReply = await chat.press(encodeButton(buttonActionOf(jobId, body)), who(request), where);
-    // A delete: the job as it now stands (deleted, no images, no buttons) and the service's answer.
-    if (chatReply.kind === "private" && chatReply.deleted) {
-      return reply.code(200).send({ message: chatReply.text, job: jobJson(chatReply.deleted) });
-    }
-    if (chatReply.kind === "private" && !chatReply.code) throw new ApiError("invalid_input", chatReply.text);
-    return answer(reply, chatReply);
+    const chatReply = await chat.pressAction(buttonActionOf(jobId, body), who(request), where);
+    return answer(reply, chatReply, jobId);
   });
 
   app.get("/api/v1/jobs/:id/events", async (request, reply) => {

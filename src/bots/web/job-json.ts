@@ -4,7 +4,6 @@
  * button becomes the API call that presses it.
  */
 import { Buffer } from "node:buffer";
-import { decodeButton } from "../../commands/buttons.js";
 import type { JobView } from "../../commands/chat.js";
 import type { ImageRef, JobStatus } from "../../requests/jobs.js";
 import type { ActionBody } from "./schemas.js";
@@ -68,13 +67,8 @@ export function imageUrl(image: Pick<ImageRef, "id" | "mime">): string {
   return `/api/v1/images/${image.id}.${EXTENSIONS[image.mime]}`;
 }
 
-function buttonJson(spec: JobView["buttons"][number][number]): ButtonJson | undefined {
-  let action: ReturnType<typeof decodeButton>;
-  try {
-    action = decodeButton(spec.id);
-  } catch {
-    return undefined; // a button this API cannot press is left out rather than shown broken
-  }
+function buttonJson(spec: JobView["buttons"][number][number]): ButtonJson {
+  const { action } = spec;
   const press: ButtonJson["press"] =
     action.kind === "cancel"
       ? { kind: "cancel" }
@@ -103,9 +97,7 @@ export function jobJson(view: JobView): JobJson {
         width: image.width,
         height: image.height,
       })),
-    buttons: view.buttons
-      .map((row) => row.map(buttonJson).filter((button): button is ButtonJson => button !== undefined))
-      .filter((row) => row.length > 0),
+    buttons: view.buttons.map((row) => row.map(buttonJson)).filter((row) => row.length > 0),
     final: view.final,
   };
   if (view.position !== undefined) json.position = view.position;
