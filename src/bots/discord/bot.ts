@@ -37,6 +37,7 @@ import {
   registerCommands,
 } from "./commands.js";
 import { describeError, JobMessage, type MessageTarget, request } from "./job-message.js";
+import { discordPostedImages } from "./posted-images.js";
 import { type MessageDraft, renderView, textMessage } from "./render.js";
 import { discordUserId, missingPermissions, whereOf, whoOf } from "./requester.js";
 import { discordTexts } from "./texts.js";
@@ -76,6 +77,7 @@ export class DiscordBot {
   private applicationId: string | undefined;
   private readonly readyViews: JobView[] = [];
   private stopRecovered: (() => void) | undefined;
+  private stopPostedImages: (() => void) | undefined;
   private stopping = false;
 
   constructor(
@@ -101,6 +103,10 @@ export class DiscordBot {
   async start(): Promise<void> {
     // Subscribe before the queue's recovery runs; views that come before the gateway is up wait.
     this.stopRecovered = this.chat.onRecovered((view) => this.onRecovered(view));
+    // Buttons on results whose images the bot no longer keeps fetch them back from the message.
+    this.stopPostedImages = this.chat.addPostedImageSource(
+      discordPostedImages(this.client.rest, this.logger),
+    );
     this.client.on(Events.InteractionCreate, (interaction) => void this.onInteraction(interaction));
     this.client.on(Events.Error, (error) => this.logger.error({ err: error }, "discord client error"));
     this.client.on(Events.ShardDisconnect, (event) =>
@@ -126,6 +132,7 @@ export class DiscordBot {
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopRecovered?.();
+    this.stopPostedImages?.();
     const messages = [...this.jobs.values()];
     for (const { unsubscribe } of messages) unsubscribe();
     const settled = Promise.all(messages.map(({ message }) => message.flush()));

@@ -26,6 +26,11 @@ const EXTENSIONS: Record<EncodedImage["mime"], string> = {
   "image/jpeg": "jpg",
 };
 
+/** `easel-<jobId>-<n>`: a result image's attachment name without its extension (n counts from 1). */
+export function attachmentBaseName(image: { jobId: string; index: number }): string {
+  return `easel-${image.jobId}-${image.index + 1}`;
+}
+
 export interface FittedImage {
   file: AttachmentFile;
   /** The image was re-encoded to fit (it no longer carries the PNG's parameters). */

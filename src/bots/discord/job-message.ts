@@ -9,6 +9,7 @@
 import { DiscordAPIError, HTTPError, type REST, type RequestData, Routes } from "discord.js";
 import type { Logger } from "pino";
 import type { ChatService, JobView } from "../../commands/chat.js";
+import { postedPlace } from "./posted-images.js";
 import { type MessageDraft, renderView, textMessage, viewSignature } from "./render.js";
 import { discordTexts } from "./texts.js";
 
@@ -167,7 +168,7 @@ export class JobMessage {
     }
     if (view.state === "done") {
       if (!pinged) await this.ping();
-      await chat.posted(this.jobId, `discord:${sent.channel_id}/${sent.id}`);
+      await chat.posted(this.jobId, postedPlace(sent.channel_id, sent.id));
     }
   }
 

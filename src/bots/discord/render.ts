@@ -13,7 +13,7 @@ import {
 import type { ButtonSpec } from "../../commands/buttons.js";
 import type { JobView } from "../../commands/chat.js";
 import type { EncodedImage } from "../../pipeline/types.js";
-import { fitImage } from "./images.js";
+import { attachmentBaseName, fitImage } from "./images.js";
 import { discordTexts } from "./texts.js";
 
 /** Discord's limits on a message. */
@@ -77,11 +77,7 @@ export async function renderView(view: JobView, options: RenderOptions): Promise
     for (const ref of view.images) {
       const image = await options.image(ref.id);
       if (!image) continue;
-      const fitted = await fitImage(
-        image,
-        `easel-${ref.jobId}-${ref.index + 1}`,
-        options.attachmentSizeLimit,
-      );
+      const fitted = await fitImage(image, attachmentBaseName(ref), options.attachmentSizeLimit);
       if (fitted.reencoded) formats.add(fitted.file.contentType === "image/webp" ? "WebP" : "JPEG");
       files.push({ name: fitted.file.name, data: fitted.file.data, contentType: fitted.file.contentType });
     }

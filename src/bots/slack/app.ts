@@ -20,6 +20,7 @@ import { userId, type Where, type Who } from "../../requests/request.js";
 import { fileIdsOf, textMessage } from "./blocks.js";
 import { boltLogger } from "./bolt-logger.js";
 import { SlackJobMessages, type SlackPlace, type TellPrivately } from "./job-messages.js";
+import { slackPostedImages } from "./posted-images.js";
 import { RecentIds } from "./recent-ids.js";
 import { neededScope, operatorHint, slackErrorCode } from "./slack-errors.js";
 
@@ -239,6 +240,9 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     logger.error({ err: error }, "Slack app error");
   });
 
+  // Buttons on results whose images the bot no longer keeps fetch them back from Slack.
+  const offPostedImages = chat.addPostedImageSource(slackPostedImages(app.client, config.botToken, logger));
+
   // After a restart, jobs that were queued or running get a new message: the old one may be
   // hours old or gone.
   const offRecovered = chat.onRecovered((view: JobView) => {
@@ -258,6 +262,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     }
   } catch (error) {
     offRecovered();
+    offPostedImages();
     throw error;
   }
   const address = server?.address() as AddressInfo | null | undefined;
@@ -270,6 +275,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     messages,
     stop: async () => {
       offRecovered();
+      offPostedImages();
       messages.stop();
       const stopping = app.stop();
       // Keep-alive connections would hold the HTTP server open until they time out.

@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import type { ChatService, JobView } from "../../commands/chat.js";
 import type { EncodedImage } from "../../pipeline/types.js";
 import { jobMessage, type SlackMessage, textMessage, withFileIds } from "./blocks.js";
+import { postedPlace } from "./posted-images.js";
 import {
   cannotPostText,
   cannotUploadText,
@@ -180,9 +181,11 @@ class FollowedJob {
   private async deliverResult(view: JobView): Promise<void> {
     const { client, chat } = this.options;
     const files: Array<{ file: Buffer; filename: string; title: string }> = [];
+    const indexes: number[] = [];
     for (const ref of view.images) {
       const image = await chat.image(ref.id);
       if (!image) continue;
+      indexes.push(ref.index);
       files.push({
         file: Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength),
         filename: `easel-${this.jobId}-${ref.index + 1}.${EXTENSIONS[image.mime]}`,
@@ -244,7 +247,16 @@ class FollowedJob {
       }
     }
     try {
-      await chat.posted(this.jobId, `slack:${this.place.teamId}/${this.place.channelId}/${resultTs}`);
+      // With the files by image, so a button can fetch an image back once the bot's copy is gone.
+      const uploaded = fileIds.length === indexes.length ? fileIds : [];
+      const where = { teamId: this.place.teamId, channelId: this.place.channelId, ts: resultTs };
+      await chat.posted(
+        this.jobId,
+        postedPlace(
+          where,
+          uploaded.map((fileId, k) => ({ index: indexes[k]!, fileId })),
+        ),
+      );
     } catch (error) {
       this.log.error({ err: error }, "could not record where a job's images were posted");
     }
