@@ -1,7 +1,7 @@
 /**
  * The Slack app on Bolt: Socket Mode when an app token is configured (no public URL needed),
  * otherwise HTTP on host:port at Bolt's `/slack/events`, where Bolt's receiver checks every
- * request's signature and refuses timestamps older than five minutes. `/imagine` and button
+ * request's signature and refuses timestamps more than five minutes old or ahead (receiver.ts). `/imagine` and button
  * presses are acknowledged first (Slack waits 3 s at most), then handed to the chat service; its
  * private answers go back ephemerally, accepted jobs are posted in the channel. `/easel` is the
  * admin command (the service decides who may use it); a delete press removes the result message.
@@ -21,6 +21,7 @@ import { fileIdsOf, textMessage } from "./blocks.js";
 import { boltLogger } from "./bolt-logger.js";
 import { SlackJobMessages, type SlackPlace, type TellPrivately } from "./job-messages.js";
 import { slackPostedImages } from "./posted-images.js";
+import { signedRequestReceiver } from "./receiver.js";
 import { RecentIds } from "./recent-ids.js";
 import { neededScope, operatorHint, slackErrorCode } from "./slack-errors.js";
 
@@ -84,7 +85,11 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
         // Bolt's Socket Mode client reads the API base from here, not from clientOptions.
         installerOptions: { clientOptions },
       })
-    : new App({ ...common, signingSecret: config.signingSecret });
+    : new App({
+        ...common,
+        // loadConfig requires the signing secret in HTTP mode; Bolt refuses an empty one too.
+        receiver: signedRequestReceiver(config.signingSecret ?? "", log),
+      });
 
   const messages = new SlackJobMessages({
     client: app.client,
