@@ -14,6 +14,19 @@ import type { GenerationRequest, Requester, UserId } from "./request.js";
 export type JobStatus = "queued" | "running" | "done" | "failed" | "cancelled";
 export const FINAL_STATUSES: readonly JobStatus[] = ["done", "failed", "cancelled"];
 
+/** The file extension of each image type easel keeps and posts: the one map of them. */
+export const IMAGE_EXTENSIONS: Readonly<Record<EncodedImage["mime"], string>> = {
+  "image/png": "png",
+  "image/webp": "webp",
+  "image/jpeg": "jpg",
+};
+
+/** The image type of a file extension (`png`, `webp`, `jpg`); undefined for any other. */
+export function mimeOfExtension(extension: string): EncodedImage["mime"] | undefined {
+  const found = Object.entries(IMAGE_EXTENSIONS).find(([, each]) => each === extension);
+  return found?.[0] as EncodedImage["mime"] | undefined;
+}
+
 /** A finished image, as the job record and `done` events list it. */
 export interface ImageRef {
   /** `<jobId>-<index>`: what the image store is asked for. */

@@ -28,6 +28,8 @@ import { chatTexts } from "../../commands/texts.js";
 import { MAX_UPLOAD_BYTES } from "../../commands/upload.js";
 import type { DiscordConfig } from "../../config.js";
 import type { AdapterContext } from "../adapter.js";
+import { Followers } from "../follow.js";
+import { RecentIds } from "../recent-ids.js";
 import {
   ADMIN_COMMAND,
   commandDefinitions,
@@ -59,8 +61,6 @@ const DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024;
 const MEGABYTE = 1024 * 1024;
 /** Progress views at most this often per message (Discord's edit rate limits). */
 const VIEW_INTERVAL_MS = 2000;
-/** Interaction ids remembered to ignore a repeat delivery. */
-const SEEN_LIMIT = 1000;
 
 type Answerable = ChatInputCommandInteraction | ButtonInteraction;
 
@@ -72,8 +72,8 @@ export class DiscordBot {
   private readonly tokenLifetimeMs: number;
   private readonly answerWithinMs: number;
   private readonly viewIntervalMs: number;
-  private readonly jobs = new Map<string, { message: JobMessage; unsubscribe: () => void }>();
-  private readonly seen = new Set<string>();
+  private readonly followers: Followers;
+  private readonly seen = new RecentIds();
   private applicationId: string | undefined;
   private readonly readyViews: JobView[] = [];
   private stopRecovered: (() => void) | undefined;
@@ -91,6 +91,7 @@ export class DiscordBot {
     this.tokenLifetimeMs = options.tokenLifetimeMs ?? TOKEN_LIFETIME_MS;
     this.answerWithinMs = options.answerWithinMs ?? ANSWER_WITHIN_MS;
     this.viewIntervalMs = options.viewIntervalMs ?? VIEW_INTERVAL_MS;
+    this.followers = new Followers(this.chat, { logger: this.logger, minIntervalMs: this.viewIntervalMs });
     this.client = new Client({
       // Guilds brings channels (their NSFW flag) and roles; no privileged intent is needed.
       intents: [GatewayIntentBits.Guilds],
@@ -133,20 +134,16 @@ export class DiscordBot {
     this.stopping = true;
     this.stopRecovered?.();
     this.stopPostedImages?.();
-    const messages = [...this.jobs.values()];
-    for (const { unsubscribe } of messages) unsubscribe();
-    const settled = Promise.all(messages.map(({ message }) => message.flush()));
-    await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
-    this.jobs.clear();
+    // Edits in flight and waiting views go out (briefly); the jobs stay in the queue.
+    await this.followers.stop(5000);
     await this.client.destroy();
   }
 
   // ── Interactions ─────────────────────────────────────────────────────────────────────────────
 
   private async onInteraction(interaction: Interaction): Promise<void> {
-    if (this.stopping || this.seen.has(interaction.id)) return;
-    this.seen.add(interaction.id);
-    if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value!);
+    // A repeat delivery (a gateway resume) carries the same interaction id: answered once.
+    if (this.stopping || !this.seen.firstTime(interaction.id)) return;
     try {
       if (interaction.isChatInputCommand()) {
         if (interaction.commandName === HELP_COMMAND) {
@@ -366,7 +363,7 @@ export class DiscordBot {
     target: MessageTarget | undefined,
     shown: JobView | undefined,
   ): void {
-    if (this.jobs.has(view.jobId) || this.stopping) return;
+    if (this.stopping) return;
     const message = new JobMessage(
       {
         rest: this.client.rest,
@@ -380,21 +377,8 @@ export class DiscordBot {
       discordUserId(view.requester.userId),
       attachmentSizeLimit,
       target,
-      shown,
     );
-    if (!shown) message.show(view);
-    if (view.final) {
-      this.jobs.set(view.jobId, { message, unsubscribe: () => {} });
-    } else {
-      const unsubscribe = this.chat.watch(view.jobId, (next) => message.show(next), {
-        minIntervalMs: this.viewIntervalMs,
-      });
-      this.jobs.set(view.jobId, { message, unsubscribe });
-    }
-    void message.done.then(() => {
-      this.jobs.get(view.jobId)?.unsubscribe();
-      this.jobs.delete(view.jobId);
-    });
+    void this.followers.follow(view, message, shown);
   }
 
   // ── After a restart ──────────────────────────────────────────────────────────────────────────

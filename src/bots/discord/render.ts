@@ -13,6 +13,7 @@ import {
 import type { ButtonSpec } from "../../commands/buttons.js";
 import type { JobView } from "../../commands/chat.js";
 import type { EncodedImage } from "../../pipeline/types.js";
+import { IMAGE_EXTENSIONS } from "../../requests/jobs.js";
 import { attachmentBaseName, fitImage } from "./images.js";
 import { discordTexts } from "./texts.js";
 
@@ -83,8 +84,7 @@ export async function renderView(view: JobView, options: RenderOptions): Promise
     }
     if (formats.size > 0) lines.push(discordTexts.reencoded([...formats]));
   } else if (view.preview && !view.final) {
-    const ext =
-      view.preview.mime === "image/png" ? "png" : view.preview.mime === "image/webp" ? "webp" : "jpg";
+    const ext = IMAGE_EXTENSIONS[view.preview.mime];
     files.push({ name: `preview.${ext}`, data: view.preview.data, contentType: view.preview.mime });
   }
   const mention = options.mention ? `<@${options.mention}> ` : "";
@@ -111,15 +111,4 @@ export function textMessage(text: string, flags?: number): MessageDraft {
     },
     files: [],
   };
-}
-
-/** What distinguishes two views on screen: an identical one is not sent again. */
-export function viewSignature(view: JobView): string {
-  return JSON.stringify([
-    view.state,
-    view.text,
-    view.buttons,
-    view.images.map((image) => image.id),
-    view.preview ? [view.preview.data.length, view.step] : null,
-  ]);
 }

@@ -17,12 +17,12 @@ import { chatTexts } from "../../commands/texts.js";
 import type { SlackConfig } from "../../config.js";
 import { ConfigError } from "../../errors.js";
 import { userId, type Where, type Who } from "../../requests/request.js";
+import { RecentIds } from "../recent-ids.js";
 import { fileIdsOf, textMessage } from "./blocks.js";
 import { boltLogger } from "./bolt-logger.js";
 import { SlackJobMessages, type SlackPlace, type TellPrivately } from "./job-messages.js";
 import { slackPostedImages } from "./posted-images.js";
 import { signedRequestReceiver } from "./receiver.js";
-import { RecentIds } from "./recent-ids.js";
 import { neededScope, operatorHint, slackErrorCode } from "./slack-errors.js";
 
 /**
@@ -281,7 +281,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     stop: async () => {
       offRecovered();
       offPostedImages();
-      messages.stop();
+      await messages.stop();
       const stopping = app.stop();
       // Keep-alive connections would hold the HTTP server open until they time out.
       server?.closeIdleConnections();

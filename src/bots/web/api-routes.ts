@@ -8,11 +8,14 @@ import type { z } from "zod";
 import type { ButtonAction } from "../../commands/buttons.js";
 import type { ChatReply, ChatService } from "../../commands/chat.js";
 import type { Config } from "../../config.js";
+import { type Logger, silentLogger } from "../../logger.js";
+import { mimeOfExtension } from "../../requests/jobs.js";
 import type { Where, Who } from "../../requests/request.js";
+import { JobFollower } from "../follow.js";
 import { SESSION_COOKIE, sameSecret, sessionValue, setCookie } from "./cookies.js";
 import { ApiError, httpMessages } from "./http-errors.js";
-import { JobEventSequencer, sseMessage } from "./job-events.js";
-import { IMAGE_FILE, jobJson, MIME_OF_EXTENSION } from "./job-json.js";
+import { eventSignature, eventStreamSink } from "./job-events.js";
+import { IMAGE_FILE, jobJson } from "./job-json.js";
 import {
   type ActionBody,
   actionBody,
@@ -35,6 +38,8 @@ export interface ApiDependencies {
   browserIdOf(request: FastifyRequest): string;
   /** Open event streams, ended when the server stops. */
   streams: Set<() => void>;
+  /** Where a stream's failed writes are told (default: nowhere). */
+  logger?: Logger;
 }
 
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
@@ -138,7 +143,8 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
 
   app.get("/api/v1/jobs/:id/events", async (request, reply) => {
     const jobId = jobIdParam(request);
-    if (!(await chat.view(jobId))) throw new ApiError("not_found", httpMessages.noSuchJob);
+    const first = await chat.view(jobId);
+    if (!first) throw new ApiError("not_found", httpMessages.noSuchJob);
     reply.hijack();
     const res = reply.raw;
     const cookies = setCookieHeaders(reply);
@@ -149,31 +155,31 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
       "x-accel-buffering": "no",
     });
     res.write("retry: 3000\n\n");
-    const sequencer = new JobEventSequencer();
-    let sent = 0;
-    let closed = false;
-    let unsubscribe = (): void => {};
     const ping = setInterval(() => res.write(": ping\n\n"), STREAM_PING_MS);
+    // The shared follow loop (one write at a time, newest view wins), each change one event.
+    const follower = new JobFollower(
+      chat,
+      jobId,
+      eventStreamSink((text) => res.write(text)),
+      {
+        logger: deps.logger ?? silentLogger,
+        minIntervalMs: STREAM_MIN_INTERVAL_MS,
+        signature: eventSignature,
+      },
+    );
+    let closed = false;
     const end = (): void => {
       if (closed) return;
       closed = true;
       clearInterval(ping);
-      unsubscribe();
+      follower.stop();
       deps.streams.delete(end);
       res.end();
     };
     deps.streams.add(end);
     res.on("close", end);
-    unsubscribe = chat.watch(
-      jobId,
-      (view) => {
-        if (closed) return;
-        for (const event of sequencer.next(view)) res.write(sseMessage(event, ++sent));
-        if (sequencer.finished) end();
-      },
-      { minIntervalMs: STREAM_MIN_INTERVAL_MS },
-    );
-    if (closed) unsubscribe();
+    void follower.done.then(end);
+    void follower.start(first);
   });
 
   app.get("/api/v1/history", async (request) => {
@@ -188,7 +194,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
     if (!match) throw new ApiError("not_found", httpMessages.noSuchImage);
     const [, jobId, index, extension] = match;
     const image = await chat.image(`${jobId}-${index}`);
-    if (!image || image.mime !== MIME_OF_EXTENSION[extension!]) {
+    if (!image || image.mime !== mimeOfExtension(extension!)) {
       throw new ApiError("not_found", httpMessages.noSuchImage);
     }
     reply

@@ -5,7 +5,7 @@
  */
 import { Buffer } from "node:buffer";
 import type { JobView } from "../../commands/chat.js";
-import type { ImageRef, JobStatus } from "../../requests/jobs.js";
+import { IMAGE_EXTENSIONS, type ImageRef, type JobStatus } from "../../requests/jobs.js";
 import type { ActionBody } from "./schemas.js";
 
 export interface ImageJson {
@@ -48,23 +48,11 @@ export interface JobJson {
   final: boolean;
 }
 
-const EXTENSIONS: Record<ImageRef["mime"], string> = {
-  "image/png": "png",
-  "image/webp": "webp",
-  "image/jpeg": "jpg",
-};
-
-export const MIME_OF_EXTENSION: Record<string, ImageRef["mime"]> = {
-  png: "image/png",
-  webp: "image/webp",
-  jpg: "image/jpeg",
-};
-
 /** `<jobId>-<index>.<ext>`: the only file names the image route serves. */
 export const IMAGE_FILE = /^([A-Za-z0-9_-]{1,64})-(0|[1-9]\d?)\.(png|webp|jpg)$/;
 
 export function imageUrl(image: Pick<ImageRef, "id" | "mime">): string {
-  return `/api/v1/images/${image.id}.${EXTENSIONS[image.mime]}`;
+  return `/api/v1/images/${image.id}.${IMAGE_EXTENSIONS[image.mime]}`;
 }
 
 function buttonJson(spec: JobView["buttons"][number][number]): ButtonJson {
