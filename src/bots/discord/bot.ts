@@ -30,6 +30,7 @@ import type { DiscordConfig } from "../../config.js";
 import type { AdapterContext } from "../adapter.js";
 import { Followers } from "../follow.js";
 import { RecentIds } from "../recent-ids.js";
+import { removeDeletedResult } from "../remove-result.js";
 import {
   ADMIN_COMMAND,
   commandDefinitions,
@@ -215,32 +216,24 @@ export class DiscordBot {
     return this.chat.admin(subcommand, args, whoOf(interaction), whereOf(interaction));
   }
 
-  /**
-   * A deleted result: its message goes (the bot may delete its own messages); should Discord refuse,
-   * the message is edited to the deleted view's text with nothing left to click or download.
-   */
+  /** A deleted result's message goes, or shows the deleted view (src/bots/remove-result.ts). */
   private async removeResult(interaction: Answerable, view: JobView): Promise<void> {
     if (!interaction.isButton()) return;
     const route = Routes.channelMessage(interaction.message.channelId, interaction.message.id);
-    try {
-      await this.client.rest.delete(route);
-      return;
-    } catch (error) {
-      this.logger.warn(
-        { jobId: view.jobId, ...describeError(error) },
-        "discord: could not delete a deleted result's message; editing it",
-      );
-    }
-    try {
-      await this.client.rest.patch(route, {
-        body: { content: view.text, attachments: [], components: [], allowed_mentions: { parse: [] } },
-      });
-    } catch (error) {
-      this.logger.warn(
-        { jobId: view.jobId, ...describeError(error) },
-        "discord: could not edit a deleted result's message",
-      );
-    }
+    await removeDeletedResult(
+      {
+        remove: async () => {
+          await this.client.rest.delete(route);
+        },
+        replace: async (deleted) => {
+          await this.client.rest.patch(route, {
+            body: { content: deleted.text, attachments: [], components: [], allowed_mentions: { parse: [] } },
+          });
+        },
+      },
+      view,
+      this.logger,
+    );
   }
 
   /**

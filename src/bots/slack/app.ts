@@ -18,6 +18,7 @@ import type { SlackConfig } from "../../config.js";
 import { ConfigError } from "../../errors.js";
 import { userId, type Where, type Who } from "../../requests/request.js";
 import { RecentIds } from "../recent-ids.js";
+import { removeDeletedResult } from "../remove-result.js";
 import { fileIdsOf, textMessage } from "./blocks.js";
 import { boltLogger } from "./bolt-logger.js";
 import { SlackJobMessages, type SlackPlace, type TellPrivately } from "./job-messages.js";
@@ -132,42 +133,33 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
   };
 
   /**
-   * A deleted result's message goes, and the image files it names (uploaded just before it);
-   * when Slack will not delete the message (an old message, a missing scope), it is edited to the
-   * view's text with no buttons, so the caption does not stay.
+   * A deleted result's message goes, with the image files it names (uploaded just before it), or
+   * shows the deleted view when Slack will not delete it (an old message, a missing scope).
    */
-  const removeResult = async (channel: string, ts: string, fileIds: readonly string[], view: JobView) => {
-    for (const file of fileIds) {
-      try {
-        await app.client.files.delete({ file });
-      } catch (error) {
-        const code = slackErrorCode(error);
-        logger.warn(
-          { code, channel, file, jobId: view.jobId },
-          `Slack refused to delete a deleted result's image file (${code}): ${operatorHint(code, neededScope(error))}`,
-        );
-      }
-    }
-    try {
-      await app.client.chat.delete({ channel, ts });
-      return;
-    } catch (error) {
-      const code = slackErrorCode(error);
-      logger.warn(
-        { code, channel, jobId: view.jobId },
-        `Slack refused to delete a deleted result's message (${code}): ${operatorHint(code, neededScope(error))}; editing it instead`,
-      );
-    }
-    try {
-      await app.client.chat.update({ channel, ts, text: textMessage(view.text).text, blocks: [] });
-    } catch (error) {
-      const code = slackErrorCode(error);
-      logger.warn(
-        { code, channel, jobId: view.jobId },
-        `Slack refused to edit a deleted result's message (${code}): ${operatorHint(code, neededScope(error))}; it still shows`,
-      );
-    }
-  };
+  const removeResult = (channel: string, ts: string, fileIds: readonly string[], view: JobView) =>
+    removeDeletedResult(
+      {
+        remove: async () => {
+          for (const file of fileIds) {
+            try {
+              await app.client.files.delete({ file });
+            } catch (error) {
+              const code = slackErrorCode(error);
+              logger.warn(
+                { code, channel, file, jobId: view.jobId },
+                `Slack refused to delete a deleted result's image file (${code}): ${operatorHint(code, neededScope(error))}`,
+              );
+            }
+          }
+          await app.client.chat.delete({ channel, ts });
+        },
+        replace: async (deleted) => {
+          await app.client.chat.update({ channel, ts, text: textMessage(deleted.text).text, blocks: [] });
+        },
+      },
+      view,
+      logger,
+    );
 
   const triggers = new RecentIds();
 
