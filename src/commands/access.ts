@@ -12,7 +12,7 @@
 import type { Config } from "../config.js";
 import { ConfigError } from "../errors.js";
 import type { Usage } from "../requests/operator.js";
-import type { Platform, UserId, Where, Who } from "../requests/request.js";
+import type { Platform, Where, Who } from "../requests/request.js";
 
 export interface ChannelRule {
   platform: "discord" | "slack";
@@ -109,25 +109,5 @@ export function rateRefusal(
       retryAt: utcDayStart(now) + DAY_MS,
     };
   }
-  return undefined;
-}
-
-/**
- * A user id from an admin command's argument: a platform-qualified id as given (`discord:123`,
- * `slack:T1:U2`, `web:…`, `cli:…`), a mention (`<@123>`, `<@U2>`, `<@U2|name>`) or a bare id,
- * qualified by the platform (and Slack team) where the command was typed. Undefined when it is
- * none of these.
- */
-export function userIdFromArgument(text: string, where: Where): UserId | undefined {
-  const value = text.trim();
-  if (/^(discord:\d+|slack:[A-Za-z0-9]+:[A-Za-z0-9]+|web:[A-Za-z0-9_-]+|cli:[A-Za-z0-9._-]+)$/.test(value)) {
-    return value as UserId;
-  }
-  const bare =
-    /^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$/.exec(value)?.[1] ??
-    (/^[A-Za-z0-9]+$/.test(value) ? value : undefined);
-  if (bare === undefined) return undefined;
-  if (where.platform === "discord" && /^\d+$/.test(bare)) return `discord:${bare}`;
-  if (where.platform === "slack" && where.serverId) return `slack:${where.serverId}:${bare}`;
   return undefined;
 }

@@ -9,8 +9,8 @@ import { EaselError, type ErrorCode, isEaselError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { JobQueue, JobRecord } from "../requests/jobs.js";
 import { type OperatorLedger, placeOf, type Stats } from "../requests/operator.js";
-import type { UserId, Where } from "../requests/request.js";
-import { userIdFromArgument, utcDayStart } from "./access.js";
+import { qualifiedUserId, type UserId, type Where } from "../requests/request.js";
+import { utcDayStart } from "./access.js";
 import { adminTexts, type ListedJob, truncate } from "./texts.js";
 
 export type AdminSubcommandName = "queue" | "cancel" | "ban" | "unban" | "stats";
@@ -37,7 +37,7 @@ export const MAX_STATS_DAYS = 90;
 
 /**
  * `/easel` as every platform renders it: Discord registers these as subcommands with string
- * options (integer for `days`), Slack reads `/easel <subcommand> <args…>` (`parseAdminText`).
+ * options (integer for `days`), Slack reads `/easel <subcommand> <args…>` (bots/slack/admin-text.ts).
  */
 export const adminCommand: {
   name: "easel";
@@ -92,25 +92,6 @@ export const adminCommand: {
     },
   ],
 };
-
-/**
- * `queue`, `ban <@U2> spamming` → the subcommand and its arguments by name, in the definition's
- * order; the last `rest` argument takes the remaining words. An empty text is `help`.
- */
-export function parseAdminText(text: string): { subcommand: string; args: Record<string, string> } {
-  const words = text
-    .trim()
-    .split(/\s+/)
-    .filter((word) => word.length > 0);
-  const subcommand = (words.shift() ?? "help").toLowerCase();
-  const definition = adminCommand.subcommands.find((each) => each.name === subcommand);
-  const args: Record<string, string> = {};
-  for (const argument of definition?.args ?? []) {
-    if (words.length === 0) break;
-    args[argument.name] = argument.kind === "rest" ? words.splice(0).join(" ") : words.shift()!;
-  }
-  return { subcommand, args };
-}
 
 /** An admin command's private answer; `code` when it is a refusal. */
 export interface AdminAnswer {
@@ -229,7 +210,8 @@ export class AdminService {
         case "unban": {
           const given = args["user"]?.trim();
           if (!given) return refused(adminTexts.missingArgument(subcommand, "USER"));
-          const target = userIdFromArgument(given, where);
+          // Adapters turn their platform's mentions into qualified ids before they call here.
+          const target = qualifiedUserId(given);
           if (!target) return refused(adminTexts.badUserId(given));
           return done(
             subcommand === "ban"

@@ -21,6 +21,15 @@ export function userId(platform: Platform, ...parts: string[]): UserId {
   return `${platform}:${parts.join(":")}`;
 }
 
+const QUALIFIED_USER =
+  /^(discord:\d+|slack:[A-Za-z0-9]+:[A-Za-z0-9]+|web:[A-Za-z0-9_-]+|cli:[A-Za-z0-9._-]+)$/;
+
+/** `text` as a platform-qualified user id (the shapes above), or undefined. */
+export function qualifiedUserId(text: string): UserId | undefined {
+  const value = text.trim();
+  return QUALIFIED_USER.test(value) ? (value as UserId) : undefined;
+}
+
 export function platformOf(id: UserId): Platform {
   return id.slice(0, id.indexOf(":")) as Platform;
 }

@@ -342,7 +342,7 @@ describe("/easel admin commands through the chat service", () => {
     );
 
     assert.equal(
-      privateText(await chat.admin("ban", { user: "<@222>", reason: "spam" }, admin, guildChannel)).text,
+      privateText(await chat.admin("ban", { user: "discord:222", reason: "spam" }, admin, guildChannel)).text,
       "Banned discord:222: their requests are refused from now on.",
     );
     assert.equal(privateText(await chat.imagine({ text: "an owl" }, bob, guildChannel)).code, "forbidden");
@@ -359,7 +359,7 @@ describe("/easel admin commands through the chat service", () => {
       /is not a user/,
     );
     assert.equal(
-      privateText(await chat.admin("unban", { user: "222" }, admin, guildChannel)).text,
+      privateText(await chat.admin("unban", { user: "discord:222" }, admin, guildChannel)).text,
       "Lifted the ban on discord:222.",
     );
     assert.equal((await chat.imagine({ text: "an owl --steps 1" }, bob, guildChannel)).kind, "job");

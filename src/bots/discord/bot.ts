@@ -42,7 +42,7 @@ import {
 import { describeError, JobMessage, type MessageTarget, request } from "./job-message.js";
 import { discordPostedImages } from "./posted-images.js";
 import { type MessageDraft, renderView, textMessage } from "./render.js";
-import { discordUserId, missingPermissions, whereOf, whoOf } from "./requester.js";
+import { discordUserArgument, discordUserId, missingPermissions, whereOf, whoOf } from "./requester.js";
 import { discordTexts } from "./texts.js";
 
 export interface DiscordBotOptions {
@@ -213,6 +213,7 @@ export class DiscordBot {
     for (const option of given) {
       if (option.value !== undefined && option.value !== null) args[option.name] = String(option.value);
     }
+    if (args["user"] !== undefined) args["user"] = discordUserArgument(args["user"]);
     return this.chat.admin(subcommand, args, whoOf(interaction), whereOf(interaction));
   }
 

@@ -10,7 +10,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { App, type RespondFn, webApi } from "@slack/bolt";
 import type { Logger } from "pino";
-import { adminCommand, parseAdminText } from "../../commands/admin.js";
+import { adminCommand } from "../../commands/admin.js";
 import type { ChatReply, ChatService, JobView } from "../../commands/chat.js";
 import { isHelpRequest } from "../../commands/imagine.js";
 import { chatTexts } from "../../commands/texts.js";
@@ -19,6 +19,7 @@ import { ConfigError } from "../../errors.js";
 import { userId, type Where, type Who } from "../../requests/request.js";
 import { RecentIds } from "../recent-ids.js";
 import { removeDeletedResult } from "../remove-result.js";
+import { parseAdminText, slackUserArgument } from "./admin-text.js";
 import { fileIdsOf, textMessage } from "./blocks.js";
 import { boltLogger } from "./bolt-logger.js";
 import { SlackJobMessages, type SlackPlace, type TellPrivately } from "./job-messages.js";
@@ -181,6 +182,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     try {
       if (command.command === `/${adminCommand.name}`) {
         const { subcommand, args } = parseAdminText(command.text ?? "");
+        if (args["user"] !== undefined) args["user"] = slackUserArgument(args["user"], team);
         await answer(await chat.admin(subcommand, args, who, where), place, tell);
         return;
       }
