@@ -215,9 +215,9 @@ export interface ButtonSpec {
 }
 
 /**
- * The buttons under a finished job, as rows: one row per image (vary subtle/strong, refine,
- * upscale when the size allows) and a last row with re-roll and delete. At most 4 buttons a row;
- * with up to 4 images this fits Discord's 5 rows of 5.
+ * The buttons under a finished job, in groups: one per image (vary subtle/strong, refine, upscale
+ * when the size allows), then the job's own (re-roll, delete). How groups become a platform's rows
+ * (Discord's 5 rows of 5, Slack's actions blocks) is the adapter's business.
  */
 export function resultButtons(jobId: string, request: GenerationRequest): ButtonSpec[][] {
   const single = request.count === 1;

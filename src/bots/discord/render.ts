@@ -41,19 +41,37 @@ const STYLES: Record<ButtonSpec["style"], ButtonStyle.Primary | ButtonStyle.Seco
     danger: ButtonStyle.Danger,
   };
 
-export function actionRows(rows: readonly ButtonSpec[][]): MessageBody["components"] {
-  return rows
-    .filter((row) => row.length > 0)
-    .slice(0, MESSAGE_LIMITS.rows)
-    .map((row) => ({
-      type: ComponentType.ActionRow,
-      components: row.slice(0, MESSAGE_LIMITS.buttonsPerRow).map((button) => ({
-        type: ComponentType.Button,
-        style: STYLES[button.style],
-        label: button.label.slice(0, MESSAGE_LIMITS.label),
-        custom_id: button.id,
-      })),
-    }));
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * The service's button groups laid out in Discord's grid of 5 rows of 5: a row per group while
+ * they fit; otherwise every button in order, 5 a row, keeping the last group (the job's own
+ * buttons: re-roll, delete) whole and leaving out the image buttons that do not fit.
+ */
+export function buttonGrid(groups: readonly ButtonSpec[][]): ButtonSpec[][] {
+  const { rows: maxRows, buttonsPerRow: perRow } = MESSAGE_LIMITS;
+  const nonEmpty = groups.filter((group) => group.length > 0);
+  const rows = nonEmpty.flatMap((group) => chunks(group, perRow));
+  if (rows.length <= maxRows) return rows;
+  const last = chunks(nonEmpty.at(-1) ?? [], perRow).slice(0, maxRows);
+  const room = (maxRows - last.length) * perRow;
+  return [...chunks(nonEmpty.slice(0, -1).flat().slice(0, room), perRow), ...last];
+}
+
+export function actionRows(groups: readonly ButtonSpec[][]): MessageBody["components"] {
+  return buttonGrid(groups).map((row) => ({
+    type: ComponentType.ActionRow,
+    components: row.slice(0, MESSAGE_LIMITS.buttonsPerRow).map((button) => ({
+      type: ComponentType.Button,
+      style: STYLES[button.style],
+      label: button.label.slice(0, MESSAGE_LIMITS.label),
+      custom_id: button.id,
+    })),
+  }));
 }
 
 function clip(text: string): string {
