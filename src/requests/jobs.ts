@@ -136,6 +136,12 @@ export interface ImageStore {
   putUpload(image: EncodedImage): Promise<string>;
 }
 
+/**
+ * What an adapter may see of the queue besides the chat service: its status and events, for health
+ * and metrics. Adapters never submit, cancel or read jobs themselves.
+ */
+export type QueueMonitor = Pick<JobQueue, "status" | "on">;
+
 export interface JobQueue {
   readonly images: ImageStore;
   /** Bans, usage, deleted results and the audit trail, kept in the same job store. */

@@ -17,6 +17,17 @@ export type UserId = `${Platform}:${string}`;
 /** `discord-role:456`: a Discord role, for priority tiers and admins (Slack has no roles). */
 export type RoleId = `discord-role:${string}`;
 
+/** `text` as a role id, or undefined. */
+export function roleId(text: string): RoleId | undefined {
+  return /^discord-role:\d+$/.test(text) ? (text as RoleId) : undefined;
+}
+
+/**
+ * Platforms whose requests come from servers (a Discord guild, a Slack team) and channels: the
+ * ones EASEL_ALLOWED_CHANNELS limits. The web chat and the CLI have neither.
+ */
+export const CHANNEL_PLATFORMS: readonly Platform[] = ["discord", "slack"];
+
 export function userId(platform: Platform, ...parts: string[]): UserId {
   return `${platform}:${parts.join(":")}`;
 }

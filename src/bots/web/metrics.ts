@@ -3,7 +3,7 @@
  * prom-client's global one), so two servers in one process never share or clash.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { JobQueue } from "../../requests/jobs.js";
+import type { QueueMonitor } from "../../requests/jobs.js";
 
 /** Seconds: from a fast GPU step to a long CPU run. */
 const DURATION_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600];
@@ -18,8 +18,8 @@ export interface QueueMetrics {
 }
 
 /** One queue.status() per scrape, shared by the gauges that read it. */
-function statusPerScrape(queue: JobQueue): () => ReturnType<JobQueue["status"]> {
-  let pending: ReturnType<JobQueue["status"]> | undefined;
+function statusPerScrape(queue: QueueMonitor): () => ReturnType<QueueMonitor["status"]> {
+  let pending: ReturnType<QueueMonitor["status"]> | undefined;
   return () => {
     if (!pending) {
       pending = queue.status();
@@ -32,7 +32,7 @@ function statusPerScrape(queue: JobQueue): () => ReturnType<JobQueue["status"]> 
   };
 }
 
-export function createQueueMetrics(queue: JobQueue): QueueMetrics {
+export function createQueueMetrics(queue: QueueMonitor): QueueMetrics {
   const registry = new Registry();
   const status = statusPerScrape(queue);
   new Gauge({

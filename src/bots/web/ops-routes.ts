@@ -1,9 +1,9 @@
 /** `/healthz` and `/metrics`: served whenever easel runs, without a token (a Discord-only container is healthy too). */
 import type { FastifyInstance } from "fastify";
-import type { JobQueue } from "../../requests/jobs.js";
+import type { QueueMonitor } from "../../requests/jobs.js";
 import type { QueueMetrics } from "./metrics.js";
 
-export function registerOpsRoutes(app: FastifyInstance, queue: JobQueue, metrics: QueueMetrics): void {
+export function registerOpsRoutes(app: FastifyInstance, queue: QueueMonitor, metrics: QueueMetrics): void {
   app.get("/healthz", async (_request, reply) => {
     try {
       const status = await queue.status();
