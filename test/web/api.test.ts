@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import sharp from "sharp";
-import { Client, finished, sharedWebEasel } from "./support.js";
+import { Client, finished, sharedWebEasel, startWebEasel } from "./support.js";
 
 /** Each test is its own browser (its own cookie jar) on one easel. */
 const easel = sharedWebEasel();
@@ -265,4 +265,21 @@ test("bad actions are refused with the error shape", async () => {
   assert.match(noSuchImage.json.error.message, /no image 4/);
   const history = await client.get("/api/v1/history");
   assert.equal(history.json.jobs.length, 1, "nothing was queued");
+});
+
+test("an error of ours is a 500 `internal` in the error shape, never a 200 with a message", async (t) => {
+  const own = await startWebEasel(t);
+  const client = new Client(own.url);
+  const done = await client.post("/api/v1/imagine", { text: "a fox --steps 1" });
+  await finished(client, done.json.jobId);
+  // The job store closes with the queue: the chat service's next read fails with an error of no code.
+  await own.easel.queue.stop();
+  for (const answer of [
+    await client.post("/api/v1/imagine", { text: "a fox --steps 1" }),
+    await client.post(`/api/v1/jobs/${done.json.jobId}/actions`, { action: "reroll" }),
+  ]) {
+    assert.equal(answer.status, 500, answer.text);
+    assert.ok(ERROR_SHAPE(answer.json), answer.text);
+    assert.equal(answer.json.error.code, "internal");
+  }
 });
