@@ -8,7 +8,7 @@
  */
 import type { Logger } from "pino";
 import type { ChatService, JobView, ViewChange } from "../commands/chat.js";
-import { changesBetween } from "../commands/chat-service.js";
+import { changesBetween } from "../commands/view-changes.js";
 
 export interface JobSink {
   /** Posts the job's first message. A throw ends the follow (the sink has dealt with the job). */

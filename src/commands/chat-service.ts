@@ -63,6 +63,7 @@ import {
   resultCaption,
 } from "./texts.js";
 import { attachUpload, postedImage } from "./upload.js";
+import { changesBetween } from "./view-changes.js";
 
 export interface ChatServiceOptions {
   config: Config;
@@ -91,22 +92,6 @@ function cryptoSeed(): bigint {
 
 const refusal = (code: ErrorCode, text: string): ChatReply => ({ kind: "refusal", code, text });
 const info = (text: string): ChatReply => ({ kind: "info", text });
-
-/** The events a view adds to the one a watcher saw before it (see ViewChange). */
-export function changesBetween(previous: JobView | undefined, view: JobView): ViewChange[] {
-  switch (view.state) {
-    case "queued":
-      return previous?.state === "queued" && previous.position === view.position ? [] : ["queued"];
-    case "running": {
-      const changes: ViewChange[] = previous?.state === "running" ? [] : ["started"];
-      // Step 0 is the start itself; progress reports a finished step.
-      if (view.step !== undefined && view.step > 0 && previous?.step !== view.step) changes.push("progress");
-      return changes;
-    }
-    default:
-      return previous?.final ? [] : [view.state];
-  }
-}
 
 export function createChatService(options: ChatServiceOptions): ChatService {
   return new QueueChatService(options);

@@ -11,7 +11,7 @@ import {
 import { jobJson } from "../../src/bots/web/job-json.js";
 import { bearerToken, hostIsOurs, isAuthorised, isCrossSite } from "../../src/bots/web/request-guards.js";
 import type { JobView } from "../../src/commands/chat.js";
-import { changesBetween } from "../../src/commands/chat-service.js";
+import { changesBetween } from "../../src/commands/view-changes.js";
 
 test("hostIsOurs accepts loopback names with our port only", () => {
   for (const host of ["127.0.0.1:8080", "localhost:8080", "LocalHost:8080", "[::1]:8080", "127.1.2.3:8080"]) {

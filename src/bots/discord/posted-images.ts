@@ -9,7 +9,6 @@ import type { Logger } from "pino";
 import type { PostedImageSource } from "../../commands/chat.js";
 import type { ImageRef } from "../../requests/jobs.js";
 import { attachmentBaseName } from "./images.js";
-import { describeError } from "./job-message.js";
 
 /** A download of a posted image gives up after this long. */
 const DOWNLOAD_TIMEOUT_MS = 30_000;
@@ -36,7 +35,7 @@ export function discordPostedImages(rest: REST, logger: Logger): PostedImageSour
         message = (await rest.get(Routes.channelMessage(place[1]!, place[2]!))) as MessageAttachments;
       } catch (error) {
         // Deleted, or the bot can no longer see the channel: the image is gone from Discord too.
-        logger.info({ posted, ...describeError(error) }, "discord: a posted result's message is gone");
+        logger.info({ posted, err: error }, "discord: a posted result's message is gone");
         return undefined;
       }
       const name = attachmentBaseName(image);
