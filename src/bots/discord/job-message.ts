@@ -67,8 +67,16 @@ export class JobMessage implements JobSink {
     this.target = target;
   }
 
-  post(view: JobView): Promise<void> {
-    return this.send(view);
+  /** A first message that fails is logged, not fatal: the next view posts in the channel. */
+  async post(view: JobView): Promise<void> {
+    try {
+      await this.send(view);
+    } catch (error) {
+      this.context.logger.warn(
+        { jobId: this.jobId, state: view.state, ...describeError(error) },
+        "discord message update failed",
+      );
+    }
   }
 
   edit(view: JobView): Promise<void> {
