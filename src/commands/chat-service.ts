@@ -421,7 +421,11 @@ class QueueChatService implements ChatService {
     if (!fetched) {
       return refusal(
         "not_found",
-        buttonErrors.expiredImage(action.imageIndex + 1, this.config.retentionHours),
+        buttonErrors.expiredImage(
+          action.imageIndex + 1,
+          this.config.retentionHours,
+          job.postedTo !== undefined,
+        ),
       );
     }
     const uploadId = await this.queue.images.putUpload(fetched);

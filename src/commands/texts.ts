@@ -87,8 +87,8 @@ export const buttonErrors = {
   notAFollowUp: (): string => "Cancel stops a job; it doesn't start a new one.",
   notYourDelete: (): string => "Only the person who ran this /imagine, or an admin, can delete it.",
   deletedResult: (): string => "This result was deleted, so its buttons no longer work.",
-  expiredImage: (imageNumber: number, retentionHours: number): string =>
-    `Image ${imageNumber} of this result is no longer kept (the bot keeps results for ${retentionHours} hour${retentionHours === 1 ? "" : "s"}), and it could not be fetched back from where it was posted, so there is nothing to refine or upscale any more. Re-roll and variations still work, or run /imagine again.`,
+  expiredImage: (imageNumber: number, retentionHours: number, posted: boolean): string =>
+    `Image ${imageNumber} of this result is no longer kept (the bot keeps results for ${retentionHours} hour${retentionHours === 1 ? "" : "s"})${posted ? ", and it could not be fetched back from where it was posted" : ""}, so there is nothing to refine or upscale any more. Re-roll and variations still work, or run /imagine again.`,
   nothingToDelete: (): string =>
     "This job hasn't finished, so there is nothing to delete yet; cancel it instead.",
   notFinished: (): string => "This job hasn't finished yet; its result buttons work once it has.",
