@@ -138,14 +138,16 @@ export class AdminService {
     );
   }
 
-  /** Cancels any job and records it; rejects with an EaselError whose message is for the admin. */
+  /**
+   * Cancels any job and records it; rejects with an EaselError whose message is for the admin. A
+   * job that has ended exists: the answer says so (as the cancel button's rule does), not an error.
+   */
   async cancel(jobId: string, actor: UserId, place: string): Promise<string> {
     if (!JOB_ID.test(jobId)) throw new EaselError("invalid_input", adminTexts.badJobId(jobId));
     const job = await this.options.job(jobId);
     if (!job) throw new EaselError("not_found", adminTexts.noSuchJob(jobId));
-    if (job.status !== "queued" && job.status !== "running") {
-      throw new EaselError("not_found", adminTexts.alreadyFinished(jobId, job.status));
-    }
+    if (job.status !== "queued" && job.status !== "running")
+      return adminTexts.alreadyFinished(jobId, job.status);
     const { outcome, how } = await this.options.cancelJob(jobId, actor);
     await this.options.ledger.record({
       at: this.now(),

@@ -341,14 +341,14 @@ describe("/easel admin commands through the chat service", () => {
     assert.equal(ended.status, "cancelled");
     assert.equal(ended.cancelledBy, admin.userId);
     await queue.wait(waiting.jobId);
-    assert.match(
-      privateText(await chat.admin("cancel", { job: slow.jobId }, admin, guildChannel)).text,
-      /already ended \(cancelled\)/,
-    );
-    assert.equal(
-      privateText(await chat.admin("cancel", { job: "nope" }, admin, guildChannel)).text,
-      "There is no job `nope`.",
-    );
+    // A job that ended exists: information, not a refusal; an unknown one is not_found.
+    const again = privateText(await chat.admin("cancel", { job: slow.jobId }, admin, guildChannel));
+    assert.match(again.text, /already ended \(cancelled\)/);
+    assert.equal(again.code, undefined);
+    assert.deepEqual(privateText(await chat.admin("cancel", { job: "nope" }, admin, guildChannel)), {
+      text: "There is no job `nope`.",
+      code: "not_found",
+    });
 
     assert.equal(
       privateText(await chat.admin("ban", { user: "discord:222", reason: "spam" }, admin, guildChannel)).text,
