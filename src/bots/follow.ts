@@ -47,6 +47,8 @@ export class JobFollower {
   private shown: JobView | undefined;
   private shownSignature: string | undefined;
   private sending: Promise<void> | undefined;
+  /** A drain loop runs; cleared by the loop itself as it ends, so no view waits without one. */
+  private draining = false;
   private lastSendAt = Number.NEGATIVE_INFINITY;
   private unwatch: (() => void) | undefined;
   private ended = false;
@@ -90,14 +92,15 @@ export class JobFollower {
     if (this.ended) return;
     this.pending = view;
     if (view.final) this.wake?.();
-    this.sending ??= this.drain().finally(() => {
-      this.sending = undefined;
-    });
+    if (!this.draining) {
+      this.draining = true;
+      this.sending = this.drain();
+    }
   }
 
   /** Waits for the send in flight and any waiting view. */
   async flush(): Promise<void> {
-    while (this.sending) await this.sending;
+    while (this.draining) await this.sending;
   }
 
   /** Stops following (the job goes on in the queue). */
@@ -124,40 +127,45 @@ export class JobFollower {
     this.finish();
   }
 
+  /** One send at a time; the flag is cleared in the same turn the loop ends, so no view waits. */
   private async drain(): Promise<void> {
-    while (this.pending && !this.ended) {
-      if (!this.pending.final) {
-        const wait = this.lastSendAt + (this.options.minIntervalMs ?? 0) - performance.now();
-        if (wait > 0) {
-          // A final view arriving meanwhile goes at once.
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, wait);
-            this.wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          this.wake = undefined;
-          if (!this.pending || this.ended) break;
+    try {
+      while (this.pending && !this.ended) {
+        if (!this.pending.final) {
+          const wait = this.lastSendAt + (this.options.minIntervalMs ?? 0) - performance.now();
+          if (wait > 0) {
+            // A final view arriving meanwhile goes at once.
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, wait);
+              this.wake = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+            this.wake = undefined;
+            if (!this.pending || this.ended) break;
+          }
         }
+        const view = this.pending;
+        this.pending = undefined;
+        const signature = (this.options.signature ?? viewSignature)(view);
+        if (!view.final && signature === this.shownSignature) continue;
+        const changes = changesBetween(this.shown, view);
+        this.lastSendAt = performance.now();
+        try {
+          await this.sink.edit(view, changes);
+          this.shown = view;
+          this.shownSignature = signature;
+        } catch (error) {
+          this.options.logger.warn(
+            { err: error, jobId: this.jobId, state: view.state },
+            "a job's message update failed",
+          );
+        }
+        if (view.final) this.end();
       }
-      const view = this.pending;
-      this.pending = undefined;
-      const signature = (this.options.signature ?? viewSignature)(view);
-      if (!view.final && signature === this.shownSignature) continue;
-      const changes = changesBetween(this.shown, view);
-      this.lastSendAt = performance.now();
-      try {
-        await this.sink.edit(view, changes);
-        this.shown = view;
-        this.shownSignature = signature;
-      } catch (error) {
-        this.options.logger.warn(
-          { err: error, jobId: this.jobId, state: view.state },
-          "a job's message update failed",
-        );
-      }
-      if (view.final) this.end();
+    } finally {
+      this.draining = false;
     }
   }
 }

@@ -52,6 +52,17 @@ export function checkAdminEntries(entries: readonly string[]): void {
   }
 }
 
+/**
+ * The access settings as the chat service uses them, checked: EASEL_ALLOWED_CHANNELS as rules and
+ * EASEL_ADMINS entry by entry. A ConfigError names the first bad entry. `easel start` (through the
+ * chat service) and `easel doctor` both call this, so the doctor refuses what would stop a start.
+ */
+export function accessSettingsOf(config: Config): { channelRules: ChannelRule[] } {
+  const channelRules = parseChannelRules(config.access.allowedChannels);
+  checkAdminEntries(config.access.admins);
+  return { channelRules };
+}
+
 /** Whether the bot may answer at `where`. */
 export function isAllowedPlace(rules: readonly ChannelRule[], where: Where): boolean {
   if (rules.length === 0 || !CHANNEL_PLATFORMS.includes(where.platform)) return true;

@@ -19,11 +19,10 @@ import {
   type Who,
 } from "../requests/request.js";
 import {
+  accessSettingsOf,
   type ChannelRule,
-  checkAdminEntries,
   isAdmin,
   isAllowedPlace,
-  parseChannelRules,
   rateRefusal,
   utcDayStart,
 } from "./access.js";
@@ -117,8 +116,7 @@ class QueueChatService implements ChatService {
     this.logger = options.logger ?? silentLogger;
     this.randomSeed = options.randomSeed ?? cryptoSeed;
     this.now = options.now ?? Date.now;
-    this.channelRules = parseChannelRules(this.config.access.allowedChannels);
-    checkAdminEntries(this.config.access.admins);
+    this.channelRules = accessSettingsOf(this.config).channelRules;
     this.adminService = queueAdminService(this.config, this.queue, this.now);
     // One subscription keeps the latest step and preview of every running job, for view().
     this.queue.on("started", (event) => this.live.set(event.jobId, { step: 0, total: 0 }));
@@ -273,6 +271,10 @@ class QueueChatService implements ChatService {
       }
       const wait = lastSentAt + minIntervalMs - performance.now();
       if (wait <= 0) {
+        // A timer that is late (a busy process) holds an older view: this one replaces it.
+        clearTimeout(timer);
+        timer = undefined;
+        pending = undefined;
         send(view);
         return;
       }

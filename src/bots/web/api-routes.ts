@@ -99,10 +99,8 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
     const body = parse(sessionBody, request.body);
     if (token === undefined) return reply.code(204).send();
     if (!sameSecret(body.token, token)) throw new ApiError("unauthorized", httpMessages.badToken);
-    reply.header("set-cookie", [
-      ...setCookieHeaders(reply),
-      setCookie(SESSION_COOKIE, sessionValue(token), { sameSite: "Strict" }),
-    ]);
+    // Fastify adds a Set-Cookie beside those already on the reply (the browser id's).
+    reply.header("set-cookie", setCookie(SESSION_COOKIE, sessionValue(token), { sameSite: "Strict" }));
     return reply.code(204).send();
   });
 
