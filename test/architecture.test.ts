@@ -1,7 +1,8 @@
 /**
- * The import-direction rules of DESIGN.md §2, read from the sources: queue/ and commands/ never
- * import each other (they share only src/requests, which imports neither), and config.ts takes no
- * value from a feature room.
+ * The rules of ARCHITECTURE.md, read from the sources: queue/ and commands/ never import each other
+ * (they share only src/requests, which imports neither); bots/ reach the queue only through the
+ * interfaces in src/requests, never a backend; commands/ parses no platform's syntax; config.ts
+ * takes no value from a feature room.
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
@@ -75,12 +76,40 @@ function crossings(room: string, forbidden: readonly string[]): string[] {
   );
 }
 
+const PLATFORM = /discord|slack/i;
+
+/**
+ * "commands/access.ts:12 /^discord:…/" for each regular expression literal in `room` that mentions
+ * a platform, and each string literal that is exactly a platform's name (`platform === "slack"`).
+ * Prose in messages and comments may name platforms; parsing their syntax is the adapters' job.
+ */
+function platformNames(room: string): string[] {
+  return sourcesUnder(room).flatMap((file) => {
+    const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
+    const found: string[] = [];
+    const visit = (node: ts.Node): void => {
+      const named =
+        (ts.isRegularExpressionLiteral(node) && PLATFORM.test(node.text)) ||
+        (ts.isStringLiteral(node) && /^(discord|slack)$/i.test(node.text));
+      if (named) {
+        const line = source.getLineAndCharacterOfPosition(node.getStart()).line + 1;
+        found.push(`${relative(SRC, file)}:${line} ${node.getText()}`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+    return found;
+  });
+}
+
 describe("import directions", () => {
   it("reads imports, type-only or not, static or dynamic (the checker itself)", () => {
     const imports = importsOf(join(SRC, "queue", "index.ts"));
     assert.ok(imports.some((i) => i.target === "queue/embedded.ts" && !i.typeOnly));
     assert.ok(imports.some((i) => i.target === "config.ts" && i.typeOnly));
     assert.ok(importsOf(join(SRC, "cli", "imagine.ts")).some((i) => i.target === "commands/chat-service.ts"));
+    // The platform check finds what it looks for: the adapters parse their platforms' syntax.
+    assert.ok(platformNames("bots").some((found) => found.startsWith("bots/slack/admin-text.ts")));
   });
 
   it("src/queue imports nothing from src/commands", () => {
@@ -93,6 +122,14 @@ describe("import directions", () => {
 
   it("src/requests, which both share, imports neither", () => {
     assert.deepEqual(crossings("requests", ["queue", "commands", "bots", "cli"]), []);
+  });
+
+  it("src/bots imports no queue backend: only the queue's interfaces in src/requests", () => {
+    assert.deepEqual(crossings("bots", ["queue", "cli"]), []);
+  });
+
+  it("src/commands names no platform: no regular expression or comparison with a platform's name", () => {
+    assert.deepEqual(platformNames("commands"), []);
   });
 
   it("config.ts takes values only from errors, requests and the pipeline's limits, never from a feature room", () => {

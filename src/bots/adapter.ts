@@ -6,13 +6,14 @@
 import type { Logger } from "pino";
 import type { ChatService } from "../commands/chat.js";
 import type { Config } from "../config.js";
-import type { JobQueue } from "../queue/job-queue.js";
+import type { QueueMonitor } from "../requests/jobs.js";
 
 export interface AdapterContext {
   config: Config;
   logger: Logger;
   chat: ChatService;
-  queue: JobQueue;
+  /** Only the queue's status and events (health, metrics): everything else goes through `chat`. */
+  queue: QueueMonitor;
 }
 
 export interface RunningAdapter {

@@ -16,9 +16,9 @@ import { ensureDemoModel } from "../demo-model.js";
 import { CancelledError, EaselError } from "../errors.js";
 import { describeFileError, writeFileAtomically } from "../files.js";
 import { createLogger } from "../logger.js";
-import type { EncodedImage } from "../pipeline/types.js";
 import { createJobQueue, type JobQueue } from "../queue/index.js";
 import { validateRequest } from "../queue/params.js";
+import { IMAGE_EXTENSIONS } from "../requests/jobs.js";
 import type { Requester } from "../requests/request.js";
 import { randomSeed } from "./args.js";
 import { progressBar } from "./progress-bar.js";
@@ -27,12 +27,6 @@ interface ImagineOptions {
   model?: string;
   out: string;
 }
-
-const EXTENSIONS: Record<EncodedImage["mime"], string> = {
-  "image/png": "png",
-  "image/webp": "webp",
-  "image/jpeg": "jpg",
-};
 
 function requester(): Requester {
   let name = "cli";
@@ -107,7 +101,8 @@ export async function runToEnd(
   });
   if (interrupted.aborted) throw new CancelledError();
   const reply = await chat.imagine({ text }, asker, asker);
-  if (reply.kind === "private") throw new EaselError(reply.code ?? "invalid_input", reply.text);
+  if (reply.kind === "refusal") throw new EaselError(reply.code, reply.text);
+  if (reply.kind === "info") throw new EaselError("invalid_input", reply.text);
   const final = new Promise<JobView>((resolve) => {
     chat.watch(reply.jobId, (view) => (view.final ? resolve(view) : onView(view)));
   });
@@ -180,7 +175,7 @@ async function imagine(words: string[], options: ImagineOptions): Promise<void> 
         const bytes = await chat.image(image.id);
         if (!bytes)
           throw new EaselError("not_found", `image ${image.index + 1} of job ${view.jobId} is gone`);
-        const path = join(options.out, `${view.jobId}-${image.index + 1}.${EXTENSIONS[bytes.mime]}`);
+        const path = join(options.out, `${view.jobId}-${image.index + 1}.${IMAGE_EXTENSIONS[bytes.mime]}`);
         await writeImage(path, bytes.data);
         paths.push(path);
       }

@@ -11,42 +11,40 @@
  */
 import type { Config } from "../config.js";
 import { ConfigError } from "../errors.js";
-import type { Usage } from "../requests/operator.js";
-import type { Platform, UserId, Where, Who } from "../requests/request.js";
+import { parsePlace, type Usage } from "../requests/operator.js";
+import {
+  CHANNEL_PLATFORMS,
+  type Platform,
+  qualifiedUserId,
+  roleId,
+  type Where,
+  type Who,
+} from "../requests/request.js";
 
 export interface ChannelRule {
-  platform: "discord" | "slack";
+  platform: Platform;
   serverId: string;
   /** Undefined: every channel of the server. */
   channelId?: string;
 }
 
-const PLACE = /^(discord|slack):([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_-]+))?$/;
-/** Platform-qualified: the common mistake is a bare id, or a Slack user without its team. */
-const ADMIN = /^(?:(?:discord|discord-role|web|cli):[^\s,:]+|slack:[^\s,:]+:[^\s,:]+)$/;
-
 /** EASEL_ALLOWED_CHANNELS entries as rules; a ConfigError names the first malformed one. */
 export function parseChannelRules(entries: readonly string[]): ChannelRule[] {
   return entries.map((entry) => {
-    const match = PLACE.exec(entry);
-    if (!match) {
+    const place = parsePlace(entry);
+    if (!place) {
       throw new ConfigError(
         `EASEL_ALLOWED_CHANNELS: "${entry}" is not discord:<guild>, discord:<guild>/<channel>, slack:<team> or slack:<team>/<channel>.`,
       );
     }
-    const [, platform, serverId, channelId] = match;
-    return {
-      platform: platform as ChannelRule["platform"],
-      serverId: serverId!,
-      ...(channelId ? { channelId } : {}),
-    };
+    return place;
   });
 }
 
 /** Checks EASEL_ADMINS entries (platform-qualified users, Discord roles); a ConfigError names a bad one. */
 export function checkAdminEntries(entries: readonly string[]): void {
   for (const entry of entries) {
-    if (!ADMIN.test(entry)) {
+    if (!qualifiedUserId(entry) && !roleId(entry)) {
       throw new ConfigError(
         `EASEL_ADMINS: "${entry}" is not a platform-qualified user (discord:<id>, slack:<team>:<user>, web:<id>, cli:<name>) or a discord-role:<id>.`,
       );
@@ -65,12 +63,9 @@ export function accessSettingsOf(config: Config): { channelRules: ChannelRule[] 
   return { channelRules };
 }
 
-/** Platforms whose requests are limited to the allowed places. */
-export const CHANNEL_RESTRICTED: readonly Platform[] = ["discord", "slack"];
-
 /** Whether the bot may answer at `where`. */
 export function isAllowedPlace(rules: readonly ChannelRule[], where: Where): boolean {
-  if (rules.length === 0 || !CHANNEL_RESTRICTED.includes(where.platform)) return true;
+  if (rules.length === 0 || !CHANNEL_PLATFORMS.includes(where.platform)) return true;
   return rules.some(
     (rule) =>
       rule.platform === where.platform &&
@@ -120,25 +115,5 @@ export function rateRefusal(
       retryAt: utcDayStart(now) + DAY_MS,
     };
   }
-  return undefined;
-}
-
-/**
- * A user id from an admin command's argument: a platform-qualified id as given (`discord:123`,
- * `slack:T1:U2`, `web:…`, `cli:…`), a mention (`<@123>`, `<@U2>`, `<@U2|name>`) or a bare id,
- * qualified by the platform (and Slack team) where the command was typed. Undefined when it is
- * none of these.
- */
-export function userIdFromArgument(text: string, where: Where): UserId | undefined {
-  const value = text.trim();
-  if (/^(discord:\d+|slack:[A-Za-z0-9]+:[A-Za-z0-9]+|web:[A-Za-z0-9_-]+|cli:[A-Za-z0-9._-]+)$/.test(value)) {
-    return value as UserId;
-  }
-  const bare =
-    /^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$/.exec(value)?.[1] ??
-    (/^[A-Za-z0-9]+$/.test(value) ? value : undefined);
-  if (bare === undefined) return undefined;
-  if (where.platform === "discord" && /^\d+$/.test(bare)) return `discord:${bare}`;
-  if (where.platform === "slack" && where.serverId) return `slack:${where.serverId}:${bare}`;
   return undefined;
 }

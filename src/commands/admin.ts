@@ -5,12 +5,12 @@
  * a request the running service picks up from the CLI). Every action lands in the audit trail.
  */
 import type { Config } from "../config.js";
-import { EaselError, isEaselError } from "../errors.js";
+import { EaselError, type ErrorCode, isEaselError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { JobQueue, JobRecord } from "../requests/jobs.js";
 import { type OperatorLedger, placeOf, type Stats } from "../requests/operator.js";
-import type { UserId, Where } from "../requests/request.js";
-import { userIdFromArgument, utcDayStart } from "./access.js";
+import { qualifiedUserId, type UserId, type Where } from "../requests/request.js";
+import { utcDayStart } from "./access.js";
 import { adminTexts, type ListedJob, truncate } from "./texts.js";
 
 export type AdminSubcommandName = "queue" | "cancel" | "ban" | "unban" | "stats";
@@ -37,7 +37,7 @@ export const MAX_STATS_DAYS = 90;
 
 /**
  * `/easel` as every platform renders it: Discord registers these as subcommands with string
- * options (integer for `days`), Slack reads `/easel <subcommand> <args…>` (`parseAdminText`).
+ * options (integer for `days`), Slack reads `/easel <subcommand> <args…>` (bots/slack/admin-text.ts).
  */
 export const adminCommand: {
   name: "easel";
@@ -93,23 +93,10 @@ export const adminCommand: {
   ],
 };
 
-/**
- * `queue`, `ban <@U2> spamming` → the subcommand and its arguments by name, in the definition's
- * order; the last `rest` argument takes the remaining words. An empty text is `help`.
- */
-export function parseAdminText(text: string): { subcommand: string; args: Record<string, string> } {
-  const words = text
-    .trim()
-    .split(/\s+/)
-    .filter((word) => word.length > 0);
-  const subcommand = (words.shift() ?? "help").toLowerCase();
-  const definition = adminCommand.subcommands.find((each) => each.name === subcommand);
-  const args: Record<string, string> = {};
-  for (const argument of definition?.args ?? []) {
-    if (words.length === 0) break;
-    args[argument.name] = argument.kind === "rest" ? words.splice(0).join(" ") : words.shift()!;
-  }
-  return { subcommand, args };
+/** An admin command's private answer; `code` when it is a refusal. */
+export interface AdminAnswer {
+  text: string;
+  code?: ErrorCode;
 }
 
 export type CancelOutcome = { outcome: "cancelled" | "stopping"; how?: string };
@@ -151,14 +138,16 @@ export class AdminService {
     );
   }
 
-  /** Cancels any job and records it; rejects with an EaselError whose message is for the admin. */
+  /**
+   * Cancels any job and records it; rejects with an EaselError whose message is for the admin. A
+   * job that has ended exists: the answer says so (as the cancel button's rule does), not an error.
+   */
   async cancel(jobId: string, actor: UserId, place: string): Promise<string> {
     if (!JOB_ID.test(jobId)) throw new EaselError("invalid_input", adminTexts.badJobId(jobId));
     const job = await this.options.job(jobId);
     if (!job) throw new EaselError("not_found", adminTexts.noSuchJob(jobId));
-    if (job.status !== "queued" && job.status !== "running") {
-      throw new EaselError("not_found", adminTexts.alreadyFinished(jobId, job.status));
-    }
+    if (job.status !== "queued" && job.status !== "running")
+      return adminTexts.alreadyFinished(jobId, job.status);
     const { outcome, how } = await this.options.cancelJob(jobId, actor);
     await this.options.ledger.record({
       at: this.now(),
@@ -196,46 +185,52 @@ export class AdminService {
 
   /**
    * One `/easel` command from a chat (the caller checked that `actor` is an admin): the text of
-   * the private answer. Bad arguments and refusals are answered, not thrown.
+   * the private answer, with a code when it is a refusal. Bad arguments and refusals are answered,
+   * not thrown.
    */
   async run(
     subcommand: string,
     args: Readonly<Record<string, string>>,
     actor: UserId,
     where: Where,
-  ): Promise<string> {
+  ): Promise<AdminAnswer> {
     const place = placeOf(where);
+    const done = (text: string): AdminAnswer => ({ text });
+    const refused = (text: string): AdminAnswer => ({ text, code: "invalid_input" });
     try {
       switch (subcommand.toLowerCase()) {
         case "help":
-          return adminTexts.usage();
+          return done(adminTexts.usage());
         case "queue":
-          return adminTexts.queueListing(await this.queue(), this.now());
+          return done(adminTexts.queueListing(await this.queue(), this.now()));
         case "cancel": {
           const jobId = args["job"]?.trim();
-          if (!jobId) return adminTexts.missingArgument("cancel", "JOB");
-          return await this.cancel(jobId, actor, place);
+          if (!jobId) return refused(adminTexts.missingArgument("cancel", "JOB"));
+          return done(await this.cancel(jobId, actor, place));
         }
         case "ban":
         case "unban": {
           const given = args["user"]?.trim();
-          if (!given) return adminTexts.missingArgument(subcommand, "USER");
-          const target = userIdFromArgument(given, where);
-          if (!target) return adminTexts.badUserId(given);
-          return subcommand === "ban"
-            ? await this.ban(target, actor, args["reason"]?.trim() || undefined, place)
-            : await this.unban(target, actor, place);
+          if (!given) return refused(adminTexts.missingArgument(subcommand, "USER"));
+          // Adapters turn their platform's mentions into qualified ids before they call here.
+          const target = qualifiedUserId(given);
+          if (!target) return refused(adminTexts.badUserId(given));
+          return done(
+            subcommand === "ban"
+              ? await this.ban(target, actor, args["reason"]?.trim() || undefined, place)
+              : await this.unban(target, actor, place),
+          );
         }
         case "stats": {
           const days = parseDays(args["days"]);
-          if (days === undefined) return adminTexts.badDays(args["days"] ?? "", MAX_STATS_DAYS);
-          return adminTexts.stats(await this.stats(days), days);
+          if (days === undefined) return refused(adminTexts.badDays(args["days"] ?? "", MAX_STATS_DAYS));
+          return done(adminTexts.stats(await this.stats(days), days));
         }
         default:
-          return adminTexts.unknownSubcommand(subcommand);
+          return refused(adminTexts.unknownSubcommand(subcommand));
       }
     } catch (error) {
-      if (isEaselError(error)) return error.userMessage;
+      if (isEaselError(error)) return { text: error.userMessage, code: error.code };
       throw error;
     }
   }

@@ -203,16 +203,21 @@ export function requestForButton(
   };
 }
 
+/**
+ * A button as the service's views carry it: the opaque id the chat platforms send back, and the
+ * action it stands for, decoded, so no adapter parses an id.
+ */
 export interface ButtonSpec {
   id: string;
+  action: ButtonAction;
   label: string;
   style: "primary" | "secondary" | "danger";
 }
 
 /**
- * The buttons under a finished job, as rows: one row per image (vary subtle/strong, refine,
- * upscale when the size allows) and a last row with re-roll and delete. At most 4 buttons a row;
- * with up to 4 images this fits Discord's 5 rows of 5.
+ * The buttons under a finished job, in groups: one per image (vary subtle/strong, refine, upscale
+ * when the size allows), then the job's own (re-roll, delete). How groups become a platform's rows
+ * (Discord's 5 rows of 5, Slack's actions blocks) is the adapter's business.
  */
 export function resultButtons(jobId: string, request: GenerationRequest): ButtonSpec[][] {
   const single = request.count === 1;
@@ -241,5 +246,5 @@ export function cancelButton(jobId: string): ButtonSpec {
 }
 
 function button(action: ButtonAction, label: string, style: ButtonSpec["style"] = "secondary"): ButtonSpec {
-  return { id: encodeButton(action), label, style };
+  return { id: encodeButton(action), action, label, style };
 }

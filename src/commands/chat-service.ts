@@ -7,9 +7,17 @@ import type { Config } from "../config.js";
 import { EaselError, type ErrorCode, isEaselError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { EncodedImage } from "../pipeline/types.js";
-import type { JobQueue, JobQueueEvents, JobRecord } from "../requests/jobs.js";
+import type { ImageRef, JobQueue, JobQueueEvents, JobRecord } from "../requests/jobs.js";
 import { placeOf } from "../requests/operator.js";
-import type { GenerationRequest, Requester, UserId, Where, Who } from "../requests/request.js";
+import {
+  type GenerationRequest,
+  isUploadSource,
+  type Platform,
+  type Requester,
+  type UserId,
+  type Where,
+  type Who,
+} from "../requests/request.js";
 import {
   accessSettingsOf,
   type ChannelRule,
@@ -19,15 +27,26 @@ import {
   utcDayStart,
 } from "./access.js";
 import { type AdminService, queueAdminService } from "./admin.js";
+import { buttonRule } from "./button-rules.js";
 import {
+  type ButtonAction,
   cancelButton,
   decodeButton,
   type FollowUpAction,
   mayPress,
+  REFINE_STRENGTH,
   requestForButton,
   resultButtons,
 } from "./buttons.js";
-import type { ChatReply, ChatService, ImagineInput, JobView, WatchOptions } from "./chat.js";
+import type {
+  ChatReply,
+  ChatService,
+  ImagineInput,
+  JobView,
+  PostedImageSource,
+  ViewChange,
+  WatchOptions,
+} from "./chat.js";
 import { isHelpRequest, parseImagine, type RandomSeed } from "./imagine.js";
 import {
   accessTexts,
@@ -42,7 +61,8 @@ import {
   queuedText,
   resultCaption,
 } from "./texts.js";
-import { attachUpload } from "./upload.js";
+import { attachUpload, postedImage } from "./upload.js";
+import { changesBetween } from "./view-changes.js";
 
 export interface ChatServiceOptions {
   config: Config;
@@ -69,8 +89,8 @@ function cryptoSeed(): bigint {
   return words[0]!;
 }
 
-const privateReply = (text: string, code?: ErrorCode): ChatReply =>
-  code === undefined ? { kind: "private", text } : { kind: "private", text, code };
+const refusal = (code: ErrorCode, text: string): ChatReply => ({ kind: "refusal", code, text });
+const info = (text: string): ChatReply => ({ kind: "info", text });
 
 export function createChatService(options: ChatServiceOptions): ChatService {
   return new QueueChatService(options);
@@ -87,6 +107,8 @@ class QueueChatService implements ChatService {
   private readonly adminService: AdminService;
   /** Per user, the tail of their access check + submit: one at a time, so a cooldown holds. */
   private readonly userTurns = new Map<UserId, Promise<unknown>>();
+  /** Where posted images are fetched back from, by the platform that posted them. */
+  private readonly postedSources = new Map<Platform, PostedImageSource>();
 
   constructor(options: ChatServiceOptions) {
     this.config = options.config;
@@ -113,7 +135,7 @@ class QueueChatService implements ChatService {
   }
 
   async imagine(input: ImagineInput, who: Who, where: Where): Promise<ChatReply> {
-    if (isHelpRequest(input)) return privateReply(this.help());
+    if (isHelpRequest(input)) return info(this.help());
     const requester: Requester = { ...who, ...where };
     try {
       const refused = await this.gate(who, where);
@@ -134,20 +156,38 @@ class QueueChatService implements ChatService {
     who: Who,
     where: Where,
   ): Promise<ChatReply> {
-    if (!isAdmin(this.config.access.admins, who)) return privateReply(adminTexts.notAdmin(), "forbidden");
+    if (!isAdmin(this.config.access.admins, who)) return refusal("forbidden", adminTexts.notAdmin());
     try {
-      return privateReply(await this.adminService.run(subcommand, args, who.userId, where));
+      const answer = await this.adminService.run(subcommand, args, who.userId, where);
+      return answer.code ? refusal(answer.code, answer.text) : info(answer.text);
     } catch (error) {
       return this.refusal(error, "admin");
     }
   }
 
   async press(buttonId: string, who: Who, where: Where): Promise<ChatReply> {
+    let action: ButtonAction;
+    try {
+      action = decodeButton(buttonId);
+    } catch (error) {
+      return this.refusal(error, "press");
+    }
+    return this.pressAction(action, who, where);
+  }
+
+  actionOf(buttonId: string): ButtonAction | undefined {
+    try {
+      return decodeButton(buttonId);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async pressAction(action: ButtonAction, who: Who, where: Where): Promise<ChatReply> {
     const requester: Requester = { ...who, ...where };
     try {
-      const action = decodeButton(buttonId);
       const job = await this.queue.job(action.jobId);
-      if (!job) return privateReply(chatTexts.jobGone(), "not_found");
+      if (!job) return refusal("not_found", chatTexts.jobGone());
       const admin = isAdmin(this.config.access.admins, who);
       if (!admin && !mayPress(this.config, job.userId, who.userId, action.kind)) {
         const text =
@@ -156,19 +196,35 @@ class QueueChatService implements ChatService {
             : action.kind === "delete"
               ? buttonErrors.notYourDelete()
               : buttonErrors.notAllowed();
-        return privateReply(text, "forbidden");
+        return refusal("forbidden", text);
       }
-      if (action.kind === "cancel") {
-        const outcome = await this.queue.cancel(job.id, who.userId, { anyone: admin });
-        return privateReply(outcome === "stopping" ? chatTexts.cancelling() : chatTexts.cancelled());
-      }
+      const rule = buttonRule(action.kind, job);
+      if (rule.kind === "info") return info(rule.text());
+      if (rule.kind === "refusal") return refusal(rule.code, rule.text());
+      if (action.kind === "cancel") return await this.cancel(job, who, admin);
       if (action.kind === "delete") return await this.deleteResult(job, who, where);
-      const refused = (await this.gate(who, where)) ?? this.unusable(job, action);
+      const refused = await this.gate(who, where);
       if (refused) return refused;
       const request = requestForButton(action, job.request, requester, this.randomSeed, this.config);
-      return await this.inTurn(who, request, () => this.submit(request));
+      return await this.inTurn(who, request, async () => {
+        const sourced = await this.withSourceImage(job, action, request);
+        return "kind" in sourced ? sourced : this.submit(sourced);
+      });
     } catch (error) {
       return this.refusal(error, "press");
+    }
+  }
+
+  /** Cancels a waiting or running job; one that ended meanwhile is answered as the table says. */
+  private async cancel(job: JobRecord, who: Who, admin: boolean): Promise<ChatReply> {
+    try {
+      const outcome = await this.queue.cancel(job.id, who.userId, { anyone: admin });
+      return info(outcome === "stopping" ? chatTexts.cancelling() : chatTexts.cancelled());
+    } catch (error) {
+      const now = await this.queue.job(job.id);
+      const rule = now ? buttonRule("cancel", now) : undefined;
+      if (rule?.kind === "info") return info(rule.text());
+      throw error;
     }
   }
 
@@ -177,9 +233,14 @@ class QueueChatService implements ChatService {
     return record ? this.viewOf(record) : undefined;
   }
 
-  watch(jobId: string, onView: (view: JobView) => void, options: WatchOptions = {}): () => void {
+  watch(
+    jobId: string,
+    onView: (view: JobView, changes: readonly ViewChange[]) => void,
+    options: WatchOptions = {},
+  ): () => void {
     const minIntervalMs = options.minIntervalMs ?? 0;
     let closed = false;
+    let delivered: JobView | undefined;
     let sawEvent = false;
     let lastSentAt = Number.NEGATIVE_INFINITY;
     let pending: JobView | undefined;
@@ -193,8 +254,10 @@ class QueueChatService implements ChatService {
     };
     const send = (view: JobView) => {
       lastSentAt = performance.now();
+      const changes = changesBetween(delivered, view);
+      delivered = view;
       try {
-        onView(view);
+        onView(view, changes);
       } catch (error) {
         this.logger.error({ err: error, jobId }, "a job view's receiver threw");
       }
@@ -208,6 +271,10 @@ class QueueChatService implements ChatService {
       }
       const wait = lastSentAt + minIntervalMs - performance.now();
       if (wait <= 0) {
+        // A timer that is late (a busy process) holds an older view: this one replaces it.
+        clearTimeout(timer);
+        timer = undefined;
+        pending = undefined;
         send(view);
         return;
       }
@@ -264,6 +331,13 @@ class QueueChatService implements ChatService {
     return this.queue.markPosted(jobId, where);
   }
 
+  addPostedImageSource(source: PostedImageSource): () => void {
+    this.postedSources.set(source.platform, source);
+    return () => {
+      if (this.postedSources.get(source.platform) === source) this.postedSources.delete(source.platform);
+    };
+  }
+
   async history(userId: UserId, limit?: number): Promise<JobView[]> {
     const records = await this.queue.history(userId, limit);
     return Promise.all(records.map((record) => this.viewOf(record)));
@@ -276,18 +350,21 @@ class QueueChatService implements ChatService {
     return { kind: "job", jobId, view };
   }
 
-  /** The private answer for an error of `imagine` or `press`: the user's message, or a generic one. */
+  /**
+   * The refusal for an error of `imagine`, `press` or `admin`: a typed error's code and message, or
+   * for anything else `internal` with a generic message, the cause going to the logs.
+   */
   private refusal(error: unknown, where: string): ChatReply {
-    if (isEaselError(error)) return privateReply(error.userMessage, error.code);
+    if (isEaselError(error)) return refusal(error.code, error.userMessage);
     this.logger.error({ err: error, where }, "chat service: internal error");
-    return privateReply(chatTexts.internalError(), "internal");
+    return refusal("internal", chatTexts.internalError());
   }
 
   /** Where and who: a private refusal for a place the bot does not answer in, or a banned user. */
   private async gate(who: Who, where: Where): Promise<ChatReply | undefined> {
-    if (!isAllowedPlace(this.channelRules, where)) return privateReply(accessTexts.notHere(), "forbidden");
+    if (!isAllowedPlace(this.channelRules, where)) return refusal("forbidden", accessTexts.notHere());
     if (isAdmin(this.config.access.admins, who)) return undefined;
-    if (await this.queue.ledger.banOf(who.userId)) return privateReply(accessTexts.banned(), "forbidden");
+    if (await this.queue.ledger.banOf(who.userId)) return refusal("forbidden", accessTexts.banned());
     return undefined;
   }
 
@@ -303,7 +380,7 @@ class QueueChatService implements ChatService {
         const refusal = rateRefusal(this.config.access, usage, request.count, now);
         if (refusal?.kind === "cooldown") {
           return {
-            kind: "private",
+            kind: "refusal",
             text: accessTexts.cooldown(refusal.retryAt - now),
             code: "queue_full",
             retryAt: refusal.retryAt,
@@ -311,7 +388,7 @@ class QueueChatService implements ChatService {
         }
         if (refusal?.kind === "quota") {
           const text = accessTexts.quota(refusal.quota, refusal.used, refusal.asked, refusal.retryAt, now);
-          return { kind: "private", text, code: "queue_full", retryAt: refusal.retryAt };
+          return { kind: "refusal", text, code: "queue_full", retryAt: refusal.retryAt };
         }
       }
       return submit();
@@ -326,31 +403,71 @@ class QueueChatService implements ChatService {
     return result;
   }
 
-  /** A follow-up button on a result that was deleted, or whose image the retention sweep removed. */
-  private unusable(job: JobRecord, action: FollowUpAction): ChatReply | undefined {
-    if (job.deleted) return privateReply(buttonErrors.deletedResult(), "not_found");
-    if (action.kind === "reroll") return undefined;
+  /**
+   * A refine or upscale needs the bytes of the result's image. While the bot keeps them, the
+   * request points at the job's image; once they are gone (past the retention time), the adapter
+   * that posted the result fetches them back from the post, and the request refines that copy,
+   * kept like an upload. Only when that fails too is the image gone: a refusal saying so.
+   * Re-roll and vary need no image.
+   */
+  private async withSourceImage(
+    job: JobRecord,
+    action: FollowUpAction,
+    request: GenerationRequest,
+  ): Promise<GenerationRequest | ChatReply> {
+    if (action.kind !== "refine" && action.kind !== "upscale") return request;
     const image = job.images[action.imageIndex];
-    const expiredBefore = this.now() - this.config.retentionHours * 3_600_000;
-    // Posted images are swept early and fetched back from the post; past the retention they are gone.
-    const expired = (job.finishedAt ?? job.createdAt) < expiredBefore || job.postedAt === undefined;
-    if (image?.deleted && expired) {
-      return privateReply(
-        buttonErrors.expiredImage(action.imageIndex + 1, this.config.retentionHours),
+    if (!image || !request.source || isUploadSource(request.source)) return request;
+    if (!image.deleted && (await this.queue.images.get(image.id))) return request;
+    const fetched = await this.fetchPosted(job, image);
+    if (!fetched) {
+      return refusal(
         "not_found",
+        buttonErrors.expiredImage(
+          action.imageIndex + 1,
+          this.config.retentionHours,
+          job.postedTo !== undefined,
+        ),
       );
     }
-    return undefined;
+    const uploadId = await this.queue.images.putUpload(fetched);
+    this.logger.info(
+      { jobId: job.id, image: action.imageIndex, posted: job.postedTo },
+      "posted image fetched back",
+    );
+    return {
+      ...request,
+      source: {
+        uploadId,
+        strength: REFINE_STRENGTH,
+        upscale: request.source.upscale,
+        from: { jobId: job.id, imageIndex: action.imageIndex },
+      },
+    };
+  }
+
+  /** A result's image from where it was posted, through the adapter that posted it. */
+  private async fetchPosted(job: JobRecord, image: ImageRef) {
+    const posted = job.postedTo;
+    const platform = posted?.slice(0, posted.indexOf(":")) as Platform | undefined;
+    const source = platform ? this.postedSources.get(platform) : undefined;
+    if (!posted || !source) return undefined;
+    try {
+      const fetched = await source.fetch(posted, image);
+      return fetched ? postedImage(fetched.data, image) : undefined;
+    } catch (error) {
+      this.logger.warn({ err: error, jobId: job.id, posted }, "could not fetch a posted image back");
+      return undefined;
+    }
   }
 
   /** The delete button (the caller checked author or admin): the images go, the view says so. */
   private async deleteResult(job: JobRecord, who: Who, where: Where): Promise<ChatReply> {
-    if (job.status !== "done") return privateReply(buttonErrors.nothingToDelete(), "invalid_input");
     const deleted = await this.queue.ledger.deleteResult(job.id, who.userId, this.now(), placeOf(where));
     this.logger.info({ jobId: job.id, by: who.userId, deleted }, "result deleted");
     const view = await this.view(job.id);
     const text = deleted ? chatTexts.deleted() : chatTexts.alreadyDeleted();
-    return view ? { kind: "private", text, deleted: view } : privateReply(text);
+    return view ? { kind: "info", text, deleted: view } : info(text);
   }
 
   /** A finished job's view, read after the store has recorded its end. */
@@ -449,5 +566,5 @@ class QueueChatService implements ChatService {
 
 /** For callers that need the typed refusal of a reply (the CLI's exit status). */
 export function errorOfReply(reply: ChatReply): EaselError | undefined {
-  return reply.kind === "private" && reply.code ? new EaselError(reply.code, reply.text) : undefined;
+  return reply.kind === "refusal" ? new EaselError(reply.code, reply.text) : undefined;
 }

@@ -6,8 +6,8 @@
 import type { ErrorCode } from "../errors.js";
 import type { EncodedImage } from "../pipeline/types.js";
 import type { ImageRef, JobStatus } from "../requests/jobs.js";
-import type { Requester, UserId, Where, Who } from "../requests/request.js";
-import type { ButtonSpec } from "./buttons.js";
+import type { Platform, Requester, UserId, Where, Who } from "../requests/request.js";
+import type { ButtonAction, ButtonSpec } from "./buttons.js";
 
 /** What a job's message shows right now. Texts use `**bold**` and `code` spans (see texts.ts). */
 export interface JobView {
@@ -37,15 +37,24 @@ export interface JobView {
   deleted?: { byUserId: UserId; byAuthor: boolean };
 }
 
-/** The answer to a command or a button press. */
+/**
+ * The answer to a command or a button press. Refusals and information are both private (only the
+ * asker sees them: Discord ephemeral, Slack chat.postEphemeral, inline on the web) but differ in
+ * kind: a refusal says why nothing was done and always carries a code (`internal` for an error of
+ * ours, which is logged with its cause); information answers a request that needed no work
+ * ("Cancelled.", "already finished", help).
+ */
 export type ChatReply =
-  /** Only the asker sees it (Discord ephemeral, Slack chat.postEphemeral, inline on the web). */
   | {
-      kind: "private";
+      kind: "refusal";
+      code: ErrorCode;
       text: string;
-      code?: ErrorCode;
       /** A quota or cooldown refusal (code `queue_full`): when the user may ask again (ms since the epoch). */
       retryAt?: number;
+    }
+  | {
+      kind: "info";
+      text: string;
       /**
        * A delete button was pressed and the result is gone: the job's last view (with `deleted`
        * set). Adapters remove the result's message, or edit it to this view, and answer `text`.
@@ -54,6 +63,17 @@ export type ChatReply =
     }
   /** A new job was queued: post its first view publicly, then follow `watch(jobId)`. */
   | { kind: "job"; jobId: string; view: JobView };
+
+/** A reply only its asker sees. */
+export type PrivateReply = Exclude<ChatReply, { kind: "job" }>;
+
+/**
+ * What changed since the previous view a watcher was given, as the events of a job's life: the
+ * first view reports the state it shows (`queued`, `started`, a final one); later ones report a new
+ * place in line, the start, a finished step, or the end. Empty: only something cosmetic changed
+ * (a preview of the same step), which a transport may skip.
+ */
+export type ViewChange = "queued" | "started" | "progress" | "done" | "failed" | "cancelled";
 
 export interface ImagineInput {
   /** The prompt with any flags: Discord's `prompt` option, or Slack's whole command text. */
@@ -72,20 +92,40 @@ export interface WatchOptions {
   minIntervalMs?: number;
 }
 
+/**
+ * Where an adapter fetches back an image it posted, once the bot's own copy is gone (past the
+ * retention time): Discord reads the message again for a fresh attachment URL, Slack asks
+ * `files.info` and downloads with the bot token. The adapter registers it with the chat service.
+ */
+export interface PostedImageSource {
+  /** The platform whose places (`posted(jobId, "<platform>:…")`) this source reads. */
+  platform: Platform;
+  /** The image's bytes from the post recorded as `posted`; undefined when they are gone there too. */
+  fetch(posted: string, image: ImageRef): Promise<EncodedImage | undefined>;
+}
+
 export interface ChatService {
   /** `/imagine`: help, a private error (nothing queued), or the accepted job's first view. */
   imagine(input: ImagineInput, who: Who, where: Where): Promise<ChatReply>;
   /** A button press (by its id): a private answer, or a new job (re-roll, vary, refine, upscale). */
   press(buttonId: string, who: Who, where: Where): Promise<ChatReply>;
+  /** A press of a decoded button (`ButtonSpec.action`), for callers that name the action (the API). */
+  pressAction(action: ButtonAction, who: Who, where: Where): Promise<ChatReply>;
+  /** The action a button id stands for; undefined for an id that is not one of ours. */
+  actionOf(buttonId: string): ButtonAction | undefined;
   /** The help text, with the flags this bot accepts. */
   help(): string;
   /** A job's current view; undefined for an unknown job. */
   view(jobId: string): Promise<JobView | undefined>;
   /**
    * Calls `onView` with the job's current view at once, then with every change until the final
-   * view; returns the unsubscribe function.
+   * view, each with what changed since the view before it; returns the unsubscribe function.
    */
-  watch(jobId: string, onView: (view: JobView) => void, options?: WatchOptions): () => void;
+  watch(
+    jobId: string,
+    onView: (view: JobView, changes: readonly ViewChange[]) => void,
+    options?: WatchOptions,
+  ): () => void;
   /**
    * After a restart: jobs that were queued or running. A requeued job's view (follow it with
    * `watch`), or a failed one's final view; its old message may no longer be editable.
@@ -93,8 +133,13 @@ export interface ChatService {
   onRecovered(listener: (view: JobView) => void): () => void;
   /** A finished image's bytes (PNG with its parameters), or undefined once swept. */
   image(imageId: string): Promise<EncodedImage | undefined>;
-  /** Records where a job's result was posted (e.g. `discord:<channel>/<message>`). */
+  /**
+   * Records where a job's result was posted (`<platform>:…`, e.g. `discord:<channel>/<message>`):
+   * what the adapter's PostedImageSource needs to fetch the images back.
+   */
   posted(jobId: string, where: string): Promise<void>;
+  /** Registers an adapter's way to fetch back posted images; returns the unregister function. */
+  addPostedImageSource(source: PostedImageSource): () => void;
   /** A user's latest jobs' views, newest first. */
   history(userId: UserId, limit?: number): Promise<JobView[]>;
   /**

@@ -101,10 +101,21 @@ export const buttonErrors = {
   notAFollowUp: (): string => "Cancel stops a job; it doesn't start a new one.",
   notYourDelete: (): string => "Only the person who ran this /imagine, or an admin, can delete it.",
   deletedResult: (): string => "This result was deleted, so its buttons no longer work.",
-  expiredImage: (imageNumber: number, retentionHours: number): string =>
-    `Image ${imageNumber} of this result is no longer kept (the bot keeps results for ${retentionHours} hour${retentionHours === 1 ? "" : "s"}), so there is nothing to vary, refine or upscale any more. Re-roll still works, or run /imagine again.`,
+  expiredImage: (imageNumber: number, retentionHours: number, posted: boolean): string =>
+    `Image ${imageNumber} of this result is no longer kept (the bot keeps results for ${retentionHours} hour${retentionHours === 1 ? "" : "s"})${posted ? ", and it could not be fetched back from where it was posted" : ""}, so there is nothing to refine or upscale any more. Re-roll and variations still work, or run /imagine again.`,
   nothingToDelete: (): string =>
     "This job hasn't finished, so there is nothing to delete yet; cancel it instead.",
+  notFinished: (): string => "This job hasn't finished yet; its result buttons work once it has.",
+  noImages: (ended: "failed" | "cancelled"): string =>
+    `This job ${ended === "failed" ? "failed" : "was cancelled"} before it made any images, so there is nothing to vary, refine, upscale or delete.`,
+  noResult: (ended: "failed" | "cancelled"): string =>
+    `This job ${ended === "failed" ? "failed" : "was cancelled"}, so its buttons no longer work. Please run /imagine again.`,
+  alreadyEnded: (ended: "done" | "failed" | "cancelled"): string =>
+    ended === "done"
+      ? "This job has already finished, so there is nothing to cancel."
+      : ended === "failed"
+        ? "This job has already ended (it failed), so there is nothing to cancel."
+        : "This job was already cancelled.",
 };
 
 /** Button labels; images are numbered from 1 for people. */
@@ -228,11 +239,13 @@ export function resultCaption(request: GenerationRequest, result: CaptionResult)
     request.refiner.enabled ? "refiner on" : "refiner off",
   ];
   if (request.variation) settings.push(`variation ${request.variation.strength}`);
-  if (request.source && isUploadSource(request.source)) {
-    settings.push(`from your picture at strength ${request.source.strength}`);
-  } else if (request.source) {
-    const action = request.source.upscale > 1 ? `upscaled x${request.source.upscale}` : "refined";
-    settings.push(`${action} from image ${request.source.imageIndex + 1}`);
+  const source = request.source;
+  const fromImage = source && (isUploadSource(source) ? source.from?.imageIndex : source.imageIndex);
+  if (source && fromImage !== undefined) {
+    const action = source.upscale > 1 ? `upscaled x${source.upscale}` : "refined";
+    settings.push(`${action} from image ${fromImage + 1}`);
+  } else if (source) {
+    settings.push(`from your picture at strength ${source.strength}`);
   }
   settings.push(durationText(result.durationMs));
   return `${truncate(request.prompt, MAX_CAPTION_PROMPT)}\n${settings.join(" · ")}`;

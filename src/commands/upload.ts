@@ -61,3 +61,16 @@ export async function attachUpload(
   const uploadId = await images.putUpload(image);
   return { ...request, width, height, source: { uploadId, strength: UPLOAD_STRENGTH, upscale: 1 } };
 }
+
+/**
+ * A result's image as fetched back from where it was posted, checked to be a picture, for the image
+ * store (`putUpload`); undefined for bytes that are not a PNG, JPEG or WebP, or too large.
+ */
+export function postedImage(
+  data: Uint8Array,
+  image: Pick<EncodedImage, "width" | "height">,
+): EncodedImage | undefined {
+  if (data.byteLength > MAX_UPLOAD_BYTES) return undefined;
+  const format = sniffImageFormat(data);
+  return format ? { mime: MIMES[format], data, width: image.width, height: image.height } : undefined;
+}

@@ -1,7 +1,8 @@
 /**
  * What each ONNX component of an SDXL export must look like to the pipeline, checked against the
  * tensor metadata of a loaded session: input names, element types, ranks and the widths that tie
- * the components together (DESIGN.md §3). Pure: metadata in, problems out.
+ * the components together (the SDXL contract: ARCHITECTURE.md, "The SDXL contract"). Pure:
+ * metadata in, problems out.
  */
 import type { TensorInfo } from "../pipeline/onnx/session.js";
 

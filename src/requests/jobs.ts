@@ -14,6 +14,19 @@ import type { GenerationRequest, Requester, UserId } from "./request.js";
 export type JobStatus = "queued" | "running" | "done" | "failed" | "cancelled";
 export const FINAL_STATUSES: readonly JobStatus[] = ["done", "failed", "cancelled"];
 
+/** The file extension of each image type easel keeps and posts: the one map of them. */
+export const IMAGE_EXTENSIONS: Readonly<Record<EncodedImage["mime"], string>> = {
+  "image/png": "png",
+  "image/webp": "webp",
+  "image/jpeg": "jpg",
+};
+
+/** The image type of a file extension (`png`, `webp`, `jpg`); undefined for any other. */
+export function mimeOfExtension(extension: string): EncodedImage["mime"] | undefined {
+  const found = Object.entries(IMAGE_EXTENSIONS).find(([, each]) => each === extension);
+  return found?.[0] as EncodedImage["mime"] | undefined;
+}
+
 /** A finished image, as the job record and `done` events list it. */
 export interface ImageRef {
   /** `<jobId>-<index>`: what the image store is asked for. */
@@ -132,6 +145,12 @@ export interface ImageStore {
    */
   putUpload(image: EncodedImage): Promise<string>;
 }
+
+/**
+ * What an adapter may see of the queue besides the chat service: its status and events, for health
+ * and metrics. Adapters never submit, cancel or read jobs themselves.
+ */
+export type QueueMonitor = Pick<JobQueue, "status" | "on">;
 
 export interface JobQueue {
   readonly images: ImageStore;

@@ -4,12 +4,22 @@
  * service). Every backend keeps it in its job store; `JobQueue.ledger` hands it to the chat
  * service and the admin service, which live in commands/ and must not import queue/.
  */
-import type { Platform, UserId, Where } from "./request.js";
+import { CHANNEL_PLATFORMS, type Platform, type UserId, type Where } from "./request.js";
 
 /** Where something was asked, for the audit trail: `discord:<guild>/<channel>`, `slack:<team>/<channel>`, `web`, `cli`. */
 export function placeOf(where: Pick<Where, "platform" | "serverId" | "channelId">): string {
   const path = [where.serverId, where.channelId].filter((part) => part !== undefined).join("/");
   return path ? `${where.platform}:${path}` : where.platform;
+}
+
+/** A place as `placeOf` writes it, of a platform with servers and channels; undefined for any other text. */
+export function parsePlace(
+  text: string,
+): { platform: Platform; serverId: string; channelId?: string } | undefined {
+  const match = /^([a-z]+):([A-Za-z0-9_-]+)(?:\/([A-Za-z0-9_-]+))?$/.exec(text);
+  const platform = match?.[1] as Platform | undefined;
+  if (!match || !platform || !CHANNEL_PLATFORMS.includes(platform)) return undefined;
+  return { platform, serverId: match[2]!, ...(match[3] ? { channelId: match[3] } : {}) };
 }
 
 /** What a user asked for since a moment (the start of the UTC day), for quotas and cooldowns. */

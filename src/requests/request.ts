@@ -17,8 +17,28 @@ export type UserId = `${Platform}:${string}`;
 /** `discord-role:456`: a Discord role, for priority tiers and admins (Slack has no roles). */
 export type RoleId = `discord-role:${string}`;
 
+/** `text` as a role id, or undefined. */
+export function roleId(text: string): RoleId | undefined {
+  return /^discord-role:\d+$/.test(text) ? (text as RoleId) : undefined;
+}
+
+/**
+ * Platforms whose requests come from servers (a Discord guild, a Slack team) and channels: the
+ * ones EASEL_ALLOWED_CHANNELS limits. The web chat and the CLI have neither.
+ */
+export const CHANNEL_PLATFORMS: readonly Platform[] = ["discord", "slack"];
+
 export function userId(platform: Platform, ...parts: string[]): UserId {
   return `${platform}:${parts.join(":")}`;
+}
+
+const QUALIFIED_USER =
+  /^(discord:\d+|slack:[A-Za-z0-9]+:[A-Za-z0-9]+|web:[A-Za-z0-9_-]+|cli:[A-Za-z0-9._-]+)$/;
+
+/** `text` as a platform-qualified user id (the shapes above), or undefined. */
+export function qualifiedUserId(text: string): UserId | undefined {
+  const value = text.trim();
+  return QUALIFIED_USER.test(value) ? (value as UserId) : undefined;
 }
 
 export function platformOf(id: UserId): Platform {
@@ -62,6 +82,11 @@ export interface UploadSource {
   uploadId: string;
   strength: number;
   upscale: 1 | 1.5 | 2;
+  /**
+   * Set when the picture is an earlier job's image fetched back from where it was posted (the
+   * bot's own copy was gone): which image it is, for the caption.
+   */
+  from?: { jobId: string; imageIndex: number };
 }
 
 export type SourceImageRef = JobImageSource | UploadSource;

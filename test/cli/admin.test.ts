@@ -38,7 +38,7 @@ describe("easel admin", () => {
     assert.equal(ban.code, 0, ban.stderr);
     assert.equal(ban.stdout, "Banned discord:222: their requests are refused from now on.\n");
     const refused = await easel.chat.imagine({ text: "an owl" }, bob, where);
-    assert.equal(refused.kind === "private" && refused.code, "forbidden", "the running service sees the ban");
+    assert.equal(refused.kind === "refusal" && refused.code, "forbidden", "the running service sees the ban");
 
     const slow = await easel.chat.imagine(
       { text: "[sim:step-ms=500] a slow fox --steps 150" },

@@ -7,12 +7,12 @@ import {
   isAllowedPlace,
   parseChannelRules,
   rateRefusal,
-  userIdFromArgument,
   utcDayStart,
 } from "../../src/commands/access.js";
-import { adminCommand, auditKeepMs, parseAdminText, parseDays } from "../../src/commands/admin.js";
+import { adminCommand, auditKeepMs, parseDays } from "../../src/commands/admin.js";
 import { loadConfig } from "../../src/config.js";
 import { ConfigError } from "../../src/errors.js";
+import { qualifiedUserId } from "../../src/requests/request.js";
 
 const defaults = loadConfig({});
 
@@ -81,32 +81,16 @@ describe("the access policy", () => {
     assert.equal(utcDayStart(Date.UTC(2026, 0, 1, 23, 59, 59, 999)), Date.UTC(2026, 0, 1));
   });
 
-  it("reads a user from an admin command: qualified ids, mentions and bare ids where the platform is known", () => {
-    const discord = { platform: "discord" as const, serverId: "g1" };
-    const slack = { platform: "slack" as const, serverId: "T1" };
-    assert.equal(userIdFromArgument("slack:T9:U9", discord), "slack:T9:U9");
-    assert.equal(userIdFromArgument("<@123>", discord), "discord:123");
-    assert.equal(userIdFromArgument("<@!123>", discord), "discord:123");
-    assert.equal(userIdFromArgument("123", discord), "discord:123");
-    assert.equal(userIdFromArgument("<@U2|bob>", slack), "slack:T1:U2");
-    assert.equal(userIdFromArgument("U2", slack), "slack:T1:U2");
-    assert.equal(userIdFromArgument("bob", discord), undefined);
-    assert.equal(userIdFromArgument("123", { platform: "cli" }), undefined);
-    assert.equal(userIdFromArgument("discord:1; drop", discord), undefined);
+  it("reads a user from an admin command as a platform-qualified id only (mentions are the adapters')", () => {
+    assert.equal(qualifiedUserId("slack:T9:U9"), "slack:T9:U9");
+    assert.equal(qualifiedUserId(" discord:123 "), "discord:123");
+    assert.equal(qualifiedUserId("<@123>"), undefined);
+    assert.equal(qualifiedUserId("123"), undefined);
+    assert.equal(qualifiedUserId("discord:1; drop"), undefined);
   });
 });
 
 describe("the /easel command", () => {
-  it("parses Slack's text into the subcommand and named arguments, the reason taking the rest", () => {
-    assert.deepEqual(parseAdminText("  ban <@U2>  posting spam again "), {
-      subcommand: "ban",
-      args: { user: "<@U2>", reason: "posting spam again" },
-    });
-    assert.deepEqual(parseAdminText("CANCEL abc"), { subcommand: "cancel", args: { job: "abc" } });
-    assert.deepEqual(parseAdminText(""), { subcommand: "help", args: {} });
-    assert.deepEqual(parseAdminText("stats 30"), { subcommand: "stats", args: { days: "30" } });
-  });
-
   it("defines every subcommand an adapter registers, each argument named once", () => {
     assert.deepEqual(
       adminCommand.subcommands.map((sub) => [

@@ -31,7 +31,7 @@ class FakeTransport {
 
   /** Sends a reply: a private text, or a job's message followed to its final view. */
   async send(reply: ChatReply): Promise<{ jobId?: string; text: string; final?: JobView }> {
-    if (reply.kind === "private") return { text: reply.text };
+    if (reply.kind !== "job") return { text: reply.text };
     const lines = [render(reply.view)];
     this.messages.set(reply.jobId, lines);
     const final = await new Promise<JobView>((resolve) => {
@@ -84,9 +84,9 @@ describe("the chat service, through a fake transport", () => {
     const help = await transport.imagine("help", alice);
     assert.match(help.text, /--ar/);
     const bad = await chat.imagine({ text: "a fox --stpes 3" }, alice, channel);
-    assert.equal(bad.kind, "private");
-    assert.equal(bad.kind === "private" && bad.code, "invalid_input");
-    assert.match(bad.kind === "private" ? bad.text : "", /--steps/);
+    assert.equal(bad.kind, "refusal");
+    assert.equal(bad.kind === "refusal" && bad.code, "invalid_input");
+    assert.match(bad.kind === "refusal" ? bad.text : "", /--steps/);
     assert.deepEqual(await queue.history(alice.userId), []);
   });
 
@@ -106,7 +106,7 @@ describe("the chat service, through a fake transport", () => {
     assert.match(done.text, /seed 7 · 1024x1024 · 3 steps/);
 
     const refused = await transport.press(done, /Re-roll/, bob);
-    assert.equal(refused.kind === "private" && refused.code, "forbidden", "EASEL_BUTTONS=author by default");
+    assert.equal(refused.kind === "refusal" && refused.code, "forbidden", "EASEL_BUTTONS=author by default");
     const reroll = await transport.send(await transport.press(done, /Re-roll/, alice));
     assert.match(reroll.final!.text, /seed 100 · 1024x1024/, "a fresh seed, same settings");
     assert.equal((await queue.job(reroll.jobId!))!.userId, "discord:alice");
@@ -128,13 +128,13 @@ describe("the chat service, through a fake transport", () => {
     if (reply.kind !== "job") return;
     const ending = transport.send(reply);
     const refused = await transport.press(reply.view, /Cancel/, bob);
-    assert.deepEqual(refused.kind === "private" && [refused.code, refused.text], [
+    assert.deepEqual(refused.kind === "refusal" && [refused.code, refused.text], [
       "forbidden",
       "Only the person who started this job can cancel it.",
     ]);
     const answer = await transport.press(reply.view, /Cancel/, alice);
-    assert.equal(answer.kind, "private");
-    assert.match(answer.kind === "private" ? answer.text : "", /^Cancel/);
+    assert.equal(answer.kind, "info");
+    assert.match(answer.kind === "info" ? answer.text : "", /^Cancel/);
     const ended = await ending;
     assert.equal(ended.final!.state, "cancelled");
     assert.match(ended.text.split("\n").at(-1)!, /^cancelled \| Cancelled\. \| $/);
@@ -195,9 +195,9 @@ describe("the chat service, through a fake transport", () => {
       ["done", "done"],
     );
     const unknown = await after.chat.press("easel:1:reroll:nosuchjob", alice, channel);
-    assert.equal(unknown.kind === "private" && unknown.code, "not_found");
+    assert.equal(unknown.kind === "refusal" && unknown.code, "not_found");
     const garbage = await after.chat.press("easel:1:launch:x", alice, channel);
-    assert.equal(garbage.kind === "private" && garbage.code, "invalid_input");
+    assert.equal(garbage.kind === "refusal" && garbage.code, "invalid_input");
   });
 
   it("refines an uploaded picture, and refuses a file that is not one, privately", async (t) => {
@@ -208,7 +208,7 @@ describe("the chat service, through a fake transport", () => {
       alice,
       channel,
     );
-    assert.equal(notAPicture.kind === "private" && notAPicture.code, "invalid_input");
+    assert.equal(notAPicture.kind === "refusal" && notAPicture.code, "invalid_input");
     assert.deepEqual(await queue.history(alice.userId), []);
     const picture = await sharp({ create: { width: 640, height: 512, channels: 3, background: "#336699" } })
       .png()

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
@@ -65,7 +65,7 @@ async function harness(
 
 /** The job's final view, following it from its first view. */
 function finalView(chat: ChatService, reply: ChatReply): Promise<JobView> {
-  assert.equal(reply.kind, "job", reply.kind === "private" ? reply.text : "");
+  assert.equal(reply.kind, "job", reply.kind !== "job" ? reply.text : "");
   if (reply.kind !== "job") throw new Error("no job");
   return new Promise((resolve) =>
     chat.watch(reply.jobId, (view) => {
@@ -75,8 +75,9 @@ function finalView(chat: ChatService, reply: ChatReply): Promise<JobView> {
 }
 
 function privateText(reply: ChatReply): { text: string; code: string | undefined; retryAt?: number } {
-  assert.equal(reply.kind, "private", `expected a private reply, got a job`);
-  if (reply.kind !== "private") throw new Error("not private");
+  assert.notEqual(reply.kind, "job", `expected a private reply, got a job`);
+  if (reply.kind === "job") throw new Error("not private");
+  if (reply.kind === "info") return { text: reply.text, code: undefined };
   return {
     text: reply.text,
     code: reply.code,
@@ -192,7 +193,7 @@ describe("quotas, cooldowns and bans", () => {
       chat.imagine({ text: "a fox --steps 1" }, alice, guildChannel),
       chat.imagine({ text: "a fox --steps 1" }, alice, guildChannel),
     ]);
-    assert.deepEqual(replies.map((reply) => reply.kind).sort(), ["job", "private"]);
+    assert.deepEqual(replies.map((reply) => reply.kind).sort(), ["job", "refusal"]);
   });
 
   it("exempts admins, by user id or by role, from quotas and cooldowns", async (t) => {
@@ -232,8 +233,8 @@ describe("the delete button", () => {
     assert.ok(await chat.image(imageId), "still there after a refused press");
 
     const reply = await chat.press(button(done, /Delete/), alice, guildChannel);
-    assert.equal(reply.kind, "private");
-    if (reply.kind !== "private") return;
+    assert.equal(reply.kind, "info");
+    if (reply.kind !== "info") return;
     assert.match(reply.text, /^Deleted/);
     assert.deepEqual(reply.deleted?.deleted, { byUserId: alice.userId, byAuthor: true });
     assert.equal(reply.deleted?.text, "This image was deleted by its author.");
@@ -262,28 +263,29 @@ describe("the delete button", () => {
     const file = join(config.dataDir, "images", `${done.jobId}-0.png`);
     assert.ok(existsSync(file));
     const reply = await chat.press(button(done, /Delete/), roleAdmin, guildChannel);
-    assert.equal(reply.kind === "private" && reply.deleted?.text, "This image was deleted by an admin.");
+    assert.equal(reply.kind === "info" && reply.deleted?.text, "This image was deleted by an admin.");
     assert.equal(existsSync(file), false, "the stored file is removed");
     assert.equal((await queue.job(done.jobId))?.deleted?.byUserId, roleAdmin.userId);
   });
 });
 
 describe("buttons after the retention sweep", () => {
-  it("says plainly there is nothing to vary or upscale any more; re-roll still works", async (t) => {
+  it("says plainly there is nothing to refine or upscale any more; re-roll and vary still work", async (t) => {
     const { chat, queue, clock } = await harness(t, {}, 1);
     const done = await finalView(chat, await chat.imagine({ text: "a fox --steps 1" }, alice, guildChannel));
     clock.now += 2 * 3_600_000;
     await queue.sweep();
     assert.ok((await queue.job(done.jobId))?.images.every((image) => image.deleted));
-    for (const label of [/Vary \(strong\)/, /Refine/, /Upscale/]) {
+    for (const label of [/Refine/, /Upscale/]) {
       const reply = privateText(await chat.press(button(done, label), alice, guildChannel));
       assert.equal(reply.code, "not_found");
       assert.equal(
         reply.text,
-        "Image 1 of this result is no longer kept (the bot keeps results for 1 hour), so there is nothing to vary, refine or upscale any more. Re-roll still works, or run /imagine again.",
+        "Image 1 of this result is no longer kept (the bot keeps results for 1 hour), so there is nothing to refine or upscale any more. Re-roll and variations still work, or run /imagine again.",
       );
     }
     assert.equal((await chat.press(button(done, /Re-roll/), alice, guildChannel)).kind, "job");
+    assert.equal((await chat.press(button(done, /Vary \(strong\)/), alice, guildChannel)).kind, "job");
   });
 
   it("keeps variations working on a posted result within the retention: the sweep keeps its file", async (t) => {
@@ -293,6 +295,24 @@ describe("buttons after the retention sweep", () => {
     await queue.sweep();
     assert.equal((await queue.job(done.jobId))?.images[0]?.deleted, false);
     assert.equal((await chat.press(button(done, /Vary \(subtle\)/), alice, guildChannel)).kind, "job");
+  });
+
+  it("keeps variations working on a posted result whose file is gone; refine says why it cannot", async (t) => {
+    const { chat, config } = await harness(t, {}, 24);
+    const done = await finalView(chat, await chat.imagine({ text: "a fox --steps 1" }, alice, guildChannel));
+    await chat.posted(done.jobId, "discord:c1/m1");
+    // The bot's copy gone, as a sweep past the retention time deletes it.
+    const images = join(config.dataDir, "images");
+    for (const name of await readdir(images)) await rm(join(images, name), { force: true });
+    assert.equal(await chat.image(done.images[0]!.id), undefined);
+    assert.equal((await chat.press(button(done, /Vary \(subtle\)/), alice, guildChannel)).kind, "job");
+    // No adapter here fetches Discord posts back: a refine says the image is gone, and why.
+    const refine = privateText(await chat.press(button(done, /Refine/), alice, guildChannel));
+    assert.equal(refine.code, "not_found");
+    assert.match(
+      refine.text,
+      /no longer kept .*, and it could not be fetched back from where it was posted,/,
+    );
   });
 });
 
@@ -330,17 +350,17 @@ describe("/easel admin commands through the chat service", () => {
     assert.equal(ended.status, "cancelled");
     assert.equal(ended.cancelledBy, admin.userId);
     await queue.wait(waiting.jobId);
-    assert.match(
-      privateText(await chat.admin("cancel", { job: slow.jobId }, admin, guildChannel)).text,
-      /already ended \(cancelled\)/,
-    );
-    assert.equal(
-      privateText(await chat.admin("cancel", { job: "nope" }, admin, guildChannel)).text,
-      "There is no job `nope`.",
-    );
+    // A job that ended exists: information, not a refusal; an unknown one is not_found.
+    const again = privateText(await chat.admin("cancel", { job: slow.jobId }, admin, guildChannel));
+    assert.match(again.text, /already ended \(cancelled\)/);
+    assert.equal(again.code, undefined);
+    assert.deepEqual(privateText(await chat.admin("cancel", { job: "nope" }, admin, guildChannel)), {
+      text: "There is no job `nope`.",
+      code: "not_found",
+    });
 
     assert.equal(
-      privateText(await chat.admin("ban", { user: "<@222>", reason: "spam" }, admin, guildChannel)).text,
+      privateText(await chat.admin("ban", { user: "discord:222", reason: "spam" }, admin, guildChannel)).text,
       "Banned discord:222: their requests are refused from now on.",
     );
     assert.equal(privateText(await chat.imagine({ text: "an owl" }, bob, guildChannel)).code, "forbidden");
@@ -357,7 +377,7 @@ describe("/easel admin commands through the chat service", () => {
       /is not a user/,
     );
     assert.equal(
-      privateText(await chat.admin("unban", { user: "222" }, admin, guildChannel)).text,
+      privateText(await chat.admin("unban", { user: "discord:222" }, admin, guildChannel)).text,
       "Lifted the ban on discord:222.",
     );
     assert.equal((await chat.imagine({ text: "an owl --steps 1" }, bob, guildChannel)).kind, "job");

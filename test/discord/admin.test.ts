@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { commandDefinitions, sameCommands } from "../../src/bots/discord/commands.js";
+import { discordUserArgument } from "../../src/bots/discord/requester.js";
 import type { CommandOptionValue, FakeUser, InteractionRecord, StoredMessage } from "./fake-discord.js";
 import { FakeDiscord, PERMISSIONS, snowflake } from "./fake-discord.js";
 import {
@@ -244,4 +245,12 @@ test("/easel is registered beside /imagine and /help with its subcommands, open 
   )!;
   (stats.options as Array<Record<string, unknown>>)[0]!.max_value = 365;
   assert.equal(sameCommands(wanted, widerStats), false, "a changed subcommand option is a change");
+});
+
+test("a user typed in /easel ban: a mention or a bare id is a Discord user; other text passes as given", () => {
+  assert.equal(discordUserArgument("<@123>"), "discord:123");
+  assert.equal(discordUserArgument("<@!123>"), "discord:123");
+  assert.equal(discordUserArgument(" 123 "), "discord:123");
+  assert.equal(discordUserArgument("slack:T9:U9"), "slack:T9:U9");
+  assert.equal(discordUserArgument("bob"), "bob");
 });

@@ -210,6 +210,11 @@ export class FakeDiscord {
   readonly options: Required<FakeDiscordOptions>;
   private readonly faults: Fault[] = [];
   private readonly sourceFiles = new Map<string, { data: Buffer; contentType: string }>();
+  /**
+   * The signing round of the CDN's attachment URLs: a message read now carries `?ex=<round>`; a
+   * URL of an earlier round is refused, as Discord's signed URLs expire (about a day).
+   */
+  private urlRound = 1;
   private readonly server: Server;
   private readonly listeners = new Set<() => void>();
   private port = 0;
@@ -299,6 +304,14 @@ export class FakeDiscord {
     this.sourceFiles.set(id, { data: Buffer.from(data), contentType });
     const url = `${this.baseUrl}/attachments/${id}/${encodeURIComponent(filename)}`;
     return { id, filename, size: data.length, url, proxy_url: url, content_type: contentType };
+  }
+
+  /** Downloads of attachment URLs: the path, the URL's signing round, whether it was served. */
+  readonly attachmentDownloads: Array<{ path: string; round: string | null; served: boolean }> = [];
+
+  /** Lets every attachment URL handed out so far expire: only a message read again has fresh ones. */
+  expireAttachmentUrls(): void {
+    this.urlRound++;
   }
 
   fault(fault: Fault): Fault {
@@ -456,7 +469,14 @@ export class FakeDiscord {
     const url = new URL(req.url ?? "/", this.baseUrl);
     if (req.method === "GET" && url.pathname.startsWith("/attachments/")) {
       const file = this.sourceFiles.get(url.pathname.split("/")[2] ?? "");
+      const round = url.searchParams.get("ex");
+      const fresh = round === null || round === String(this.urlRound);
+      this.attachmentDownloads.push({ path: url.pathname, round, served: file !== undefined && fresh });
       if (!file) return json(res, 404, { message: "Not found" });
+      if (!fresh) {
+        res.writeHead(404, { "content-type": "text/plain" }).end("This content is no longer available.");
+        return;
+      }
       res.writeHead(200, { "content-type": file.contentType, "content-length": file.data.length });
       res.end(file.data);
       return;
@@ -822,7 +842,11 @@ export class FakeDiscord {
       mention_everyone: false,
       mentions: [],
       mention_roles: [],
-      attachments: message.attachments,
+      attachments: message.attachments.map((attachment) => ({
+        ...attachment,
+        url: `${attachment.url}?ex=${this.urlRound}`,
+        proxy_url: `${attachment.proxy_url}?ex=${this.urlRound}`,
+      })),
       embeds: [],
       pinned: false,
       type: interaction ? 20 : 0,

@@ -44,10 +44,7 @@ describe("the gateway without Redis", () => {
     assert.equal(lost().length, 1);
 
     await server.launch();
-    await until(
-      () => lines.some((line) => line.msg === "Redis is back"),
-      "the line saying Redis is back",
-    );
+    await until(() => lines.some((line) => line.msg === "Redis is back"), "the line saying Redis is back");
     assert.equal(lost().length, 1);
     await until(async () => (await queue.status()).problems.length === 0, "healthy again");
   });

@@ -10,6 +10,7 @@ import {
   withFileIds,
 } from "../../src/bots/slack/blocks.js";
 import { escapeSlackText, toMrkdwn } from "../../src/bots/slack/mrkdwn.js";
+import { type ButtonAction, type ButtonSpec, encodeButton } from "../../src/commands/buttons.js";
 import type { JobView } from "../../src/commands/chat.js";
 
 describe("service texts as Slack mrkdwn", () => {
@@ -56,13 +57,21 @@ const view = (over: Partial<JobView>): JobView => ({
   ...over,
 });
 
+/** A button as the service's views carry it. */
+const spec = (action: ButtonAction, label: string, style: ButtonSpec["style"] = "secondary"): ButtonSpec => ({
+  id: encodeButton(action),
+  action,
+  label,
+  style,
+});
+
 describe("job views as Block Kit", () => {
   test("buttons carry the service's id as value and action_id, label cut to 75, secondary as no style", () => {
     const long = "x".repeat(90);
     const [row] = buttonBlocks([
       [
-        { id: "easel:1:reroll:j1", label: "🔄 Re-roll", style: "primary" },
-        { id: "easel:1:vary:j1:0:subtle", label: long, style: "secondary" },
+        spec({ kind: "reroll", jobId: "j1" }, "🔄 Re-roll", "primary"),
+        spec({ kind: "vary", jobId: "j1", imageIndex: 0, strength: "subtle" }, long),
       ],
     ]);
     assert.equal(row!.type, "actions");
@@ -80,9 +89,9 @@ describe("job views as Block Kit", () => {
 
   test("one actions block per row, empty rows left out, block ids unique", () => {
     const blocks = buttonBlocks([
-      [{ id: "easel:1:cancel:a", label: "Cancel", style: "danger" }],
+      [spec({ kind: "cancel", jobId: "a" }, "Cancel", "danger")],
       [],
-      [{ id: "easel:1:reroll:a", label: "R", style: "primary" }],
+      [spec({ kind: "reroll", jobId: "a" }, "R", "primary")],
     ]);
     assert.equal(blocks.length, 2);
     assert.notEqual(blocks[0]!.block_id, blocks[1]!.block_id);
@@ -111,7 +120,7 @@ test("a result message names its uploaded files in an actions block id, and only
       state: "done",
       final: true,
       text: "a fox",
-      buttons: [[{ id: "easel:1:delete:j1", label: "🗑️ Delete", style: "danger" }]],
+      buttons: [[spec({ kind: "delete", jobId: "j1" }, "🗑️ Delete", "danger")]],
     }),
   );
   const named = withFileIds(message, ["F0AAA111", "F0BBB222", "bad id"]);

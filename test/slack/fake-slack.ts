@@ -116,6 +116,8 @@ export class FakeSlack {
   readonly ephemerals: Ephemeral[] = [];
   /** Messages removed with chat.delete. */
   readonly deleted: PostedMessage[] = [];
+  /** Downloads of files' private URLs: which file, and whether the bot token came with it. */
+  readonly privateDownloads: Array<{ file: string; authorised: boolean }> = [];
   /** Files removed with files.delete (their uploads stay in `uploads`). */
   readonly deletedFiles = new Set<string>();
   readonly envelopes: Envelope[] = [];
@@ -285,6 +287,7 @@ export class FakeSlack {
     const url = new URL(req.url ?? "/", this.baseUrl);
     const body = await readBody(req);
     if (url.pathname.startsWith("/upload/")) return this.receiveUpload(url, req, body, res);
+    if (url.pathname.startsWith("/files-pri/")) return this.servePrivateFile(url, req, res);
     if (url.pathname.startsWith("/response/")) return this.receiveResponse(url, body, res);
     if (!url.pathname.startsWith("/api/")) return json(res, 404, { ok: false, error: "unknown_path" });
 
@@ -436,6 +439,25 @@ export class FakeSlack {
           files: files.map((file) => ({ id: file.id, title: file.title ?? "" })),
         };
       }
+      case "files.info": {
+        const file = String(params.file ?? "");
+        const upload = this.uploads.get(file);
+        if (!upload?.channel || this.deletedFiles.has(file)) return { ok: false, error: "file_not_found" };
+        const url = `${this.baseUrl}/files-pri/T0FAKE-${file}/${encodeURIComponent(upload.filename)}`;
+        return {
+          ok: true,
+          file: {
+            id: file,
+            name: upload.filename,
+            title: upload.title ?? upload.filename,
+            mimetype: upload.contentType ?? "application/octet-stream",
+            size: upload.bytes?.length ?? 0,
+            url_private: url,
+            url_private_download: `${url}?download=1`,
+            channels: [upload.channel],
+          },
+        };
+      }
       case "files.delete": {
         const file = String(params.file ?? "");
         if (!this.uploads.get(file)?.channel || this.deletedFiles.has(file)) {
@@ -452,6 +474,26 @@ export class FakeSlack {
   private ts(): string {
     this.nextTs++;
     return `${this.nextTs}.000100`;
+  }
+
+  /**
+   * A file's private URL: its bytes with the bot token as `Authorization: Bearer`; without it,
+   * Slack's sign-in page (HTML, status 200), as the real one answers.
+   */
+  private servePrivateFile(url: URL, req: IncomingMessage, res: ServerResponse): void {
+    const file = /^\/files-pri\/[^/-]+-([^/]+)\//.exec(url.pathname)?.[1] ?? "";
+    const upload = this.uploads.get(file);
+    const authorised = req.headers.authorization === `Bearer ${this.botToken}`;
+    this.privateDownloads.push({ file, authorised });
+    if (!authorised) {
+      res.writeHead(200, { "content-type": "text/html" }).end("<!DOCTYPE html><title>Sign in</title>");
+      return;
+    }
+    if (!upload?.bytes || this.deletedFiles.has(file)) {
+      res.writeHead(404, { "content-type": "text/plain" }).end("file not found");
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/octet-stream" }).end(upload.bytes);
   }
 
   /** The upload URL: Slack takes the raw bytes or a multipart form with one file part. */

@@ -114,7 +114,11 @@ describe("Slack over HTTP with the fixture pipeline", () => {
       10_000,
       "postedTo",
     );
-    assert.equal(postedTo, `slack:T0FAKE/${CHANNEL}/${result!.ts}`);
+    // The message, and each image's uploaded file (what a button fetches back once the bot's copy is gone).
+    const files = [...fake.uploads.values()]
+      .filter((upload) => upload.filename.includes(jobId))
+      .map((upload) => `${Number(/-(\d+)\.png$/.exec(upload.filename)![1]) - 1}=${upload.fileId}`);
+    assert.equal(postedTo, `slack:T0FAKE/${CHANNEL}/${result!.ts}/${files.join(",")}`);
   });
 
   test("a re-roll press is acked within 3 s and makes a new image with a different seed", async (t) => {
@@ -192,5 +196,22 @@ describe("Slack over HTTP with the fixture pipeline", () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal(fake.calls.length, calls);
     assert.equal((await app.easel.queue.history(asker)).length, jobs);
+  });
+
+  test("a correctly signed request from more than 5 minutes ahead is refused; one within the window is taken", async () => {
+    const calls = fake.calls.length;
+    const jobs = (await app.easel.queue.history(asker)).length;
+    for (const ahead of [10 * 60, 24 * 3600]) {
+      const future = await imagineOverHttp(fake, app, "a fox", {
+        timestamp: Math.floor(Date.now() / 1000) + ahead,
+      });
+      assert.equal(future.status, 401, `${ahead} s ahead`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(fake.calls.length, calls);
+    assert.equal((await app.easel.queue.history(asker)).length, jobs);
+    // A clock a minute ahead is within Bolt's window, both ways.
+    const near = await imagineOverHttp(fake, app, "help", { timestamp: Math.floor(Date.now() / 1000) + 60 });
+    assert.equal(near.status, 200);
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { RecentIds } from "../../src/bots/slack/recent-ids.js";
+import { RecentIds } from "../../src/bots/recent-ids.js";
 
 test("a trigger id is new once within its time to live, and again after it", () => {
   const ids = new RecentIds(1000, 10);

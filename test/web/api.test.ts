@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import sharp from "sharp";
-import { Client, finished, sharedWebEasel } from "./support.js";
+import { Client, finished, sharedWebEasel, startWebEasel } from "./support.js";
 
 /** Each test is its own browser (its own cookie jar) on one easel. */
 const easel = sharedWebEasel();
@@ -168,9 +168,32 @@ test("cancel stops a running job; only its author may cancel it", async () => {
   assert.equal(job.json.status, "cancelled");
   assert.deepEqual(job.json.buttons, []);
 
+  // The job exists and has ended: said so, with the job, not a 404 or an error.
   const again = await author.delete(`/api/v1/jobs/${accepted.json.jobId}`);
-  assert.ok(again.status >= 400 && again.status < 500, "a finished job cannot be cancelled");
-  assert.ok(ERROR_SHAPE(again.json));
+  assert.equal(again.status, 200, again.text);
+  assert.equal(again.json.message, "This job was already cancelled.");
+  assert.equal(again.json.job.status, "cancelled");
+});
+
+test("cancel of a finished job says it has ended; upscale of a cancelled one says it has no images", async () => {
+  const { url } = easel();
+  const client = new Client(url);
+  const done = await client.post("/api/v1/imagine", { text: "a fox --steps 1" });
+  await finished(client, done.json.jobId);
+  const cancel = await client.delete(`/api/v1/jobs/${done.json.jobId}`);
+  assert.equal(cancel.status, 200, cancel.text);
+  assert.equal(cancel.json.message, "This job has already finished, so there is nothing to cancel.");
+  assert.equal(cancel.json.job.status, "done");
+
+  const slow = await client.post("/api/v1/imagine", { text: "slow [sim:step-ms=40] --steps 100" });
+  await client.delete(`/api/v1/jobs/${slow.json.jobId}`);
+  await finished(client, slow.json.jobId);
+  for (const action of ["upscale", "refine", "vary", "reroll"]) {
+    const pressed = await client.post(`/api/v1/jobs/${slow.json.jobId}/actions`, { action });
+    assert.equal(pressed.status, 400, pressed.text);
+    assert.ok(ERROR_SHAPE(pressed.json));
+    assert.doesNotMatch(pressed.json.error.message, /hasn't finished/);
+  }
 });
 
 test("a queued job can be cancelled before it starts", async () => {
@@ -242,4 +265,21 @@ test("bad actions are refused with the error shape", async () => {
   assert.match(noSuchImage.json.error.message, /no image 4/);
   const history = await client.get("/api/v1/history");
   assert.equal(history.json.jobs.length, 1, "nothing was queued");
+});
+
+test("an error of ours is a 500 `internal` in the error shape, never a 200 with a message", async (t) => {
+  const own = await startWebEasel(t);
+  const client = new Client(own.url);
+  const done = await client.post("/api/v1/imagine", { text: "a fox --steps 1" });
+  await finished(client, done.json.jobId);
+  // The job store closes with the queue: the chat service's next read fails with an error of no code.
+  await own.easel.queue.stop();
+  for (const answer of [
+    await client.post("/api/v1/imagine", { text: "a fox --steps 1" }),
+    await client.post(`/api/v1/jobs/${done.json.jobId}/actions`, { action: "reroll" }),
+  ]) {
+    assert.equal(answer.status, 500, answer.text);
+    assert.ok(ERROR_SHAPE(answer.json), answer.text);
+    assert.equal(answer.json.error.code, "internal");
+  }
 });

@@ -8,10 +8,10 @@ import {
   sameSecret,
   sessionValue,
 } from "../../src/bots/web/cookies.js";
-import { JobEventSequencer } from "../../src/bots/web/job-events.js";
 import { jobJson } from "../../src/bots/web/job-json.js";
 import { bearerToken, hostIsOurs, isAuthorised, isCrossSite } from "../../src/bots/web/request-guards.js";
 import type { JobView } from "../../src/commands/chat.js";
+import { changesBetween } from "../../src/commands/view-changes.js";
 
 test("hostIsOurs accepts loopback names with our port only", () => {
   for (const host of ["127.0.0.1:8080", "localhost:8080", "LocalHost:8080", "[::1]:8080", "127.1.2.3:8080"]) {
@@ -94,9 +94,13 @@ const view = (overrides: Partial<JobView>): JobView => ({
   ...overrides,
 });
 
-test("the event sequencer turns views into queued, started, progress and one final event", () => {
-  const sequencer = new JobEventSequencer();
-  const names = (v: JobView) => sequencer.next(v).map((event) => event.name);
+test("what changed between views: queued, started, progress and one final event", () => {
+  let previous: JobView | undefined;
+  const names = (v: JobView) => {
+    const changes = changesBetween(previous, v);
+    previous = v;
+    return changes;
+  };
   assert.deepEqual(names(view({ position: 2 })), ["queued"]);
   assert.deepEqual(names(view({ position: 2 })), [], "the same place twice is one event");
   assert.deepEqual(names(view({ position: 1 })), ["queued"]);
@@ -105,11 +109,9 @@ test("the event sequencer turns views into queued, started, progress and one fin
   assert.deepEqual(names(view({ state: "running", step: 1, total: 4 })), []);
   assert.deepEqual(names(view({ state: "running", step: 3, total: 4 })), ["progress"]);
   assert.deepEqual(names(view({ state: "done", final: true })), ["done"]);
-  assert.equal(sequencer.finished, true);
   assert.deepEqual(names(view({ state: "done", final: true })), [], "nothing after the end");
-  const late = new JobEventSequencer();
   assert.deepEqual(
-    late.next(view({ state: "running", step: 2, total: 4 })).map((event) => event.name),
+    changesBetween(undefined, view({ state: "running", step: 2, total: 4 })),
     ["started", "progress"],
     "a late subscriber to a running job",
   );
@@ -145,11 +147,27 @@ test("job JSON turns image refs into URLs, buttons into API calls, and hides swe
       ],
       buttons: [
         [
-          { id: "easel:1:vary:job1:0:strong", label: "V1 strong", style: "secondary" },
-          { id: "easel:1:upscale:job1:0", label: "Upscale 1", style: "secondary" },
-          { id: "not-ours", label: "Broken", style: "secondary" },
+          {
+            id: "easel:1:vary:job1:0:strong",
+            action: { kind: "vary", jobId: "job1", imageIndex: 0, strength: "strong" },
+            label: "V1 strong",
+            style: "secondary",
+          },
+          {
+            id: "easel:1:upscale:job1:0",
+            action: { kind: "upscale", jobId: "job1", imageIndex: 0 },
+            label: "Upscale 1",
+            style: "secondary",
+          },
         ],
-        [{ id: "easel:1:reroll:job1", label: "Re-roll", style: "primary" }],
+        [
+          {
+            id: "easel:1:reroll:job1",
+            action: { kind: "reroll", jobId: "job1" },
+            label: "Re-roll",
+            style: "primary",
+          },
+        ],
       ],
     }),
   );

@@ -44,17 +44,29 @@ test("a submit, a button and a cancel that fail inside the queue are 500 `intern
 
   assertInternal(await client.post("/api/v1/imagine", { text: "a fox --steps 1" }), "imagine");
   assertInternal(await client.post(`/api/v1/jobs/${jobId}/actions`, { action: "reroll" }), "reroll");
-  assertInternal(await client.delete(`/api/v1/jobs/${jobId}`), "cancel");
+  // A cancel reaches the queue only for a job that has not ended (an ended one is answered as such).
+  const slow = await client.post("/api/v1/imagine", { text: "slow [sim:step-ms=40] --steps 100" });
+  assert.equal(slow.status, 500, "the faulty queue takes no job");
+  const owner = new Client(easel().url);
+  owner.cookies.set("easel_id", client.cookies.get("easel_id")!);
+  const running = await owner.post("/api/v1/imagine", { text: "slow [sim:step-ms=40] --steps 100" });
+  assert.equal(running.status, 202);
+  assertInternal(await client.delete(`/api/v1/jobs/${running.json.jobId}`), "cancel");
+  assert.equal(
+    (await owner.delete(`/api/v1/jobs/${running.json.jobId}`)).status,
+    202,
+    "the real queue cancels it",
+  );
 
   const logged = lines.filter((line) => {
     const err = line.err as { stack?: string } | undefined;
     return line.level === 50 && err?.stack?.includes(STORE_FAILURE) === true;
   });
-  assert.equal(logged.length, 3, "each failure is logged at error level with its stack");
+  assert.equal(logged.length, 4, "each failure is logged at error level with its stack");
   assert.equal(
     (await client.get("/api/v1/history")).json.jobs.length,
-    1,
-    "nothing was queued by the failed calls",
+    2,
+    "nothing was queued by the failed calls (the two jobs are the real server's)",
   );
 });
 

@@ -22,12 +22,15 @@ import {
   Routes,
 } from "discord.js";
 import type { Logger } from "pino";
-import { decodeButton, isEaselButtonId } from "../../commands/buttons.js";
+import { isEaselButtonId } from "../../commands/buttons.js";
 import type { ChatReply, ChatService, ImagineInput, JobView } from "../../commands/chat.js";
 import { chatTexts } from "../../commands/texts.js";
 import { MAX_UPLOAD_BYTES } from "../../commands/upload.js";
 import type { DiscordConfig } from "../../config.js";
 import type { AdapterContext } from "../adapter.js";
+import { Followers } from "../follow.js";
+import { RecentIds } from "../recent-ids.js";
+import { removeDeletedResult } from "../remove-result.js";
 import {
   ADMIN_COMMAND,
   commandDefinitions,
@@ -37,8 +40,9 @@ import {
   registerCommands,
 } from "./commands.js";
 import { describeError, JobMessage, type MessageTarget, request } from "./job-message.js";
+import { discordPostedImages } from "./posted-images.js";
 import { type MessageDraft, renderView, textMessage } from "./render.js";
-import { discordUserId, missingPermissions, whereOf, whoOf } from "./requester.js";
+import { discordUserArgument, discordUserId, missingPermissions, whereOf, whoOf } from "./requester.js";
 import { discordTexts } from "./texts.js";
 
 export interface DiscordBotOptions {
@@ -58,20 +62,8 @@ const DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024;
 const MEGABYTE = 1024 * 1024;
 /** Progress views at most this often per message (Discord's edit rate limits). */
 const VIEW_INTERVAL_MS = 2000;
-/** Interaction ids remembered to ignore a repeat delivery. */
-const SEEN_LIMIT = 1000;
 
 type Answerable = ChatInputCommandInteraction | ButtonInteraction;
-
-/** Whether a button only ends or removes something (the service still judges the id). */
-function postsNothing(buttonId: string): boolean {
-  try {
-    const { kind } = decodeButton(buttonId);
-    return kind === "cancel" || kind === "delete";
-  } catch {
-    return false;
-  }
-}
 
 export class DiscordBot {
   private readonly config: DiscordConfig;
@@ -81,11 +73,12 @@ export class DiscordBot {
   private readonly tokenLifetimeMs: number;
   private readonly answerWithinMs: number;
   private readonly viewIntervalMs: number;
-  private readonly jobs = new Map<string, { message: JobMessage; unsubscribe: () => void }>();
-  private readonly seen = new Set<string>();
+  private readonly followers: Followers;
+  private readonly seen = new RecentIds();
   private applicationId: string | undefined;
   private readonly readyViews: JobView[] = [];
   private stopRecovered: (() => void) | undefined;
+  private stopPostedImages: (() => void) | undefined;
   private stopping = false;
 
   constructor(
@@ -99,6 +92,7 @@ export class DiscordBot {
     this.tokenLifetimeMs = options.tokenLifetimeMs ?? TOKEN_LIFETIME_MS;
     this.answerWithinMs = options.answerWithinMs ?? ANSWER_WITHIN_MS;
     this.viewIntervalMs = options.viewIntervalMs ?? VIEW_INTERVAL_MS;
+    this.followers = new Followers(this.chat, { logger: this.logger, minIntervalMs: this.viewIntervalMs });
     this.client = new Client({
       // Guilds brings channels (their NSFW flag) and roles; no privileged intent is needed.
       intents: [GatewayIntentBits.Guilds],
@@ -111,6 +105,10 @@ export class DiscordBot {
   async start(): Promise<void> {
     // Subscribe before the queue's recovery runs; views that come before the gateway is up wait.
     this.stopRecovered = this.chat.onRecovered((view) => this.onRecovered(view));
+    // Buttons on results whose images the bot no longer keeps fetch them back from the message.
+    this.stopPostedImages = this.chat.addPostedImageSource(
+      discordPostedImages(this.client.rest, this.logger),
+    );
     this.client.on(Events.InteractionCreate, (interaction) => void this.onInteraction(interaction));
     this.client.on(Events.Error, (error) => this.logger.error({ err: error }, "discord client error"));
     this.client.on(Events.ShardDisconnect, (event) =>
@@ -136,20 +134,17 @@ export class DiscordBot {
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopRecovered?.();
-    const messages = [...this.jobs.values()];
-    for (const { unsubscribe } of messages) unsubscribe();
-    const settled = Promise.all(messages.map(({ message }) => message.flush()));
-    await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
-    this.jobs.clear();
+    this.stopPostedImages?.();
+    // Edits in flight and waiting views go out (briefly); the jobs stay in the queue.
+    await this.followers.stop(5000);
     await this.client.destroy();
   }
 
   // ── Interactions ─────────────────────────────────────────────────────────────────────────────
 
   private async onInteraction(interaction: Interaction): Promise<void> {
-    if (this.stopping || this.seen.has(interaction.id)) return;
-    this.seen.add(interaction.id);
-    if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value!);
+    // A repeat delivery (a gateway resume) carries the same interaction id: answered once.
+    if (this.stopping || !this.seen.firstTime(interaction.id)) return;
     try {
       if (interaction.isChatInputCommand()) {
         if (interaction.commandName === HELP_COMMAND) {
@@ -161,11 +156,12 @@ export class DiscordBot {
           await this.answer(interaction, () => this.admin(interaction), { anyChannel: true });
         }
       } else if (interaction.isButton() && isEaselButtonId(interaction.customId)) {
+        const kind = this.chat.actionOf(interaction.customId)?.kind;
         await this.answer(
           interaction,
           () => this.chat.press(interaction.customId, whoOf(interaction), whereOf(interaction)),
           // Cancel and delete post nothing new: they work where the bot may no longer post.
-          { anyChannel: postsNothing(interaction.customId) },
+          { anyChannel: kind === "cancel" || kind === "delete" },
         );
       }
     } catch (error) {
@@ -187,10 +183,14 @@ export class DiscordBot {
     if (attachment) {
       // Refuse what Discord already says is wrong before downloading it; the service checks the bytes.
       if (attachment.contentType && !attachment.contentType.startsWith("image/")) {
-        return { kind: "private", text: chatTexts.uploadNotAnImage() };
+        return { kind: "refusal", code: "invalid_input", text: chatTexts.uploadNotAnImage() };
       }
       if (attachment.size > MAX_UPLOAD_BYTES) {
-        return { kind: "private", text: chatTexts.uploadTooLarge(MAX_UPLOAD_BYTES / MEGABYTE) };
+        return {
+          kind: "refusal",
+          code: "invalid_input",
+          text: chatTexts.uploadTooLarge(MAX_UPLOAD_BYTES / MEGABYTE),
+        };
       }
       try {
         const response = await fetch(attachment.url, { signal: AbortSignal.timeout(30_000) });
@@ -199,7 +199,7 @@ export class DiscordBot {
         input.image = { data, name: attachment.name };
       } catch (error) {
         this.logger.warn({ ...describeError(error) }, "discord attachment download failed");
-        return { kind: "private", text: discordTexts.attachmentUnreadable() };
+        return { kind: "refusal", code: "invalid_input", text: discordTexts.attachmentUnreadable() };
       }
     }
     return this.chat.imagine(input, whoOf(interaction), whereOf(interaction));
@@ -213,35 +213,28 @@ export class DiscordBot {
     for (const option of given) {
       if (option.value !== undefined && option.value !== null) args[option.name] = String(option.value);
     }
+    if (args["user"] !== undefined) args["user"] = discordUserArgument(args["user"]);
     return this.chat.admin(subcommand, args, whoOf(interaction), whereOf(interaction));
   }
 
-  /**
-   * A deleted result: its message goes (the bot may delete its own messages); should Discord refuse,
-   * the message is edited to the deleted view's text with nothing left to click or download.
-   */
+  /** A deleted result's message goes, or shows the deleted view (src/bots/remove-result.ts). */
   private async removeResult(interaction: Answerable, view: JobView): Promise<void> {
     if (!interaction.isButton()) return;
     const route = Routes.channelMessage(interaction.message.channelId, interaction.message.id);
-    try {
-      await this.client.rest.delete(route);
-      return;
-    } catch (error) {
-      this.logger.warn(
-        { jobId: view.jobId, ...describeError(error) },
-        "discord: could not delete a deleted result's message; editing it",
-      );
-    }
-    try {
-      await this.client.rest.patch(route, {
-        body: { content: view.text, attachments: [], components: [], allowed_mentions: { parse: [] } },
-      });
-    } catch (error) {
-      this.logger.warn(
-        { jobId: view.jobId, ...describeError(error) },
-        "discord: could not edit a deleted result's message",
-      );
-    }
+    await removeDeletedResult(
+      {
+        remove: async () => {
+          await this.client.rest.delete(route);
+        },
+        replace: async (deleted) => {
+          await this.client.rest.patch(route, {
+            body: { content: deleted.text, attachments: [], components: [], allowed_mentions: { parse: [] } },
+          });
+        },
+      },
+      view,
+      this.logger,
+    );
   }
 
   /**
@@ -281,9 +274,9 @@ export class DiscordBot {
       const note =
         "error" in result
           ? chatTexts.internalError()
-          : result.reply.kind === "private"
-            ? result.reply.text
-            : discordTexts.postedInChannel();
+          : result.reply.kind === "job"
+            ? discordTexts.postedInChannel()
+            : result.reply.text;
       if ("error" in result)
         this.logger.error({ ...describeError(result.error) }, "discord: the chat service failed");
       await this.client.rest.patch(
@@ -292,7 +285,7 @@ export class DiscordBot {
       );
       if ("reply" in result && result.reply.kind === "job")
         this.follow(interaction, result.reply.view, undefined);
-      if ("reply" in result && result.reply.kind === "private" && result.reply.deleted)
+      if ("reply" in result && result.reply.kind === "info" && result.reply.deleted)
         await this.removeResult(interaction, result.reply.deleted);
       return;
     }
@@ -301,9 +294,9 @@ export class DiscordBot {
       await this.callback(interaction, textMessage(chatTexts.internalError(), MessageFlags.Ephemeral));
       return;
     }
-    if (first.reply.kind === "private") {
+    if (first.reply.kind !== "job") {
       // The answer first (Discord's 3 s), then a deleted result's message goes (its images already did).
-      const deleted = first.reply.deleted;
+      const deleted = first.reply.kind === "info" ? first.reply.deleted : undefined;
       try {
         await this.callback(interaction, textMessage(first.reply.text, MessageFlags.Ephemeral));
       } finally {
@@ -364,7 +357,7 @@ export class DiscordBot {
     target: MessageTarget | undefined,
     shown: JobView | undefined,
   ): void {
-    if (this.jobs.has(view.jobId) || this.stopping) return;
+    if (this.stopping) return;
     const message = new JobMessage(
       {
         rest: this.client.rest,
@@ -378,21 +371,8 @@ export class DiscordBot {
       discordUserId(view.requester.userId),
       attachmentSizeLimit,
       target,
-      shown,
     );
-    if (!shown) message.show(view);
-    if (view.final) {
-      this.jobs.set(view.jobId, { message, unsubscribe: () => {} });
-    } else {
-      const unsubscribe = this.chat.watch(view.jobId, (next) => message.show(next), {
-        minIntervalMs: this.viewIntervalMs,
-      });
-      this.jobs.set(view.jobId, { message, unsubscribe });
-    }
-    void message.done.then(() => {
-      this.jobs.get(view.jobId)?.unsubscribe();
-      this.jobs.delete(view.jobId);
-    });
+    void this.followers.follow(view, message, shown);
   }
 
   // ── After a restart ──────────────────────────────────────────────────────────────────────────

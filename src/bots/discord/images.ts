@@ -4,6 +4,7 @@
  */
 import sharp from "sharp";
 import type { EncodedImage } from "../../pipeline/types.js";
+import { IMAGE_EXTENSIONS } from "../../requests/jobs.js";
 
 export interface AttachmentFile {
   name: string;
@@ -20,11 +21,10 @@ const SMALLER_ENCODINGS: ReadonlyArray<{ format: "webp" | "jpeg"; quality: numbe
   { format: "jpeg", quality: 50 },
 ];
 
-const EXTENSIONS: Record<EncodedImage["mime"], string> = {
-  "image/png": "png",
-  "image/webp": "webp",
-  "image/jpeg": "jpg",
-};
+/** `easel-<jobId>-<n>`: a result image's attachment name without its extension (n counts from 1). */
+export function attachmentBaseName(image: { jobId: string; index: number }): string {
+  return `easel-${image.jobId}-${image.index + 1}`;
+}
 
 export interface FittedImage {
   file: AttachmentFile;
@@ -36,7 +36,11 @@ export interface FittedImage {
 export async function fitImage(image: EncodedImage, baseName: string, limit: number): Promise<FittedImage> {
   if (image.data.length <= limit) {
     return {
-      file: { name: `${baseName}.${EXTENSIONS[image.mime]}`, data: image.data, contentType: image.mime },
+      file: {
+        name: `${baseName}.${IMAGE_EXTENSIONS[image.mime]}`,
+        data: image.data,
+        contentType: image.mime,
+      },
       reencoded: false,
     };
   }
@@ -44,7 +48,11 @@ export async function fitImage(image: EncodedImage, baseName: string, limit: num
   for (const { format, quality } of SMALLER_ENCODINGS) {
     const data = await sharp(image.data)[format]({ quality }).toBuffer();
     const mime = format === "webp" ? "image/webp" : "image/jpeg";
-    const file = { name: `${baseName}.${EXTENSIONS[mime]}`, data: new Uint8Array(data), contentType: mime };
+    const file = {
+      name: `${baseName}.${IMAGE_EXTENSIONS[mime]}`,
+      data: new Uint8Array(data),
+      contentType: mime,
+    };
     if (data.length <= limit) return { file, reencoded: true };
     if (!smallest || data.length < smallest.data.length) smallest = file;
   }

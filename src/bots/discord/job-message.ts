@@ -1,15 +1,16 @@
 /**
- * The one Discord message that shows a job, kept in step with its views. Views are sent one at a
- * time and coalesced (the newest waiting view wins; identical ones are skipped), so a message is
- * never edited faster than the service hands out views (~every 2 s) and edits cannot overtake each
- * other. The message is the interaction's reply while its token lives (15 min), else a channel
- * message posted with the bot token that mentions the user. A finished result is followed by a
+ * The one Discord message that shows a job, kept in step with its views by the shared follow loop
+ * (src/bots/follow.ts: one send at a time, the newest view wins, identical ones skipped). The
+ * message is the interaction's reply while its token lives (15 min), else a channel message
+ * posted with the bot token that mentions the user. A finished result is followed by a
  * short ping, since edits notify no one, and recorded as posted.
  */
 import { DiscordAPIError, HTTPError, type REST, type RequestData, Routes } from "discord.js";
 import type { Logger } from "pino";
 import type { ChatService, JobView } from "../../commands/chat.js";
-import { type MessageDraft, renderView, textMessage, viewSignature } from "./render.js";
+import type { JobSink } from "../follow.js";
+import { postedPlace } from "./posted-images.js";
+import { type MessageDraft, renderView, textMessage } from "./render.js";
 import { discordTexts } from "./texts.js";
 
 /** Where a job's message lives. */
@@ -49,14 +50,9 @@ interface SentMessage {
   channel_id: string;
 }
 
-export class JobMessage {
+/** The Discord side of following a job (src/bots/follow.ts): every view is one send. */
+export class JobMessage implements JobSink {
   private target: MessageTarget | undefined;
-  private pending: JobView | undefined;
-  private shownSignature: string | undefined;
-  private sending: Promise<void> | undefined;
-  private finalShown = false;
-  private readonly finished: Promise<void>;
-  private resolveFinished!: () => void;
 
   constructor(
     private readonly context: JobMessageContext,
@@ -67,55 +63,24 @@ export class JobMessage {
     /** Largest file Discord accepts in this channel. */
     private readonly attachmentSizeLimit: number,
     target?: MessageTarget,
-    /** The view already on screen (sent with the interaction's first answer). */
-    shown?: JobView,
   ) {
     this.target = target;
-    this.shownSignature = shown ? viewSignature(shown) : undefined;
-    this.finished = new Promise((resolve) => {
-      this.resolveFinished = resolve;
-    });
   }
 
-  /** Resolves once the final view has been handled (posted, or given up on). */
-  get done(): Promise<void> {
-    return this.finished;
-  }
-
-  /** Shows a view: queued behind the edit in flight, replacing any view still waiting. */
-  show(view: JobView): void {
-    if (this.finalShown) return;
-    this.pending = view;
-    this.sending ??= this.drain().finally(() => {
-      this.sending = undefined;
-    });
-  }
-
-  /** Waits for the edit in flight and any waiting view. */
-  async flush(): Promise<void> {
-    while (this.sending) await this.sending;
-  }
-
-  private async drain(): Promise<void> {
-    while (this.pending && !this.finalShown) {
-      const view = this.pending;
-      this.pending = undefined;
-      const signature = viewSignature(view);
-      if (signature === this.shownSignature && !view.final) continue;
-      try {
-        await this.send(view);
-        this.shownSignature = signature;
-      } catch (error) {
-        this.context.logger.warn(
-          { jobId: this.jobId, state: view.state, ...describeError(error) },
-          "discord message update failed",
-        );
-      }
-      if (view.final) {
-        this.finalShown = true;
-        this.resolveFinished();
-      }
+  /** A first message that fails is logged, not fatal: the next view posts in the channel. */
+  async post(view: JobView): Promise<void> {
+    try {
+      await this.send(view);
+    } catch (error) {
+      this.context.logger.warn(
+        { jobId: this.jobId, state: view.state, ...describeError(error) },
+        "discord message update failed",
+      );
     }
+  }
+
+  edit(view: JobView): Promise<void> {
+    return this.send(view);
   }
 
   private tokenAlive(target: MessageTarget): target is Extract<MessageTarget, { kind: "interaction" }> {
@@ -167,7 +132,7 @@ export class JobMessage {
     }
     if (view.state === "done") {
       if (!pinged) await this.ping();
-      await chat.posted(this.jobId, `discord:${sent.channel_id}/${sent.id}`);
+      await chat.posted(this.jobId, postedPlace(sent.channel_id, sent.id));
     }
   }
 

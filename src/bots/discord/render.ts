@@ -13,7 +13,8 @@ import {
 import type { ButtonSpec } from "../../commands/buttons.js";
 import type { JobView } from "../../commands/chat.js";
 import type { EncodedImage } from "../../pipeline/types.js";
-import { fitImage } from "./images.js";
+import { IMAGE_EXTENSIONS } from "../../requests/jobs.js";
+import { attachmentBaseName, fitImage } from "./images.js";
 import { discordTexts } from "./texts.js";
 
 /** Discord's limits on a message. */
@@ -40,19 +41,37 @@ const STYLES: Record<ButtonSpec["style"], ButtonStyle.Primary | ButtonStyle.Seco
     danger: ButtonStyle.Danger,
   };
 
-export function actionRows(rows: readonly ButtonSpec[][]): MessageBody["components"] {
-  return rows
-    .filter((row) => row.length > 0)
-    .slice(0, MESSAGE_LIMITS.rows)
-    .map((row) => ({
-      type: ComponentType.ActionRow,
-      components: row.slice(0, MESSAGE_LIMITS.buttonsPerRow).map((button) => ({
-        type: ComponentType.Button,
-        style: STYLES[button.style],
-        label: button.label.slice(0, MESSAGE_LIMITS.label),
-        custom_id: button.id,
-      })),
-    }));
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * The service's button groups laid out in Discord's grid of 5 rows of 5: a row per group while
+ * they fit; otherwise every button in order, 5 a row, keeping the last group (the job's own
+ * buttons: re-roll, delete) whole and leaving out the image buttons that do not fit.
+ */
+export function buttonGrid(groups: readonly ButtonSpec[][]): ButtonSpec[][] {
+  const { rows: maxRows, buttonsPerRow: perRow } = MESSAGE_LIMITS;
+  const nonEmpty = groups.filter((group) => group.length > 0);
+  const rows = nonEmpty.flatMap((group) => chunks(group, perRow));
+  if (rows.length <= maxRows) return rows;
+  const last = chunks(nonEmpty.at(-1) ?? [], perRow).slice(0, maxRows);
+  const room = (maxRows - last.length) * perRow;
+  return [...chunks(nonEmpty.slice(0, -1).flat().slice(0, room), perRow), ...last];
+}
+
+export function actionRows(groups: readonly ButtonSpec[][]): MessageBody["components"] {
+  return buttonGrid(groups).map((row) => ({
+    type: ComponentType.ActionRow,
+    components: row.slice(0, MESSAGE_LIMITS.buttonsPerRow).map((button) => ({
+      type: ComponentType.Button,
+      style: STYLES[button.style],
+      label: button.label.slice(0, MESSAGE_LIMITS.label),
+      custom_id: button.id,
+    })),
+  }));
 }
 
 function clip(text: string): string {
@@ -77,18 +96,13 @@ export async function renderView(view: JobView, options: RenderOptions): Promise
     for (const ref of view.images) {
       const image = await options.image(ref.id);
       if (!image) continue;
-      const fitted = await fitImage(
-        image,
-        `easel-${ref.jobId}-${ref.index + 1}`,
-        options.attachmentSizeLimit,
-      );
+      const fitted = await fitImage(image, attachmentBaseName(ref), options.attachmentSizeLimit);
       if (fitted.reencoded) formats.add(fitted.file.contentType === "image/webp" ? "WebP" : "JPEG");
       files.push({ name: fitted.file.name, data: fitted.file.data, contentType: fitted.file.contentType });
     }
     if (formats.size > 0) lines.push(discordTexts.reencoded([...formats]));
   } else if (view.preview && !view.final) {
-    const ext =
-      view.preview.mime === "image/png" ? "png" : view.preview.mime === "image/webp" ? "webp" : "jpg";
+    const ext = IMAGE_EXTENSIONS[view.preview.mime];
     files.push({ name: `preview.${ext}`, data: view.preview.data, contentType: view.preview.mime });
   }
   const mention = options.mention ? `<@${options.mention}> ` : "";
@@ -115,15 +129,4 @@ export function textMessage(text: string, flags?: number): MessageDraft {
     },
     files: [],
   };
-}
-
-/** What distinguishes two views on screen: an identical one is not sent again. */
-export function viewSignature(view: JobView): string {
-  return JSON.stringify([
-    view.state,
-    view.text,
-    view.buttons,
-    view.images.map((image) => image.id),
-    view.preview ? [view.preview.data.length, view.step] : null,
-  ]);
 }

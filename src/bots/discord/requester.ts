@@ -63,6 +63,17 @@ export function whereOf(interaction: BaseInteraction): Where {
   };
 }
 
+/**
+ * A user as typed in `/easel ban …` on Discord: a mention (`<@123>`, `<@!123>`) or a bare user id
+ * becomes `discord:<id>`; anything else is passed on as given (a qualified id of any platform, or
+ * something the service will refuse).
+ */
+export function discordUserArgument(text: string): string {
+  const value = text.trim();
+  const id = /^<@!?(\d+)>$/.exec(value)?.[1] ?? (/^\d+$/.test(value) ? value : undefined);
+  return id ? `discord:${id}` : value;
+}
+
 /** The Discord user id inside `discord:<id>`. */
 export function discordUserId(userId: string): string | undefined {
   return userId.startsWith("discord:") ? userId.slice("discord:".length) : undefined;

@@ -1,7 +1,7 @@
 /**
  * The Slack app on Bolt: Socket Mode when an app token is configured (no public URL needed),
  * otherwise HTTP on host:port at Bolt's `/slack/events`, where Bolt's receiver checks every
- * request's signature and refuses timestamps older than five minutes. `/imagine` and button
+ * request's signature and refuses timestamps more than five minutes old or ahead (receiver.ts). `/imagine` and button
  * presses are acknowledged first (Slack waits 3 s at most), then handed to the chat service; its
  * private answers go back ephemerally, accepted jobs are posted in the channel. `/easel` is the
  * admin command (the service decides who may use it); a delete press removes the result message.
@@ -10,17 +10,21 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { App, type RespondFn, webApi } from "@slack/bolt";
 import type { Logger } from "pino";
-import { adminCommand, parseAdminText } from "../../commands/admin.js";
+import { adminCommand } from "../../commands/admin.js";
 import type { ChatReply, ChatService, JobView } from "../../commands/chat.js";
 import { isHelpRequest } from "../../commands/imagine.js";
 import { chatTexts } from "../../commands/texts.js";
 import type { SlackConfig } from "../../config.js";
 import { ConfigError } from "../../errors.js";
 import { userId, type Where, type Who } from "../../requests/request.js";
+import { RecentIds } from "../recent-ids.js";
+import { removeDeletedResult } from "../remove-result.js";
+import { parseAdminText, slackUserArgument } from "./admin-text.js";
 import { fileIdsOf, textMessage } from "./blocks.js";
 import { boltLogger } from "./bolt-logger.js";
 import { SlackJobMessages, type SlackPlace, type TellPrivately } from "./job-messages.js";
-import { RecentIds } from "./recent-ids.js";
+import { slackPostedImages } from "./posted-images.js";
+import { signedRequestReceiver } from "./receiver.js";
 import { neededScope, operatorHint, slackErrorCode } from "./slack-errors.js";
 
 /**
@@ -83,7 +87,11 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
         // Bolt's Socket Mode client reads the API base from here, not from clientOptions.
         installerOptions: { clientOptions },
       })
-    : new App({ ...common, signingSecret: config.signingSecret });
+    : new App({
+        ...common,
+        // loadConfig requires the signing secret in HTTP mode; Bolt refuses an empty one too.
+        receiver: signedRequestReceiver(config.signingSecret ?? "", log),
+      });
 
   const messages = new SlackJobMessages({
     client: app.client,
@@ -121,47 +129,38 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     };
 
   const answer = async (reply: ChatReply, place: SlackPlace, tell: TellPrivately, prefix?: string) => {
-    if (reply.kind === "private") await tell(prefix ? `${prefix}\n${reply.text}` : reply.text);
-    else await messages.follow(reply.view, place, tell);
+    if (reply.kind === "job") await messages.follow(reply.view, place, tell);
+    else await tell(prefix ? `${prefix}\n${reply.text}` : reply.text);
   };
 
   /**
-   * A deleted result's message goes, and the image files it names (uploaded just before it);
-   * when Slack will not delete the message (an old message, a missing scope), it is edited to the
-   * view's text with no buttons, so the caption does not stay.
+   * A deleted result's message goes, with the image files it names (uploaded just before it), or
+   * shows the deleted view when Slack will not delete it (an old message, a missing scope).
    */
-  const removeResult = async (channel: string, ts: string, fileIds: readonly string[], view: JobView) => {
-    for (const file of fileIds) {
-      try {
-        await app.client.files.delete({ file });
-      } catch (error) {
-        const code = slackErrorCode(error);
-        logger.warn(
-          { code, channel, file, jobId: view.jobId },
-          `Slack refused to delete a deleted result's image file (${code}): ${operatorHint(code, neededScope(error))}`,
-        );
-      }
-    }
-    try {
-      await app.client.chat.delete({ channel, ts });
-      return;
-    } catch (error) {
-      const code = slackErrorCode(error);
-      logger.warn(
-        { code, channel, jobId: view.jobId },
-        `Slack refused to delete a deleted result's message (${code}): ${operatorHint(code, neededScope(error))}; editing it instead`,
-      );
-    }
-    try {
-      await app.client.chat.update({ channel, ts, text: textMessage(view.text).text, blocks: [] });
-    } catch (error) {
-      const code = slackErrorCode(error);
-      logger.warn(
-        { code, channel, jobId: view.jobId },
-        `Slack refused to edit a deleted result's message (${code}): ${operatorHint(code, neededScope(error))}; it still shows`,
-      );
-    }
-  };
+  const removeResult = (channel: string, ts: string, fileIds: readonly string[], view: JobView) =>
+    removeDeletedResult(
+      {
+        remove: async () => {
+          for (const file of fileIds) {
+            try {
+              await app.client.files.delete({ file });
+            } catch (error) {
+              const code = slackErrorCode(error);
+              logger.warn(
+                { code, channel, file, jobId: view.jobId },
+                `Slack refused to delete a deleted result's image file (${code}): ${operatorHint(code, neededScope(error))}`,
+              );
+            }
+          }
+          await app.client.chat.delete({ channel, ts });
+        },
+        replace: async (deleted) => {
+          await app.client.chat.update({ channel, ts, text: textMessage(deleted.text).text, blocks: [] });
+        },
+      },
+      view,
+      logger,
+    );
 
   const triggers = new RecentIds();
 
@@ -183,6 +182,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     try {
       if (command.command === `/${adminCommand.name}`) {
         const { subcommand, args } = parseAdminText(command.text ?? "");
+        if (args["user"] !== undefined) args["user"] = slackUserArgument(args["user"], team);
         await answer(await chat.admin(subcommand, args, who, where), place, tell);
         return;
       }
@@ -225,7 +225,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     try {
       const reply = await chat.press(action.value ?? "", who, where);
       const messageTs = body.message?.ts ?? body.container?.message_ts;
-      if (reply.kind === "private" && reply.deleted && typeof messageTs === "string") {
+      if (reply.kind === "info" && reply.deleted && typeof messageTs === "string") {
         await removeResult(channel, messageTs, fileIdsOf(body.message?.["blocks"]), reply.deleted);
       }
       await answer(reply, { teamId: team, channelId: channel, userId: body.user.id }, tell);
@@ -238,6 +238,9 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
   app.error(async (error) => {
     logger.error({ err: error }, "Slack app error");
   });
+
+  // Buttons on results whose images the bot no longer keeps fetch them back from Slack.
+  const offPostedImages = chat.addPostedImageSource(slackPostedImages(app.client, config.botToken, logger));
 
   // After a restart, jobs that were queued or running get a new message: the old one may be
   // hours old or gone.
@@ -258,6 +261,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     }
   } catch (error) {
     offRecovered();
+    offPostedImages();
     throw error;
   }
   const address = server?.address() as AddressInfo | null | undefined;
@@ -270,7 +274,8 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     messages,
     stop: async () => {
       offRecovered();
-      messages.stop();
+      offPostedImages();
+      await messages.stop();
       const stopping = app.stop();
       // Keep-alive connections would hold the HTTP server open until they time out.
       server?.closeIdleConnections();

@@ -1,17 +1,18 @@
 /**
  * One job's life in a Slack channel: a status message posted when the job is accepted, edited as
- * the job waits and runs (at most one edit per interval: the service coalesces, the newest view
- * wins), then the finished images uploaded into the channel with Slack's external upload flow, a
+ * the job waits and runs (at most one edit per interval: the shared follow loop coalesces, the
+ * newest view wins), then the finished images uploaded into the channel with Slack's external upload flow, a
  * message with the caption and the result buttons under them, and the status message removed.
  * Every job is followed once per process, so nothing is posted twice; a job whose first message
  * cannot be posted is cancelled (its asker is told why), so no image is made for nobody.
  */
 import type { webApi } from "@slack/bolt";
 import type { Logger } from "pino";
-import { decodeButton } from "../../commands/buttons.js";
 import type { ChatService, JobView } from "../../commands/chat.js";
-import type { EncodedImage } from "../../pipeline/types.js";
+import { IMAGE_EXTENSIONS } from "../../requests/jobs.js";
+import { Followers, type JobSink } from "../follow.js";
 import { jobMessage, type SlackMessage, textMessage, withFileIds } from "./blocks.js";
+import { postedPlace } from "./posted-images.js";
 import {
   cannotPostText,
   cannotUploadText,
@@ -41,49 +42,40 @@ export interface JobMessagesOptions {
   progressIntervalMs?: number;
 }
 
-const EXTENSIONS: Record<EncodedImage["mime"], string> = {
-  "image/png": "png",
-  "image/jpeg": "jpg",
-  "image/webp": "webp",
-};
-
-/** The followed jobs of one Slack app. */
+/** The followed jobs of one Slack app, through the shared follow loop (src/bots/follow.ts). */
 export class SlackJobMessages {
-  private readonly jobs = new Map<string, FollowedJob>();
+  private readonly followers: Followers;
 
-  constructor(private readonly options: JobMessagesOptions) {}
+  constructor(private readonly options: JobMessagesOptions) {
+    this.followers = new Followers(options.chat, {
+      logger: options.logger,
+      minIntervalMs: options.progressIntervalMs ?? PROGRESS_INTERVAL_MS,
+    });
+  }
 
   /** Posts `view` in the place and follows the job to its end; resolves once the first message is up. */
-  async follow(view: JobView, place: SlackPlace, tell?: TellPrivately): Promise<void> {
-    if (this.jobs.has(view.jobId)) return;
-    const job = new FollowedJob(this.options, view.jobId, place, tell, () => this.jobs.delete(view.jobId));
-    this.jobs.set(view.jobId, job);
-    await job.start(view);
+  follow(view: JobView, place: SlackPlace, tell?: TellPrivately): Promise<void> {
+    return this.followers.follow(view, new SlackJobSink(this.options, view.jobId, place, tell));
   }
 
   /** Resolves when every followed job has delivered its last message (for tests and shutdown). */
-  async idle(): Promise<void> {
-    await Promise.all([...this.jobs.values()].map((job) => job.settled));
+  idle(): Promise<void> {
+    return this.followers.idle();
   }
 
   /** Stops following (jobs stay in the queue; after a restart they are recovered and posted anew). */
-  stop(): void {
-    for (const job of this.jobs.values()) job.stop();
-    this.jobs.clear();
+  stop(): Promise<void> {
+    return this.followers.stop();
   }
 }
 
-class FollowedJob {
-  readonly settled: Promise<void>;
-  private settle!: () => void;
+/**
+ * One job's messages in a Slack channel: the status message posted first and edited, then the
+ * result (uploaded images, a caption with buttons) posted in its place.
+ */
+class SlackJobSink implements JobSink {
   private ts: string | undefined;
   private lastSent: string | undefined;
-  private latest: JobView | undefined;
-  private draining: Promise<void> | undefined;
-  private unwatch: (() => void) | undefined;
-  private ended = false;
-  /** When the message was last posted or edited: edits keep their spacing even when a slow call bunched views up. */
-  private lastWriteAt = Number.NEGATIVE_INFINITY;
   private readonly log: Logger;
 
   constructor(
@@ -91,24 +83,20 @@ class FollowedJob {
     private readonly jobId: string,
     private readonly place: SlackPlace,
     private readonly tell: TellPrivately | undefined,
-    private readonly onEnd: () => void,
   ) {
-    this.settled = new Promise((resolve) => (this.settle = resolve));
     this.log = options.logger.child({ jobId, channel: place.channelId });
   }
 
-  private get intervalMs(): number {
-    return this.options.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
-  }
-
-  async start(first: JobView): Promise<void> {
-    const { client, chat } = this.options;
+  /** The status message; a job that cannot be shown is cancelled and its asker told why. */
+  async post(first: JobView): Promise<void> {
     const message = jobMessage(first);
     try {
-      const posted = await client.chat.postMessage({ channel: this.place.channelId, ...message });
+      const posted = await this.options.client.chat.postMessage({
+        channel: this.place.channelId,
+        ...message,
+      });
       this.ts = posted.ts;
       this.lastSent = JSON.stringify(message);
-      this.lastWriteAt = performance.now();
     } catch (error) {
       const code = slackErrorCode(error);
       this.log.warn(
@@ -117,55 +105,19 @@ class FollowedJob {
       );
       await this.cancel(first);
       await this.tell?.(`${cannotPostText(code)} Your request was cancelled.`);
-      this.end();
-      return;
+      throw error;
     }
-    if (this.ended) return; // stopped while the message was being posted
-    this.unwatch = chat.watch(this.jobId, (view) => this.onView(view), { minIntervalMs: this.intervalMs });
+    if (first.final && first.state === "done") await this.deliverResult(first);
   }
 
-  stop(): void {
-    this.unwatch?.();
-    this.end();
-  }
-
-  private end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.unwatch?.();
-    this.onEnd();
-    this.settle();
-  }
-
-  private onView(view: JobView): void {
-    this.latest = view;
-    this.draining ??= this.drain().finally(() => (this.draining = undefined));
-  }
-
-  /** One Slack call at a time, in order; views that arrive meanwhile collapse into the newest. */
-  private async drain(): Promise<void> {
-    while (this.latest && !this.ended) {
-      if (!this.latest.final) {
-        const wait = this.lastWriteAt + this.intervalMs - performance.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        if (!this.latest || this.ended) break;
-      }
-      const view = this.latest;
-      this.latest = undefined;
-      try {
-        if (view.final && view.state === "done") await this.deliverResult(view);
-        else await this.update(jobMessage(view));
-      } catch (error) {
-        this.log.error({ err: error }, "could not show a job's view in Slack");
-      }
-      if (view.final) this.end();
-    }
+  async edit(view: JobView): Promise<void> {
+    if (view.final && view.state === "done") await this.deliverResult(view);
+    else await this.update(jobMessage(view));
   }
 
   private async update(message: SlackMessage): Promise<void> {
     const key = JSON.stringify(message);
     if (this.ts === undefined || key === this.lastSent) return;
-    this.lastWriteAt = performance.now();
     try {
       await this.options.client.chat.update({ channel: this.place.channelId, ts: this.ts, ...message });
       this.lastSent = key;
@@ -181,12 +133,14 @@ class FollowedJob {
   private async deliverResult(view: JobView): Promise<void> {
     const { client, chat } = this.options;
     const files: Array<{ file: Buffer; filename: string; title: string }> = [];
+    const indexes: number[] = [];
     for (const ref of view.images) {
       const image = await chat.image(ref.id);
       if (!image) continue;
+      indexes.push(ref.index);
       files.push({
         file: Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength),
-        filename: `easel-${this.jobId}-${ref.index + 1}.${EXTENSIONS[image.mime]}`,
+        filename: `easel-${this.jobId}-${ref.index + 1}.${IMAGE_EXTENSIONS[image.mime]}`,
         title: `Image ${ref.index + 1} · seed ${ref.seed}`,
       });
     }
@@ -245,7 +199,16 @@ class FollowedJob {
       }
     }
     try {
-      await chat.posted(this.jobId, `slack:${this.place.teamId}/${this.place.channelId}/${resultTs}`);
+      // With the files by image, so a button can fetch an image back once the bot's copy is gone.
+      const uploaded = fileIds.length === indexes.length ? fileIds : [];
+      const where = { teamId: this.place.teamId, channelId: this.place.channelId, ts: resultTs };
+      await chat.posted(
+        this.jobId,
+        postedPlace(
+          where,
+          uploaded.map((fileId, k) => ({ index: indexes[k]!, fileId })),
+        ),
+      );
     } catch (error) {
       this.log.error({ err: error }, "could not record where a job's images were posted");
     }
@@ -253,21 +216,15 @@ class FollowedJob {
 
   /** Presses the view's cancel button on the asker's behalf (the job cannot be shown anywhere). */
   private async cancel(view: JobView): Promise<void> {
-    const cancel = view.buttons.flat().find((button) => {
-      try {
-        return decodeButton(button.id).kind === "cancel";
-      } catch {
-        return false;
-      }
-    });
+    const cancel = view.buttons.flat().find((button) => button.action.kind === "cancel");
     if (!cancel) return;
     const { requester } = view;
-    const reply = await this.options.chat.press(
-      cancel.id,
+    const reply = await this.options.chat.pressAction(
+      cancel.action,
       { userId: requester.userId },
       { platform: "slack", serverId: requester.serverId, channelId: requester.channelId },
     );
-    if (reply.kind === "private" && reply.code !== undefined) {
+    if (reply.kind === "refusal") {
       this.log.warn({ code: reply.code, answer: reply.text }, "could not cancel a job that cannot be posted");
     }
   }

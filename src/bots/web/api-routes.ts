@@ -6,14 +6,16 @@ import { Buffer } from "node:buffer";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import type { ButtonAction } from "../../commands/buttons.js";
-import { encodeButton } from "../../commands/buttons.js";
 import type { ChatReply, ChatService } from "../../commands/chat.js";
 import type { Config } from "../../config.js";
+import { type Logger, silentLogger } from "../../logger.js";
+import { mimeOfExtension } from "../../requests/jobs.js";
 import type { Where, Who } from "../../requests/request.js";
+import { JobFollower } from "../follow.js";
 import { SESSION_COOKIE, sameSecret, sessionValue, setCookie } from "./cookies.js";
 import { ApiError, httpMessages } from "./http-errors.js";
-import { JobEventSequencer, sseMessage } from "./job-events.js";
-import { IMAGE_FILE, jobJson, MIME_OF_EXTENSION } from "./job-json.js";
+import { eventSignature, eventStreamSink } from "./job-events.js";
+import { IMAGE_FILE, jobJson } from "./job-json.js";
 import {
   type ActionBody,
   actionBody,
@@ -36,6 +38,8 @@ export interface ApiDependencies {
   browserIdOf(request: FastifyRequest): string;
   /** Open event streams, ended when the server stops. */
   streams: Set<() => void>;
+  /** Where a stream's failed writes are told (default: nowhere). */
+  logger?: Logger;
 }
 
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
@@ -69,14 +73,19 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
   const who = (request: FastifyRequest): Who => ({ userId: `web:${deps.browserIdOf(request)}` });
   const where: Where = { platform: "web" };
 
-  /** A new job → 202; a private answer with an error code → that error; any other → 200 with its text. */
-  const answer = (reply: FastifyReply, chatReply: ChatReply) => {
+  /**
+   * A new job → 202; a refusal → its code's error (an `internal` one is a 5xx); information → 200
+   * with its text, and the job as it now stands when the answer is about one (`jobId`).
+   */
+  const answer = async (reply: FastifyReply, chatReply: ChatReply, jobId?: string) => {
     if (chatReply.kind === "job") {
       const position = chatReply.view.state === "queued" ? (chatReply.view.position ?? 0) : 0;
       return reply.code(202).send({ jobId: chatReply.jobId, position, job: jobJson(chatReply.view) });
     }
-    if (chatReply.code) throw new ApiError(chatReply.code, chatReply.text);
-    return reply.code(200).send({ message: chatReply.text });
+    if (chatReply.kind === "refusal") throw new ApiError(chatReply.code, chatReply.text);
+    // A delete: the job as it now stands (deleted, no images, no buttons).
+    const view = chatReply.deleted ?? (jobId !== undefined ? await chat.view(jobId) : undefined);
+    return reply.code(200).send({ message: chatReply.text, ...(view ? { job: jobJson(view) } : {}) });
   };
 
   app.get("/api/v1/info", async () => ({
@@ -108,14 +117,16 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
     return jobJson(view);
   });
 
+  /** Cancel: 202 while the job stops; 200 with the job when it had already ended (nothing to do). */
   app.delete("/api/v1/jobs/:id", async (request, reply) => {
     const jobId = jobIdParam(request);
-    if (!(await chat.view(jobId))) throw new ApiError("not_found", httpMessages.noSuchJob);
-    const chatReply = await chat.press(encodeButton({ kind: "cancel", jobId }), who(request), where);
-    if (chatReply.kind === "private" && chatReply.code) throw new ApiError(chatReply.code, chatReply.text);
+    const before = await chat.view(jobId);
+    if (!before) throw new ApiError("not_found", httpMessages.noSuchJob);
+    const chatReply = await chat.pressAction({ kind: "cancel", jobId }, who(request), where);
+    if (chatReply.kind === "refusal") throw new ApiError(chatReply.code, chatReply.text);
     const view = await chat.view(jobId);
-    return reply.code(202).send({
-      message: chatReply.kind === "private" ? chatReply.text : undefined,
+    return reply.code(before.final ? 200 : 202).send({
+      message: chatReply.kind === "info" ? chatReply.text : undefined,
       job: view ? jobJson(view) : undefined,
     });
   });
@@ -124,18 +135,14 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
     const jobId = jobIdParam(request);
     const body = parse(actionBody, request.body);
     if (!(await chat.view(jobId))) throw new ApiError("not_found", httpMessages.noSuchJob);
-    const chatReply = await chat.press(encodeButton(buttonActionOf(jobId, body)), who(request), where);
-    // A delete: the job as it now stands (deleted, no images, no buttons) and the service's answer.
-    if (chatReply.kind === "private" && chatReply.deleted) {
-      return reply.code(200).send({ message: chatReply.text, job: jobJson(chatReply.deleted) });
-    }
-    // A refusal carries its code (an internal failure `internal`: 500); an answer without one is 200.
-    return answer(reply, chatReply);
+    const chatReply = await chat.pressAction(buttonActionOf(jobId, body), who(request), where);
+    return answer(reply, chatReply, jobId);
   });
 
   app.get("/api/v1/jobs/:id/events", async (request, reply) => {
     const jobId = jobIdParam(request);
-    if (!(await chat.view(jobId))) throw new ApiError("not_found", httpMessages.noSuchJob);
+    const first = await chat.view(jobId);
+    if (!first) throw new ApiError("not_found", httpMessages.noSuchJob);
     reply.hijack();
     const res = reply.raw;
     const cookies = setCookieHeaders(reply);
@@ -146,31 +153,31 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
       "x-accel-buffering": "no",
     });
     res.write("retry: 3000\n\n");
-    const sequencer = new JobEventSequencer();
-    let sent = 0;
-    let closed = false;
-    let unsubscribe = (): void => {};
     const ping = setInterval(() => res.write(": ping\n\n"), STREAM_PING_MS);
+    // The shared follow loop (one write at a time, newest view wins), each change one event.
+    const follower = new JobFollower(
+      chat,
+      jobId,
+      eventStreamSink((text) => res.write(text)),
+      {
+        logger: deps.logger ?? silentLogger,
+        minIntervalMs: STREAM_MIN_INTERVAL_MS,
+        signature: eventSignature,
+      },
+    );
+    let closed = false;
     const end = (): void => {
       if (closed) return;
       closed = true;
       clearInterval(ping);
-      unsubscribe();
+      follower.stop();
       deps.streams.delete(end);
       res.end();
     };
     deps.streams.add(end);
     res.on("close", end);
-    unsubscribe = chat.watch(
-      jobId,
-      (view) => {
-        if (closed) return;
-        for (const event of sequencer.next(view)) res.write(sseMessage(event, ++sent));
-        if (sequencer.finished) end();
-      },
-      { minIntervalMs: STREAM_MIN_INTERVAL_MS },
-    );
-    if (closed) unsubscribe();
+    void follower.done.then(end);
+    void follower.start(first);
   });
 
   app.get("/api/v1/history", async (request) => {
@@ -185,7 +192,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
     if (!match) throw new ApiError("not_found", httpMessages.noSuchImage);
     const [, jobId, index, extension] = match;
     const image = await chat.image(`${jobId}-${index}`);
-    if (!image || image.mime !== MIME_OF_EXTENSION[extension!]) {
+    if (!image || image.mime !== mimeOfExtension(extension!)) {
       throw new ApiError("not_found", httpMessages.noSuchImage);
     }
     reply

@@ -1,57 +1,36 @@
 /**
  * A job's views as the event stream the API promises: queued → started → progress… → done | failed
- * | cancelled. The chat service sends the current view first, so a late subscriber starts from the
- * job's state now (a finished job: its final event alone).
+ * | cancelled, one event per change the follow loop reports (src/bots/follow.ts). It starts from
+ * the job's current view, so a late subscriber starts from the job's state now (a finished job:
+ * its final event alone).
  */
-import type { JobView } from "../../commands/chat.js";
+import type { JobView, ViewChange } from "../../commands/chat.js";
+import type { JobSink } from "../follow.js";
 import { type JobJson, jobJson } from "./job-json.js";
 
-export type JobEventName = "queued" | "started" | "progress" | "done" | "failed" | "cancelled";
+export type JobEventName = ViewChange;
 
 export interface JobEvent {
   name: JobEventName;
   data: JobJson;
 }
 
-/**
- * Turns successive views of one job into events, dropping views that change nothing an event
- * reports (the same place in line, the same step).
- */
-export class JobEventSequencer {
-  private last: { state: JobView["state"]; position?: number; step?: number } | undefined;
-  private ended = false;
-
-  /** The events this view adds, in order. */
-  next(view: JobView): JobEvent[] {
-    if (this.ended) return [];
-    const data = jobJson(view);
-    const previous = this.last;
-    this.last = { state: view.state, position: view.position, step: view.step };
-    switch (view.state) {
-      case "queued":
-        if (previous?.state === "queued" && previous.position === view.position) return [];
-        return [{ name: "queued", data }];
-      case "running": {
-        const events: JobEvent[] = [];
-        if (previous?.state !== "running") events.push({ name: "started", data });
-        // Step 0 is the start itself; a progress event reports a finished step.
-        if (view.step !== undefined && view.step > 0 && previous?.step !== view.step) {
-          events.push({ name: "progress", data });
-        }
-        return events;
-      }
-      default:
-        this.ended = true;
-        return [{ name: view.state, data }];
-    }
-  }
-
-  get finished(): boolean {
-    return this.ended;
-  }
-}
-
 /** One Server-Sent Events message. Data is JSON on one line, so no line of it can end the message. */
 export function sseMessage(event: JobEvent, id: number): string {
   return `id: ${id}\nevent: ${event.name}\ndata: ${JSON.stringify(event.data)}\n\n`;
+}
+
+/** The web's sink for the follow loop: each change of a view is one event on the stream. */
+export function eventStreamSink(write: (text: string) => void): JobSink {
+  let sent = 0;
+  const send = async (view: JobView, changes: readonly ViewChange[]) => {
+    const data = jobJson(view);
+    for (const name of changes) write(sseMessage({ name, data }, ++sent));
+  };
+  return { post: send, edit: send };
+}
+
+/** What an event reports of a view: a view that changes none of it sends nothing. */
+export function eventSignature(view: JobView): string {
+  return JSON.stringify([view.state, view.position, view.step]);
 }

@@ -4,9 +4,8 @@
  * button becomes the API call that presses it.
  */
 import { Buffer } from "node:buffer";
-import { decodeButton } from "../../commands/buttons.js";
 import type { JobView } from "../../commands/chat.js";
-import type { ImageRef, JobStatus } from "../../requests/jobs.js";
+import { IMAGE_EXTENSIONS, type ImageRef, type JobStatus } from "../../requests/jobs.js";
 import type { ActionBody } from "./schemas.js";
 
 export interface ImageJson {
@@ -49,32 +48,15 @@ export interface JobJson {
   final: boolean;
 }
 
-const EXTENSIONS: Record<ImageRef["mime"], string> = {
-  "image/png": "png",
-  "image/webp": "webp",
-  "image/jpeg": "jpg",
-};
-
-export const MIME_OF_EXTENSION: Record<string, ImageRef["mime"]> = {
-  png: "image/png",
-  webp: "image/webp",
-  jpg: "image/jpeg",
-};
-
 /** `<jobId>-<index>.<ext>`: the only file names the image route serves. */
 export const IMAGE_FILE = /^([A-Za-z0-9_-]{1,64})-(0|[1-9]\d?)\.(png|webp|jpg)$/;
 
 export function imageUrl(image: Pick<ImageRef, "id" | "mime">): string {
-  return `/api/v1/images/${image.id}.${EXTENSIONS[image.mime]}`;
+  return `/api/v1/images/${image.id}.${IMAGE_EXTENSIONS[image.mime]}`;
 }
 
-function buttonJson(spec: JobView["buttons"][number][number]): ButtonJson | undefined {
-  let action: ReturnType<typeof decodeButton>;
-  try {
-    action = decodeButton(spec.id);
-  } catch {
-    return undefined; // a button this API cannot press is left out rather than shown broken
-  }
+function buttonJson(spec: JobView["buttons"][number][number]): ButtonJson {
+  const { action } = spec;
   const press: ButtonJson["press"] =
     action.kind === "cancel"
       ? { kind: "cancel" }
@@ -103,9 +85,7 @@ export function jobJson(view: JobView): JobJson {
         width: image.width,
         height: image.height,
       })),
-    buttons: view.buttons
-      .map((row) => row.map(buttonJson).filter((button): button is ButtonJson => button !== undefined))
-      .filter((row) => row.length > 0),
+    buttons: view.buttons.map((row) => row.map(buttonJson)).filter((row) => row.length > 0),
     final: view.final,
   };
   if (view.position !== undefined) json.position = view.position;

@@ -385,15 +385,13 @@ function subscribe(entry) {
 
 // ── Composer ────────────────────────────────────────────────────────────────────────────────
 
+/** The help as the API gives it (`/api/v1/info`); also how the page knows a help answer. */
+let helpText;
+
 async function submit() {
   let text = prompt.value.trim();
   if (!text) return;
   text = text.replace(/^\/imagine\s+/i, "");
-  if (/^(help|--help|-h|\?)$/i.test(text)) {
-    prompt.value = "";
-    openHelp();
-    return;
-  }
   sendButton.disabled = true;
   try {
     const result = await api("POST", "/api/v1/imagine", { text });
@@ -403,6 +401,10 @@ async function submit() {
       rememberPrompt(result.data.jobId, text);
       addJob(result.data.job, { promptText: text, follow: true });
       scrollToEnd();
+    } else if (result.ok && helpText !== undefined && result.data?.message === helpText) {
+      // The service answered a help request (what counts as one is the service's call).
+      prompt.value = "";
+      openHelp();
     } else if (result.ok) {
       const card = newCard({ promptText: text });
       card.querySelector(".status").replaceChildren(markup(result.data?.message ?? ""));
@@ -506,6 +508,7 @@ async function start() {
   const info = await api("GET", "/api/v1/info");
   if (!info.ok) return;
   $("#demo-banner").hidden = !info.data.demoModel;
+  helpText = info.data.help;
   $("#help-text").replaceChildren(...info.data.help.split("\n").map((line) => el("p", {}, markup(line))));
   // Examples in the help are buttons that put them in the prompt.
   for (const code of $("#help-text").querySelectorAll("code")) {

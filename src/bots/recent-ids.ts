@@ -1,7 +1,8 @@
 /**
- * Trigger ids seen lately. Slack gives every command invocation and button press its own
- * `trigger_id`; an envelope delivered again (a Socket Mode reconnect before the ack arrived) carries
- * the same one, and must not make a second job.
+ * Event ids seen lately, to answer a repeat delivery once: Slack gives every command invocation and
+ * button press its own `trigger_id`, and an envelope delivered again (a Socket Mode reconnect
+ * before the ack arrived) carries the same one; Discord's interaction ids do the same after a
+ * gateway resume. A repeat must not make a second job.
  */
 export class RecentIds {
   private readonly seen = new Map<string, number>();

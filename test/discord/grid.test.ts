@@ -1,0 +1,30 @@
+/** The service's button groups in Discord's grid of 5 rows of 5 (bots/discord/render.ts). */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { buttonGrid } from "../../src/bots/discord/render.js";
+import { resultButtons } from "../../src/commands/buttons.js";
+import { parseImagine } from "../../src/commands/imagine.js";
+import { alice, config } from "../commands/support.js";
+
+const groupsFor = (count: number) =>
+  resultButtons("job1", { ...parseImagine({ text: "a fox" }, alice, config, () => 7n), count });
+
+test("up to 4 images: a row per image and a last row with re-roll and delete", () => {
+  const rows = buttonGrid(groupsFor(4));
+  assert.equal(rows.length, 5);
+  assert.deepEqual(
+    rows.map((row) => row.map((button) => button.action.kind)),
+    [...Array(4).fill(["vary", "vary", "refine", "upscale"]), ["reroll", "delete"]],
+  );
+});
+
+test("more buttons than the grid holds: 5 a row, re-roll and delete kept, the last images' buttons left out", () => {
+  const rows = buttonGrid(groupsFor(8));
+  assert.equal(rows.length, 5);
+  assert.ok(rows.every((row) => row.length <= 5));
+  assert.deepEqual(
+    rows.at(-1)!.map((button) => button.action.kind),
+    ["reroll", "delete"],
+  );
+  assert.equal(rows.flat().length, 22);
+});
