@@ -6,14 +6,9 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { EncodedImage } from "../pipeline/types.js";
+import { IMAGE_EXTENSIONS } from "../requests/jobs.js";
 
 export { writeFileAtomically } from "../files.js";
-
-const EXTENSIONS: Record<EncodedImage["mime"], string> = {
-  "image/png": "png",
-  "image/webp": "webp",
-  "image/jpeg": "jpg",
-};
 
 export function imageFilePath(
   imagesDir: string,
@@ -21,7 +16,7 @@ export function imageFilePath(
   index: number,
   mime: EncodedImage["mime"],
 ): string {
-  return join(imagesDir, `${jobId}-${index}.${EXTENSIONS[mime]}`);
+  return join(imagesDir, `${jobId}-${index}.${IMAGE_EXTENSIONS[mime]}`);
 }
 
 const IMAGE_NAME = /^([0-9a-f]+)-\d+\.(?:png|webp|jpg)$/;

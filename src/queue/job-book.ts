@@ -58,11 +58,6 @@ export interface JobBookOptions {
   cancelGraceMs?: number;
   shutdownGraceMs?: number;
   /**
-   * Fetches a source image whose file was already swept (past the retention time), e.g. from where
-   * it was posted; undefined when it cannot.
-   */
-  loadPostedImage?: (job: JobRecord, imageIndex: number) => Promise<Uint8Array | undefined>;
-  /**
    * Where errors nobody else can handle go: a listener that threw (`where` is "listener:<event>"),
    * a failed background sweep ("sweep"), or a store write about a job's end that failed
    * ("store:<what>"; the job's event is still emitted). Default: the logger, at error level.
@@ -223,8 +218,6 @@ export class JobBook<J extends BookedJob> implements JobQueue {
     this.files = new JobFiles({
       store: this.store,
       dataDir: config.dataDir,
-      recordOf: jobRecordOf,
-      ...(options.loadPostedImage ? { loadPostedImage: options.loadPostedImage } : {}),
     });
     this.now = options.now ?? Date.now;
     this.maxAttempts = options.maxAttempts ?? 3;

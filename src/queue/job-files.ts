@@ -11,9 +11,8 @@ import { EaselError } from "../errors.js";
 import type { EncodedImage } from "../pipeline/types.js";
 import { isUploadSource, type SourceImageRef } from "../requests/request.js";
 import { listImageFiles, listOlderFiles, writeFileAtomically } from "./image-files.js";
-import type { JobRecord } from "./job-queue.js";
 import { queueMessages } from "./messages.js";
-import type { JobStore, StoredJob } from "./store.js";
+import type { JobStore } from "./store.js";
 
 const UPLOAD_ID = /^upload-[0-9a-f]{16}$/;
 
@@ -26,13 +25,6 @@ export function parseImageId(imageId: string): { jobId: string; index: number } 
 export interface JobFilesOptions {
   store: JobStore;
   dataDir: string;
-  /** The public record of a stored job, for `loadPostedImage`. */
-  recordOf: (stored: StoredJob) => JobRecord;
-  /**
-   * Fetches a source image whose file was already swept (posted and deleted), e.g. from where it
-   * was posted; undefined when it cannot.
-   */
-  loadPostedImage?: (job: JobRecord, imageIndex: number) => Promise<Uint8Array | undefined>;
 }
 
 export class JobFiles {
@@ -78,12 +70,15 @@ export class JobFiles {
     if (!job) throw new EaselError("not_found", queueMessages.jobNotFound());
     if (job.status !== "done") throw new EaselError("not_found", queueMessages.sourceJobNotFinished());
     const image = job.images[source.imageIndex];
-    if (!image || (image.deleted && !this.options.loadPostedImage)) {
+    if (!image || image.deleted) {
       throw new EaselError("not_found", queueMessages.sourceImageGone(source.imageIndex + 1));
     }
   }
 
-  /** A source image's bytes when its job runs: the kept file, else where it was posted. */
+  /**
+   * A source image's bytes when its job runs. Past the retention time the chat service fetches a
+   * posted image back from its platform and submits it as an upload, so only kept files are read here.
+   */
   async sourceImageOf(source: SourceImageRef): Promise<Uint8Array> {
     if (isUploadSource(source)) {
       try {
@@ -98,14 +93,10 @@ export class JobFiles {
       try {
         return await readFile(image.path);
       } catch {
-        // swept meanwhile, or removed by hand: try where it was posted
+        // swept meanwhile, or removed by hand
       }
     }
-    const posted = job
-      ? await this.options.loadPostedImage?.(this.options.recordOf(job), source.imageIndex)
-      : undefined;
-    if (!posted) throw new EaselError("not_found", queueMessages.sourceImageGone(source.imageIndex + 1));
-    return posted;
+    throw new EaselError("not_found", queueMessages.sourceImageGone(source.imageIndex + 1));
   }
 
   /**
