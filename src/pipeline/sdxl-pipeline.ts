@@ -17,6 +17,7 @@ import { denoise, type LatentGeometry, ProgressReporter, throwIfAborted } from "
 import { rgbToVaeInput } from "./image/pixels.js";
 import { encodePng, type ImageMetadata } from "./image/png.js";
 import { loadSourceImage, MAX_SOURCE_BYTES } from "./image/source.js";
+import { type LoraReport, type LoraSelection, type MergeResult, mergeLoras } from "./lora/merge.js";
 import { type ModelFolder, readModelFolder } from "./model-folder.js";
 import { slerpNoise, TorchGenerator } from "./noise/index.js";
 import { checkExecutionProvider, ModelSession, SessionClock, type SessionPlacement } from "./onnx/session.js";
@@ -53,6 +54,18 @@ export interface PipelineOptions extends SessionPlacement {
    * (NaN/inf, as the original SDXL VAE does in float16).
    */
   vaeFallback?: string;
+  /** LoRA files merged into the base model's UNet and text encoders (not the refiner's). */
+  loras?: readonly LoraSelection[];
+}
+
+/** The components of a model folder a LoRA may change. */
+async function mergeLorasInto(folder: ModelFolder, loras: readonly LoraSelection[]): Promise<MergeResult> {
+  const components = [
+    ...(folder.textEncoder ? [{ component: "text_encoder" as const, path: folder.textEncoder }] : []),
+    { component: "text_encoder_2" as const, path: folder.textEncoder2 },
+    { component: "unet" as const, path: folder.unet },
+  ];
+  return mergeLoras(components, loras);
 }
 
 /** Everything loaded from one model folder. */
@@ -65,10 +78,11 @@ class LoadedModel {
     readonly encoder: VaeEncoder | undefined,
     readonly schedulerConfig: SchedulerConfig,
     private readonly sessions: ModelSession[],
+    readonly loraReports: readonly LoraReport[] = [],
   ) {}
 
   /**
-   * Loads every session of one folder. `vaeFallback` is shared between models and owned by the
+   * Loads every session of one folder, with `loras` merged into its weights. `vaeFallback` is shared between models and owned by the
    * pipeline. On any failure the sessions loaded so far are released before the error propagates.
    */
   static async load(
@@ -76,15 +90,18 @@ class LoadedModel {
     options: PipelineOptions,
     clock: SessionClock,
     vaeFallback: ModelSession | undefined,
+    loras: readonly LoraSelection[] = [],
   ): Promise<LoadedModel> {
     const sessions: ModelSession[] = [];
+    let merged: MergeResult | undefined;
     const load = async (path: string) => {
-      const session = await ModelSession.load(path, options, clock);
+      const session = await ModelSession.load(path, options, clock, merged?.models.get(path));
       sessions.push(session);
       return session;
     };
     try {
       const folder = await readModelFolder(dir);
+      if (loras.length > 0) merged = await mergeLorasInto(folder, loras);
       const schedulerConfig = schedulerConfigOf(folder);
       const encoders = await loadTextEncoders(folder, load, {
         exclamationAsPad: options.exclamationAsPad ?? false,
@@ -108,6 +125,7 @@ class LoadedModel {
         vaeEncoder ? new VaeEncoder(vaeEncoder, folder.vaeScalingFactor) : undefined,
         schedulerConfig,
         sessions,
+        merged?.reports,
       );
     } catch (error) {
       await releaseAll(sessions);
@@ -165,7 +183,7 @@ export class SdxlPipeline {
       : undefined;
     let base: LoadedModel | undefined;
     try {
-      base = await LoadedModel.load(options.modelDir, options, clock, vaeFallback);
+      base = await LoadedModel.load(options.modelDir, options, clock, vaeFallback, options.loras);
       const refiner = options.refinerDir
         ? await LoadedModel.load(options.refinerDir, options, clock, vaeFallback)
         : undefined;
@@ -175,6 +193,11 @@ export class SdxlPipeline {
       await vaeFallback?.release();
       throw error;
     }
+  }
+
+  /** What each LoRA matched in the base model (empty without LoRAs). */
+  get loraReports(): readonly LoraReport[] {
+    return this.base.loraReports;
   }
 
   get hasRefiner(): boolean {
