@@ -52,6 +52,13 @@ describe("safetensors reader", () => {
     assert.deepEqual([...tensorValues(parsed.tensors.get("c")!)], [1, -2.5, 0.15625, 65536, 3.140625, -0]);
   });
 
+  it("reads tensors out of a Node Buffer (whose slice is a view, not a copy)", () => {
+    const file = Buffer.from(
+      encodeSafetensors([{ name: "w", dtype: "F32", shape: [2], values: Float32Array.of(0.5, -3) }]),
+    );
+    assert.deepEqual([...tensorValues(parseSafetensors(file, FILE).tensors.get("w")!)], [0.5, -3]);
+  });
+
   it("reads a tensor at an unaligned offset", () => {
     const file = rawFile(
       {

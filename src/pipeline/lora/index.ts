@@ -12,6 +12,6 @@ export {
   type ModelComponent,
   mergeLoras,
 } from "./merge.js";
-export { type InMemoryModel, MERGED_WEIGHTS_FILE } from "./rewrite.js";
+export { INLINE_LIMIT_BYTES, type InMemoryModel } from "./rewrite.js";
 export { parseSafetensors, readSafetensors, tensorValues } from "./safetensors.js";
 export { indexWeightTargets, type ModelTargets, type WeightTarget } from "./targets.js";

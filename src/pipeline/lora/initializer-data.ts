@@ -27,7 +27,7 @@ async function storedBytes(
   length: number,
 ): Promise<Uint8Array> {
   if (tensor.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) {
-    if (tensor.rawData && tensor.rawData.byteLength > 0) return tensor.rawData.slice();
+    if (tensor.rawData && tensor.rawData.byteLength > 0) return new Uint8Array(tensor.rawData);
     if (tensor.dataType === DataType.FLOAT && tensor.floatData?.length) {
       return new Uint8Array(Float32Array.from(tensor.floatData).buffer);
     }

@@ -6,7 +6,7 @@
  * Reading the files and the model is done here; the arithmetic is math.ts's.
  */
 import { readFile } from "node:fs/promises";
-import { basename, dirname } from "node:path";
+import { basename } from "node:path";
 import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
 import { ModelFolderError } from "../../errors.js";
 import { LoraFileError, LoraMismatchError } from "./errors.js";
@@ -19,7 +19,7 @@ import {
   sgmToDiffusers,
 } from "./keys.js";
 import { addLoraProduct, loraFactor } from "./math.js";
-import { type InMemoryModel, withReplacedInitializers } from "./rewrite.js";
+import { type InMemoryModel, type ReplaceOptions, withReplacedInitializers } from "./rewrite.js";
 import { readSafetensors } from "./safetensors.js";
 import { indexWeightTargets, type ModelTargets, moduleShape, type WeightTarget } from "./targets.js";
 
@@ -217,6 +217,7 @@ export interface MergeResult {
 export async function mergeLoras(
   components: readonly ModelComponent[],
   selections: readonly LoraSelection[],
+  options: ReplaceOptions = {},
 ): Promise<MergeResult> {
   const models = await Promise.all(components.map(readComponentModel));
   const plans: { match: Match; factor: number; component: ComponentModel }[] = [];
@@ -263,7 +264,10 @@ export async function mergeLoras(
       }
       replaced.set(name, encodeValues(weight, target.dataType));
     }
-    result.set(component.path, withReplacedInitializers(component.model, replaced, dirname(component.path)));
+    result.set(
+      component.path,
+      await withReplacedInitializers(component.model, replaced, component.path, options),
+    );
   }
   return { models: result, reports };
 }

@@ -1,58 +1,159 @@
 /**
- * A model whose replaced initializers live in a second, in-memory external data file: the graph is
- * re-encoded with those tensors pointing at that file (offsets aligned), every other tensor keeps
- * pointing where it did. onnxruntime takes the file from memory (`sessionOptions.externalData`)
- * and reads the untouched weights from the model's own folder, so a merge passes only the
- * tensors it changed.
+ * A model with some initializers replaced, to be loaded from memory. onnxruntime (1.30) takes a
+ * model's bytes plus either
+ * - a folder for its external data (`session.model_external_initializers_file_folder_path`): the
+ *   replaced tensors then go inline into the graph and every other weight is read from the
+ *   original folder, so nothing else is copied. A graph is one protobuf, under 2 GiB, so this
+ *   holds only merges of up to INLINE_LIMIT_BYTES of changed weights; or
+ * - in-memory external data files (`sessionOptions.externalData`), which must then hold every
+ *   external tensor (onnxruntime refuses a model whose external file is not in that table, and
+ *   refuses external paths outside the model's folder, links included). Bigger merges take this
+ *   way: the weights are repacked into in-memory files of up to CHUNK_BYTES, the replaced ones
+ *   included; onnxruntime copies them, so the peak is about twice the model's weights.
  */
+import { open } from "node:fs/promises";
+import { dirname, isAbsolute, join, normalize, sep } from "node:path";
 import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
+import { ModelFolderError } from "../../errors.js";
 
 const { onnx } = onnxProto;
+const EXTERNAL = onnx.TensorProto.DataLocation.EXTERNAL;
 
-/** The in-memory file's name; it exists only in the session options, never on disk. */
-export const MERGED_WEIGHTS_FILE = "easel-lora-merged.weights";
+/** Replaced weights up to this size go inline into the graph (protobuf's limit is 2 GiB). */
+export const INLINE_LIMIT_BYTES = 1536 * 1024 ** 2;
+/** Size of each in-memory weights file when the model is repacked. */
+export const CHUNK_BYTES = 1024 ** 3;
 const ALIGNMENT = 64;
 
-/** A model to load from memory: the graph, the in-memory weights file, and the folder of the rest. */
+/** A model to load from memory: its graph, in-memory weights files, and the folder of the rest. */
 export interface InMemoryModel {
   bytes: Uint8Array;
+  /** Every external data file the graph names, when it names any; empty: they are in `folder`. */
   externalData: { path: string; data: Uint8Array }[];
-  /** Where the model's own external data files are (the original model's folder). */
+  /** Where the graph's external data files are, when they are not in `externalData`. */
   folder: string;
 }
 
-/** Re-encodes `model` with `replaced` initializers (name → bytes in their element type) moved out. */
-export function withReplacedInitializers(
+export interface ReplaceOptions {
+  /** Overrides INLINE_LIMIT_BYTES (tests use it to take the repacking way on small models). */
+  inlineLimitBytes?: number;
+  chunkBytes?: number;
+}
+
+function entry(tensor: OnnxTypes.ITensorProto, key: string): string | undefined {
+  return tensor.externalData?.find((e) => e.key === key)?.value ?? undefined;
+}
+
+function externalFile(modelPath: string, tensor: OnnxTypes.ITensorProto): string {
+  const location = normalize(entry(tensor, "location") ?? "");
+  if (!location || isAbsolute(location) || location === ".." || location.startsWith(`..${sep}`)) {
+    throw new ModelFolderError(
+      modelPath,
+      `tensor "${tensor.name}" points to external data outside its folder`,
+    );
+  }
+  return join(dirname(modelPath), location);
+}
+
+function inline(tensor: OnnxTypes.ITensorProto, bytes: Uint8Array): OnnxTypes.ITensorProto {
+  return { name: tensor.name, dataType: tensor.dataType, dims: tensor.dims, rawData: bytes };
+}
+
+function encode(model: OnnxTypes.IModelProto, initializer: OnnxTypes.ITensorProto[]): Uint8Array {
+  return onnx.ModelProto.encode({ ...model, graph: { ...model.graph, initializer } }).finish();
+}
+
+/**
+ * `model` (read from `modelPath`) with the `replaced` initializers' bytes (in their element
+ * type) taking the place of their stored values, ready for ModelSession.
+ */
+export async function withReplacedInitializers(
   model: OnnxTypes.IModelProto,
   replaced: ReadonlyMap<string, Uint8Array>,
-  folder: string,
-): InMemoryModel {
-  let size = 0;
-  const placed: { tensor: OnnxTypes.ITensorProto; bytes: Uint8Array; offset: number }[] = [];
-  const initializers = (model.graph?.initializer ?? []).map((tensor) => {
-    const bytes = tensor.name ? replaced.get(tensor.name) : undefined;
-    if (!bytes) return tensor;
-    size += (ALIGNMENT - (size % ALIGNMENT)) % ALIGNMENT;
-    const moved: OnnxTypes.ITensorProto = {
-      name: tensor.name,
-      dataType: tensor.dataType,
-      dims: tensor.dims,
-      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-      externalData: [
-        { key: "location", value: MERGED_WEIGHTS_FILE },
-        { key: "offset", value: String(size) },
-        { key: "length", value: String(bytes.byteLength) },
-      ],
-    };
-    placed.push({ tensor: moved, bytes, offset: size });
-    size += bytes.byteLength;
-    return moved;
-  });
-  const data = new Uint8Array(size);
-  for (const { bytes, offset } of placed) data.set(bytes, offset);
-  const rewritten = onnx.ModelProto.encode({
-    ...model,
-    graph: { ...model.graph, initializer: initializers },
-  }).finish();
-  return { bytes: rewritten, externalData: [{ path: MERGED_WEIGHTS_FILE, data }], folder };
+  modelPath: string,
+  options: ReplaceOptions = {},
+): Promise<InMemoryModel> {
+  const folder = dirname(modelPath);
+  const tensors = model.graph?.initializer ?? [];
+  let replacedBytes = 0;
+  for (const bytes of replaced.values()) replacedBytes += bytes.byteLength;
+  if (replacedBytes <= (options.inlineLimitBytes ?? INLINE_LIMIT_BYTES)) {
+    const initializer = tensors.map((t) => {
+      const bytes = t.name ? replaced.get(t.name) : undefined;
+      return bytes ? inline(t, bytes) : t;
+    });
+    return { bytes: encode(model, initializer), externalData: [], folder };
+  }
+  return repacked(model, replaced, modelPath, options.chunkBytes ?? CHUNK_BYTES);
+}
+
+async function repacked(
+  model: OnnxTypes.IModelProto,
+  replaced: ReadonlyMap<string, Uint8Array>,
+  modelPath: string,
+  chunkBytes: number,
+): Promise<InMemoryModel> {
+  const chunks: { path: string; parts: { offset: number; bytes: Uint8Array }[]; size: number }[] = [];
+  const place = (bytes: Uint8Array): { path: string; offset: number } => {
+    let chunk = chunks.at(-1);
+    const aligned = chunk ? chunk.size + ((ALIGNMENT - (chunk.size % ALIGNMENT)) % ALIGNMENT) : 0;
+    if (!chunk || (aligned + bytes.byteLength > chunkBytes && chunk.size > 0)) {
+      chunk = { path: `easel-merged-${chunks.length}.weights`, parts: [], size: 0 };
+      chunks.push(chunk);
+      chunk.parts.push({ offset: 0, bytes });
+      chunk.size = bytes.byteLength;
+      return { path: chunk.path, offset: 0 };
+    }
+    chunk.parts.push({ offset: aligned, bytes });
+    chunk.size = aligned + bytes.byteLength;
+    return { path: chunk.path, offset: aligned };
+  };
+  const handles = new Map<string, Awaited<ReturnType<typeof open>>>();
+  try {
+    const initializer: OnnxTypes.ITensorProto[] = [];
+    for (const tensor of model.graph?.initializer ?? []) {
+      let bytes = tensor.name ? replaced.get(tensor.name) : undefined;
+      if (!bytes && tensor.dataLocation !== EXTERNAL) {
+        initializer.push(tensor);
+        continue;
+      }
+      if (!bytes) {
+        const path = externalFile(modelPath, tensor);
+        let handle = handles.get(path);
+        if (!handle) {
+          handle = await open(path, "r").catch((error: unknown) => {
+            throw new ModelFolderError(path, "is missing or unreadable (external weights of the model)", {
+              cause: error,
+            });
+          });
+          handles.set(path, handle);
+        }
+        const length = Number(entry(tensor, "length") ?? 0);
+        bytes = new Uint8Array(length);
+        const { bytesRead } = await handle.read(bytes, 0, length, Number(entry(tensor, "offset") ?? 0));
+        if (bytesRead !== length)
+          throw new ModelFolderError(path, `is too short for tensor "${tensor.name}"`);
+      }
+      const at = place(bytes);
+      initializer.push({
+        name: tensor.name,
+        dataType: tensor.dataType,
+        dims: tensor.dims,
+        dataLocation: EXTERNAL,
+        externalData: [
+          { key: "location", value: at.path },
+          { key: "offset", value: String(at.offset) },
+          { key: "length", value: String(bytes.byteLength) },
+        ],
+      });
+    }
+    const externalData = chunks.map((chunk) => {
+      const data = new Uint8Array(chunk.size);
+      for (const part of chunk.parts) data.set(part.bytes, part.offset);
+      return { path: chunk.path, data };
+    });
+    return { bytes: encode(model, initializer), externalData, folder: dirname(modelPath) };
+  } finally {
+    await Promise.all([...handles.values()].map((handle) => handle.close()));
+  }
 }

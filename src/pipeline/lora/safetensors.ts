@@ -114,7 +114,8 @@ export function parseSafetensors(file: Uint8Array, path: string): SafetensorsFil
 /** A tensor's values as float32 (F16 and BF16 widen exactly). */
 export function tensorValues(tensor: SafetensorsTensor): Float32Array {
   const count = tensor.bytes.byteLength / DTYPE_BYTES[tensor.dtype];
-  const aligned = tensor.bytes.slice(); // a copy: offsets in the file need not be aligned
+  // A copy (never Buffer#slice, which is a view): offsets in the file need not be aligned.
+  const aligned = new Uint8Array(tensor.bytes);
   if (tensor.dtype === "F32") return new Float32Array(aligned.buffer, 0, count);
   const halves = new Uint16Array(aligned.buffer, 0, count);
   if (tensor.dtype === "F16") return float16BitsToFloat32(halves);

@@ -3,8 +3,8 @@
  * beside the model resolve), reads input/output element types and ranks from the session's own
  * metadata, and times every run into a shared clock. Big models can keep their optimised graph in
  * a cache (see optimized-cache.ts), so that later loads skip ONNX Runtime's graph optimisation.
- * A model with merged weights (LoRAs) loads from memory: its rewritten graph, the changed tensors
- * as an in-memory external data file, and every other weight from the original model's folder.
+ * A model with merged weights (LoRAs) loads from memory: its rewritten graph, and its weights from
+ * the original folder or from in-memory files (see lora/rewrite.ts).
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -165,16 +165,18 @@ export class ModelSession {
   }
 
   /**
-   * A session over a model held in memory: onnxruntime copies the in-memory weights file, and reads
-   * the model's other external weights from its original folder.
+   * A session over a model held in memory: with in-memory weights files (onnxruntime copies them),
+   * or with its external weights read from the original model's folder.
    */
   private static createMerged(
     merged: InMemoryModel,
     options: ort.InferenceSession.SessionOptions,
   ): Promise<ort.InferenceSession> {
+    if (merged.externalData.length > 0) {
+      return ort.InferenceSession.create(merged.bytes, { ...options, externalData: merged.externalData });
+    }
     return ort.InferenceSession.create(merged.bytes, {
       ...options,
-      externalData: merged.externalData,
       extra: { session: { model_external_initializers_file_folder_path: merged.folder } },
     });
   }
