@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { encodeSafetensors, fixtureLora } from "../../src/fixtures/lora.js";
 import { LoraFileError } from "../../src/pipeline/lora/errors.js";
+import { LoraProductKernel } from "../../src/pipeline/lora/kernel.js";
 import { normaliseLora, sgmToDiffusers } from "../../src/pipeline/lora/keys.js";
 import { addLoraProduct } from "../../src/pipeline/lora/math.js";
 import { parseSafetensors, tensorValues } from "../../src/pipeline/lora/safetensors.js";
@@ -285,6 +286,23 @@ describe("the merge arithmetic", () => {
       addLoraProduct(got, layout, { up, down, out, rank, columns: cols, factor: 0.75 });
       for (let i = 0; i < got.length; i++)
         assert.ok(Math.abs(got[i]! - want[i]!) < 1e-6, `${i}: ${got[i]} vs ${want[i]}`);
+    });
+
+    it(`onnxruntime's Gemm gives the same sum for ${label}`, async () => {
+      const [out, rank] = [5, 3];
+      const weight = seeded(out * cols, 1);
+      const up = seeded(out * rank, 2);
+      const down = seeded(rank * cols, 3);
+      const want = expected(weight, up, down, out, rank, cols, -1.25, layout === "in-out");
+      const kernel = new LoraProductKernel();
+      try {
+        const got = await kernel.add(weight, layout, { up, down, out, rank, columns: cols, factor: -1.25 });
+        assert.equal(got.length, weight.length);
+        for (let i = 0; i < got.length; i++)
+          assert.ok(Math.abs(got[i]! - want[i]!) < 1e-6, `${i}: ${got[i]} vs ${want[i]}`);
+      } finally {
+        await kernel.release();
+      }
     });
   }
 });

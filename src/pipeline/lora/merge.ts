@@ -3,7 +3,8 @@
  * weights by module name and shape, the products are summed into the float32 weights, and each
  * touched weight is stored back in the model's element type. Several LoRAs may touch one weight;
  * a LoRA at scale 0 is checked but adds nothing, so the model stays bit for bit as it was.
- * Reading the files and the model is done here; the arithmetic is math.ts's.
+ * Reading the files and the model is done here; the arithmetic is math.ts's, run on onnxruntime's
+ * matrix multiply (kernel.ts).
  */
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
@@ -11,6 +12,7 @@ import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
 import { ModelFolderError } from "../../errors.js";
 import { LoraFileError, LoraMismatchError } from "./errors.js";
 import { encodeValues, readInitializerValues } from "./initializer-data.js";
+import { LoraProductKernel } from "./kernel.js";
 import {
   type LoraComponent,
   type LoraModule,
@@ -18,7 +20,7 @@ import {
   normaliseLora,
   sgmToDiffusers,
 } from "./keys.js";
-import { addLoraProduct, loraFactor } from "./math.js";
+import { loraFactor } from "./math.js";
 import { type InMemoryModel, type ReplaceOptions, withReplacedInitializers } from "./rewrite.js";
 import { readSafetensors } from "./safetensors.js";
 import { indexWeightTargets, type ModelTargets, moduleShape, type WeightTarget } from "./targets.js";
@@ -220,7 +222,7 @@ export async function mergeLoras(
   options: ReplaceOptions = {},
 ): Promise<MergeResult> {
   const models = await Promise.all(components.map(readComponentModel));
-  const plans: { match: Match; factor: number; component: ComponentModel }[] = [];
+  const plans: Plan[] = [];
   const reports: LoraReport[] = [];
   for (const selection of selections) {
     const loaded = await loadLora(selection.path);
@@ -237,39 +239,58 @@ export async function mergeLoras(
     }
   }
   const result = new Map<string, InMemoryModel>();
-  for (const component of models) {
-    const mine = plans.filter((p) => p.component === component);
-    if (mine.length === 0) continue;
-    const byInitializer = new Map<string, typeof mine>();
-    for (const plan of mine) {
-      const list = byInitializer.get(plan.match.target.initializer) ?? [];
-      list.push(plan);
-      byInitializer.set(plan.match.target.initializer, list);
+  const kernel = new LoraProductKernel();
+  try {
+    for (const component of models) {
+      const merged = await mergeComponent(
+        component,
+        plans.filter((p) => p.component === component),
+        kernel,
+        options,
+      );
+      if (merged) result.set(component.path, merged);
     }
-    const tensors = new Map((component.model.graph?.initializer ?? []).map((t) => [t.name ?? "", t]));
-    const replaced = new Map<string, Uint8Array>();
-    for (const [name, list] of byInitializer) {
-      const target = list[0]!.match.target;
-      const weight = await readInitializerValues(component.path, tensors.get(name)!);
-      for (const { match, factor } of list) {
-        const { out, columns } = loraShape(match.module);
-        addLoraProduct(weight, target.layout, {
-          up: match.module.up.values,
-          down: match.module.down.values,
-          out,
-          rank: match.module.rank,
-          columns,
-          factor,
-        });
-      }
-      replaced.set(name, encodeValues(weight, target.dataType));
-    }
-    result.set(
-      component.path,
-      await withReplacedInitializers(component.model, replaced, component.path, options),
-    );
+  } finally {
+    await kernel.release();
   }
   return { models: result, reports };
+}
+
+type Plan = { match: Match; factor: number; component: ComponentModel };
+
+/** One component's touched weights, each read once and given every LoRA's product. */
+async function mergeComponent(
+  component: ComponentModel,
+  mine: readonly Plan[],
+  kernel: LoraProductKernel,
+  options: ReplaceOptions,
+): Promise<InMemoryModel | undefined> {
+  if (mine.length === 0) return undefined;
+  const byInitializer = new Map<string, Plan[]>();
+  for (const plan of mine) {
+    const list = byInitializer.get(plan.match.target.initializer) ?? [];
+    list.push(plan);
+    byInitializer.set(plan.match.target.initializer, list);
+  }
+  const tensors = new Map((component.model.graph?.initializer ?? []).map((t) => [t.name ?? "", t]));
+  const replaced = new Map<string, Uint8Array>();
+  for (const [name, list] of byInitializer) {
+    const target = list[0]!.match.target;
+    let weight = await readInitializerValues(component.path, tensors.get(name)!);
+    for (const { match, factor } of list) {
+      const { out, columns } = loraShape(match.module);
+      weight = await kernel.add(weight, target.layout, {
+        up: match.module.up.values,
+        down: match.module.down.values,
+        out,
+        rank: match.module.rank,
+        columns,
+        factor,
+      });
+    }
+    replaced.set(name, encodeValues(weight, target.dataType));
+  }
+  return withReplacedInitializers(component.model, replaced, component.path, options);
 }
 
 /** One line per LoRA for logs and the CLI: matched counts, and what was left out. */
