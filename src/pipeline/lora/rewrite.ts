@@ -65,11 +65,12 @@ function encode(model: OnnxTypes.IModelProto, initializer: OnnxTypes.ITensorProt
 
 /**
  * `model` (read from `modelPath`) with the `replaced` initializers' bytes (in their element
- * type) taking the place of their stored values, ready for ModelSession.
+ * type) taking the place of their stored values, ready for ModelSession. Repacking empties
+ * `replaced` as it goes, so that each replaced tensor is held once.
  */
 export async function withReplacedInitializers(
   model: OnnxTypes.IModelProto,
-  replaced: ReadonlyMap<string, Uint8Array>,
+  replaced: Map<string, Uint8Array>,
   modelPath: string,
   options: ReplaceOptions = {},
 ): Promise<InMemoryModel> {
@@ -87,73 +88,105 @@ export async function withReplacedInitializers(
   return repacked(model, replaced, modelPath, options.chunkBytes ?? CHUNK_BYTES);
 }
 
+/** Where a repacked tensor goes: its in-memory file and offset. */
+interface Placement {
+  tensor: OnnxTypes.ITensorProto;
+  length: number;
+  chunk: number;
+  offset: number;
+}
+
+/**
+ * Lays out every external or replaced tensor in files of up to `chunkBytes`, then fills one file
+ * at a time: untouched tensors are read from disk straight into it, replaced ones copied and let
+ * go (deleted from `replaced`), so the peak stays near the model's weights plus one file.
+ */
 async function repacked(
   model: OnnxTypes.IModelProto,
-  replaced: ReadonlyMap<string, Uint8Array>,
+  replaced: Map<string, Uint8Array>,
   modelPath: string,
   chunkBytes: number,
 ): Promise<InMemoryModel> {
-  const chunks: { path: string; parts: { offset: number; bytes: Uint8Array }[]; size: number }[] = [];
-  const place = (bytes: Uint8Array): { path: string; offset: number } => {
-    let chunk = chunks.at(-1);
-    const aligned = chunk ? chunk.size + ((ALIGNMENT - (chunk.size % ALIGNMENT)) % ALIGNMENT) : 0;
-    if (!chunk || (aligned + bytes.byteLength > chunkBytes && chunk.size > 0)) {
-      chunk = { path: `easel-merged-${chunks.length}.weights`, parts: [], size: 0 };
-      chunks.push(chunk);
-      chunk.parts.push({ offset: 0, bytes });
-      chunk.size = bytes.byteLength;
-      return { path: chunk.path, offset: 0 };
+  const placements: Placement[] = [];
+  const chunkSizes: number[] = [];
+  const initializer: OnnxTypes.ITensorProto[] = [];
+  for (const tensor of model.graph?.initializer ?? []) {
+    const bytes = tensor.name ? replaced.get(tensor.name) : undefined;
+    if (!bytes && tensor.dataLocation !== EXTERNAL) {
+      initializer.push(tensor);
+      continue;
     }
-    chunk.parts.push({ offset: aligned, bytes });
-    chunk.size = aligned + bytes.byteLength;
-    return { path: chunk.path, offset: aligned };
-  };
+    const length = bytes ? bytes.byteLength : Number(entry(tensor, "length") ?? 0);
+    const last = chunkSizes.length - 1;
+    const aligned =
+      last < 0 ? 0 : chunkSizes[last]! + ((ALIGNMENT - (chunkSizes[last]! % ALIGNMENT)) % ALIGNMENT);
+    const fresh = last < 0 || (aligned + length > chunkBytes && chunkSizes[last]! > 0);
+    const chunk = fresh ? chunkSizes.push(0) - 1 : last;
+    const offset = fresh ? 0 : aligned;
+    chunkSizes[chunk] = offset + length;
+    placements.push({ tensor, length, chunk, offset });
+    initializer.push({
+      name: tensor.name,
+      dataType: tensor.dataType,
+      dims: tensor.dims,
+      dataLocation: EXTERNAL,
+      externalData: [
+        { key: "location", value: chunkName(chunk) },
+        { key: "offset", value: String(offset) },
+        { key: "length", value: String(length) },
+      ],
+    });
+  }
   const handles = new Map<string, Awaited<ReturnType<typeof open>>>();
+  const handleOf = async (path: string) => {
+    let handle = handles.get(path);
+    if (!handle) {
+      handle = await open(path, "r").catch((error: unknown) => {
+        throw new ModelFolderError(path, "is missing or unreadable (external weights of the model)", {
+          cause: error,
+        });
+      });
+      handles.set(path, handle);
+    }
+    return handle;
+  };
   try {
-    const initializer: OnnxTypes.ITensorProto[] = [];
-    for (const tensor of model.graph?.initializer ?? []) {
-      let bytes = tensor.name ? replaced.get(tensor.name) : undefined;
-      if (!bytes && tensor.dataLocation !== EXTERNAL) {
-        initializer.push(tensor);
-        continue;
-      }
-      if (!bytes) {
-        const path = externalFile(modelPath, tensor);
-        let handle = handles.get(path);
-        if (!handle) {
-          handle = await open(path, "r").catch((error: unknown) => {
-            throw new ModelFolderError(path, "is missing or unreadable (external weights of the model)", {
-              cause: error,
-            });
-          });
-          handles.set(path, handle);
+    const externalData = chunkSizes.map((size, chunk) => ({
+      path: chunkName(chunk),
+      data: new Uint8Array(0),
+      size,
+    }));
+    for (const [index, file] of externalData.entries()) {
+      file.data = new Uint8Array(file.size);
+      for (const { tensor, length, offset } of placements.filter((p) => p.chunk === index)) {
+        const bytes = tensor.name ? replaced.get(tensor.name) : undefined;
+        if (bytes) {
+          file.data.set(bytes, offset);
+          replaced.delete(tensor.name!);
+          continue;
         }
-        const length = Number(entry(tensor, "length") ?? 0);
-        bytes = new Uint8Array(length);
-        const { bytesRead } = await handle.read(bytes, 0, length, Number(entry(tensor, "offset") ?? 0));
+        const path = externalFile(modelPath, tensor);
+        const target = file.data.subarray(offset, offset + length);
+        const { bytesRead } = await (await handleOf(path)).read(
+          target,
+          0,
+          length,
+          Number(entry(tensor, "offset") ?? 0),
+        );
         if (bytesRead !== length)
           throw new ModelFolderError(path, `is too short for tensor "${tensor.name}"`);
       }
-      const at = place(bytes);
-      initializer.push({
-        name: tensor.name,
-        dataType: tensor.dataType,
-        dims: tensor.dims,
-        dataLocation: EXTERNAL,
-        externalData: [
-          { key: "location", value: at.path },
-          { key: "offset", value: String(at.offset) },
-          { key: "length", value: String(bytes.byteLength) },
-        ],
-      });
     }
-    const externalData = chunks.map((chunk) => {
-      const data = new Uint8Array(chunk.size);
-      for (const part of chunk.parts) data.set(part.bytes, part.offset);
-      return { path: chunk.path, data };
-    });
-    return { bytes: encode(model, initializer), externalData, folder: dirname(modelPath) };
+    return {
+      bytes: encode(model, initializer),
+      externalData: externalData.map(({ path, data }) => ({ path, data })),
+      folder: dirname(modelPath),
+    };
   } finally {
     await Promise.all([...handles.values()].map((handle) => handle.close()));
   }
+}
+
+function chunkName(index: number): string {
+  return `easel-merged-${index}.weights`;
 }
