@@ -256,6 +256,40 @@ describe("merged weights", () => {
     assert.equal(zero.reports[0]!.matched, 1, "the LoRA is still checked");
   });
 
+  it("a MatMul on a Transpose of the Linear's own [out, in] weight (older exports) is merged as is", async () => {
+    const dir = join(scratch, "transposed");
+    await mkdir(dir, { recursive: true });
+    const g = new GraphBuilder("unet");
+    const x = g.input("x", "float32", [1, 3]);
+    const weight = Float32Array.from({ length: 6 }, (_, i) => i / 10);
+    const transposed = g.node("Transpose", [g.namedWeight(`${TO_Q}.weight`, weight, [2, 3])], {
+      perm: [1, 0],
+    });
+    const scope = "/down_blocks.1/attentions.0/transformer_blocks.0/attn1/to_q";
+    g.output("y", "float32", [1, 2], g.node("MatMul", [x, transposed], {}, scope));
+    const modelPath = join(dir, "model.onnx");
+    await writeFile(modelPath, g.encode().model);
+    const lora = await writeLora(
+      "transposed.safetensors",
+      fixtureLora([{ component: "unet", module: TO_Q, shape: [2, 3] }], { style: "kohya", rank: 1, seed: 2 }),
+    );
+    const f = await factorsOf(
+      lora,
+      `lora_unet_${TO_Q.replace(/\./g, "_")}.lora_down.weight`,
+      `lora_unet_${TO_Q.replace(/\./g, "_")}.lora_up.weight`,
+    );
+    const merged = (
+      await mergeLoras([{ component: "unet", path: modelPath }], [{ path: lora, scale: 1 }])
+    ).models.get(modelPath)!;
+    const got = mergedValues(merged, `${TO_Q}.weight`, false);
+    for (let o = 0; o < 2; o++) {
+      for (let i = 0; i < 3; i++) {
+        const want = weight[o * 3 + i]! + f.up[o]! * f.down[i]!;
+        assert.ok(Math.abs(got[o * 3 + i]! - want) < 1e-6, `[${o}, ${i}]`);
+      }
+    }
+  });
+
   it("an SGM-named (sd-scripts SDXL) LoRA reaches the same weights as its diffusers-named twin", async () => {
     // The reduced UNet has 1 ResNet per level, so down_blocks.1.attentions.0 is input block 1 + 1·2 + 0 = 3.
     const sgm = await writeLora(

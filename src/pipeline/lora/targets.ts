@@ -4,7 +4,8 @@
  * folds and renames the weights, so a module is found by its node and the weight through the
  * node's inputs: a MatMul's second input ([in, out], the Linear weight transposed), a Gemm's
  * (transB=1: [out, in]; transB=0: [in, out]), a Conv's ([out, in, kh, kw]). A Cast between an
- * initializer and its node (float16 storage computed in float32) is followed.
+ * initializer and its node (float16 storage computed in float32) is followed, and so is the
+ * Transpose of older exports that keep a MatMul's weight as the Linear's own [out, in].
  */
 import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
 
@@ -64,10 +65,15 @@ export function indexWeightTargets(model: OnnxTypes.IModelProto): ModelTargets {
   const graph = model.graph ?? {};
   const initializers = new Map<string, OnnxTypes.ITensorProto>();
   for (const tensor of graph.initializer ?? []) if (tensor.name) initializers.set(tensor.name, tensor);
+  // A weight may reach its node through a Cast (float16 storage computed in float32) or, in older
+  // exports, a Transpose of the Linear's own [out, in] weight.
   const castOf = new Map<string, string>();
+  const transposeOf = new Map<string, string>();
   for (const node of graph.node ?? []) {
-    if (node.opType === "Cast" && node.input?.[0] && node.output?.[0])
-      castOf.set(node.output[0], node.input[0]);
+    const [input, output] = [node.input?.[0], node.output?.[0]];
+    if (!input || !output) continue;
+    if (node.opType === "Cast") castOf.set(output, input);
+    if (node.opType === "Transpose") transposeOf.set(output, input);
   }
   const byFlatName = new Map<string, WeightTarget>();
   const packedAttention: string[] = [];
@@ -88,13 +94,18 @@ export function indexWeightTargets(model: OnnxTypes.IModelProto): ModelTargets {
     const resnet = /^down_blocks\.0\.resnets\.(\d+)\./.exec(module);
     if (resnet) resnetsOfFirstLevel.add(resnet[1]!);
     let input = node.input?.[1];
+    let transposed = false;
+    if (input && op === "MatMul" && transposeOf.has(input)) {
+      input = transposeOf.get(input);
+      transposed = true;
+    }
     if (input && !initializers.has(input)) input = castOf.get(input);
     const tensor = input ? initializers.get(input) : undefined;
     if (!tensor || (tensor.dataType !== DataType.FLOAT && tensor.dataType !== DataType.FLOAT16)) continue;
     const dims = dimsOf(tensor);
     const transB = node.attribute?.find((a) => a.name === "transB")?.i;
     const layout: WeightLayout =
-      op === "Conv" || (op === "Gemm" && Number(transB ?? 0) === 1) ? "out-in" : "in-out";
+      op === "Conv" || transposed || (op === "Gemm" && Number(transB ?? 0) === 1) ? "out-in" : "in-out";
     if (op !== "Conv" && dims.length !== 2) continue;
     const flat = module.replace(/\./g, "_");
     if (byFlatName.has(flat)) continue;
