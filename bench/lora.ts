@@ -6,7 +6,8 @@
  *    written); the bytes such a merge changes, and the memory it holds.
  * 2. End to end on the reduced full-size fixture: merge time, and session creation of the UNet with
  *    the merged weights (inline, and repacked into in-memory files) against the plain model.
- * `node --import tsx bench/lora.ts [--rank 32] [--reference] [--model DIR]`: --reference also times
+ * `node --import tsx bench/lora.ts [--rank 32] [--reference] [--model DIR]` (the end-to-end part alone:
+ * `--task end-to-end --dir DIR [--component unet|text_encoder_2] [--sessions]`): --reference also times
  * the TypeScript arithmetic (math.ts) that the Gemm kernel replaces; with --model (a folder written by
  * `easel fixtures --full-size`, or a real export), part 2 runs on that folder's UNet instead, in its
  * own process so that its peak RSS is its own.
@@ -26,7 +27,9 @@ import { ModelSession, SessionClock } from "../src/pipeline/onnx/session.js";
 
 const { onnx } = onnxProto;
 const GiB = 1024 ** 3;
-const LORA_LAYERS = /\.(attn[12]\.(to_q|to_k|to_v|to_out\.0)|ff\.net\.0\.proj|ff\.net\.2)$/;
+const LORA_LAYERS =
+  /\.(attn[12]\.(to_q|to_k|to_v|to_out\.0)|ff\.net\.0\.proj|ff\.net\.2|self_attn\.(q|k|v|out)_proj|mlp\.fc[12])$/;
+type Component = "unet" | "text_encoder" | "text_encoder_2";
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -94,11 +97,16 @@ async function median(times: number, run: () => Promise<number>): Promise<number
   return samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
 }
 
-async function endToEnd(folder: string, rank: number, sessions: boolean): Promise<void> {
-  const unet = join(folder, "unet", "model.onnx");
+async function endToEnd(
+  folder: string,
+  component: Component,
+  rank: number,
+  sessions: boolean,
+): Promise<void> {
+  const unet = join(folder, component, "model.onnx");
   const graph = onnx.ModelProto.decode(await (await import("node:fs/promises")).readFile(unet));
   const modules: FixtureLoraModule[] = loraTargets(indexWeightTargets(graph).byFlatName).map((t) => ({
-    component: "unet",
+    component,
     module: t.module,
     shape: moduleShape(t),
   }));
@@ -106,7 +114,7 @@ async function endToEnd(folder: string, rank: number, sessions: boolean): Promis
   try {
     const lora = join(scratch, "bench.safetensors");
     await writeFile(lora, fixtureLora(modules, { style: "kohya", rank, seed: 1, dtype: "F16", std: 0.01 }));
-    const components = [{ component: "unet" as const, path: unet }];
+    const components = [{ component, path: unet }];
     let started = performance.now();
     const inline = await mergeLoras(components, [{ path: lora, scale: 0.8 }]);
     const mergeSeconds = (performance.now() - started) / 1000;
@@ -115,7 +123,7 @@ async function endToEnd(folder: string, rank: number, sessions: boolean): Promis
       merged.externalData.length > 0
         ? `repacked into ${merged.externalData.length} in-memory files`
         : "inline";
-    console.log(`${folder}: rank-${rank} LoRA on ${modules.length} UNet layers`);
+    console.log(`${folder}: rank-${rank} LoRA on ${modules.length} ${component} layers`);
     console.log(
       `  merge (read, match, add, store, rewrite): ${mergeSeconds.toFixed(2)} s, ${way}; peak RSS so far ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)} GiB`,
     );
@@ -147,7 +155,8 @@ const rank = Number(flag("--rank") ?? 32);
 const task = flag("--task");
 const model = flag("--model");
 if (task === "end-to-end") {
-  await endToEnd(flag("--dir")!, rank, process.argv.includes("--sessions"));
+  const component = (flag("--component") ?? "unet") as Component;
+  await endToEnd(flag("--dir")!, component, rank, process.argv.includes("--sessions"));
 } else {
   await arithmeticOnFullSizeShapes(rank, process.argv.includes("--reference"));
   if (model) {

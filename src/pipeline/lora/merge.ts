@@ -9,7 +9,7 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
-import { ModelFolderError } from "../../errors.js";
+import { InvalidInputError, ModelFolderError } from "../../errors.js";
 import { LoraFileError, LoraMismatchError } from "./errors.js";
 import { encodeValues, readInitializerValues } from "./initializer-data.js";
 import { LoraProductKernel } from "./kernel.js";
@@ -225,6 +225,9 @@ export async function mergeLoras(
   const plans: Plan[] = [];
   const reports: LoraReport[] = [];
   for (const selection of selections) {
+    if (!Number.isFinite(selection.scale)) {
+      throw new InvalidInputError(`A LoRA's scale must be a number; got ${selection.scale}.`, "lora");
+    }
     const loaded = await loadLora(selection.path);
     const { matches, report } = matchLora(loaded, models, selection.scale);
     reports.push(report);
