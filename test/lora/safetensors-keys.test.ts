@@ -7,6 +7,7 @@ import { LoraProductKernel } from "../../src/pipeline/lora/kernel.js";
 import { normaliseLora, sgmToDiffusers } from "../../src/pipeline/lora/keys.js";
 import { addLoraProduct } from "../../src/pipeline/lora/math.js";
 import { parseSafetensors, tensorValues } from "../../src/pipeline/lora/safetensors.js";
+import { float16BitsToFloat32, float32ToFloat16Bits } from "../../src/pipeline/onnx/float16.js";
 
 const FILE = "/srv/loras/style.safetensors";
 
@@ -288,18 +289,61 @@ describe("the merge arithmetic", () => {
         assert.ok(Math.abs(got[i]! - want[i]!) < 1e-6, `${i}: ${got[i]} vs ${want[i]}`);
     });
 
-    it(`onnxruntime's Gemm gives the same sum for ${label}`, async () => {
+    it(`onnxruntime's kernel gives the same sum, of two LoRAs at once, for ${label} (float32 and float16)`, async () => {
       const [out, rank] = [5, 3];
       const weight = seeded(out * cols, 1);
-      const up = seeded(out * rank, 2);
-      const down = seeded(rank * cols, 3);
-      const want = expected(weight, up, down, out, rank, cols, -1.25, layout === "in-out");
+      const [up1, down1] = [seeded(out * rank, 2), seeded(rank * cols, 3)];
+      const [up2, down2] = [seeded(out * 2, 4), seeded(2 * cols, 5)];
+      const once = expected(weight, up1, down1, out, rank, cols, -1.25, layout === "in-out");
+      const want = expected(Float32Array.from(once), up2, down2, out, 2, cols, 0.5, layout === "in-out");
+      const terms = [
+        { up: up1, down: down1, rank, factor: -1.25 },
+        { up: up2, down: down2, rank: 2, factor: 0.5 },
+      ];
       const kernel = new LoraProductKernel();
       try {
-        const got = await kernel.add(weight, layout, { up, down, out, rank, columns: cols, factor: -1.25 });
+        const bytes = new Uint8Array(weight.buffer);
+        const got = new Float32Array(
+          (await kernel.apply(bytes, "float32", layout, { out, columns: cols }, terms)).slice().buffer,
+        );
         assert.equal(got.length, weight.length);
         for (let i = 0; i < got.length; i++)
           assert.ok(Math.abs(got[i]! - want[i]!) < 1e-6, `${i}: ${got[i]} vs ${want[i]}`);
+        // float16: the weight widened exactly, the sum in float32, rounded once to nearest even.
+        const halves = float32ToFloat16Bits(weight);
+        const exactHalf = expected(
+          float16BitsToFloat32(halves),
+          up1,
+          down1,
+          out,
+          rank,
+          cols,
+          -1.25,
+          layout === "in-out",
+        );
+        const wantHalf = expected(
+          Float32Array.from(exactHalf),
+          up2,
+          down2,
+          out,
+          2,
+          cols,
+          0.5,
+          layout === "in-out",
+        );
+        const gotHalf = await kernel.apply(
+          new Uint8Array(halves.buffer),
+          "float16",
+          layout,
+          { out, columns: cols },
+          terms,
+        );
+        const gotValues = float16BitsToFloat32(new Uint16Array(gotHalf.slice().buffer));
+        const rounded = float16BitsToFloat32(float32ToFloat16Bits(Float32Array.from(wantHalf)));
+        for (let i = 0; i < gotValues.length; i++) {
+          const ulp = Math.max(Math.abs(rounded[i]!) * 2 ** -10, 2 ** -24);
+          assert.ok(Math.abs(gotValues[i]! - rounded[i]!) <= ulp, `${i}: ${gotValues[i]} vs ${rounded[i]}`);
+        }
       } finally {
         await kernel.release();
       }

@@ -1,13 +1,12 @@
 /**
- * Reading one initializer's values from an ONNX model (inline raw data, float_data, or a byte
- * range of its external data file) and writing values back in the initializer's element type.
- * Only the tensors a LoRA touches are read, so a 10 GB UNet costs what its touched weights cost.
+ * Reading one initializer's stored bytes from an ONNX model (inline raw data, float_data, or a
+ * byte range of its external data file). Only the tensors a LoRA touches are read, so a 10 GB
+ * UNet costs what its touched weights cost.
  */
 import { open } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, sep } from "node:path";
 import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
 import { ModelFolderError } from "../../errors.js";
-import { float16BitsToFloat32, float32ToFloat16Bits } from "../onnx/float16.js";
 
 const { onnx } = onnxProto;
 const DataType = onnx.TensorProto.DataType;
@@ -60,26 +59,14 @@ async function storedBytes(
   return bytes;
 }
 
-/** A float32 or float16 initializer's values, as float32. */
-export async function readInitializerValues(
+/** A float32 or float16 initializer's stored bytes (little-endian, as a fresh copy). */
+export async function readInitializerBytes(
   modelPath: string,
   tensor: OnnxTypes.ITensorProto,
-): Promise<Float32Array> {
-  const count = elementsOf(tensor);
-  if (tensor.dataType === DataType.FLOAT) {
-    return new Float32Array((await storedBytes(modelPath, tensor, count * 4)).buffer, 0, count);
+): Promise<Uint8Array> {
+  const bytesPerValue = tensor.dataType === DataType.FLOAT ? 4 : tensor.dataType === DataType.FLOAT16 ? 2 : 0;
+  if (bytesPerValue === 0) {
+    throw new ModelFolderError(modelPath, `tensor "${tensor.name}" is neither float32 nor float16`);
   }
-  if (tensor.dataType === DataType.FLOAT16) {
-    return float16BitsToFloat32(
-      new Uint16Array((await storedBytes(modelPath, tensor, count * 2)).buffer, 0, count),
-    );
-  }
-  throw new ModelFolderError(modelPath, `tensor "${tensor.name}" is neither float32 nor float16`);
-}
-
-/** Values in the element type of the initializer they replace (float16 rounds to nearest even). */
-export function encodeValues(values: Float32Array, dataType: "float32" | "float16"): Uint8Array {
-  if (dataType === "float32") return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-  const halves = float32ToFloat16Bits(values);
-  return new Uint8Array(halves.buffer, halves.byteOffset, halves.byteLength);
+  return storedBytes(modelPath, tensor, elementsOf(tensor) * bytesPerValue);
 }

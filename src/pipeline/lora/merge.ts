@@ -1,17 +1,17 @@
 /**
  * LoRAs merged into a model's components: each LoRA's modules are matched to the components'
- * weights by module name and shape, the products are summed into the float32 weights, and each
- * touched weight is stored back in the model's element type. Several LoRAs may touch one weight;
+ * weights by module name and shape, every LoRA's product is added to each touched weight in
+ * float32, and the weight is stored back in the model's element type, rounded once. Several LoRAs may touch one weight;
  * a LoRA at scale 0 is checked but adds nothing, so the model stays bit for bit as it was.
- * Reading the files and the model is done here; the arithmetic is math.ts's, run on onnxruntime's
- * matrix multiply (kernel.ts).
+ * Reading the files and the model is done here; the arithmetic runs on onnxruntime (kernel.ts),
+ * with math.ts as its plain reference.
  */
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
 import { InvalidInputError, ModelFolderError } from "../../errors.js";
 import { LoraFileError, LoraMismatchError } from "./errors.js";
-import { encodeValues, readInitializerValues } from "./initializer-data.js";
+import { readInitializerBytes } from "./initializer-data.js";
 import { LoraProductKernel } from "./kernel.js";
 import {
   type LoraComponent,
@@ -279,19 +279,17 @@ async function mergeComponent(
   const replaced = new Map<string, Uint8Array>();
   for (const [name, list] of byInitializer) {
     const target = list[0]!.match.target;
-    let weight = await readInitializerValues(component.path, tensors.get(name)!);
-    for (const { match, factor } of list) {
-      const { out, columns } = loraShape(match.module);
-      weight = await kernel.add(weight, target.layout, {
-        up: match.module.up.values,
-        down: match.module.down.values,
-        out,
-        rank: match.module.rank,
-        columns,
-        factor,
-      });
-    }
-    replaced.set(name, encodeValues(weight, target.dataType));
+    const stored = await readInitializerBytes(component.path, tensors.get(name)!);
+    const terms = list.map(({ match, factor }) => ({
+      up: match.module.up.values,
+      down: match.module.down.values,
+      rank: match.module.rank,
+      factor,
+    }));
+    replaced.set(
+      name,
+      await kernel.apply(stored, target.dataType, target.layout, loraShape(list[0]!.match.module), terms),
+    );
   }
   return withReplacedInitializers(component.model, replaced, component.path, options);
 }
