@@ -1,5 +1,6 @@
 /** LoRA files merged into an SDXL model's ONNX weights before its sessions are created. */
 export { LoraFileError, LoraMismatchError } from "./errors.js";
+export { LoraProductKernel, type LoraTerm } from "./kernel.js";
 export type { KeyStyle, LoraComponent, LoraModule, NormalisedLora } from "./keys.js";
 export { normaliseLora, sgmToDiffusers } from "./keys.js";
 export { addLoraProduct, loraFactor } from "./math.js";

@@ -1,5 +1,7 @@
 /**
- * The merge arithmetic, in float32 over typed arrays: W' = W + (alpha / rank) · scale · up · down,
+ * The merge arithmetic as a plain reference in float32 over typed arrays (merges run the same sum
+ * on onnxruntime, kernel.ts; the tests hold both to independently computed values):
+ * W' = W + (alpha / rank) · scale · up · down,
  * with up [out, rank] and down [rank, in·kh·kw] (a Conv LoRA's factors flattened the same way:
  * down [rank, in, kh, kw], up [out, rank, 1, 1]). The weight is updated in place in its stored
  * layout: as is ([out, in, …]) or transposed ([in, out], the exporter's MatMul weight). Neither
