@@ -275,23 +275,23 @@ async function mergeComponent(
     list.push(plan);
     byInitializer.set(plan.match.target.initializer, list);
   }
-  const tensors = new Map((component.model.graph?.initializer ?? []).map((t) => [t.name ?? "", t]));
-  const replaced = new Map<string, Uint8Array>();
-  for (const [name, list] of byInitializer) {
-    const target = list[0]!.match.target;
-    const stored = await readInitializerBytes(component.path, tensors.get(name)!);
-    const terms = list.map(({ match, factor }) => ({
-      up: match.module.up.values,
-      down: match.module.down.values,
-      rank: match.module.rank,
-      factor,
-    }));
-    replaced.set(
-      name,
-      await kernel.apply(stored, target.dataType, target.layout, loraShape(list[0]!.match.module), terms),
-    );
-  }
-  return withReplacedInitializers(component.model, replaced, component.path, options);
+  const replacements = {
+    names: new Set(byInitializer.keys()),
+    // Each touched weight is read, given every LoRA's product, and handed over in its own type.
+    produce: async (tensor: OnnxTypes.ITensorProto) => {
+      const list = byInitializer.get(tensor.name ?? "")!;
+      const target = list[0]!.match.target;
+      const stored = await readInitializerBytes(component.path, tensor);
+      const terms = list.map(({ match, factor }) => ({
+        up: match.module.up.values,
+        down: match.module.down.values,
+        rank: match.module.rank,
+        factor,
+      }));
+      return kernel.apply(stored, target.dataType, target.layout, loraShape(list[0]!.match.module), terms);
+    },
+  };
+  return withReplacedInitializers(component.model, replacements, component.path, options);
 }
 
 /** One line per LoRA for logs and the CLI: matched counts, and what was left out. */

@@ -64,28 +64,50 @@ function encode(model: OnnxTypes.IModelProto, initializer: OnnxTypes.ITensorProt
 }
 
 /**
- * `model` (read from `modelPath`) with the `replaced` initializers' bytes (in their element
- * type) taking the place of their stored values, ready for ModelSession. Repacking empties
- * `replaced` as it goes, so that each replaced tensor is held once.
+ * The initializers to replace, by name, and how to make each one's new bytes (same element type
+ * and size as stored). They are made one at a time, when their place is ready, so that a merge
+ * holds each new tensor once.
+ */
+export interface Replacements {
+  names: ReadonlySet<string>;
+  produce(tensor: OnnxTypes.ITensorProto): Promise<Uint8Array>;
+}
+
+const BYTES_PER_VALUE: Record<number, number> = {
+  [onnx.TensorProto.DataType.FLOAT]: 4,
+  [onnx.TensorProto.DataType.FLOAT16]: 2,
+};
+
+/** A float tensor's stored size in bytes. */
+function storedLength(tensor: OnnxTypes.ITensorProto): number {
+  const elements = (tensor.dims ?? []).reduce<number>((a, d) => a * Number(d), 1);
+  return elements * (BYTES_PER_VALUE[tensor.dataType ?? 0] ?? 0);
+}
+
+/**
+ * `model` (read from `modelPath`) with the replaced initializers' new bytes taking the place of
+ * their stored values, ready for ModelSession.
  */
 export async function withReplacedInitializers(
   model: OnnxTypes.IModelProto,
-  replaced: Map<string, Uint8Array>,
+  replacements: Replacements,
   modelPath: string,
   options: ReplaceOptions = {},
 ): Promise<InMemoryModel> {
   const folder = dirname(modelPath);
   const tensors = model.graph?.initializer ?? [];
-  let replacedBytes = 0;
-  for (const bytes of replaced.values()) replacedBytes += bytes.byteLength;
+  const touched = tensors.filter((t) => t.name && replacements.names.has(t.name));
+  const replacedBytes = touched.reduce((sum, t) => sum + storedLength(t), 0);
   if (replacedBytes <= (options.inlineLimitBytes ?? INLINE_LIMIT_BYTES)) {
-    const initializer = tensors.map((t) => {
-      const bytes = t.name ? replaced.get(t.name) : undefined;
-      return bytes ? inline(t, bytes) : t;
-    });
+    const initializer: OnnxTypes.ITensorProto[] = [];
+    for (const t of tensors) {
+      initializer.push(
+        t.name && replacements.names.has(t.name) ? inline(t, await replacements.produce(t)) : t,
+      );
+    }
     return { bytes: encode(model, initializer), externalData: [], folder };
   }
-  return repacked(model, replaced, modelPath, options.chunkBytes ?? CHUNK_BYTES);
+  return repacked(model, replacements, modelPath, options.chunkBytes ?? CHUNK_BYTES);
 }
 
 /** Where a repacked tensor goes: its in-memory file and offset. */
@@ -98,12 +120,12 @@ interface Placement {
 
 /**
  * Lays out every external or replaced tensor in files of up to `chunkBytes`, then fills one file
- * at a time: untouched tensors are read from disk straight into it, replaced ones copied and let
- * go (deleted from `replaced`), so the peak stays near the model's weights plus one file.
+ * at a time: untouched tensors are read from disk straight into it, replaced ones made and copied
+ * in, so the peak stays near the model's weights plus one tensor.
  */
 async function repacked(
   model: OnnxTypes.IModelProto,
-  replaced: Map<string, Uint8Array>,
+  replacements: Replacements,
   modelPath: string,
   chunkBytes: number,
 ): Promise<InMemoryModel> {
@@ -111,12 +133,12 @@ async function repacked(
   const chunkSizes: number[] = [];
   const initializer: OnnxTypes.ITensorProto[] = [];
   for (const tensor of model.graph?.initializer ?? []) {
-    const bytes = tensor.name ? replaced.get(tensor.name) : undefined;
-    if (!bytes && tensor.dataLocation !== EXTERNAL) {
+    const replaced = tensor.name !== undefined && tensor.name !== null && replacements.names.has(tensor.name);
+    if (!replaced && tensor.dataLocation !== EXTERNAL) {
       initializer.push(tensor);
       continue;
     }
-    const length = bytes ? bytes.byteLength : Number(entry(tensor, "length") ?? 0);
+    const length = replaced ? storedLength(tensor) : Number(entry(tensor, "length") ?? 0);
     const last = chunkSizes.length - 1;
     const aligned =
       last < 0 ? 0 : chunkSizes[last]! + ((ALIGNMENT - (chunkSizes[last]! % ALIGNMENT)) % ALIGNMENT);
@@ -159,10 +181,11 @@ async function repacked(
     for (const [index, file] of externalData.entries()) {
       file.data = new Uint8Array(file.size);
       for (const { tensor, length, offset } of placements.filter((p) => p.chunk === index)) {
-        const bytes = tensor.name ? replaced.get(tensor.name) : undefined;
-        if (bytes) {
+        if (tensor.name && replacements.names.has(tensor.name)) {
+          const bytes = await replacements.produce(tensor);
+          if (bytes.byteLength !== length)
+            throw new RangeError(`"${tensor.name}" was made with ${bytes.byteLength} bytes, not ${length}`);
           file.data.set(bytes, offset);
-          replaced.delete(tensor.name!);
           continue;
         }
         const path = externalFile(modelPath, tensor);
