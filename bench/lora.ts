@@ -2,10 +2,11 @@
  * LoRA merge benchmark (measures; it does not pass or fail):
  * 1. The merge arithmetic on the full-size SDXL base UNet's own shapes: a rank-R LoRA on every
  *    attention projection (attn1/attn2 to_q, to_k, to_v, to_out.0) and feed-forward layer
- *    (ff.net.0.proj, ff.net.2), one float32 weight at a time (the graph is built, no weights are
- *    written); the bytes such a merge changes, and the memory it holds.
- * 2. End to end on the reduced full-size fixture: merge time, and session creation of the UNet with
- *    the merged weights (inline, and repacked into in-memory files) against the plain model.
+ *    (ff.net.0.proj, ff.net.2), one float16 weight at a time through the merge kernel (the graph is
+ *    built, no weights are written); the bytes such a merge changes.
+ * 2. End to end on the reduced full-size fixture: merge time and peak RSS, and session creation of
+ *    the UNet with the merged weights (inline, and repacked into in-memory files) against the plain
+ *    model.
  * `node --import tsx bench/lora.ts [--rank 32] [--reference] [--model DIR]` (the end-to-end part alone:
  * `--task end-to-end --dir DIR [--component unet|text_encoder_2] [--sessions]`): --reference also times
  * the TypeScript arithmetic (math.ts) that the Gemm kernel replaces; with --model (a folder written by
