@@ -2,6 +2,7 @@
  * `easel generate` and `easel refine`: one request straight through the SDXL pipeline. Settings a
  * flag leaves out come from config (EASEL_DEFAULT_STEPS, ...), as for the bots; the refiner is
  * opt-in here: it runs only with --refiner DIR (EASEL_REFINER_DIR is not read by these commands).
+ * `--lora FILE[:SCALE]` (repeatable) merges LoRA files into the base model before it loads.
  */
 import { mkdir } from "node:fs/promises";
 import { extname, join } from "node:path";
@@ -19,6 +20,7 @@ import {
 import { createLogger } from "../logger.js";
 import { MAX_SOURCE_BYTES } from "../pipeline/image/source.js";
 import { loadPipeline } from "../pipeline/index.js";
+import { describeReport, type LoraSelection } from "../pipeline/lora/merge.js";
 import { encodeNpyFloat32 } from "../pipeline/npy.js";
 import { DEVICE_NAME } from "../pipeline/onnx/session.js";
 import {
@@ -62,6 +64,29 @@ interface SharedOptions {
   diffusersExclamation?: boolean;
   previews?: string;
   previewEvery?: string;
+  lora: string[];
+}
+
+/** LoRA scales beyond this only break images; negative scales (slider LoRAs) are allowed. */
+export const MAX_LORA_SCALE = 4;
+
+/**
+ * "style.safetensors:0.8" → { path, scale: 0.8 }; without a ":number" suffix the scale is 1 (so a
+ * path with a colon, such as C:\loras\x.safetensors, stays whole).
+ */
+export function parseLoraFlag(value: string): LoraSelection {
+  const match = /^(.+):([^:\\/]*)$/.exec(value);
+  const scaleText = match && /^[-+]?[\d.]/.test(match[2]!) ? match[2]! : undefined;
+  const path = scaleText !== undefined ? match![1]! : value;
+  const scale = scaleText !== undefined ? parseNumber(scaleText, "--lora scale") : 1;
+  if (path.length === 0) throw new InvalidInputError(`--lora needs a file; got "${value}".`, "lora");
+  if (!Number.isFinite(scale) || Math.abs(scale) > MAX_LORA_SCALE) {
+    throw new InvalidInputError(
+      `--lora scale must be from -${MAX_LORA_SCALE} to ${MAX_LORA_SCALE}; got ${scaleText}.`,
+      "lora",
+    );
+  }
+  return { path, scale };
 }
 
 /** The built-in defaults, shown in help beside the variable that overrides them. */
@@ -107,6 +132,12 @@ function addSharedOptions(command: Command): Command {
     .option("--device <name>", `cpu or cuda:N (default: the first of EASEL_DEVICES, ${builtIn.devices[0]})`)
     .option("--previews <dir>", "write live previews (latent-space JPEGs, no VAE) into this folder")
     .option("--preview-every <k>", "with --previews: one preview every k steps", "5")
+    .option(
+      "--lora <file[:scale]>",
+      "merge a LoRA (.safetensors, kohya or diffusers keys) into the model, at scale 1 unless given; repeatable",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .option(
       "--diffusers-exclamation",
       "tokenize a typed ! as diffusers' tokenizer_2 does (id 0); also EASEL_OPENCLIP_EXCLAMATION=false",
@@ -216,6 +247,7 @@ async function progressHooks(options: SharedOptions): Promise<GenerateHooks> {
 async function run(options: SharedOptions, params: GenerateParams, config: Config): Promise<void> {
   // Bad flags are reported before the (possibly multi-gigabyte) models load.
   validateGenerateParams(params);
+  const loras = options.lora.map(parseLoraFlag);
   if (options.model === undefined && config.demoModel) {
     process.stderr.write("using the demo model (EASEL_MODEL_DIR is unset): images are noise\n");
     await ensureDemoModel(config, createLogger({ logLevel: "warn" }));
@@ -228,8 +260,10 @@ async function run(options: SharedOptions, params: GenerateParams, config: Confi
     exclamationAsPad: options.diffusersExclamation === true || !config.generation.openClipExclamation,
     ...(config.vaeFallback ? { vaeFallback: config.vaeFallback } : {}),
     ...(config.textEncoderDevice ? { textEncoderDevice: config.textEncoderDevice } : {}),
+    ...(loras.length > 0 ? { loras } : {}),
   });
   try {
+    for (const report of pipeline.loraReports) process.stderr.write(`${describeReport(report)}\n`);
     process.stderr.write(`seed ${params.seed}\n`);
     const result: GenerateResult = await pipeline.generate(params, await progressHooks(options));
     const paths = outputPaths(options.out, result.images.length);

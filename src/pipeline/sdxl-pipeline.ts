@@ -17,6 +17,7 @@ import { denoise, type LatentGeometry, ProgressReporter, throwIfAborted } from "
 import { rgbToVaeInput } from "./image/pixels.js";
 import { encodePng, type ImageMetadata } from "./image/png.js";
 import { loadSourceImage, MAX_SOURCE_BYTES } from "./image/source.js";
+import { type LoraReport, type LoraSelection, type MergeResult, mergeLoras } from "./lora/merge.js";
 import { type ModelFolder, readModelFolder } from "./model-folder.js";
 import { slerpNoise, TorchGenerator } from "./noise/index.js";
 import { checkExecutionProvider, ModelSession, SessionClock, type SessionPlacement } from "./onnx/session.js";
@@ -54,6 +55,8 @@ export interface PipelineOptions extends SessionPlacement {
    * (NaN/inf, as the original SDXL VAE does in float16).
    */
   vaeFallback?: string;
+  /** LoRA files merged into the base model's UNet and text encoders (not the refiner's). */
+  loras?: readonly LoraSelection[];
   /**
    * Where the CLIP text encoders run ("cpu" or "cuda:N"); absent = `device`. They run once per
    * job, so on the CPU they cost a little time and free their weights' memory on the GPU.
@@ -68,6 +71,16 @@ export interface ComponentDevices {
   vae: string;
 }
 
+/** The components of a model folder a LoRA may change. */
+async function mergeLorasInto(folder: ModelFolder, loras: readonly LoraSelection[]): Promise<MergeResult> {
+  const components = [
+    ...(folder.textEncoder ? [{ component: "text_encoder" as const, path: folder.textEncoder }] : []),
+    { component: "text_encoder_2" as const, path: folder.textEncoder2 },
+    { component: "unet" as const, path: folder.unet },
+  ];
+  return mergeLoras(components, loras);
+}
+
 /** Everything loaded from one model folder. */
 class LoadedModel {
   private constructor(
@@ -78,10 +91,11 @@ class LoadedModel {
     readonly encoder: VaeEncoder | undefined,
     readonly schedulerConfig: SchedulerConfig,
     private readonly sessions: ModelSession[],
+    readonly loraReports: readonly LoraReport[] = [],
   ) {}
 
   /**
-   * Loads every session of one folder. `vaeFallback` is shared between models and owned by the
+   * Loads every session of one folder, with `loras` merged into its weights. `vaeFallback` is shared between models and owned by the
    * pipeline. On any failure the sessions loaded so far are released before the error propagates.
    */
   static async load(
@@ -89,10 +103,12 @@ class LoadedModel {
     options: PipelineOptions,
     clock: SessionClock,
     vaeFallback: ModelSession | undefined,
+    loras: readonly LoraSelection[] = [],
   ): Promise<LoadedModel> {
     const sessions: ModelSession[] = [];
+    let merged: MergeResult | undefined;
     const load = async (path: string, placement: SessionPlacement = options) => {
-      const session = await ModelSession.load(path, placement, clock);
+      const session = await ModelSession.load(path, placement, clock, merged?.models.get(path));
       sessions.push(session);
       return session;
     };
@@ -102,6 +118,7 @@ class LoadedModel {
     };
     try {
       const folder = await readModelFolder(dir);
+      if (loras.length > 0) merged = await mergeLorasInto(folder, loras);
       const schedulerConfig = schedulerConfigOf(folder);
       const encoders = await loadTextEncoders(folder, (path) => load(path, encoderPlacement), {
         exclamationAsPad: options.exclamationAsPad ?? false,
@@ -125,6 +142,7 @@ class LoadedModel {
         vaeEncoder ? new VaeEncoder(vaeEncoder, folder.vaeScalingFactor) : undefined,
         schedulerConfig,
         sessions,
+        merged?.reports,
       );
     } catch (error) {
       await releaseAll(sessions);
@@ -183,7 +201,7 @@ export class SdxlPipeline {
       : undefined;
     let base: LoadedModel | undefined;
     try {
-      base = await LoadedModel.load(options.modelDir, options, clock, vaeFallback);
+      base = await LoadedModel.load(options.modelDir, options, clock, vaeFallback, options.loras);
       const refiner = options.refinerDir
         ? await LoadedModel.load(options.refinerDir, options, clock, vaeFallback)
         : undefined;
@@ -203,6 +221,11 @@ export class SdxlPipeline {
       unet: this.base.unet.device,
       vae: this.options.device,
     };
+  }
+
+  /** What each LoRA matched in the base model (empty without LoRAs). */
+  get loraReports(): readonly LoraReport[] {
+    return this.base.loraReports;
   }
 
   get hasRefiner(): boolean {

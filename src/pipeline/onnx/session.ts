@@ -3,12 +3,15 @@
  * beside the model resolve), reads input/output element types and ranks from the session's own
  * metadata, and times every run into a shared clock. Big models can keep their optimised graph in
  * a cache (see optimized-cache.ts), so that later loads skip ONNX Runtime's graph optimisation.
+ * A model with merged weights (LoRAs) loads from memory: its rewritten graph, and its weights from
+ * the original folder or from in-memory files (see lora/rewrite.ts).
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { ConfigError, DeviceFailureError, ModelFolderError } from "../../errors.js";
+import type { InMemoryModel } from "../lora/rewrite.js";
 import { type OptimizedModelCache, optimizedEntryOf } from "./optimized-cache.js";
 
 export interface SessionPlacement {
@@ -130,13 +133,26 @@ export class ModelSession {
     }
   }
 
-  static async load(path: string, placement: SessionPlacement, clock: SessionClock): Promise<ModelSession> {
+  /**
+   * Loads the model at `path`; with `merged`, the same model with some weights replaced (see
+   * lora/rewrite.ts). Merged models skip the optimised-graph cache, whose entries hold base weights.
+   */
+  static async load(
+    path: string,
+    placement: SessionPlacement,
+    clock: SessionClock,
+    merged?: InMemoryModel,
+  ): Promise<ModelSession> {
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: executionProviders(placement.device),
       graphOptimizationLevel: "all",
       ...(placement.intraOpThreads ? { intraOpNumThreads: placement.intraOpThreads } : {}),
     };
     try {
+      if (merged) {
+        const session = await ModelSession.createMerged(merged, options);
+        return new ModelSession(path, session, clock, placement.device);
+      }
       const cached = placement.optimizedCache
         ? await ModelSession.loadCached(path, placement, options, clock)
         : undefined;
@@ -165,6 +181,23 @@ export class ModelSession {
       }
       throw new ModelFolderError(path, `could not be loaded as an ONNX model (${reason})`, { cause: error });
     }
+  }
+
+  /**
+   * A session over a model held in memory: with in-memory weights files (onnxruntime copies them),
+   * or with its external weights read from the original model's folder.
+   */
+  private static createMerged(
+    merged: InMemoryModel,
+    options: ort.InferenceSession.SessionOptions,
+  ): Promise<ort.InferenceSession> {
+    if (merged.externalData.length > 0) {
+      return ort.InferenceSession.create(merged.bytes, { ...options, externalData: merged.externalData });
+    }
+    return ort.InferenceSession.create(merged.bytes, {
+      ...options,
+      extra: { session: { model_external_initializers_file_folder_path: merged.folder } },
+    });
   }
 
   /**
