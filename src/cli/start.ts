@@ -77,8 +77,9 @@ async function start(): Promise<void> {
   const config = await loadConfigFromEnvironment();
   // Unsupported operators and a memory plan that cannot fit are refused now, with doctor's
   // sentences, not at the first job.
-  if (!config.redisUrl || config.devicesExplicit) await checkBeforeStart(config);
+  const mayNotFit = !config.redisUrl || config.devicesExplicit ? await checkBeforeStart(config) : [];
   const logger = createLogger(config);
+  for (const verdict of mayNotFit) logger.warn({ verdict }, `memory plan: ${verdict}`);
   // Listening from the start: a signal while a chat is still connecting stops the start too.
   const stop = stopSignals(logger);
   const starting = startEasel(config, { logger });

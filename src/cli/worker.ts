@@ -153,7 +153,8 @@ export function registerWorkerCommand(program: Command): void {
     .addOption(new Option("--test-timings <json>", "tests only: BullMQ lock/stall timings").hideHelp())
     .action(async (options: WorkerOptions) => {
       const config = await loadConfigFromEnvironment();
-      await checkBeforeStart(config);
+      // Devices that may not fit are said once on stderr; runWorker's logger is not made yet.
+      for (const verdict of await checkBeforeStart(config)) process.stderr.write(`memory plan: ${verdict}\n`);
       await runWorker(config, options);
     });
 }

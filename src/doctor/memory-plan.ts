@@ -80,7 +80,12 @@ export interface DevicePlan {
   /** Undefined when the device's memory cannot be read (set EASEL_DEVICE_MEMORY). */
   availableBytes: number | undefined;
   memorySource: "nvidia-smi" | "EASEL_DEVICE_MEMORY" | "the OS" | undefined;
-  fits: boolean | undefined;
+  /**
+   * true: fits; false: cannot fit (start refuses); "maybe": the weights fit but the activation
+   * estimate does not (a GPU, whose activations were measured on the CPU provider, an upper bound:
+   * doctor warns, start logs it); undefined: the device's memory cannot be read.
+   */
+  fits: boolean | "maybe" | undefined;
   /** The sentence `easel doctor` prints and `easel start` refuses with. */
   verdict: string;
 }
@@ -234,6 +239,17 @@ export function planMemory(input: PlanInput): MemoryPlan {
     if (neededBytes <= memory.bytes) {
       return { ...base, fits: true, verdict: `${what}; it has ${GB(memory.bytes)} (${memory.source}): fits` };
     }
+    // A GPU's activation figures are the CPU provider's (attention materialised in float32 scores):
+    // an upper bound, so only weights that cannot fit are a sure refusal there.
+    if (device !== "cpu" && weightBytes + overheadBytes <= memory.bytes) {
+      return {
+        ...base,
+        fits: "maybe",
+        verdict:
+          `${what} but has ${GB(memory.bytes)} (${memory.source}): the weights fit, the activation estimate ` +
+          `(measured on the CPU provider, an upper bound for GPUs) does not; if jobs run out of memory, ${joinOr(advice(base, input))}`,
+      };
+    }
     return {
       ...base,
       fits: false,
@@ -317,7 +333,7 @@ export function memoryPlanChecks(plan: MemoryPlan): CheckResult[] {
     const name = `memory ${device.device}`;
     const line = `${device.verdict} [${describeHoldings(device)}]`;
     if (device.fits === false) return fail(name, line, details);
-    if (device.fits === undefined) return warn(name, line, details);
+    if (device.fits === undefined || device.fits === "maybe") return warn(name, line, details);
     return ok(name, line, details);
   });
 }
@@ -325,9 +341,13 @@ export function memoryPlanChecks(plan: MemoryPlan): CheckResult[] {
 /** Thrown by `easel start` for a plan that cannot fit; the message is doctor's sentence. */
 export class MemoryPlanError extends ConfigError {}
 
-/** Throws MemoryPlanError when a device's plan does not fit (unknown memory passes). */
-export async function assertMemoryPlanFits(config: Config, sources: PlanSources = {}): Promise<void> {
+/**
+ * Throws MemoryPlanError when a device's plan cannot fit (unknown memory passes); returns the
+ * verdicts of devices that may not fit, for the caller to log.
+ */
+export async function assertMemoryPlanFits(config: Config, sources: PlanSources = {}): Promise<string[]> {
   const plan = await memoryPlanFor(config, sources);
   const failing = plan?.devices.filter((d) => d.fits === false) ?? [];
   if (failing.length > 0) throw new MemoryPlanError(failing.map((d) => d.verdict).join("\n"));
+  return plan?.devices.filter((d) => d.fits === "maybe").map((d) => d.verdict) ?? [];
 }

@@ -31,8 +31,11 @@ export function placedModelsOf(config: Config): PlacedModel[] {
   return placed;
 }
 
-/** Throws, with doctor's sentence, when a model cannot run or the plan cannot fit. */
-export async function checkBeforeStart(config: Config, sources: PlanSources = {}): Promise<void> {
+/**
+ * Throws, with doctor's sentence, when a model cannot run or the plan cannot fit; returns doctor's
+ * warnings for devices that may not fit (a GPU whose activation estimate exceeds its memory).
+ */
+export async function checkBeforeStart(config: Config, sources: PlanSources = {}): Promise<string[]> {
   await assertOperatorsSupported(placedModelsOf(config));
-  await assertMemoryPlanFits(config, sources);
+  return assertMemoryPlanFits(config, sources);
 }

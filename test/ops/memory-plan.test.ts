@@ -13,6 +13,7 @@ import { runDoctor } from "../../src/doctor/index.js";
 import {
   type ComponentWeights,
   CPU_FLOAT16_RESIDENT_FACTOR,
+  memoryPlanChecks,
   memoryPlanFor,
   planMemory,
   readFolderWeights,
@@ -131,6 +132,36 @@ describe("memory plan", () => {
     );
     assert.match(device.verdict, /move the text encoders off the GPU \(EASEL_TEXT_ENCODER_DEVICE=cpu\)/);
     assert.match(device.verdict, /lower EASEL_MAX_COUNT/);
+  });
+
+  it("on a GPU whose weights fit but whose activation estimate does not, warns instead of refusing", () => {
+    const plan = planMemory({
+      weights: sdxlBase("float16"),
+      devices: ["cuda:0"],
+      textEncoderDevice: "cpu",
+      maxCount: 1,
+      memoryOf: memory(8 * GiB),
+    });
+    const gpu = plan.devices.find((d) => d.device === "cuda:0")!;
+    assert.ok(gpu.weightBytes + gpu.overheadBytes <= 8 * GiB, "the float16 UNet and VAE fit 8 GiB");
+    assert.ok(gpu.neededBytes > 8 * GiB, "with the CPU-measured activations they do not");
+    assert.equal(gpu.fits, "maybe");
+    assert.match(
+      gpu.verdict,
+      /the weights fit, the activation estimate \(measured on the CPU provider, an upper bound for GPUs\) does not/,
+    );
+    const [line] = memoryPlanChecks({ ...plan, devices: [gpu] });
+    assert.equal(line!.status, "warn");
+    // The CPU's activations were measured there: past its memory is a refusal.
+    const cpu = planMemory({
+      weights: sdxlBase("float32"),
+      devices: ["cpu"],
+      textEncoderDevice: undefined,
+      maxCount: 1,
+      memoryOf: memory(16 * GiB),
+    }).devices[0]!;
+    assert.ok(cpu.weightBytes <= 16 * GiB && cpu.neededBytes > 16 * GiB);
+    assert.equal(cpu.fits, false);
   });
 
   it("asks for EASEL_DEVICE_MEMORY when a device's memory cannot be read", () => {
