@@ -4,6 +4,7 @@
  */
 import { InvalidInputError } from "../../errors.js";
 import type { ResolvedSchedulerConfig } from "./config.js";
+import { addScaledNoise, cleanEstimateCoefficients } from "./numerics.js";
 import {
   checkGuidedStep,
   checkSameLength,
@@ -125,20 +126,17 @@ export class DdimScheduler implements Scheduler {
   }
 
   previewCoefficients(stepIndex: number): { sample: number; eps: number } {
-    const sqrtAlpha = this.sqrtAlpha[stepIndex] ?? 1;
-    const sqrtBeta = this.sqrtBeta[stepIndex] ?? 0;
-    if (this.config.predictionType === "epsilon")
-      return { sample: 1 / sqrtAlpha, eps: -sqrtBeta / sqrtAlpha };
-    if (this.config.predictionType === "v_prediction") return { sample: sqrtAlpha, eps: -sqrtBeta };
-    return { sample: 0, eps: 1 };
+    return cleanEstimateCoefficients(
+      this.config.predictionType,
+      this.sqrtAlpha[stepIndex] ?? 1,
+      this.sqrtBeta[stepIndex] ?? 0,
+    );
   }
 
   addNoise(clean: Float32Array, noise: Float32Array, stepIndex: number, out: Float32Array): void {
     checkStepIndex(stepIndex, this.timesteps.length);
     checkSameLength(clean, noise, out);
-    const sqrtAlpha = this.sqrtAlpha[stepIndex]!;
-    const sqrtBeta = this.sqrtBeta[stepIndex]!;
-    for (let i = 0; i < clean.length; i++) out[i] = fl(sqrtAlpha * clean[i]!) + fl(sqrtBeta * noise[i]!);
+    addScaledNoise(clean, noise, this.sqrtAlpha[stepIndex]!, this.sqrtBeta[stepIndex]!, out);
   }
 
   predictOriginal(sample: Float32Array, eps: Float32Array, stepIndex: number, out: Float32Array): void {

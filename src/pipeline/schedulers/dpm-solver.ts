@@ -9,7 +9,7 @@
  */
 import type { ResolvedSchedulerConfig } from "./config.js";
 import { karrasSigmas, logSigmasFloat32, sigmaToTimestep } from "./karras.js";
-import { roundHalfEven } from "./numerics.js";
+import { addScaledNoise, cleanEstimateCoefficients, roundHalfEven } from "./numerics.js";
 import {
   checkGuidedStep,
   checkSameLength,
@@ -161,19 +161,17 @@ export class DpmSolverScheduler implements Scheduler {
   }
 
   previewCoefficients(stepIndex: number): { sample: number; eps: number } {
-    const alpha = this.alphaT[stepIndex] ?? 1;
-    const sigmaT = this.sigmaT[stepIndex] ?? 0;
-    if (this.config.predictionType === "epsilon") return { sample: 1 / alpha, eps: -sigmaT / alpha };
-    if (this.config.predictionType === "v_prediction") return { sample: alpha, eps: -sigmaT };
-    return { sample: 0, eps: 1 };
+    return cleanEstimateCoefficients(
+      this.config.predictionType,
+      this.alphaT[stepIndex] ?? 1,
+      this.sigmaT[stepIndex] ?? 0,
+    );
   }
 
   addNoise(clean: Float32Array, noise: Float32Array, stepIndex: number, out: Float32Array): void {
     checkStepIndex(stepIndex, this.timesteps.length);
     checkSameLength(clean, noise, out);
-    const alpha = this.alphaT[stepIndex]!;
-    const sigmaT = this.sigmaT[stepIndex]!;
-    for (let i = 0; i < clean.length; i++) out[i] = fl(alpha * clean[i]!) + fl(sigmaT * noise[i]!);
+    addScaledNoise(clean, noise, this.alphaT[stepIndex]!, this.sigmaT[stepIndex]!, out);
   }
 
   predictOriginal(sample: Float32Array, eps: Float32Array, stepIndex: number, out: Float32Array): void {

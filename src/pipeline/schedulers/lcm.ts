@@ -13,7 +13,7 @@
  */
 import { InvalidInputError } from "../../errors.js";
 import type { ResolvedSchedulerConfig } from "./config.js";
-import { numpyLinspaceOpen } from "./numerics.js";
+import { addScaledNoise, numpyLinspaceOpen } from "./numerics.js";
 import {
   checkGuidedStep,
   checkSameLength,
@@ -173,9 +173,7 @@ export class LcmScheduler implements Scheduler {
   addNoise(clean: Float32Array, noise: Float32Array, stepIndex: number, out: Float32Array): void {
     checkStepIndex(stepIndex, this.timesteps.length);
     checkSameLength(clean, noise, out);
-    const sqrtAlpha = this.sqrtAlpha[stepIndex]!;
-    const sqrtBeta = this.sqrtBeta[stepIndex]!;
-    for (let i = 0; i < clean.length; i++) out[i] = fl(sqrtAlpha * clean[i]!) + fl(sqrtBeta * noise[i]!);
+    addScaledNoise(clean, noise, this.sqrtAlpha[stepIndex]!, this.sqrtBeta[stepIndex]!, out);
   }
 
   /** The step's `denoised`: the consistency model's estimate of the clean latents. */

@@ -91,3 +91,28 @@ export function interpIndexTable(x: number, table: ArrayLike<number>): number {
   const slope = table[j + 1]! - table[j]!;
   return slope * (x - j) + table[j]!;
 }
+
+/** DDPM's add_noise: out = a·clean + s·noise in float32, each product rounded as torch rounds it. */
+export function addScaledNoise(
+  clean: Float32Array,
+  noise: Float32Array,
+  a: number,
+  s: number,
+  out: Float32Array,
+): void {
+  for (let i = 0; i < clean.length; i++) out[i] = fl(a * clean[i]!) + fl(s * noise[i]!);
+}
+
+/**
+ * The clean-latent estimate as `sample·k + output·k'` for a prediction type at signal scale `a`
+ * and noise scale `s` (x_t = a·x0 + s·ε): what a latent preview needs.
+ */
+export function cleanEstimateCoefficients(
+  prediction: string | undefined,
+  a: number,
+  s: number,
+): { sample: number; eps: number } {
+  if (prediction === "epsilon") return { sample: 1 / a, eps: -s / a };
+  if (prediction === "v_prediction") return { sample: a, eps: -s };
+  return { sample: 0, eps: 1 };
+}
