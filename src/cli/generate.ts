@@ -62,6 +62,7 @@ interface SharedOptions {
   diffusersExclamation?: boolean;
   previews?: string;
   previewEvery?: string;
+  draft?: boolean;
 }
 
 /** The built-in defaults, shown in help beside the variable that overrides them. */
@@ -105,8 +106,12 @@ function addSharedOptions(command: Command): Command {
     .option("--variation-strength <x>", "0 = the seed's image, 1 = the subseed's", "0")
     .option("--latents <file.npy>", "also write the final latents (before the VAE) as float32 .npy")
     .option("--device <name>", `cpu or cuda:N (default: the first of EASEL_DEVICES, ${builtIn.devices[0]})`)
-    .option("--previews <dir>", "write live previews (latent-space JPEGs, no VAE) into this folder")
+    .option(
+      "--previews <dir>",
+      "write live previews into this folder (latent-space JPEGs, or tiny-VAE ones per EASEL_TAESD_PREVIEWS)",
+    )
     .option("--preview-every <k>", "with --previews: one preview every k steps", "5")
+    .option("--draft", "decode the final image with the tiny VAE (EASEL_TAESD_DIR): faster, softer detail")
     .option(
       "--diffusers-exclamation",
       "tokenize a typed ! as diffusers' tokenizer_2 does (id 0); also EASEL_OPENCLIP_EXCLAMATION=false",
@@ -163,6 +168,7 @@ function paramsOf(
       ? { prediction: parseChoice(options.prediction, PREDICTION_TYPES, "--prediction") }
       : {}),
     count: parseInteger(options.count ?? "1", "--count"),
+    ...(options.draft ? { draft: true } : {}),
     ...(options.refiner
       ? {
           refiner: {
@@ -220,6 +226,12 @@ async function run(options: SharedOptions, params: GenerateParams, config: Confi
     process.stderr.write("using the demo model (EASEL_MODEL_DIR is unset): images are noise\n");
     await ensureDemoModel(config, createLogger({ logLevel: "warn" }));
   }
+  if (params.draft && !config.taesd.dir) {
+    throw new InvalidInputError(
+      "--draft needs a tiny VAE: set EASEL_TAESD_DIR (easel pull taesdxl writes one).",
+      "draft",
+    );
+  }
   const pipeline = await loadPipeline({
     modelDir: options.model ?? config.modelDir,
     ...(options.refiner ? { refinerDir: options.refiner } : {}),
@@ -228,6 +240,7 @@ async function run(options: SharedOptions, params: GenerateParams, config: Confi
     exclamationAsPad: options.diffusersExclamation === true || !config.generation.openClipExclamation,
     ...(config.vaeFallback ? { vaeFallback: config.vaeFallback } : {}),
     ...(config.textEncoderDevice ? { textEncoderDevice: config.textEncoderDevice } : {}),
+    ...(config.taesd.dir ? { tinyVaeDir: config.taesd.dir, tinyVaePreviews: config.taesd.previews } : {}),
   });
   try {
     process.stderr.write(`seed ${params.seed}\n`);
