@@ -19,7 +19,7 @@ import {
 import { readPngTextChunks } from "../../src/pipeline/image/png.js";
 import { loadPipeline, type SdxlPipeline } from "../../src/pipeline/index.js";
 import { SessionClock } from "../../src/pipeline/onnx/session.js";
-import { readTinyVaeFolder, TinyVaeDecoder } from "../../src/pipeline/taesd.js";
+import { TinyVaeDecoder } from "../../src/pipeline/taesd.js";
 import type { GenerateParams, Progress } from "../../src/pipeline/types.js";
 import { fixtureModels } from "../helpers/fixtures.js";
 
@@ -57,7 +57,7 @@ function conv3x3(x: Planes, k: ConvWeights): Planes {
   return { c: k.out, h: x.h, w: x.w, data: out };
 }
 
-const relu = (x: Planes): Planes => ({ ...x, data: x.data.map((v) => (v > 0 ? v : 0)) });
+const relu = (x: Planes): Planes => ({ ...x, data: x.data.map((v) => Math.max(v, 0)) });
 const add = (a: Planes, b: Planes): Planes => ({ ...a, data: a.data.map((v, i) => v + b.data[i]!) });
 
 function upsampleNearest2(x: Planes): Planes {
