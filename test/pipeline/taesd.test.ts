@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import sharp from "sharp";
+import { loadConfig } from "../../src/config.js";
 import { InvalidInputError, ModelFolderError } from "../../src/errors.js";
 import {
   type ConvWeights,
@@ -21,6 +22,8 @@ import { loadPipeline, type SdxlPipeline } from "../../src/pipeline/index.js";
 import { SessionClock } from "../../src/pipeline/onnx/session.js";
 import { TinyVaeDecoder } from "../../src/pipeline/taesd.js";
 import type { GenerateParams, Progress } from "../../src/pipeline/types.js";
+import { pipelineOptionsOf, type SdxlEngineSpec } from "../../src/queue/engine.js";
+import { sdxlEngineFor } from "../../src/queue/index.js";
 import { fixtureModels } from "../helpers/fixtures.js";
 
 // --- an independent reference: the decoder written as loops over CHW float64 arrays ----------
@@ -378,5 +381,19 @@ describe("SdxlPipeline with a tiny VAE", () => {
       loadPipeline({ modelDir: models.base, device: "cpu", tinyVaeDir: missing }),
       (error: unknown) => error instanceof ModelFolderError && error.message.includes(missing),
     );
+  });
+});
+
+describe("the tiny VAE settings", () => {
+  it("reach each device's pipeline from EASEL_TAESD_DIR and EASEL_TAESD_PREVIEWS", () => {
+    const config = loadConfig({ EASEL_TAESD_DIR: "/models/taesdxl", EASEL_TAESD_PREVIEWS: "on" });
+    assert.deepEqual(config.taesd, { dir: "/models/taesdxl", previews: "on" });
+    const options = pipelineOptionsOf(sdxlEngineFor(config, "cuda:0") as SdxlEngineSpec);
+    assert.equal(options.tinyVaeDir, "/models/taesdxl");
+    assert.equal(options.tinyVaePreviews, "on");
+    const plain = pipelineOptionsOf(sdxlEngineFor(loadConfig({}), "cpu") as SdxlEngineSpec);
+    assert.equal("tinyVaeDir" in plain, false);
+    assert.deepEqual(loadConfig({}).taesd, { dir: undefined, previews: "auto" });
+    assert.throws(() => loadConfig({ EASEL_TAESD_PREVIEWS: "sometimes" }), /EASEL_TAESD_PREVIEWS/);
   });
 });
