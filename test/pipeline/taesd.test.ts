@@ -18,6 +18,7 @@ import {
   writeTinyVaeFolder,
 } from "../../src/fixtures/taesd.js";
 import { readPngTextChunks } from "../../src/pipeline/image/png.js";
+import { guidedPreviewRgb, guidedX0, latentToPreviewRgb } from "../../src/pipeline/image/preview.js";
 import { loadPipeline, type SdxlPipeline } from "../../src/pipeline/index.js";
 import { SessionClock } from "../../src/pipeline/onnx/session.js";
 import { TinyVaeDecoder } from "../../src/pipeline/taesd.js";
@@ -395,5 +396,25 @@ describe("the tiny VAE settings", () => {
     assert.equal("tinyVaeDir" in plain, false);
     assert.deepEqual(loadConfig({}).taesd, { dir: undefined, previews: "auto" });
     assert.throws(() => loadConfig({ EASEL_TAESD_PREVIEWS: "sometimes" }), /EASEL_TAESD_PREVIEWS/);
+  });
+});
+
+describe("the predicted clean latents a decoded preview starts from", () => {
+  it("are the x0 the linear preview projects: guidance applied, image 0 only", () => {
+    const h = 3;
+    const w = 4;
+    const n = 2 * 4 * h * w; // two images
+    const latents = latentsOf(h, w * 2, 1).subarray(0, n);
+    const output = latentsOf(h, w * 4, 2).subarray(0, 2 * n);
+    const source = { latents, output, guidance: 4.5, x0: { sample: 0.9, eps: -0.6 } };
+    const x0 = guidedX0(source, h, w);
+    assert.equal(x0.length, 4 * h * w);
+    for (const i of [0, 5, 4 * h * w - 1]) {
+      const e = output[i]! + 4.5 * (output[n + i]! - output[i]!);
+      assert.ok(Math.abs(x0[i]! - (0.9 * latents[i]! - 0.6 * e)) < 1e-5);
+    }
+    const viaX0 = latentToPreviewRgb(x0, 0, h, w);
+    const direct = guidedPreviewRgb(source, h, w);
+    for (let i = 0; i < direct.length; i++) assert.ok(Math.abs(viaX0[i]! - direct[i]!) <= 1);
   });
 });
