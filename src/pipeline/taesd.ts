@@ -1,6 +1,7 @@
 /**
- * The tiny autoencoder's decoder (TAESDXL, madebyollin/taesdxl): SDXL latents to pixels in a few
- * million operations per output pixel fewer than the SDXL VAE, for live previews and drafts.
+ * The tiny autoencoder's decoder (TAESDXL, madebyollin/taesdxl): SDXL latents to pixels with
+ * 1.2 M parameters against the SDXL VAE decoder's 49.5 M (13x faster at 512², 30x at 1024² on the
+ * CPU, bench/taesd.ts), for live previews and drafts.
  *
  * Facts of the model that decide how it is fed and read:
  * - Input: the latents as the UNet sees them, unscaled. TAESD's scaling factor is 1.0 (the SDXL

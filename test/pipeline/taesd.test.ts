@@ -12,9 +12,11 @@ import sharp from "sharp";
 import { loadConfig } from "../../src/config.js";
 import { InvalidInputError, ModelFolderError } from "../../src/errors.js";
 import {
+  buildTinyVaeDecoder,
   type ConvWeights,
   type TinyVaeArchitecture,
   type TinyVaeWeights,
+  tinyVaeWeights,
   writeTinyVaeFolder,
 } from "../../src/fixtures/taesd.js";
 import { readPngTextChunks } from "../../src/pipeline/image/png.js";
@@ -184,6 +186,25 @@ describe("the TAESD decoder fixture through onnxruntime", () => {
     } finally {
       await signed.release();
       await unit.release();
+    }
+  });
+
+  it("feeds and reads a float16 export by its declared element types", async () => {
+    const dir = join(scratch, "float16");
+    await mkdir(dir, { recursive: true });
+    const weights = tinyVaeWeights(SMALL, 8);
+    await writeFile(
+      join(dir, "taesdxl_decoder.onnx"),
+      buildTinyVaeDecoder(weights, "module", "float16").encode().model,
+    );
+    const decoder = await load(dir);
+    try {
+      const latents = latentsOf(2, 2, 4);
+      const raw = await decoder.decodeRaw(latents, 2, 2);
+      // float16 input and output: half precision's ~1e-3 relative step, not float32's 1e-5.
+      assert.ok(maxRelativeError(raw, referenceDecode(weights, latents, 2, 2)) < 5e-3);
+    } finally {
+      await decoder.release();
     }
   });
 
