@@ -66,6 +66,10 @@ const envSchema = z.object({
   EASEL_REFINER_DIR: z.string().default(""),
   /** A float32 (or fp16-fix) VAE decoder .onnx tried when the model's decoder overflows (empty = none). */
   EASEL_VAE_FALLBACK: z.string().default(""),
+  /** A TAESDXL decoder folder (`easel pull taesdxl`) for decoded previews and drafts (empty = none). */
+  EASEL_TAESD_DIR: z.string().default(""),
+  /** Previews through the tiny VAE: auto (on for GPU devices, off on the CPU), on or off. */
+  EASEL_TAESD_PREVIEWS: z.enum(["auto", "on", "off"]).default("auto"),
   /** Devices to run on, one worker each: "cpu" or "cuda:0,cuda:1" (`easel generate` uses the first). */
   EASEL_DEVICES: z.string().default("cpu"),
   /** Where the CLIP text encoders run: empty = on each device itself; "cpu" frees their GPU memory. */
@@ -192,6 +196,7 @@ type NumericSettingName = { [K in SettingName]: Settings[K] extends number ? K :
 const EMPTY_IS_A_VALUE: ReadonlySet<SettingName> = new Set<SettingName>([
   "EASEL_REFINER_DIR",
   "EASEL_VAE_FALLBACK",
+  "EASEL_TAESD_DIR",
   "EASEL_SAFETY_NEGATIVE",
   "EASEL_BLOCKED_TERMS",
   "EASEL_PRIORITY",
@@ -247,6 +252,8 @@ export interface Config {
   demoModel: boolean;
   refinerDir: string | undefined;
   vaeFallback: string | undefined;
+  /** The tiny VAE (TAESDXL): its folder (undefined = none) and whether previews use it. */
+  taesd: { dir: string | undefined; previews: "auto" | "on" | "off" };
   devices: string[];
   /** EASEL_TEXT_ENCODER_DEVICE: where the text encoders run; undefined = each device itself. */
   textEncoderDevice: string | undefined;
@@ -441,6 +448,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demoModel: modelDir === undefined,
     refinerDir: e.EASEL_REFINER_DIR.trim() || undefined,
     vaeFallback: e.EASEL_VAE_FALLBACK.trim() || undefined,
+    taesd: { dir: e.EASEL_TAESD_DIR.trim() || undefined, previews: e.EASEL_TAESD_PREVIEWS },
     devices: devices.length > 0 ? devices : ["cpu"],
     textEncoderDevice,
     deviceMemory: parseDeviceMemory(e.EASEL_DEVICE_MEMORY),

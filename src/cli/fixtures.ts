@@ -2,10 +2,12 @@
  * `easel fixtures`: writes tiny SDXL-shaped ONNX model folders (for tests, benches and trying the
  * bot without downloading SDXL).
  */
+import { join } from "node:path";
 import type { Command } from "commander";
 import { InvalidInputError } from "../errors.js";
 import { writeFullSizeModels } from "../fixtures/full-size/index.js";
 import { FIXTURE_VARIANTS, type FixtureVariant, writeFixtureModels } from "../fixtures/index.js";
+import { TAESDXL_DECODER, type TinyVaeLayout, writeTinyVaeFolder } from "../fixtures/taesd.js";
 import { isFixtureVariant } from "../fixtures/variants.js";
 
 interface FixturesFlags {
@@ -16,6 +18,7 @@ interface FixturesFlags {
   fullSize?: boolean;
   dtype?: string;
   refiner?: boolean;
+  taesd?: string | boolean;
 }
 
 function parseFixtureSeed(text: string): number {
@@ -67,6 +70,27 @@ async function writeFullSize(flags: FixturesFlags): Promise<Record<string, strin
   return Object.fromEntries(Object.entries(folders).filter((entry): entry is [string, string] => !!entry[1]));
 }
 
+/** `--taesd [layout]`: a TAESDXL-shaped tiny-VAE decoder (real width, random weights) in <out>/taesdxl. */
+async function writeTinyVae(flags: FixturesFlags): Promise<Record<string, string>> {
+  if (flags.fullSize || flags.variant !== undefined || flags.vaeEncoderOutput !== undefined) {
+    throw new InvalidInputError(
+      "--taesd writes the tiny VAE only; --full-size, --variant and --vae-encoder-output do not apply.",
+      "taesd",
+    );
+  }
+  const layout = flags.taesd === true ? "diffusers" : flags.taesd;
+  if (layout !== "diffusers" && layout !== "module") {
+    throw new InvalidInputError(`--taesd takes diffusers or module, got "${String(layout)}".`, "taesd");
+  }
+  const dir = join(flags.out, "taesdxl");
+  await writeTinyVaeFolder(dir, {
+    architecture: TAESDXL_DECODER,
+    layout: layout satisfies TinyVaeLayout,
+    ...(flags.seed === undefined ? {} : { seed: parseFixtureSeed(flags.seed) }),
+  });
+  return { taesdxl: dir };
+}
+
 /** Errors from fs calls (EACCES, ENOTDIR, ENOSPC...) carry the failing system call. */
 function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
   return error instanceof Error && "syscall" in error;
@@ -85,6 +109,10 @@ export function registerFixturesCommand(program: Command): void {
     .option("--full-size", "SDXL base 1.0's real architecture (~14 GB in float32) instead of the tiny models")
     .option("--dtype <type>", "with --full-size: float32 (default) or float16 weights and I/O")
     .option("--refiner", "with --full-size: also write the refiner folder")
+    .option(
+      "--taesd [layout]",
+      "write only a TAESDXL-shaped tiny-VAE decoder to <dir>/taesdxl: diffusers (vae_decoder/, default) or module (taesdxl_decoder.onnx)",
+    )
     .action(async (flags: FixturesFlags, command: Command) => {
       if (!flags.fullSize && (flags.dtype !== undefined || flags.refiner)) {
         throw new InvalidInputError("--dtype and --refiner need --full-size.", "full-size");
@@ -97,7 +125,12 @@ export function registerFixturesCommand(program: Command): void {
       };
       let paths: Partial<Record<string, string>>;
       try {
-        paths = flags.fullSize ? await writeFullSize(flags) : await writeFixtureModels(flags.out, options);
+        paths =
+          flags.taesd !== undefined
+            ? await writeTinyVae(flags)
+            : flags.fullSize
+              ? await writeFullSize(flags)
+              : await writeFixtureModels(flags.out, options);
       } catch (error) {
         if (!isFileSystemError(error)) throw error;
         throw new InvalidInputError(`Cannot write fixture models to ${flags.out}: ${error.message}`, "out");

@@ -65,6 +65,7 @@ interface SharedOptions {
   previews?: string;
   previewEvery?: string;
   lora: string[];
+  draft?: boolean;
 }
 
 /** LoRA scales beyond this only break images; negative scales (slider LoRAs) are allowed. */
@@ -130,8 +131,12 @@ function addSharedOptions(command: Command): Command {
     .option("--variation-strength <x>", "0 = the seed's image, 1 = the subseed's", "0")
     .option("--latents <file.npy>", "also write the final latents (before the VAE) as float32 .npy")
     .option("--device <name>", `cpu or cuda:N (default: the first of EASEL_DEVICES, ${builtIn.devices[0]})`)
-    .option("--previews <dir>", "write live previews (latent-space JPEGs, no VAE) into this folder")
+    .option(
+      "--previews <dir>",
+      "write live previews into this folder (latent-space JPEGs, or tiny-VAE ones per EASEL_TAESD_PREVIEWS)",
+    )
     .option("--preview-every <k>", "with --previews: one preview every k steps", "5")
+    .option("--draft", "decode the final image with the tiny VAE (EASEL_TAESD_DIR): faster, softer detail")
     .option(
       "--lora <file[:scale]>",
       "merge a LoRA (.safetensors, kohya or diffusers keys) into the model, at scale 1 unless given; repeatable",
@@ -194,6 +199,7 @@ function paramsOf(
       ? { prediction: parseChoice(options.prediction, PREDICTION_TYPES, "--prediction") }
       : {}),
     count: parseInteger(options.count ?? "1", "--count"),
+    ...(options.draft ? { draft: true } : {}),
     ...(options.refiner
       ? {
           refiner: {
@@ -252,6 +258,12 @@ async function run(options: SharedOptions, params: GenerateParams, config: Confi
     process.stderr.write("using the demo model (EASEL_MODEL_DIR is unset): images are noise\n");
     await ensureDemoModel(config, createLogger({ logLevel: "warn" }));
   }
+  if (params.draft && !config.taesd.dir) {
+    throw new InvalidInputError(
+      "--draft needs a tiny VAE: set EASEL_TAESD_DIR (easel pull taesdxl writes one).",
+      "draft",
+    );
+  }
   const pipeline = await loadPipeline({
     modelDir: options.model ?? config.modelDir,
     ...(options.refiner ? { refinerDir: options.refiner } : {}),
@@ -261,6 +273,7 @@ async function run(options: SharedOptions, params: GenerateParams, config: Confi
     ...(config.vaeFallback ? { vaeFallback: config.vaeFallback } : {}),
     ...(config.textEncoderDevice ? { textEncoderDevice: config.textEncoderDevice } : {}),
     ...(loras.length > 0 ? { loras } : {}),
+    ...(config.taesd.dir ? { tinyVaeDir: config.taesd.dir, tinyVaePreviews: config.taesd.previews } : {}),
   });
   try {
     for (const report of pipeline.loraReports) process.stderr.write(`${describeReport(report)}\n`);

@@ -12,6 +12,8 @@ import { HubClient } from "../hub/client.js";
 import { bar, describeTransfer, TransferMeter } from "../hub/progress.js";
 import { type PullEvent, pullModel } from "../hub/pull.js";
 import { PRESETS, resolveRepo } from "../hub/repos.js";
+import { SessionClock } from "../pipeline/onnx/session.js";
+import { TinyVaeDecoder } from "../pipeline/taesd.js";
 import { convertAndReport } from "./convert.js";
 import { checksFailed, formatCheck } from "./doctor.js";
 
@@ -109,11 +111,24 @@ export function registerPullCommand(program: Command): void {
         revision: flags.revision,
         dir,
         force: flags.force === true,
+        ...(target.kind ? { kind: target.kind } : {}),
         onEvent: progressRenderer(process.stderr),
       });
       process.stderr.write(
         `downloaded ${formatBytes(result.bytes)}; ${result.files.length} files in ${dir} at commit ${result.commit.slice(0, 12)}\n`,
       );
+      if (target.kind === "taesd") {
+        if (flags.dtype !== undefined) {
+          throw new InvalidInputError("--dtype applies to SDXL models, not the tiny VAE.", "dtype");
+        }
+        // The check is a load on the CPU: the decoder's inputs and outputs are what a TAESD decoder has.
+        const decoder = await TinyVaeDecoder.load(dir, { device: "cpu" }, new SessionClock());
+        const range = decoder.folder.outputRange === "signed" ? "[-1, 1]" : "[0, 1]";
+        await decoder.release();
+        process.stdout.write(`ok    taesd  ${decoder.folder.model} loads; output in ${range}\n`);
+        process.stdout.write(`EASEL_TAESD_DIR=${dir}\n`);
+        return;
+      }
       const report = await checkModelFolder(dir, undefined);
       for (const check of report.results) process.stdout.write(`${formatCheck(check)}\n`);
       if (report.results.some((check) => check.status === "fail")) throw checksFailed();

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { HubClient, RepoFile } from "./client.js";
 import { downloadFile, fileMatches } from "./download.js";
 import { HubError } from "./errors.js";
-import { isPipelineFile, REQUIRED_FILES } from "./repos.js";
+import { isPipelineFile, isTinyVaeFile, REQUIRED_FILES, TINY_VAE_DECODERS } from "./repos.js";
 
 /** Written into the folder: what was pulled, and whether it finished. */
 export const PULL_STATE_FILE = ".easel-pull.json";
@@ -36,6 +36,8 @@ export interface PullOptions {
   dir: string;
   /** Pull into a finished (or foreign) folder, re-checking every file already there. */
   force: boolean;
+  /** What the repository holds, which decides the files fetched; default an SDXL export. */
+  kind?: "sdxl" | "taesd";
   onEvent?: (event: PullEvent) => void;
   /** Download tuning (tests shorten the waits). */
   download?: { attempts?: number; idleTimeoutMs?: number; retryDelayMs?: (attempt: number) => number };
@@ -107,6 +109,15 @@ export function selectPipelineFiles(repo: string, listing: readonly RepoFile[]):
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }
 
+/** The tiny-VAE decoder's files of the listing, or a clear error when it has none. */
+export function selectTinyVaeFiles(repo: string, listing: readonly RepoFile[]): RepoFile[] {
+  const files = listing.filter((file) => isTinyVaeFile(file.path));
+  if (!files.some((file) => (TINY_VAE_DECODERS as readonly string[]).includes(file.path))) {
+    throw new HubError("not_onnx", `${repo} has no TAESD ONNX decoder (${TINY_VAE_DECODERS.join(" or ")}).`);
+  }
+  return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
 async function sizeOnDisk(path: string): Promise<number> {
   try {
     return (await stat(path)).size;
@@ -144,7 +155,9 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   const previous = await checkTarget(dir, force);
   const commit = await client.resolveCommit(repo, revision);
   emit({ kind: "pinned", repo, revision, commit });
-  const files = selectPipelineFiles(repo, await client.listFiles(repo, commit));
+  const listing = await client.listFiles(repo, commit);
+  const files =
+    options.kind === "taesd" ? selectTinyVaeFiles(repo, listing) : selectPipelineFiles(repo, listing);
 
   // A file renamed into place by an unforced run of this same commit was verified then.
   const trusted = !force && previous?.commit === commit;

@@ -11,6 +11,8 @@ export interface RepoPreset {
   /** Folder name under models/. */
   folder: string;
   description: string;
+  /** What the repository holds: an SDXL export (default) or a tiny-VAE decoder (TAESD). */
+  kind?: "sdxl" | "taesd";
 }
 
 export const PRESETS: Readonly<Record<string, RepoPreset>> = {
@@ -24,6 +26,14 @@ export const PRESETS: Readonly<Record<string, RepoPreset>> = {
     folder: "sdxl-refiner",
     description: "SDXL refiner 1.0 (float32 ONNX export)",
   },
+  taesdxl: {
+    // A community ONNX export of madebyollin/taesdxl through diffusers' AutoencoderTiny:
+    // vae_decoder/model.onnx (~5 MB) and its config; output in [-1, 1].
+    repo: "julienkay/taesdxl",
+    folder: "taesdxl",
+    description: "TAESDXL tiny VAE decoder for previews and drafts (ONNX, about 5 MB)",
+    kind: "taesd",
+  },
 };
 
 /** owner/name as the Hub spells repository ids (letters, digits, `-`, `_`, `.`; no `..`). */
@@ -31,6 +41,8 @@ const REPO_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 export interface RepoTarget {
   repo: string;
+  /** Present for a repository that is not an SDXL export. */
+  kind?: "taesd";
   /** models/<preset or repository name>. */
   defaultDir: string;
 }
@@ -38,7 +50,13 @@ export interface RepoTarget {
 /** A preset name or a full repository id → the repository and its default folder. */
 export function resolveRepo(spec: string): RepoTarget {
   const preset = PRESETS[spec];
-  if (preset) return { repo: preset.repo, defaultDir: join("models", preset.folder) };
+  if (preset) {
+    return {
+      repo: preset.repo,
+      ...(preset.kind === "taesd" ? { kind: preset.kind } : {}),
+      defaultDir: join("models", preset.folder),
+    };
+  }
   if (!REPO_ID.test(spec) || spec.includes("..")) {
     throw new InvalidInputError(
       `"${spec}" is neither a preset (${Object.keys(PRESETS).join(", ")}) nor a repository id like owner/name.`,
@@ -78,3 +96,18 @@ export const REQUIRED_FILES = [
   "unet/model.onnx",
   "vae_decoder/model.onnx",
 ] as const;
+
+/** The files of a TAESD repository the tiny-VAE decoder reads (never its encoder or PyTorch weights). */
+const TINY_VAE_FILES = new Set([
+  "vae_decoder/model.onnx",
+  "vae_decoder/model.onnx_data",
+  "vae_decoder/config.json",
+  "taesdxl_decoder.onnx",
+]);
+
+export function isTinyVaeFile(path: string): boolean {
+  return TINY_VAE_FILES.has(path);
+}
+
+/** A TAESD repository needs one of these decoders. */
+export const TINY_VAE_DECODERS = ["vae_decoder/model.onnx", "taesdxl_decoder.onnx"] as const;

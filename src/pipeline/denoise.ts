@@ -5,7 +5,7 @@
  * image's own generator; cancellation is checked and the event loop is given a turn between steps.
  */
 import { CancelledError } from "../errors.js";
-import { encodePreview, guidedPreviewRgb } from "./image/preview.js";
+import { encodePreview, guidedPreviewRgb, guidedX0 } from "./image/preview.js";
 import type { TorchGenerator } from "./noise/index.js";
 import type { Scheduler } from "./schedulers/index.js";
 import type { EncodedImage, GenerateHooks, Progress } from "./types.js";
@@ -91,7 +91,15 @@ export interface DenoiseRun {
   stage: Progress["stage"];
   progress: ProgressReporter;
   signal: AbortSignal | undefined;
+  /** Decodes previews from the predicted clean latents (the tiny VAE); absent = the linear projection. */
+  previewDecoder?: PreviewDecoder;
 }
+
+/** Image 0's predicted clean latents [1, 4, h, w] → interleaved RGB bytes at image size (8h × 8w). */
+export type PreviewDecoder = (x0: Float32Array, h: number, w: number) => Promise<Uint8Array>;
+
+/** A decoded preview is 8x the latents: the image's own size. */
+const DECODED_PREVIEW_SCALE = 8;
 
 export async function denoise(run: DenoiseRun): Promise<void> {
   const { scheduler, latents, geometry, progress, unet } = run;
@@ -106,7 +114,7 @@ export async function denoise(run: DenoiseRun): Promise<void> {
       let preview: Promise<EncodedImage> | undefined;
       if (progress.previewDue) {
         const started = performance.now();
-        preview = previewOf(scheduler, i, latents, output, unet.guidance, geometry);
+        preview = previewOf(scheduler, i, latents, output, unet.guidance, geometry, run.previewDecoder);
         progress.previewMs += performance.now() - started;
       }
       const noisy = noise !== undefined && scheduler.needsNoiseAt(i);
@@ -141,7 +149,11 @@ function writeFirstInput(
   if (input.length > n) input.copyWithin(n, 0, n);
 }
 
-/** Image 0's predicted clean latents at step i, projected to RGB without the VAE, in one pass. */
+/**
+ * Image 0's predicted clean latents at step i, as a JPEG: projected to RGB without the VAE in one
+ * pass, or, with a preview decoder, decoded at the image's size (x0 is taken now, before the step
+ * changes the latents; the decode runs when the promise does).
+ */
 function previewOf(
   scheduler: Scheduler,
   i: number,
@@ -149,11 +161,17 @@ function previewOf(
   output: Float32Array,
   guidance: number | undefined,
   g: LatentGeometry,
-) {
-  const rgb = guidedPreviewRgb(
-    { latents, output, guidance, x0: scheduler.previewCoefficients(i) },
-    g.height,
-    g.width,
-  );
+  decoder: PreviewDecoder | undefined,
+): Promise<EncodedImage> {
+  const source = { latents, output, guidance, x0: scheduler.previewCoefficients(i) };
+  if (decoder) {
+    const x0 = guidedX0(source, g.height, g.width);
+    const height = g.height * DECODED_PREVIEW_SCALE;
+    const width = g.width * DECODED_PREVIEW_SCALE;
+    return decoder(x0, g.height, g.width).then((rgb) =>
+      encodePreview(rgb, height, width, Math.max(height, width)),
+    );
+  }
+  const rgb = guidedPreviewRgb(source, g.height, g.width);
   return encodePreview(rgb, g.height, g.width);
 }

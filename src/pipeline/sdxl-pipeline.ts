@@ -32,6 +32,7 @@ import {
   splitForRefiner,
   withOverrides,
 } from "./schedulers/index.js";
+import { TinyVaeDecoder } from "./taesd.js";
 import {
   type ClipTextEncoder,
   type EncodedPrompts,
@@ -62,6 +63,23 @@ export interface PipelineOptions extends SessionPlacement {
    * job, so on the CPU they cost a little time and free their weights' memory on the GPU.
    */
   textEncoderDevice?: string;
+  /**
+   * A TAESDXL decoder folder (see taesd.ts): decodes drafts (`draft` requests) and, when
+   * `tinyVaePreviews` allows, live previews. Absent = no drafts; previews use the linear projection.
+   */
+  tinyVaeDir?: string;
+  /**
+   * Whether live previews go through the tiny VAE: "auto" = on a GPU device (milliseconds there),
+   * not on the CPU (where it costs a good share of a 512² UNet step); default "auto".
+   */
+  tinyVaePreviews?: TinyVaePreviews;
+}
+
+export type TinyVaePreviews = "auto" | "on" | "off";
+
+/** Whether previews on `device` are decoded by the tiny VAE under the given setting. */
+export function tinyVaePreviewsOn(setting: TinyVaePreviews, device: string): boolean {
+  return setting === "on" || (setting === "auto" && device !== "cpu");
 }
 
 /** Where each part of a loaded model runs. */
@@ -188,6 +206,7 @@ export class SdxlPipeline {
     private readonly base: LoadedModel,
     private readonly refiner: LoadedModel | undefined,
     private readonly vaeFallback: ModelSession | undefined,
+    private readonly tinyVae: TinyVaeDecoder | undefined,
     private readonly clock: SessionClock,
     private readonly options: PipelineOptions,
   ) {}
@@ -200,14 +219,19 @@ export class SdxlPipeline {
       ? await ModelSession.load(options.vaeFallback, options, clock)
       : undefined;
     let base: LoadedModel | undefined;
+    let tinyVae: TinyVaeDecoder | undefined;
     try {
+      tinyVae = options.tinyVaeDir
+        ? await TinyVaeDecoder.load(options.tinyVaeDir, options, clock)
+        : undefined;
       base = await LoadedModel.load(options.modelDir, options, clock, vaeFallback, options.loras);
       const refiner = options.refinerDir
         ? await LoadedModel.load(options.refinerDir, options, clock, vaeFallback)
         : undefined;
-      return new SdxlPipeline(base, refiner, vaeFallback, clock, options);
+      return new SdxlPipeline(base, refiner, vaeFallback, tinyVae, clock, options);
     } catch (error) {
       await base?.release();
+      await tinyVae?.release();
       await vaeFallback?.release();
       throw error;
     }
@@ -232,10 +256,26 @@ export class SdxlPipeline {
     return this.refiner !== undefined;
   }
 
+  /** Whether `draft` requests can be served (a tiny VAE is loaded). */
+  get hasDraftDecoder(): boolean {
+    return this.tinyVae !== undefined;
+  }
+
+  /** Whether live previews are decoded by the tiny VAE (else the linear latent projection). */
+  get decodedPreviews(): boolean {
+    return (
+      this.tinyVae !== undefined &&
+      tinyVaePreviewsOn(this.options.tinyVaePreviews ?? "auto", this.options.device)
+    );
+  }
+
   async generate(params: GenerateParams, hooks: GenerateHooks = {}): Promise<GenerateResult> {
     validateGenerateParams(params);
     if (params.refiner && !this.refiner) {
       throw new InvalidInputError("The refiner is not configured on this server.", "refiner");
+    }
+    if (params.draft && !this.tinyVae) {
+      throw new InvalidInputError("Draft images are not configured on this server.", "draft");
     }
     const timer = new RunTimer(this.clock);
     throwIfAborted(hooks.signal);
@@ -276,7 +316,15 @@ export class SdxlPipeline {
       const secondRange = split ? ([split.refinerBeginIndex, params.steps] as const) : undefined;
       const totalSteps = firstEnd - start.from + (secondRange ? secondRange[1] - secondRange[0] : 0);
       const progress = new ProgressReporter(totalSteps, hooks);
-      const run = { latents: start.latents, geometry, generators, progress, signal: hooks.signal };
+      const tinyVae = this.decodedPreviews ? this.tinyVae : undefined;
+      const run = {
+        latents: start.latents,
+        geometry,
+        generators,
+        progress,
+        signal: hooks.signal,
+        ...(tinyVae ? { previewDecoder: tinyVae.decodePreview.bind(tinyVae) } : {}),
+      };
       const firstUnet = this.unet(first, firstPrompts!, params, width, height, guidance);
       unets.push(firstUnet);
       await denoise({
@@ -308,7 +356,8 @@ export class SdxlPipeline {
       return start.latents;
     });
 
-    const decoder = (second ?? first).decoder;
+    // A draft is decoded by the tiny VAE: for few-step models on a CPU the SDXL VAE costs more than the UNet.
+    const decoder = params.draft && this.tinyVae ? this.tinyVae : (second ?? first).decoder;
     const imageSize = LATENT_CHANNELS * geometry.height * geometry.width;
     const pixels: Uint8Array[] = [];
     for (let i = 0; i < params.count; i++) {
@@ -362,6 +411,7 @@ export class SdxlPipeline {
     await this.base.release();
     await this.refiner?.release();
     await this.vaeFallback?.release();
+    await this.tinyVae?.release();
   }
 
   private encode(model: LoadedModel, params: GenerateParams, guidance: boolean): Promise<EncodedPrompts> {
@@ -464,6 +514,7 @@ export class SdxlPipeline {
       scheduler: params.scheduler,
       ...(params.spacing !== undefined ? { spacing: params.spacing } : {}),
       ...(params.prediction !== undefined ? { prediction: params.prediction } : {}),
+      ...(params.draft ? { draft: true } : {}),
       width,
       height,
       model: basename(this.base.folder.dir),

@@ -59,6 +59,11 @@ export interface GenerateParams {
   variation?: VariationParams;
   /** Refine / img2img an existing image instead of starting from noise. */
   source?: SourceImageParams;
+  /**
+   * Decode the final images with the tiny VAE (TAESDXL) instead of the model's VAE: a fraction of
+   * the time, with softer detail. Needs a tiny VAE on the server (EASEL_TAESD_DIR).
+   */
+  draft?: boolean;
 }
 
 export interface EncodedImage {

@@ -27,6 +27,7 @@ export function sdxlEngineFor(config: Config, device: string): EngineSpec {
     ...(config.refinerDir ? { refinerDir: config.refinerDir } : {}),
     ...(config.vaeFallback ? { vaeFallback: config.vaeFallback } : {}),
     ...(config.textEncoderDevice ? { textEncoderDevice: config.textEncoderDevice } : {}),
+    ...(config.taesd.dir ? { tinyVaeDir: config.taesd.dir, tinyVaePreviews: config.taesd.previews } : {}),
     device,
     intraOpThreads: config.ort.intraOpThreads,
     exclamationAsPad: !config.generation.openClipExclamation,

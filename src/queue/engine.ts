@@ -26,6 +26,10 @@ export interface SdxlEngineSpec {
   vaeFallback?: string;
   /** Where big models' optimised graphs are kept between loads (e.g. <dataDir>/onnx-cache); absent = none. */
   optimizedCacheDir?: string;
+  /** A TAESDXL decoder folder (EASEL_TAESD_DIR) for drafts and decoded previews; absent = none. */
+  tinyVaeDir?: string;
+  /** EASEL_TAESD_PREVIEWS: auto (GPU devices only), on or off. */
+  tinyVaePreviews?: "auto" | "on" | "off";
 }
 
 export type EngineSpec = SdxlEngineSpec | SimulatedEngineSpec;
@@ -41,6 +45,8 @@ export function pipelineOptionsOf(spec: SdxlEngineSpec): PipelineOptions {
     ...(spec.exclamationAsPad !== undefined ? { exclamationAsPad: spec.exclamationAsPad } : {}),
     ...(spec.vaeFallback ? { vaeFallback: spec.vaeFallback } : {}),
     ...(spec.optimizedCacheDir ? { optimizedCache: { dir: spec.optimizedCacheDir } } : {}),
+    ...(spec.tinyVaeDir ? { tinyVaeDir: spec.tinyVaeDir } : {}),
+    ...(spec.tinyVaePreviews ? { tinyVaePreviews: spec.tinyVaePreviews } : {}),
   };
 }
 

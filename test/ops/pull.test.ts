@@ -235,7 +235,7 @@ describe("easel pull's choice of repository and files", () => {
     for (const bad of ["../../etc", "acme/..", "acme", "acme/a/b", "https://huggingface.co/acme/x"]) {
       assert.throws(
         () => resolveRepo(bad),
-        /neither a preset \(sdxl-base, sdxl-refiner\) nor a repository id/,
+        /neither a preset \(sdxl-base, sdxl-refiner, taesdxl\) nor a repository id/,
         bad,
       );
     }

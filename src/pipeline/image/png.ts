@@ -35,6 +35,8 @@ export interface ImageMetadata {
   /** Present when the request replaced the model's timestep spacing or prediction type. */
   spacing?: Spacing;
   prediction?: Prediction;
+  /** Decoded by the tiny VAE (a draft) rather than the model's VAE. */
+  draft?: boolean;
   width: number;
   height: number;
   /** Base model name (e.g. the model folder's name). */
@@ -105,6 +107,8 @@ export function formatParameters(metadata: ImageMetadata): string {
     ["Size", `${metadata.width}x${metadata.height}`],
   ];
   if (metadata.model) settings.push(["Model", metadata.model]);
+  // A1111's key for the decoder used; a draft is decoded by the tiny VAE.
+  if (metadata.draft) settings.push(["VAE", "TAESDXL"]);
   if (metadata.variation) {
     settings.push(["Variation seed", metadata.variation.subseed]);
     settings.push(["Variation seed strength", metadata.variation.strength]);
@@ -143,6 +147,7 @@ function metadataJson(metadata: ImageMetadata): ImageMetadata {
   if (metadata.spacing !== undefined) json.spacing = metadata.spacing;
   if (metadata.prediction !== undefined) json.prediction = metadata.prediction;
   if (metadata.model !== undefined) json.model = metadata.model;
+  if (metadata.draft) json.draft = true;
   if (metadata.refiner) {
     json.refiner = {
       ...(metadata.refiner.model !== undefined ? { model: metadata.refiner.model } : {}),

@@ -127,6 +127,30 @@ export function guidedPreviewRgb(source: PreviewSource, h: number, w: number, ou
   return rgb;
 }
 
+/**
+ * Image 0's predicted clean latents [4, h, w] (guidance and x0 as in guidedPreviewRgb), for a
+ * preview decoder that needs them as latents (the tiny VAE). A copy: the loop's buffers move on.
+ */
+export function guidedX0(source: PreviewSource, h: number, w: number): Float32Array {
+  const size = LATENT_CHANNELS * h * w;
+  const n = source.latents.length;
+  const guided = source.guidance !== undefined;
+  if (n < size || source.output.length !== (guided ? 2 * n : n)) {
+    throw new RangeError(`latents and model output do not hold an image of shape [4, ${h}, ${w}]`);
+  }
+  const { latents: x, output } = source;
+  const g = source.guidance ?? 0;
+  const a = source.x0.sample;
+  const b = source.x0.eps;
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    const u = output[i]!;
+    const e = guided ? u + g * (output[n + i]! - u) : u;
+    out[i] = a * x[i]! + b * e;
+  }
+  return out;
+}
+
 /** The preview's size: longer side `size`, aspect kept, at least 1 px. */
 export function previewSize(h: number, w: number, size: number): { width: number; height: number } {
   if (w >= h) return { width: size, height: Math.max(1, Math.round((h * size) / w)) };
