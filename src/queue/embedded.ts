@@ -29,6 +29,7 @@ export function sdxlEngineFor(config: Config, device: string): EngineSpec {
     ...(config.textEncoderDevice ? { textEncoderDevice: config.textEncoderDevice } : {}),
     device,
     intraOpThreads: config.ort.intraOpThreads,
+    webgpu: config.ort.webgpu,
     exclamationAsPad: !config.generation.openClipExclamation,
     // Big models load from ONNX Runtime's saved optimised graph after their first load.
     optimizedCacheDir: join(config.dataDir, "onnx-cache"),
