@@ -403,6 +403,25 @@ function checkOneWebGpuWorker(devices: string[], textEncoderDevice: string | und
   }
 }
 
+/** The Vulkan loader's own variables (not easel settings), for the doctor's WebGPU check. */
+export interface VulkanEnvironment {
+  /** VK_DRIVER_FILES, or the older VK_ICD_FILENAMES: the driver manifests the loader is limited to. */
+  driverFiles?: string;
+  /** LD_LIBRARY_PATH: searched for libvulkan.so.1 before the system folders. */
+  libraryPath?: string;
+  /** XDG_DATA_DIRS: where the loader looks for vulkan/icd.d. */
+  xdgDataDirs?: string;
+}
+
+export function vulkanEnvironment(env: Record<string, string | undefined> = process.env): VulkanEnvironment {
+  const driverFiles = env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES;
+  return {
+    ...(driverFiles ? { driverFiles } : {}),
+    ...(env.LD_LIBRARY_PATH ? { libraryPath: env.LD_LIBRARY_PATH } : {}),
+    ...(env.XDG_DATA_DIRS ? { xdgDataDirs: env.XDG_DATA_DIRS } : {}),
+  };
+}
+
 /** Parse settings from an environment-like record (process.env by default). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const settings = settingsIn(env);

@@ -95,7 +95,8 @@ export function cudaProviderLibraries(): string[] {
  * load shared library", and we would otherwise blame the first model file).
  */
 export function checkExecutionProvider(device: string): void {
-  if (!DEVICE_NAME.test(device)) throw new ConfigError(`"${device}" is not a device: use ${DEVICE_NAMES_HINT}.`);
+  if (!DEVICE_NAME.test(device))
+    throw new ConfigError(`"${device}" is not a device: use ${DEVICE_NAMES_HINT}.`);
   if (device === "cpu") return;
   const adapter = webgpuAdapterOf(device);
   if (adapter !== undefined) {
@@ -136,7 +137,7 @@ function checkWebGpuProvider(device: string, adapter: number): void {
     // onnxruntime-node 1.30 takes no adapter index: Dawn opens the first adapter it is given.
     throw new ExecutionProviderError(
       device,
-      "onnxruntime-node opens only the first WebGPU adapter: use \"webgpu\" and make the GPU you want the " +
+      'onnxruntime-node opens only the first WebGPU adapter: use "webgpu" and make the GPU you want the ' +
         "first one (VK_DRIVER_FILES=<its driver's ICD .json>, or MESA_VK_DEVICE_SELECT=<vendor>:<device> for Mesa drivers).",
     );
   }
@@ -150,7 +151,8 @@ export function executionProviders(
   device: string,
   webgpu: WebGpuSettings = WEBGPU_DEFAULTS,
 ): ort.InferenceSession.ExecutionProviderConfig[] {
-  if (!DEVICE_NAME.test(device)) throw new ConfigError(`"${device}" is not a device: use ${DEVICE_NAMES_HINT}.`);
+  if (!DEVICE_NAME.test(device))
+    throw new ConfigError(`"${device}" is not a device: use ${DEVICE_NAMES_HINT}.`);
   if (webgpuAdapterOf(device) !== undefined) {
     return [{ name: "webgpu", preferredLayout: webgpu.layout, validationMode: webgpu.validation }, "cpu"];
   }
@@ -220,8 +222,8 @@ export class ModelSession {
       // Not for WebGPU: its saved graph holds layout changes (NHWC) that the cache key does not name.
       const cached =
         placement.optimizedCache && webgpuAdapterOf(placement.device) === undefined
-        ? await ModelSession.loadCached(path, placement, options, clock)
-        : undefined;
+          ? await ModelSession.loadCached(path, placement, options, clock)
+          : undefined;
       return (
         cached ??
         new ModelSession(path, await ort.InferenceSession.create(path, options), clock, placement.device)
