@@ -5,6 +5,9 @@
  * Where no adapter exists the tests skip and say why; in CI they fail instead.
  */
 import assert from "node:assert/strict";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
 import sharp from "sharp";
@@ -16,6 +19,7 @@ import { WEBGPU_DEFAULTS } from "../../src/pipeline/onnx/device-names.js";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "../../src/pipeline/onnx/float16.js";
 import { ModelSession, SessionClock } from "../../src/pipeline/onnx/session.js";
 import type { GenerateParams } from "../../src/pipeline/types.js";
+import { runCli } from "../helpers/cli.js";
 import { fixtureModels } from "../helpers/fixtures.js";
 
 /*
@@ -94,6 +98,19 @@ describe("the fixture pipeline on webgpu against the CPU provider", () => {
     if (unavailable && process.env.CI === "true") {
       assert.fail(`CI must run the WebGPU tests, but no WebGPU adapter works here: ${unavailable}`);
     }
+  });
+
+  it("easel doctor reports the loader, the drivers and a MatMul run on the webgpu device", async (t) => {
+    if (unavailable) return t.skip(`no WebGPU adapter: ${unavailable}`);
+    const run = await runCli(["doctor"], {
+      env: { EASEL_DEVICES: "webgpu", EASEL_DATA_DIR: await mkdtemp(join(tmpdir(), "easel-doctor-")) },
+    });
+    assert.match(run.stdout, /ok\s+vulkan loader\s+libvulkan\.so\.1 at \//);
+    assert.match(run.stdout, /ok\s+vulkan drivers\s+\S+\.so/);
+    assert.match(
+      run.stdout,
+      /ok\s+device webgpu\s+WebGPU provider \(onnxruntime-node [\d.]+\) created a session and ran a MatMul/,
+    );
   });
 
   for (const variant of ["base", "base-fp16"] as const) {

@@ -242,7 +242,8 @@ export class ModelSession {
       if (webgpuAdapterOf(placement.device) !== undefined && PROVIDER_FAILURE.test(reason ?? "")) {
         throw new ExecutionProviderError(
           placement.device,
-          `onnxruntime could not start WebGPU (${reason}): ${webgpuFailureHint(reason ?? "")}.`,
+          // Dawn's words, without onnxruntime's source location before them.
+          `onnxruntime could not start WebGPU (${(reason ?? "").replace(/^.*?(?=Failed to get a WebGPU)/, "")}): ${webgpuFailureHint(reason ?? "")}.`,
           { cause: error },
         );
       }
