@@ -104,7 +104,10 @@ function addSharedOptions(command: Command): Command {
     .option("--subseed <n>", "variation seed blended into the seed's noise")
     .option("--variation-strength <x>", "0 = the seed's image, 1 = the subseed's", "0")
     .option("--latents <file.npy>", "also write the final latents (before the VAE) as float32 .npy")
-    .option("--device <name>", `cpu, cuda:N or webgpu (default: the first of EASEL_DEVICES, ${builtIn.devices[0]})`)
+    .option(
+      "--device <name>",
+      `cpu, cuda:N or webgpu (default: the first of EASEL_DEVICES, ${builtIn.devices[0]})`,
+    )
     .option("--previews <dir>", "write live previews (latent-space JPEGs, no VAE) into this folder")
     .option("--preview-every <k>", "with --previews: one preview every k steps", "5")
     .option(
