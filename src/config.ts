@@ -8,13 +8,13 @@ import { ConfigError } from "./errors.js";
 import {
   DEVICE_NAME,
   DEVICE_NAMES_HINT,
+  SCHEDULER_NAMES,
   WEBGPU_DEFAULTS,
   WEBGPU_LAYOUTS,
   WEBGPU_VALIDATION_MODES,
   type WebGpuSettings,
   webgpuAdapterOf,
-} from "./pipeline/onnx/device-names.js";
-import { SCHEDULER_NAMES } from "./pipeline/types.js";
+} from "./pipeline/types.js";
 import { LIMITS } from "./pipeline/validate.js";
 import { MIN_GUIDANCE } from "./requests/limits.js";
 import type { RoleId, UserId } from "./requests/request.js";

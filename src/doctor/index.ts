@@ -7,7 +7,7 @@ import { totalmem } from "node:os";
 import { accessSettingsOf } from "../commands/access.js";
 import { type Config, type VulkanEnvironment, vulkanEnvironment } from "../config.js";
 import { isEaselError } from "../errors.js";
-import { webgpuAdapterOf } from "../pipeline/onnx/device-names.js";
+import { webgpuAdapterOf } from "../pipeline/types.js";
 import { checkChatSettings } from "./chat.js";
 import { checkDataDir } from "./data-dir.js";
 import { type CudaProbe, checkDevice } from "./devices.js";

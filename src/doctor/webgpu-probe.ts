@@ -7,7 +7,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { GraphBuilder } from "../fixtures/onnx-graph.js";
-import type { WebGpuSettings } from "../pipeline/onnx/device-names.js";
+import type { WebGpuSettings } from "../pipeline/types.js";
 
 const layout = (process.argv[2] ?? "NHWC") as WebGpuSettings["layout"];
 const validation = (process.argv[3] ?? "basic") as WebGpuSettings["validation"];

@@ -8,8 +8,8 @@ import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { VulkanEnvironment } from "../config.js";
 import { isEaselError } from "../errors.js";
-import { WEBGPU_DEFAULTS, type WebGpuSettings } from "../pipeline/onnx/device-names.js";
 import { checkExecutionProvider } from "../pipeline/onnx/session.js";
+import { WEBGPU_DEFAULTS, type WebGpuSettings } from "../pipeline/types.js";
 import { loaderFlags, onnxruntimeVersion } from "./devices.js";
 import { type CheckResult, fail, formatBytes, ok, warn } from "./types.js";
 import {

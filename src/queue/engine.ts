@@ -3,8 +3,7 @@
  * tested and benchmarked without models. Specs are plain data so they can cross into the worker.
  */
 import type { PipelineOptions } from "../pipeline/index.js";
-import type { WebGpuSettings } from "../pipeline/onnx/device-names.js";
-import type { GenerateHooks, GenerateParams, GenerateResult } from "../pipeline/types.js";
+import type { GenerateHooks, GenerateParams, GenerateResult, WebGpuSettings } from "../pipeline/types.js";
 import type { SimulatedEngineSpec } from "./simulated-engine.js";
 
 export interface Engine {

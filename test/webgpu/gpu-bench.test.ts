@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { vulkanEnvironment } from "../../src/config.js";
 import { findVulkanLoader, listVulkanDrivers } from "../../src/doctor/vulkan.js";
 import { diagnoseWebGpuFailure, probeWebGpuInChild } from "../../src/doctor/webgpu.js";
-import { WEBGPU_DEFAULTS } from "../../src/pipeline/onnx/device-names.js";
+import { WEBGPU_DEFAULTS } from "../../src/pipeline/types.js";
 
 const BENCH = fileURLToPath(new URL("../../bench/gpu/bench.ts", import.meta.url));
 

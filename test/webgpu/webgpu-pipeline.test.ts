@@ -15,10 +15,10 @@ import { vulkanEnvironment } from "../../src/config.js";
 import { findVulkanLoader, listVulkanDrivers } from "../../src/doctor/vulkan.js";
 import { diagnoseWebGpuFailure, probeWebGpuInChild } from "../../src/doctor/webgpu.js";
 import { loadPipeline } from "../../src/pipeline/index.js";
-import { WEBGPU_DEFAULTS } from "../../src/pipeline/onnx/device-names.js";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "../../src/pipeline/onnx/float16.js";
 import { ModelSession, SessionClock } from "../../src/pipeline/onnx/session.js";
 import type { GenerateParams } from "../../src/pipeline/types.js";
+import { WEBGPU_DEFAULTS } from "../../src/pipeline/types.js";
 import { runCli } from "../helpers/cli.js";
 import { fixtureModels } from "../helpers/fixtures.js";
 

@@ -17,7 +17,7 @@ import {
   WEBGPU_VALIDATION_MODES,
   type WebGpuSettings,
   webgpuAdapterOf,
-} from "./device-names.js";
+} from "../types.js";
 import { type OptimizedModelCache, optimizedEntryOf } from "./optimized-cache.js";
 
 export interface SessionPlacement {
