@@ -5,7 +5,7 @@
  * Where no adapter exists the tests skip and say why; in CI they fail instead.
  */
 import assert from "node:assert/strict";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
@@ -111,6 +111,38 @@ describe("the fixture pipeline on webgpu against the CPU provider", () => {
       run.stdout,
       /ok\s+device webgpu\s+WebGPU provider \(onnxruntime-node [\d.]+\) created a session and ran a MatMul/,
     );
+  });
+
+  it("easel generate --device webgpu writes the CPU's image within the float32 bound", async (t) => {
+    if (unavailable) return t.skip(`no WebGPU adapter: ${unavailable}`);
+    const dir = await mkdtemp(join(tmpdir(), "easel-webgpu-cli-"));
+    const images: Uint8Array[] = [];
+    for (const device of ["cpu", "webgpu"]) {
+      const out = join(dir, `${device}.png`);
+      const run = await runCli(
+        [
+          "generate",
+          "--model",
+          models.base,
+          "--device",
+          device,
+          "--prompt",
+          "a red door",
+          "--steps",
+          "3",
+          "--seed",
+          "3",
+          "--out",
+          out,
+        ],
+        { env: { EASEL_WEBGPU_LAYOUT: "NCHW", EASEL_DATA_DIR: dir } },
+      );
+      assert.equal(run.code, 0, run.stderr.slice(-1000));
+      images.push(await rgbOf(new Uint8Array(await readFile(out))));
+    }
+    const quality = psnr(images[0]!, images[1]!);
+    t.diagnostic(`CLI, NCHW: PSNR ${quality.toFixed(1)} dB`);
+    assert.ok(quality >= BOUNDS.base.minPsnrDb, `PSNR ${quality.toFixed(1)} dB`);
   });
 
   for (const variant of ["base", "base-fp16"] as const) {
