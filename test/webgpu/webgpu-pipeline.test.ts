@@ -145,6 +145,19 @@ describe("the fixture pipeline on webgpu against the CPU provider", () => {
     assert.ok(quality >= BOUNDS.base.minPsnrDb, `PSNR ${quality.toFixed(1)} dB`);
   });
 
+  it("runs a queued job with EASEL_DEVICES=webgpu in the device's worker thread", async (t) => {
+    if (unavailable) return t.skip(`no WebGPU adapter: ${unavailable}`);
+    const dir = await mkdtemp(join(tmpdir(), "easel-webgpu-queue-"));
+    const run = await runCli(["imagine", "a red door --steps 2", "--out", dir], {
+      env: { EASEL_DEVICES: "webgpu", EASEL_MODEL_DIR: models.base, EASEL_DATA_DIR: join(dir, "data") },
+    });
+    assert.equal(run.code, 0, run.stderr.slice(-1000));
+    const png = /(\S+-1\.png)\s*$/m.exec(run.stdout)?.[1];
+    assert.ok(png, run.stdout);
+    const { width, height } = await sharp(png).metadata();
+    assert.deepEqual([width, height], [1024, 1024]);
+  });
+
   for (const variant of ["base", "base-fp16"] as const) {
     const bounds = BOUNDS[variant];
     it(`draws the ${variant} fixture's image within ${bounds.minPsnrDb} dB PSNR of the CPU's`, async (t) => {
