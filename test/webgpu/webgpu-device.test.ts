@@ -51,6 +51,13 @@ describe("webgpu device names and settings", () => {
     ]);
   });
 
+  it("takes a webgpu device's memory from EASEL_DEVICE_MEMORY, since it cannot be read", () => {
+    assert.deepEqual(loadConfig({ EASEL_DEVICE_MEMORY: "webgpu=16GiB,cpu=32GB" }).deviceMemory, {
+      webgpu: 16 * 1024 ** 3,
+      cpu: 32e9,
+    });
+  });
+
   it("reads the layout and validation mode, defaulting to NHWC and basic, and refuses others", () => {
     assert.deepEqual(loadConfig({}).ort.webgpu, { layout: "NHWC", validation: "basic" });
     assert.deepEqual(
