@@ -102,6 +102,8 @@ function readManifest(manifest: string): VulkanDriver {
 export interface VulkanAdapter {
   index: number;
   name: string;
+  /** The PCI vendor's name (AMD, Intel, NVIDIA, Mesa for software drivers), or its id in hex. */
+  vendor?: string;
   driverInfo?: string;
   apiVersion?: string;
   /** VkPhysicalDeviceLimits.maxStorageBufferRange: the largest storage buffer a shader may bind. */
@@ -111,6 +113,16 @@ export interface VulkanAdapter {
   /** Features Dawn requires that this adapter lacks (empty: WebGPU can use it). */
   missingFeatures: string[];
 }
+
+const VENDORS: Record<number, string> = {
+  4098: "AMD",
+  4318: "NVIDIA",
+  32902: "Intel",
+  5045: "ARM",
+  20803: "Qualcomm",
+  4112: "Imagination",
+  65541: "Mesa",
+};
 
 const DYNAMIC_INDEXING = [
   "shaderUniformBufferArrayDynamicIndexing",
@@ -144,10 +156,13 @@ export function parseVulkaninfo(text: string): VulkanAdapter[] {
     const storage = number("maxStorageBufferRange");
     const allocation = number("maxMemoryAllocationSize");
     const driverInfo = value("driverInfo");
+    const vendorId = Number.parseInt(value("vendorID") ?? "", 16);
+    const vendor = Number.isNaN(vendorId) ? undefined : (VENDORS[vendorId] ?? `0x${vendorId.toString(16)}`);
     const apiVersion = value("apiVersion")?.split(" ")[0];
     adapters.push({
       index: Number(sections[i]),
       name: value("deviceName") ?? `GPU${sections[i]}`,
+      ...(vendor ? { vendor } : {}),
       ...(driverInfo ? { driverInfo } : {}),
       ...(apiVersion ? { apiVersion } : {}),
       ...(storage !== undefined && Number.isFinite(storage) ? { maxStorageBufferRange: storage } : {}),

@@ -93,7 +93,8 @@ function describeAdapter(adapter: VulkanAdapter): string {
       : undefined,
   ].filter((part) => part !== undefined);
   const driver = adapter.driverInfo ? `, ${adapter.driverInfo}` : "";
-  return `GPU${adapter.index} ${adapter.name}${driver}${limits.length > 0 ? ` (${limits.join(", ")})` : ""}`;
+  const vendor = adapter.vendor ? `${adapter.vendor} ` : "";
+  return `GPU${adapter.index} ${vendor}${adapter.name}${driver}${limits.length > 0 ? ` (${limits.join(", ")})` : ""}`;
 }
 
 /**

@@ -111,13 +111,14 @@ describe("webgpu device names and settings", () => {
 
 /** vulkaninfo's layout, trimmed to the lines the doctor reads. */
 function vulkaninfoText(
-  gpus: { name: string; driver: string; dynamicIndexing: boolean; bc: boolean }[],
+  gpus: { name: string; vendor?: string; driver: string; dynamicIndexing: boolean; bc: boolean }[],
 ): string {
   return gpus
     .map(
       (gpu, index) => `GPU${index}:
 VkPhysicalDeviceProperties:
 	apiVersion        = 1.3.230 (4206822)
+	vendorID          = ${gpu.vendor ?? "0x10005"}
 	deviceName        = ${gpu.name}
 VkPhysicalDeviceLimits:
 	maxStorageBufferRange                           = 134217728
@@ -144,13 +145,20 @@ describe("the doctor's view of Vulkan", () => {
     const adapters = parseVulkaninfo(
       vulkaninfoText([
         { name: "llvmpipe (LLVM 15.0.6, 256 bits)", driver: "Mesa 22.3.6", dynamicIndexing: false, bc: true },
-        { name: "AMD Radeon RX 7600 (RADV NAVI33)", driver: "Mesa 25.0.7", dynamicIndexing: true, bc: true },
+        {
+          name: "AMD Radeon RX 7600 (RADV NAVI33)",
+          vendor: "0x1002",
+          driver: "Mesa 25.0.7",
+          dynamicIndexing: true,
+          bc: true,
+        },
       ]),
     );
     assert.equal(adapters.length, 2);
     assert.deepEqual(adapters[0], {
       index: 0,
       name: "llvmpipe (LLVM 15.0.6, 256 bits)",
+      vendor: "Mesa",
       driverInfo: "Mesa 22.3.6",
       apiVersion: "1.3.230",
       maxStorageBufferRange: 134217728,
@@ -158,6 +166,7 @@ describe("the doctor's view of Vulkan", () => {
       missingFeatures: ["shaderSampledImageArrayDynamicIndexing", "shaderStorageImageArrayDynamicIndexing"],
     });
     assert.deepEqual(adapters[1]!.missingFeatures, []);
+    assert.equal(adapters[1]!.vendor, "AMD");
     const noBc = parseVulkaninfo(
       vulkaninfoText([{ name: "x", driver: "y", dynamicIndexing: true, bc: false }]),
     );
