@@ -1,4 +1,6 @@
-# easel on NVIDIA GPUs: onnxruntime-node with its CUDA execution provider (CUDA 12 + cuDNN 9).
+# easel on NVIDIA GPUs: onnxruntime-node with its CUDA execution provider (CUDA 12 + cuDNN 9); the
+# same image runs EASEL_DEVICES=webgpu on AMD, Intel and NVIDIA GPUs through Vulkan (the loader and
+# Mesa's radv/anv drivers are in it; see README "AMD and Intel GPUs" and the compose profiles).
 # Models: `easel pull sdxl-base` on the host into ./models (see README "Docker"), then
 # `docker compose up -d`. Plain docker:
 #   docker build -t easel .
@@ -15,7 +17,10 @@ FROM ${NODE_IMAGE} AS node
 
 FROM ${CUDA_IMAGE} AS base
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+# libvulkan1 and mesa-vulkan-drivers: the Vulkan loader Dawn (onnxruntime's WebGPU provider) opens,
+# and radv (AMD) / anv (Intel); NVIDIA's Vulkan driver comes from the host through the container
+# toolkit when the graphics capability is asked for (below).
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libvulkan1 mesa-vulkan-drivers \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 
@@ -48,7 +53,9 @@ RUN useradd --create-home --uid 1000 easel \
     && mkdir -p /app/models /app/data \
     && chown easel:easel /app/models /app/data
 USER easel
+# graphics: the container toolkit then also mounts NVIDIA's Vulkan driver (EASEL_DEVICES=webgpu).
 ENV NODE_ENV=production EASEL_DEVICES=cuda:0 EASEL_DATA_DIR=/app/data \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics \
     EASEL_WEB_HOST=0.0.0.0 EASEL_WEB_PORT=8080
 VOLUME ["/app/models", "/app/data"]
 EXPOSE 8080

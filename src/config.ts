@@ -5,7 +5,16 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
-import { SCHEDULER_NAMES } from "./pipeline/types.js";
+import {
+  DEVICE_NAME,
+  DEVICE_NAMES_HINT,
+  SCHEDULER_NAMES,
+  WEBGPU_DEFAULTS,
+  WEBGPU_LAYOUTS,
+  WEBGPU_VALIDATION_MODES,
+  type WebGpuSettings,
+  webgpuAdapterOf,
+} from "./pipeline/types.js";
 import { LIMITS } from "./pipeline/validate.js";
 import { MIN_GUIDANCE } from "./requests/limits.js";
 import type { RoleId, UserId } from "./requests/request.js";
@@ -70,7 +79,7 @@ const envSchema = z.object({
   EASEL_TAESD_DIR: z.string().default(""),
   /** Previews through the tiny VAE: auto (on for GPU devices, off on the CPU), on or off. */
   EASEL_TAESD_PREVIEWS: z.enum(["auto", "on", "off"]).default("auto"),
-  /** Devices to run on, one worker each: "cpu" or "cuda:0,cuda:1" (`easel generate` uses the first). */
+  /** Devices to run on, one worker each: "cpu", "cuda:0,cuda:1" or "webgpu" (`easel generate` uses the first). */
   EASEL_DEVICES: z.string().default("cpu"),
   /** Where the CLIP text encoders run: empty = on each device itself; "cpu" frees their GPU memory. */
   EASEL_TEXT_ENCODER_DEVICE: z.string().default(""),
@@ -85,6 +94,10 @@ const envSchema = z.object({
 
   /** Threads ONNX Runtime may use inside one operator (0 = its default; at least 0). */
   EASEL_ORT_INTRA_OP_THREADS: wholeFrom(0, 0),
+  /** Layout of the WebGPU provider's layout-sensitive operators: NHWC or NCHW. */
+  EASEL_WEBGPU_LAYOUT: z.enum(WEBGPU_LAYOUTS).default(WEBGPU_DEFAULTS.layout),
+  /** WebGPU validation: disabled (a GPU error crashes the process), wgpuOnly, basic or full (debugging). */
+  EASEL_WEBGPU_VALIDATION: z.enum(WEBGPU_VALIDATION_MODES).default(WEBGPU_DEFAULTS.validation),
 
   /** Denoising steps when a request gives none; 1 to EASEL_MAX_STEPS. */
   EASEL_DEFAULT_STEPS: wholeFrom(30, 1, LIMITS.maxSteps),
@@ -264,7 +277,7 @@ export interface Config {
   dataDir: string;
   logLevel: z.infer<typeof envSchema>["EASEL_LOG_LEVEL"];
   logPrompts: boolean;
-  ort: { intraOpThreads: number };
+  ort: { intraOpThreads: number; webgpu: WebGpuSettings };
   generation: {
     defaultSteps: number;
     maxSteps: number;
@@ -352,7 +365,7 @@ const MEMORY_UNITS: Record<string, number> = {
 export function parseDeviceMemory(text: string): Record<string, number> {
   const memory: Record<string, number> = {};
   for (const entry of list(text)) {
-    const match = /^(cpu|cuda:\d+)=(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)$/i.exec(entry);
+    const match = /^(cpu|cuda:\d+|webgpu(?::\d+)?)=(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)$/i.exec(entry);
     const unit = match ? MEMORY_UNITS[match[3]!.toUpperCase()] : undefined;
     if (!match || unit === undefined || !(Number(match[2]) > 0)) {
       throw new ConfigError(
@@ -376,6 +389,46 @@ function settingsIn(env: Record<string, string | undefined>): Partial<Record<Set
   return settings;
 }
 
+/**
+ * WebGPU sessions must all run in one worker: onnxruntime can crash when two WebGPU sessions run
+ * at once in one process, and each device's worker runs its sessions one after another.
+ */
+function checkOneWebGpuWorker(devices: string[], textEncoderDevice: string | undefined): void {
+  const webgpu = devices.filter((device) => webgpuAdapterOf(device) !== undefined);
+  if (webgpu.length > 1) {
+    throw new ConfigError(
+      `EASEL_DEVICES: ${webgpu.join(" and ")} would run WebGPU sessions at once in one process, which onnxruntime does not support; list one webgpu device`,
+    );
+  }
+  if (textEncoderDevice && webgpuAdapterOf(textEncoderDevice) !== undefined) {
+    const others = devices.filter((device) => device !== textEncoderDevice);
+    if (others.length > 0) {
+      throw new ConfigError(
+        `EASEL_TEXT_ENCODER_DEVICE: ${textEncoderDevice} would run text encoders for ${others.join(", ")} at the same time as its own jobs, which onnxruntime does not support on WebGPU; use cpu, or run only on ${textEncoderDevice}`,
+      );
+    }
+  }
+}
+
+/** The Vulkan loader's own variables (not easel settings), for the doctor's WebGPU check. */
+export interface VulkanEnvironment {
+  /** VK_DRIVER_FILES, or the older VK_ICD_FILENAMES: the driver manifests the loader is limited to. */
+  driverFiles?: string;
+  /** LD_LIBRARY_PATH: searched for libvulkan.so.1 before the system folders. */
+  libraryPath?: string;
+  /** XDG_DATA_DIRS: where the loader looks for vulkan/icd.d. */
+  xdgDataDirs?: string;
+}
+
+export function vulkanEnvironment(env: Record<string, string | undefined> = process.env): VulkanEnvironment {
+  const driverFiles = env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES;
+  return {
+    ...(driverFiles ? { driverFiles } : {}),
+    ...(env.LD_LIBRARY_PATH ? { libraryPath: env.LD_LIBRARY_PATH } : {}),
+    ...(env.XDG_DATA_DIRS ? { xdgDataDirs: env.XDG_DATA_DIRS } : {}),
+  };
+}
+
 /** Parse settings from an environment-like record (process.env by default). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const settings = settingsIn(env);
@@ -395,14 +448,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const devices = list(e.EASEL_DEVICES);
   for (const device of devices) {
-    if (!/^(cpu|cuda:\d+)$/.test(device)) {
-      throw new ConfigError(`EASEL_DEVICES: "${device}" is not "cpu" or "cuda:N"`);
+    if (!DEVICE_NAME.test(device)) {
+      throw new ConfigError(`EASEL_DEVICES: "${device}" is not ${DEVICE_NAMES_HINT}`);
     }
   }
   const textEncoderDevice = e.EASEL_TEXT_ENCODER_DEVICE.trim() || undefined;
-  if (textEncoderDevice && !/^(cpu|cuda:\d+)$/.test(textEncoderDevice)) {
-    throw new ConfigError(`EASEL_TEXT_ENCODER_DEVICE: "${textEncoderDevice}" is not "cpu" or "cuda:N"`);
+  if (textEncoderDevice && !DEVICE_NAME.test(textEncoderDevice)) {
+    throw new ConfigError(`EASEL_TEXT_ENCODER_DEVICE: "${textEncoderDevice}" is not ${DEVICE_NAMES_HINT}`);
   }
+  checkOneWebGpuWorker(devices, textEncoderDevice);
   const text = (value: string): string | undefined => value.trim() || undefined;
   const discord: DiscordConfig | undefined = text(e.DISCORD_TOKEN)
     ? {
@@ -456,7 +510,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir,
     logLevel: e.EASEL_LOG_LEVEL,
     logPrompts: e.EASEL_LOG_PROMPTS,
-    ort: { intraOpThreads: e.EASEL_ORT_INTRA_OP_THREADS },
+    ort: {
+      intraOpThreads: e.EASEL_ORT_INTRA_OP_THREADS,
+      webgpu: { layout: e.EASEL_WEBGPU_LAYOUT, validation: e.EASEL_WEBGPU_VALIDATION },
+    },
     generation: {
       defaultSteps: e.EASEL_DEFAULT_STEPS,
       maxSteps: e.EASEL_MAX_STEPS,

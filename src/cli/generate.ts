@@ -22,7 +22,7 @@ import { MAX_SOURCE_BYTES } from "../pipeline/image/source.js";
 import { loadPipeline } from "../pipeline/index.js";
 import { describeReport, type LoraSelection } from "../pipeline/lora/merge.js";
 import { encodeNpyFloat32 } from "../pipeline/npy.js";
-import { DEVICE_NAME } from "../pipeline/onnx/session.js";
+import { DEVICE_NAME, DEVICE_NAMES_HINT } from "../pipeline/onnx/session.js";
 import {
   type GenerateHooks,
   type GenerateParams,
@@ -130,7 +130,10 @@ function addSharedOptions(command: Command): Command {
     .option("--subseed <n>", "variation seed blended into the seed's noise")
     .option("--variation-strength <x>", "0 = the seed's image, 1 = the subseed's", "0")
     .option("--latents <file.npy>", "also write the final latents (before the VAE) as float32 .npy")
-    .option("--device <name>", `cpu or cuda:N (default: the first of EASEL_DEVICES, ${builtIn.devices[0]})`)
+    .option(
+      "--device <name>",
+      `cpu, cuda:N or webgpu (default: the first of EASEL_DEVICES, ${builtIn.devices[0]})`,
+    )
     .option(
       "--previews <dir>",
       "write live previews into this folder (latent-space JPEGs, or tiny-VAE ones per EASEL_TAESD_PREVIEWS)",
@@ -160,7 +163,7 @@ function checkFlags(options: SharedOptions): void {
   }
   if (options.device !== undefined && !DEVICE_NAME.test(options.device)) {
     throw new InvalidInputError(
-      `--device must be "cpu" or "cuda:N" (as in EASEL_DEVICES); got "${options.device}".`,
+      `--device must be ${DEVICE_NAMES_HINT} (as in EASEL_DEVICES); got "${options.device}".`,
       "device",
     );
   }
@@ -269,6 +272,7 @@ async function run(options: SharedOptions, params: GenerateParams, config: Confi
     ...(options.refiner ? { refinerDir: options.refiner } : {}),
     device: options.device ?? config.devices[0]!,
     intraOpThreads: config.ort.intraOpThreads,
+    webgpu: config.ort.webgpu,
     exclamationAsPad: options.diffusersExclamation === true || !config.generation.openClipExclamation,
     ...(config.vaeFallback ? { vaeFallback: config.vaeFallback } : {}),
     ...(config.textEncoderDevice ? { textEncoderDevice: config.textEncoderDevice } : {}),

@@ -5,8 +5,9 @@
 import { existsSync } from "node:fs";
 import { totalmem } from "node:os";
 import { accessSettingsOf } from "../commands/access.js";
-import type { Config } from "../config.js";
+import { type Config, type VulkanEnvironment, vulkanEnvironment } from "../config.js";
 import { isEaselError } from "../errors.js";
+import { webgpuAdapterOf } from "../pipeline/types.js";
 import { checkChatSettings } from "./chat.js";
 import { checkDataDir } from "./data-dir.js";
 import { type CudaProbe, checkDevice } from "./devices.js";
@@ -19,6 +20,7 @@ import { checkRedis } from "./redis.js";
 import { placedModelsOf } from "./start-checks.js";
 import { type CheckResult, fail, ok, warn } from "./types.js";
 import { checkListenHost } from "./web-host.js";
+import { checkWebGpuDevice, type WebGpuProbe } from "./webgpu.js";
 
 export { checkModelFolder, type ModelFolderReport } from "./model-checks.js";
 export type { CheckResult, CheckStatus } from "./types.js";
@@ -36,6 +38,9 @@ export interface DoctorOptions {
   onResult?: (result: CheckResult) => void;
   nodeVersion?: string;
   probeCuda?: CudaProbe;
+  probeWebGpu?: WebGpuProbe;
+  /** The Vulkan loader's variables; absent = this process's. */
+  vulkan?: VulkanEnvironment;
   queryGpus?: GpuQuery;
   totalMemory?: number;
   models?: ModelCheckOptions;
@@ -99,7 +104,14 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     ? await (options.queryGpus ?? queryGpus)()
     : undefined;
   for (const device of config.devices) {
-    add(await checkDevice(device, { probe: options.probeCuda, gpus }));
+    if (webgpuAdapterOf(device) !== undefined) {
+      const webgpu = await checkWebGpuDevice(device, {
+        settings: config.ort.webgpu,
+        vulkan: options.vulkan ?? vulkanEnvironment(),
+        ...(options.probeWebGpu ? { probe: options.probeWebGpu } : {}),
+      });
+      webgpu.forEach(add);
+    } else add(await checkDevice(device, { probe: options.probeCuda, gpus }));
   }
   if (weightBytes > 0) {
     // Operators (onnxruntime's com.microsoft ones) each model's device cannot run, by name.

@@ -30,6 +30,7 @@ export function sdxlEngineFor(config: Config, device: string): EngineSpec {
     ...(config.taesd.dir ? { tinyVaeDir: config.taesd.dir, tinyVaePreviews: config.taesd.previews } : {}),
     device,
     intraOpThreads: config.ort.intraOpThreads,
+    webgpu: config.ort.webgpu,
     exclamationAsPad: !config.generation.openClipExclamation,
     // Big models load from ONNX Runtime's saved optimised graph after their first load.
     optimizedCacheDir: join(config.dataDir, "onnx-cache"),

@@ -3,7 +3,7 @@
  * tested and benchmarked without models. Specs are plain data so they can cross into the worker.
  */
 import type { PipelineOptions } from "../pipeline/index.js";
-import type { GenerateHooks, GenerateParams, GenerateResult } from "../pipeline/types.js";
+import type { GenerateHooks, GenerateParams, GenerateResult, WebGpuSettings } from "../pipeline/types.js";
 import type { SimulatedEngineSpec } from "./simulated-engine.js";
 
 export interface Engine {
@@ -15,11 +15,13 @@ export interface SdxlEngineSpec {
   kind: "sdxl";
   modelDir: string;
   refinerDir?: string;
-  /** "cpu" or "cuda:N". */
+  /** "cpu", "cuda:N" or "webgpu". */
   device: string;
   /** Where the text encoders run (EASEL_TEXT_ENCODER_DEVICE); absent = `device`. */
   textEncoderDevice?: string;
   intraOpThreads?: number;
+  /** The WebGPU provider's options (EASEL_WEBGPU_*); absent = their defaults. */
+  webgpu?: WebGpuSettings;
   /** transformers' tokenizer_2 quirk: a typed "!" becomes the pad id. */
   exclamationAsPad?: boolean;
   /** A float32 VAE decoder .onnx, used when the model's own decoder overflows in float16. */
@@ -42,6 +44,7 @@ export function pipelineOptionsOf(spec: SdxlEngineSpec): PipelineOptions {
     device: spec.device,
     ...(spec.textEncoderDevice ? { textEncoderDevice: spec.textEncoderDevice } : {}),
     ...(spec.intraOpThreads ? { intraOpThreads: spec.intraOpThreads } : {}),
+    ...(spec.webgpu ? { webgpu: spec.webgpu } : {}),
     ...(spec.exclamationAsPad !== undefined ? { exclamationAsPad: spec.exclamationAsPad } : {}),
     ...(spec.vaeFallback ? { vaeFallback: spec.vaeFallback } : {}),
     ...(spec.optimizedCacheDir ? { optimizedCache: { dir: spec.optimizedCacheDir } } : {}),

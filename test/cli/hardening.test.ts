@@ -117,7 +117,7 @@ describe("easel generate, refine and tokenize refuse bad input before any model 
     );
     for (const run of runs) {
       assert.equal(run.code, 2, run.stderr);
-      assert.match(run.stderr, /--device must be "cpu" or "cuda:N"/);
+      assert.match(run.stderr, /--device must be "cpu", "cuda:N" or "webgpu"/);
     }
   });
 

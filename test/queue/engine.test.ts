@@ -18,7 +18,7 @@ describe("the SDXL engine", () => {
       refinerDir: "/models/refiner",
       vaeFallback: "/models/vae-fp32/model.onnx",
       dataDir: "/var/easel",
-      ort: { intraOpThreads: 3 },
+      ort: { intraOpThreads: 3, webgpu: { layout: "NCHW", validation: "full" } },
       generation: { ...defaults.generation, openClipExclamation: false },
     };
     const spec = sdxlEngineFor(config, "cuda:1");
@@ -27,6 +27,7 @@ describe("the SDXL engine", () => {
       refinerDir: "/models/refiner",
       device: "cuda:1",
       intraOpThreads: 3,
+      webgpu: { layout: "NCHW", validation: "full" },
       exclamationAsPad: true,
       vaeFallback: "/models/vae-fp32/model.onnx",
       optimizedCache: { dir: "/var/easel/onnx-cache" },

@@ -12,11 +12,22 @@ import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { ConfigError, DeviceFailureError, ModelFolderError } from "../../errors.js";
 import type { InMemoryModel } from "../lora/rewrite.js";
+import {
+  DEVICE_NAME,
+  DEVICE_NAMES_HINT,
+  WEBGPU_DEFAULTS,
+  WEBGPU_LAYOUTS,
+  WEBGPU_VALIDATION_MODES,
+  type WebGpuSettings,
+  webgpuAdapterOf,
+} from "../types.js";
 import { type OptimizedModelCache, optimizedEntryOf } from "./optimized-cache.js";
 
 export interface SessionPlacement {
-  /** "cpu" or "cuda:N". */
+  /** "cpu", "cuda:N", "webgpu" or "webgpu:N". */
   device: string;
+  /** The WebGPU provider's options (EASEL_WEBGPU_*); absent = WEBGPU_DEFAULTS. */
+  webgpu?: WebGpuSettings;
   /** 0 lets onnxruntime choose. */
   intraOpThreads?: number;
   /** Where optimised graphs of big models are kept between loads; absent = always optimise. */
@@ -37,8 +48,15 @@ export class SessionClock {
   totalMs = 0;
 }
 
-/** Device names, as EASEL_DEVICES and --device take them. */
-export const DEVICE_NAME = /^(cpu|cuda:\d+)$/;
+export {
+  DEVICE_NAME,
+  DEVICE_NAMES_HINT,
+  WEBGPU_DEFAULTS,
+  WEBGPU_LAYOUTS,
+  WEBGPU_VALIDATION_MODES,
+  type WebGpuSettings,
+  webgpuAdapterOf,
+};
 
 /**
  * An execution provider that cannot run here: its library is missing or fails to load. Chat users
@@ -80,8 +98,14 @@ export function cudaProviderLibraries(): string[] {
  * load shared library", and we would otherwise blame the first model file).
  */
 export function checkExecutionProvider(device: string): void {
-  if (!DEVICE_NAME.test(device)) throw new ConfigError(`"${device}" is not a device: use "cpu" or "cuda:N".`);
+  if (!DEVICE_NAME.test(device))
+    throw new ConfigError(`"${device}" is not a device: use ${DEVICE_NAMES_HINT}.`);
   if (device === "cpu") return;
+  const adapter = webgpuAdapterOf(device);
+  if (adapter !== undefined) {
+    checkWebGpuProvider(device, adapter);
+    return;
+  }
   const libraries = cudaProviderLibraries();
   if (libraries.length === 0) {
     throw new ExecutionProviderError(
@@ -100,9 +124,41 @@ export function checkExecutionProvider(device: string): void {
   }
 }
 
-/** The providers for `device`: CUDA with the CPU for the operators CUDA lacks, or the CPU alone. */
-export function executionProviders(device: string): ort.InferenceSession.ExecutionProviderConfig[] {
-  if (!DEVICE_NAME.test(device)) throw new ConfigError(`"${device}" is not a device: use "cpu" or "cuda:N".`);
+/** Whether this onnxruntime-node build bundles the WebGPU provider (linux-x64 and win32-x64 do). */
+export function webgpuBundled(): boolean {
+  return ort.listSupportedBackends().some((backend) => backend.name === "webgpu" && backend.bundled);
+}
+
+function checkWebGpuProvider(device: string, adapter: number): void {
+  if (!webgpuBundled()) {
+    throw new ExecutionProviderError(
+      device,
+      `onnxruntime-node has no WebGPU provider on ${process.platform}-${process.arch} (it is bundled on linux-x64 and win32-x64).`,
+    );
+  }
+  if (adapter !== 0) {
+    // onnxruntime-node 1.30 takes no adapter index: Dawn opens the first adapter it is given.
+    throw new ExecutionProviderError(
+      device,
+      'onnxruntime-node opens only the first WebGPU adapter: use "webgpu" and make the GPU you want the ' +
+        "first one (VK_DRIVER_FILES=<its driver's ICD .json>, or MESA_VK_DEVICE_SELECT=<vendor>:<device> for Mesa drivers).",
+    );
+  }
+}
+
+/**
+ * The providers for `device`: CUDA or WebGPU with the CPU for the operators they lack, or the CPU
+ * alone. onnxruntime places operators per node; a provider that cannot start fails the session.
+ */
+export function executionProviders(
+  device: string,
+  webgpu: WebGpuSettings = WEBGPU_DEFAULTS,
+): ort.InferenceSession.ExecutionProviderConfig[] {
+  if (!DEVICE_NAME.test(device))
+    throw new ConfigError(`"${device}" is not a device: use ${DEVICE_NAMES_HINT}.`);
+  if (webgpuAdapterOf(device) !== undefined) {
+    return [{ name: "webgpu", preferredLayout: webgpu.layout, validationMode: webgpu.validation }, "cpu"];
+  }
   const cuda = /^cuda:(\d+)$/.exec(device);
   if (!cuda) return ["cpu"];
   return [{ name: "cuda", deviceId: Number(cuda[1]) }, "cpu"];
@@ -112,7 +168,33 @@ export function executionProviders(device: string): ort.InferenceSession.Executi
 const MISSING_KERNEL = /Failed to find kernel for ([\w.]+)\(|Could not find an implementation for (\w+)\(/;
 
 /** onnxruntime's words for a provider that would not load or start, as opposed to a bad model. */
-const PROVIDER_FAILURE = /ExecutionProvider|providers_|Failed to load shared library|CUDA|cuDNN|cublas/i;
+const PROVIDER_FAILURE =
+  /ExecutionProvider|providers_|Failed to load shared library|CUDA|cuDNN|cublas|WebGPU|Dawn|Vulkan|adapter/i;
+
+/** Why a WebGPU provider did not start, in a user's words, from onnxruntime's error. */
+export function webgpuFailureHint(reason: string): string {
+  if (/No supported adapters|Failed to get a WebGPU adapter/i.test(reason)) {
+    return (
+      "no Vulkan driver here offers WebGPU: the Vulkan loader (libvulkan.so.1) or a driver is missing, or the " +
+      "driver lacks a feature Dawn needs (Mesa 22's lavapipe lacks shader*ArrayDynamicIndexing; use Mesa 25); " +
+      "`easel doctor` names which"
+    );
+  }
+  return "check the Vulkan loader and driver with `easel doctor`";
+}
+
+/**
+ * Runs of WebGPU sessions, one at a time in this thread: onnxruntime can crash on concurrent runs
+ * of two WebGPU sessions in one process (Linux/Vulkan). Config allows one WebGPU worker per
+ * process, so this chain is the only place such runs meet.
+ */
+let webgpuRuns: Promise<unknown> = Promise.resolve();
+
+function serialisedOnWebGpu<T>(task: () => Promise<T>): Promise<T> {
+  const result = webgpuRuns.then(task);
+  webgpuRuns = result.catch(() => undefined);
+  return result;
+}
 
 export class ModelSession {
   private readonly inputs = new Map<string, TensorInfo>();
@@ -144,7 +226,7 @@ export class ModelSession {
     merged?: InMemoryModel,
   ): Promise<ModelSession> {
     const options: ort.InferenceSession.SessionOptions = {
-      executionProviders: executionProviders(placement.device),
+      executionProviders: executionProviders(placement.device, placement.webgpu),
       graphOptimizationLevel: "all",
       ...(placement.intraOpThreads ? { intraOpNumThreads: placement.intraOpThreads } : {}),
     };
@@ -153,9 +235,11 @@ export class ModelSession {
         const session = await ModelSession.createMerged(merged, options);
         return new ModelSession(path, session, clock, placement.device);
       }
-      const cached = placement.optimizedCache
-        ? await ModelSession.loadCached(path, placement, options, clock)
-        : undefined;
+      // Not for WebGPU: its saved graph holds layout changes (NHWC) that the cache key does not name.
+      const cached =
+        placement.optimizedCache && webgpuAdapterOf(placement.device) === undefined
+          ? await ModelSession.loadCached(path, placement, options, clock)
+          : undefined;
       return (
         cached ??
         new ModelSession(path, await ort.InferenceSession.create(path, options), clock, placement.device)
@@ -168,6 +252,14 @@ export class ModelSession {
           path,
           `uses the operator ${kernel[1] ?? kernel[2]}, which onnxruntime's ${placement.device} provider cannot run ` +
             "(run it on a cuda device, or use a standard ONNX export)",
+          { cause: error },
+        );
+      }
+      if (webgpuAdapterOf(placement.device) !== undefined && PROVIDER_FAILURE.test(reason ?? "")) {
+        throw new ExecutionProviderError(
+          placement.device,
+          // Dawn's words, without onnxruntime's source location before them.
+          `onnxruntime could not start WebGPU (${(reason ?? "").replace(/^.*?(?=Failed to get a WebGPU)/, "")}): ${webgpuFailureHint(reason ?? "")}.`,
           { cause: error },
         );
       }
@@ -289,15 +381,18 @@ export class ModelSession {
     feeds: Record<string, ort.Tensor>,
     fetches: readonly string[] | Record<string, ort.Tensor>,
   ): Promise<Record<string, ort.Tensor>> {
-    const started = performance.now();
-    try {
-      const result = Array.isArray(fetches)
-        ? await this.session.run(feeds, fetches as readonly string[])
-        : await this.session.run(feeds, fetches as Record<string, ort.Tensor>);
-      return result as Record<string, ort.Tensor>;
-    } finally {
-      this.clock.totalMs += performance.now() - started;
-    }
+    const run = async () => {
+      const started = performance.now();
+      try {
+        const result = Array.isArray(fetches)
+          ? await this.session.run(feeds, fetches as readonly string[])
+          : await this.session.run(feeds, fetches as Record<string, ort.Tensor>);
+        return result as Record<string, ort.Tensor>;
+      } finally {
+        this.clock.totalMs += performance.now() - started;
+      }
+    };
+    return webgpuAdapterOf(this.device) === undefined ? run() : serialisedOnWebGpu(run);
   }
 
   async release(): Promise<void> {
