@@ -231,6 +231,7 @@ export interface CaptionResult {
 /** The caption under a result: the prompt, then the settings that reproduce it. */
 export function resultCaption(request: GenerationRequest, result: CaptionResult): string {
   const settings = [
+    ...(request.model !== undefined ? [request.model] : []),
     seedsText(result.seeds.length > 0 ? result.seeds : [request.seed]),
     `${request.width}x${request.height}`,
     `${request.steps} steps`,
