@@ -326,26 +326,8 @@ export const DEMO_MODEL_NAME = "demo";
 export const modelNameOf = (dir: string): string => basename(resolve(dir));
 
 /** A catalogue entry for a folder without easel.json: the deployment's defaults, SDXL's 1024². */
-export function plainModel(
-  name: string,
-  dir: string,
-  defaults: { steps: number; guidance: number; scheduler: (typeof SCHEDULER_NAMES)[number]; maxSteps: number },
-): CatalogueModel {
-  return {
-    name,
-    dir,
-    label: name,
-    description: "",
-    defaults: {
-      steps: defaults.steps,
-      guidance: defaults.guidance,
-      scheduler: defaults.scheduler,
-      width: 1024,
-      height: 1024,
-    },
-    maxSteps: defaults.maxSteps,
-    minGuidance: MIN_GUIDANCE,
-  };
+export function plainModel(name: string, dir: string): CatalogueModel {
+  return { name, dir, label: name, description: "", settings: {} };
 }
 
 /** Where the demo model is written when EASEL_MODEL_DIR is unset. */
@@ -483,16 +465,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const dataDir = e.EASEL_DATA_DIR;
   const modelDir = text(e.EASEL_MODEL_DIR);
-  const generationDefaults = {
-    steps: e.EASEL_DEFAULT_STEPS,
-    guidance: e.EASEL_DEFAULT_GUIDANCE,
-    scheduler: e.EASEL_DEFAULT_SCHEDULER,
-    maxSteps: e.EASEL_MAX_STEPS,
-  };
   const onlyModel = plainModel(
     modelDir ? modelNameOf(modelDir) : DEMO_MODEL_NAME,
     modelDir ?? demoModelDir(dataDir),
-    generationDefaults,
   );
   return {
     modelDir: onlyModel.dir,

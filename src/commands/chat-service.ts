@@ -523,10 +523,14 @@ class QueueChatService implements ChatService {
           jobId,
           state: "done",
           requester: request.requester,
-          text: resultCaption(request, {
-            seeds: record.seeds ?? [],
-            durationMs: Math.max(0, (record.finishedAt ?? 0) - (record.startedAt ?? record.createdAt)),
-          }),
+          text: resultCaption(
+            request,
+            {
+              seeds: record.seeds ?? [],
+              durationMs: Math.max(0, (record.finishedAt ?? 0) - (record.startedAt ?? record.createdAt)),
+            },
+            this.config.models.models.length > 1,
+          ),
           images: record.images,
           buttons: resultButtons(jobId, request),
           final: true,

@@ -8,7 +8,7 @@ import { InvalidInputError } from "../errors.js";
 import { defaultModelOf, modelNamed } from "../requests/models.js";
 import type { GenerationRequest, Requester } from "../requests/request.js";
 import type { ImageSize } from "./aspect.js";
-import { flagIndex, type ImagineOption, imagineOptions, type OptionName } from "./options.js";
+import { flagIndex, type ImagineOption, imagineOptions, limitsOf, type OptionName } from "./options.js";
 import { parseFlagText } from "./parse.js";
 import { assertPromptAllowed, negativeWithSafety } from "./policy.js";
 import { maxSeedFor, randomSeedFor } from "./seeds.js";
@@ -99,6 +99,7 @@ export function parseImagine(
   const modelName = read("model", readModel);
   const model = (modelName && modelNamed(config.models, modelName)) || defaultModelOf(config.models);
   const modelTable = imagineOptions(config, model);
+  const { defaults } = limitsOf(config, model);
   const readForModel = <T>(
     name: OptionName,
     reader: (option: ImagineOption, raw: RawValue) => T,
@@ -118,7 +119,7 @@ export function parseImagine(
   if (given.has("aspect") && given.has("size"))
     throw new InvalidInputError(inputErrors.aspectAndSize(), "size");
   const size: ImageSize = read("size", readSize) ??
-    read("aspect", readAspect) ?? { width: model.defaults.width, height: model.defaults.height };
+    read("aspect", readAspect) ?? { width: defaults.width, height: defaults.height };
 
   const refinerOption = option("refiner");
   const refinerOn = read("refiner", readBoolean) ?? refinerOption.available;
@@ -142,11 +143,11 @@ export function parseImagine(
     width: size.width,
     height: size.height,
     seed: givenSeed ?? randomSeedFor(randomSeed(), count),
-    steps: readForModel("steps", readInteger) ?? model.defaults.steps,
-    guidance: readForModel("guidance", readNumber) ?? model.defaults.guidance,
-    scheduler: read("scheduler", readScheduler) ?? model.defaults.scheduler,
-    ...(model.defaults.spacing ? { spacing: model.defaults.spacing } : {}),
-    ...(model.defaults.prediction ? { prediction: model.defaults.prediction } : {}),
+    steps: readForModel("steps", readInteger) ?? defaults.steps,
+    guidance: readForModel("guidance", readNumber) ?? defaults.guidance,
+    scheduler: read("scheduler", readScheduler) ?? defaults.scheduler,
+    ...(defaults.spacing ? { spacing: defaults.spacing } : {}),
+    ...(defaults.prediction ? { prediction: defaults.prediction } : {}),
     count,
     refiner: refinerOn ? { enabled: true, switchAt: g.refinerSwitch } : { enabled: false },
     requester,

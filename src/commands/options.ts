@@ -6,7 +6,7 @@ import type { Config } from "../config.js";
 import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
 import { MIN_GUIDANCE } from "../requests/limits.js";
-import { type CatalogueModel, defaultModelOf } from "../requests/models.js";
+import { type CatalogueModel, defaultModelOf, type ModelLimits, modelLimits } from "../requests/models.js";
 import { SDXL_BUCKETS } from "./aspect.js";
 
 export type OptionName =
@@ -73,6 +73,11 @@ export const SCHEDULER_LABELS: Record<SchedulerName, string> = {
   lcm: "LCM",
 };
 
+/** A model's defaults and limits in this deployment. */
+export function limitsOf(config: Config, model: CatalogueModel): ModelLimits {
+  return modelLimits(model, config.generation, MIN_GUIDANCE);
+}
+
 /** Discord lists at most 25 choices; a longer catalogue is offered by autocompletion. */
 export const MAX_LISTED_CHOICES = 25;
 
@@ -84,9 +89,12 @@ export const MAX_LISTED_CHOICES = 25;
 export function imagineOptions(config: Config, model?: CatalogueModel): readonly ImagineOption[] {
   const g = config.generation;
   const catalogue = config.models.models;
-  const defaults = (model ?? defaultModelOf(config.models)).defaults;
-  const maxSteps = model ? model.maxSteps : Math.max(...catalogue.map((entry) => entry.maxSteps));
-  const minGuidance = model ? model.minGuidance : Math.min(...catalogue.map((entry) => entry.minGuidance));
+  const { defaults } = limitsOf(config, model ?? defaultModelOf(config.models));
+  const every = catalogue.map((entry) => limitsOf(config, entry));
+  const maxSteps = model ? limitsOf(config, model).maxSteps : Math.max(...every.map((entry) => entry.maxSteps));
+  const minGuidance = model
+    ? limitsOf(config, model).minGuidance
+    : Math.min(...every.map((entry) => entry.minGuidance));
   const refinerAvailable = config.refinerDir !== undefined;
   const size = `${LIMITS.minSide}-${LIMITS.maxSide}`;
   return [

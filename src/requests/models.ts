@@ -17,6 +17,60 @@ export interface ModelDefaults {
   height: number;
 }
 
+/** A model's own settings (its preset, then its easel.json); what it leaves out, the deployment's. */
+export interface ModelOverrides {
+  steps?: number;
+  guidance?: number;
+  scheduler?: SchedulerName;
+  spacing?: Spacing;
+  prediction?: Prediction;
+  width?: number;
+  height?: number;
+  maxSteps?: number;
+}
+
+/** The deployment's generation settings a model falls back on (config's `generation`). */
+export interface GenerationDefaults {
+  defaultSteps: number;
+  maxSteps: number;
+  defaultGuidance: number;
+  maxGuidance: number;
+  defaultScheduler: SchedulerName;
+}
+
+/** What a request on a model starts from and may ask for. */
+export interface ModelLimits {
+  defaults: ModelDefaults;
+  /** Most steps a request may ask of this model (never above EASEL_MAX_STEPS). */
+  maxSteps: number;
+  /** Lowest guidance a request may give: 0 for models whose defaults run without guidance. */
+  minGuidance: number;
+}
+
+/** SDXL's native size, for models that name none. */
+const SDXL_SIDE = 1024;
+
+/** A model's defaults and limits: its own settings within the deployment's, the deployment's for the rest. */
+export function modelLimits(model: CatalogueModel, generation: GenerationDefaults, minGuidance: number): ModelLimits {
+  const own = model.settings;
+  const maxSteps = Math.min(own.maxSteps ?? generation.maxSteps, generation.maxSteps);
+  const guidance = Math.min(own.guidance ?? generation.defaultGuidance, generation.maxGuidance);
+  return {
+    defaults: {
+      steps: Math.min(own.steps ?? generation.defaultSteps, maxSteps),
+      guidance,
+      scheduler: own.scheduler ?? generation.defaultScheduler,
+      ...(own.spacing ? { spacing: own.spacing } : {}),
+      ...(own.prediction ? { prediction: own.prediction } : {}),
+      width: own.width ?? SDXL_SIDE,
+      height: own.height ?? SDXL_SIDE,
+    },
+    maxSteps,
+    // A model whose defaults run without guidance (Turbo, Lightning) takes guidance 0 too.
+    minGuidance: Math.min(minGuidance, guidance),
+  };
+}
+
 export interface CatalogueModel {
   /** The folder's name: what `--model` takes and the job records. */
   name: string;
@@ -25,11 +79,7 @@ export interface CatalogueModel {
   description: string;
   /** The built-in preset its easel.json names, if any. */
   preset?: string;
-  defaults: ModelDefaults;
-  /** Most steps a request may ask of this model (never above EASEL_MAX_STEPS). */
-  maxSteps: number;
-  /** Lowest guidance a request may give: 0 for models whose defaults run without guidance. */
-  minGuidance: number;
+  settings: ModelOverrides;
 }
 
 export interface ModelCatalogue {
