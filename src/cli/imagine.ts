@@ -16,6 +16,7 @@ import { ensureDemoModel } from "../demo-model.js";
 import { CancelledError, EaselError } from "../errors.js";
 import { describeFileError, writeFileAtomically } from "../files.js";
 import { createLogger } from "../logger.js";
+import { withModelCatalogue } from "../models/catalogue.js";
 import { createJobQueue, type JobQueue } from "../queue/index.js";
 import { validateRequest } from "../queue/params.js";
 import { IMAGE_EXTENSIONS } from "../requests/jobs.js";
@@ -128,7 +129,9 @@ export async function runToEnd(
 async function imagine(words: string[], options: ImagineOptions): Promise<void> {
   const text = words.join(" ");
   const loaded = await loadConfigFromEnvironment();
-  const config: Config = options.model ? { ...loaded, modelDir: options.model, demoModel: false } : loaded;
+  const config: Config = options.model
+    ? { ...loaded, modelDir: options.model, demoModel: false }
+    : (await withModelCatalogue(loaded)).config;
   if (text.trim() === "" || isHelpRequest({ text })) {
     process.stdout.write(`${plainText(helpText(config))}\n`);
     return;

@@ -105,7 +105,9 @@ export function parseImagine(
     reader: (option: ImagineOption, raw: RawValue) => T,
   ): T | undefined => {
     const value = given.get(name);
-    return value === undefined ? undefined : reader(modelTable.find((entry) => entry.name === name)!, value.raw);
+    return value === undefined
+      ? undefined
+      : reader(modelTable.find((entry) => entry.name === name)!, value.raw);
   };
 
   const prompt = readText(option("prompt"), text.prompt);

@@ -91,7 +91,9 @@ export function imagineOptions(config: Config, model?: CatalogueModel): readonly
   const catalogue = config.models.models;
   const { defaults } = limitsOf(config, model ?? defaultModelOf(config.models));
   const every = catalogue.map((entry) => limitsOf(config, entry));
-  const maxSteps = model ? limitsOf(config, model).maxSteps : Math.max(...every.map((entry) => entry.maxSteps));
+  const maxSteps = model
+    ? limitsOf(config, model).maxSteps
+    : Math.max(...every.map((entry) => entry.maxSteps));
   const minGuidance = model
     ? limitsOf(config, model).minGuidance
     : Math.min(...every.map((entry) => entry.minGuidance));

@@ -114,6 +114,7 @@ export function readModel(option: ImagineOption, raw: RawValue): string {
   const names = (option.choices ?? []).map((choice) => choice.value);
   const wanted = String(raw).trim().toLowerCase();
   return (
-    names.find((name) => name.toLowerCase() === wanted) ?? fail(option, inputErrors.badChoice(option.label, names, raw))
+    names.find((name) => name.toLowerCase() === wanted) ??
+    fail(option, inputErrors.badChoice(option.label, names, raw))
   );
 }

@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config.js";
+import { type CatalogueModel, modelOfRequest } from "../requests/models.js";
 import type { UserId } from "../requests/request.js";
 import { type DeviceRun, DeviceWorker } from "./device.js";
 import { type AbortReason, Dispatcher } from "./dispatcher.js";
@@ -35,24 +36,29 @@ export function sdxlEngineFor(config: Config, device: string): EngineSpec {
   };
 }
 
-export class EmbeddedJobQueue extends JobBook<BookedJob> {
+export class EmbeddedJobQueue extends JobBook<LocalJob> {
   constructor(options: EmbeddedJobQueueOptions) {
     super(options, (book) => new LocalRunner(book, options));
   }
 }
 
+/** A job with the model it needs: undefined for the default one (every device's own engine). */
+export type LocalJob = BookedJob & { model: string | undefined };
+
 /** Device worker threads in this process, fed by the dispatcher. */
-class LocalRunner implements JobRunner<BookedJob> {
+class LocalRunner implements JobRunner<LocalJob> {
   private readonly devices: readonly DeviceWorker[];
-  private readonly dispatcher: Dispatcher<BookedJob>;
+  private readonly dispatcher: Dispatcher<LocalJob>;
+  private readonly config: Config;
   /** Finished runs whose images are still being written. */
   private readonly finishing = new Set<Promise<void>>();
 
   constructor(
-    private readonly book: JobBook<BookedJob>,
+    private readonly book: JobBook<LocalJob>,
     options: EmbeddedJobQueueOptions,
   ) {
     const { config } = options;
+    this.config = config;
     const engineFor = options.engineFor ?? ((device: string) => sdxlEngineFor(config, device));
     this.devices = config.devices.map(
       (device) =>
@@ -61,12 +67,14 @@ class LocalRunner implements JobRunner<BookedJob> {
           engine: engineFor(device),
           previewEvery: config.generation.previewEvery,
           jobTimeoutMs: config.queue.jobTimeoutMs,
+          modelsPerDevice: config.modelsPerDevice,
           ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}),
           ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
         }),
     );
-    this.dispatcher = new Dispatcher<BookedJob>({
+    this.dispatcher = new Dispatcher<LocalJob>({
       devices: this.devices,
+      modelsPerDevice: config.modelsPerDevice,
       run: (job, device, signal) => this.run(job, device, signal),
       onPositions: (changes) => {
         for (const { job, position } of changes) {
@@ -81,11 +89,17 @@ class LocalRunner implements JobRunner<BookedJob> {
     await Promise.all(this.devices.map((device) => device.warmUp()));
   }
 
-  liveOf(stored: StoredJob): BookedJob {
-    return bookedJobOf(stored);
+  liveOf(stored: StoredJob): LocalJob {
+    const model = this.modelOf(stored.request.model);
+    const isDefault = model === undefined || model.name === this.config.models.defaultName;
+    return { ...bookedJobOf(stored), model: isDefault ? undefined : model.name };
   }
 
-  enqueue(job: BookedJob): number {
+  private modelOf(name: string | undefined): CatalogueModel | undefined {
+    return modelOfRequest(this.config.models, name);
+  }
+
+  enqueue(job: LocalJob): number {
     return this.dispatcher.enqueue(job);
   }
 
@@ -93,15 +107,15 @@ class LocalRunner implements JobRunner<BookedJob> {
     return this.dispatcher.isWaiting(jobId);
   }
 
-  remove(jobId: string): BookedJob | undefined {
+  remove(jobId: string): LocalJob | undefined {
     return this.dispatcher.remove(jobId);
   }
 
-  runningJob(jobId: string): BookedJob | undefined {
+  runningJob(jobId: string): LocalJob | undefined {
     return this.dispatcher.runningJob(jobId);
   }
 
-  async stopRun(job: BookedJob, byUserId: UserId): Promise<"stopping"> {
+  async stopRun(job: LocalJob, byUserId: UserId): Promise<"stopping"> {
     this.dispatcher.abort(job.id, { kind: "cancel", byUserId });
     return "stopping";
   }
@@ -149,15 +163,17 @@ class LocalRunner implements JobRunner<BookedJob> {
    * the device lets the run go, which is before its images are encoded; encoding, writing the
    * images and recording the job carry on beside the next job.
    */
-  private async run(job: BookedJob, device: DeviceWorker, signal: AbortSignal): Promise<void> {
+  private async run(job: LocalJob, device: DeviceWorker, signal: AbortSignal): Promise<void> {
     const startedAt = this.book.now();
     const clock = performance.now();
     if (!this.book.started(job, device.device, startedAt)) return;
     let run: DeviceRun;
     try {
       const source = job.request.source ? await this.book.files.sourceImageOf(job.request.source) : undefined;
+      const modelDir = job.model === undefined ? undefined : this.modelOf(job.model)?.dir;
       run = await device.start(job.id, generateParamsOf(job.request, source), {
         signal,
+        ...(modelDir !== undefined ? { modelDir } : {}),
         onProgress: (progress) =>
           this.book.emit("progress", {
             jobId: job.id,
@@ -193,7 +209,7 @@ class LocalRunner implements JobRunner<BookedJob> {
   }
 
   /** A run that ended without a result: cancelled, put back (a stop), or failed. */
-  private ended(job: BookedJob, error: unknown, signal: AbortSignal): void {
+  private ended(job: LocalJob, error: unknown, signal: AbortSignal): void {
     const reason = signal.aborted ? (signal.reason as AbortReason) : undefined;
     if (reason?.kind === "stop" && !job.cancelRequest) this.book.interrupted(job);
     else this.book.fail(job, error);

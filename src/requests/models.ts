@@ -51,7 +51,11 @@ export interface ModelLimits {
 const SDXL_SIDE = 1024;
 
 /** A model's defaults and limits: its own settings within the deployment's, the deployment's for the rest. */
-export function modelLimits(model: CatalogueModel, generation: GenerationDefaults, minGuidance: number): ModelLimits {
+export function modelLimits(
+  model: CatalogueModel,
+  generation: GenerationDefaults,
+  minGuidance: number,
+): ModelLimits {
   const own = model.settings;
   const maxSteps = Math.min(own.maxSteps ?? generation.maxSteps, generation.maxSteps);
   const guidance = Math.min(own.guidance ?? generation.defaultGuidance, generation.maxGuidance);
@@ -100,6 +104,9 @@ export function defaultModelOf(catalogue: ModelCatalogue): CatalogueModel {
 }
 
 /** The model a request runs on: its own, or the default for requests made before models had names. */
-export function modelOfRequest(catalogue: ModelCatalogue, name: string | undefined): CatalogueModel | undefined {
+export function modelOfRequest(
+  catalogue: ModelCatalogue,
+  name: string | undefined,
+): CatalogueModel | undefined {
   return name === undefined ? defaultModelOf(catalogue) : modelNamed(catalogue, name);
 }

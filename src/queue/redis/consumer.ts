@@ -10,9 +10,10 @@
 import { hostname } from "node:os";
 import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { CancelledError, EaselError } from "../../errors.js";
+import { CancelledError, EaselError, InvalidInputError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { Progress } from "../../pipeline/types.js";
+import { type ModelCatalogue, modelNamed } from "../../requests/models.js";
 import { isUploadSource } from "../../requests/request.js";
 import { DeviceWorker } from "../device.js";
 import type { EngineSpec } from "../engine.js";
@@ -60,6 +61,10 @@ export interface DeviceConsumerOptions {
    * said once; default: one of this device's own.
    */
   link?: RedisLink;
+  /** The models this worker can load (its EASEL_MODELS_DIR); absent = only its engine's own. */
+  models?: ModelCatalogue;
+  /** Models the device keeps loaded (EASEL_MODELS_PER_DEVICE). */
+  modelsPerDevice?: number;
 }
 
 const DEFAULT_MAX_IMAGE_BYTES = 32 * 1024 * 1024;
@@ -117,8 +122,20 @@ export class DeviceConsumer {
       engine: options.engine,
       previewEvery: options.previewEvery,
       jobTimeoutMs: options.jobTimeoutMs,
+      ...(options.modelsPerDevice !== undefined ? { modelsPerDevice: options.modelsPerDevice } : {}),
       ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}),
     });
+  }
+
+  /** The folder of a job's model when it is not this worker's default; throws for a model it lacks. */
+  private modelDirOf(name: string | undefined): string | undefined {
+    const catalogue = this.options.models;
+    if (!catalogue || name === undefined || name.toLowerCase() === catalogue.defaultName.toLowerCase()) {
+      return undefined;
+    }
+    const model = modelNamed(catalogue, name);
+    if (!model) throw new InvalidInputError(queueMessages.unknownModel(name), "model");
+    return model.dir;
   }
 
   get state(): WorkerHeartbeat["state"] {
@@ -242,8 +259,10 @@ export class DeviceConsumer {
       report({ step: 0, total: job.data.request.steps, stage: "base" });
       const source = await this.sourceOf(job.data);
       const started = performance.now();
+      const modelDir = this.modelDirOf(job.data.request.model);
       const result = await this.device.run(jobId, generateParamsOf(job.data.request, source), {
         signal: controller.signal,
+        ...(modelDir !== undefined ? { modelDir } : {}),
         onProgress: (progress) => this.onProgress(jobId, runToken, progress, report),
       });
       const deviceMs = performance.now() - started;

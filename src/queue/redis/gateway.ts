@@ -145,6 +145,8 @@ class RedisRunner implements JobRunner<LiveJob> {
           jobTimeoutMs: config.queue.jobTimeoutMs,
           logger: this.logger,
           link: this.link,
+          models: config.models,
+          modelsPerDevice: config.modelsPerDevice,
           ...(options.consumerTimings ? { timings: options.consumerTimings } : {}),
           ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}),
         }),
