@@ -262,3 +262,33 @@ export function flagIndex(options: readonly ImagineOption[]): ReadonlyMap<string
   }
   return index;
 }
+
+/** One model as the API and the page list it. */
+export interface ModelListing {
+  name: string;
+  label: string;
+  description: string;
+  /** Requests without a model run on it. */
+  default: boolean;
+  defaults: { steps: number; guidance: number; scheduler: SchedulerName; width: number; height: number };
+  maxSteps: number;
+  minGuidance: number;
+}
+
+/** The catalogue as users may pick from it, default model first. */
+export function modelListing(config: Config): ModelListing[] {
+  const listed = config.models.models.map((model): ModelListing => {
+    const { defaults, maxSteps, minGuidance } = limitsOf(config, model);
+    const { steps, guidance, scheduler, width, height } = defaults;
+    return {
+      name: model.name,
+      label: model.label,
+      description: model.description,
+      default: model.name === config.models.defaultName,
+      defaults: { steps, guidance, scheduler, width, height },
+      maxSteps,
+      minGuidance,
+    };
+  });
+  return [...listed.filter((model) => model.default), ...listed.filter((model) => !model.default)];
+}
