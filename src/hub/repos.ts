@@ -5,12 +5,15 @@
  */
 import { join } from "node:path";
 import { InvalidInputError } from "../errors.js";
+import type { PresetName } from "../models/presets.js";
 
 export interface RepoPreset {
   repo: string;
   /** Folder name under models/. */
   folder: string;
   description: string;
+  /** The model preset `easel pull` writes into the folder's easel.json (distilled models). */
+  modelPreset?: PresetName;
 }
 
 export const PRESETS: Readonly<Record<string, RepoPreset>> = {
@@ -24,6 +27,12 @@ export const PRESETS: Readonly<Record<string, RepoPreset>> = {
     folder: "sdxl-refiner",
     description: "SDXL refiner 1.0 (float32 ONNX export)",
   },
+  "sdxl-turbo": {
+    repo: "stabilityai/sdxl-turbo",
+    folder: "sdxl-turbo",
+    description: "SDXL-Turbo: 512x512 in 1-4 steps without guidance (ONNX export)",
+    modelPreset: "sdxl-turbo",
+  },
 };
 
 /** owner/name as the Hub spells repository ids (letters, digits, `-`, `_`, `.`; no `..`). */
@@ -33,19 +42,26 @@ export interface RepoTarget {
   repo: string;
   /** models/<preset or repository name>. */
   defaultDir: string;
+  /** A known repository's model preset, for its easel.json. */
+  modelPreset?: PresetName;
 }
+
+const withPreset = (preset: RepoPreset | undefined) =>
+  preset?.modelPreset ? { modelPreset: preset.modelPreset } : {};
 
 /** A preset name or a full repository id → the repository and its default folder. */
 export function resolveRepo(spec: string): RepoTarget {
   const preset = PRESETS[spec];
-  if (preset) return { repo: preset.repo, defaultDir: join("models", preset.folder) };
+  if (preset) return { repo: preset.repo, defaultDir: join("models", preset.folder), ...withPreset(preset) };
   if (!REPO_ID.test(spec) || spec.includes("..")) {
     throw new InvalidInputError(
       `"${spec}" is neither a preset (${Object.keys(PRESETS).join(", ")}) nor a repository id like owner/name.`,
       "repo",
     );
   }
-  return { repo: spec, defaultDir: join("models", spec.split("/")[1]!) };
+  // A known repository named by its id gets its preset too.
+  const known = Object.values(PRESETS).find((entry) => entry.repo.toLowerCase() === spec.toLowerCase());
+  return { repo: spec, defaultDir: join("models", spec.split("/")[1]!), ...withPreset(known) };
 }
 
 /** Folders whose ONNX models and configs the pipeline loads. */
