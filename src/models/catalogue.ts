@@ -25,12 +25,20 @@ export interface LoadedCatalogue {
 }
 
 /** A model's catalogue entry: its preset, then its easel.json's fields. */
-export function catalogueModel(name: string, dir: string, settings: ModelSettings | undefined): CatalogueModel {
+export function catalogueModel(
+  name: string,
+  dir: string,
+  settings: ModelSettings | undefined,
+): CatalogueModel {
   const plain = plainModel(name, dir);
   if (!settings) return plain;
   const { preset: presetName, label, description, ...overrides } = settings;
   const preset = presetName ? MODEL_PRESETS[presetName] : undefined;
-  const { label: presetLabel, description: presetDescription, ...presetSettings } = preset ?? {
+  const {
+    label: presetLabel,
+    description: presetDescription,
+    ...presetSettings
+  } = preset ?? {
     label: undefined,
     description: undefined,
   };
@@ -96,7 +104,10 @@ export async function withModelCatalogue(config: Config): Promise<LoadedCatalogu
     else await add(name, dir);
   }
   if (models.length === 0) {
-    if (config.defaultModel && config.defaultModel.toLowerCase() !== config.models.defaultName.toLowerCase()) {
+    if (
+      config.defaultModel &&
+      config.defaultModel.toLowerCase() !== config.models.defaultName.toLowerCase()
+    ) {
       throw new ConfigError(
         `EASEL_DEFAULT_MODEL: "${config.defaultModel}" is not a model folder in ${config.modelsDir} (none was found).`,
       );

@@ -44,7 +44,9 @@ export function parseModelSettings(text: string, path: string): ModelSettings {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`${path}: not valid JSON (${error instanceof Error ? error.message : String(error)}).`);
+    throw new ConfigError(
+      `${path}: not valid JSON (${error instanceof Error ? error.message : String(error)}).`,
+    );
   }
   const parsed = modelSettingsSchema.safeParse(value);
   if (!parsed.success) {

@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config.js";
+import { InvalidInputError } from "../errors.js";
 import { type CatalogueModel, modelOfRequest } from "../requests/models.js";
 import type { UserId } from "../requests/request.js";
 import { type DeviceRun, DeviceWorker } from "./device.js";
@@ -13,6 +14,7 @@ import { type AbortReason, Dispatcher } from "./dispatcher.js";
 import type { EngineSpec } from "./engine.js";
 import { type BookedJob, bookedJobOf, JobBook, type JobBookOptions, type JobRunner } from "./job-book.js";
 import type { QueueStatus } from "./job-queue.js";
+import { queueMessages } from "./messages.js";
 import { generateParamsOf } from "./params.js";
 import type { StoredJob } from "./store.js";
 
@@ -90,9 +92,11 @@ class LocalRunner implements JobRunner<LocalJob> {
   }
 
   liveOf(stored: StoredJob): LocalJob {
-    const model = this.modelOf(stored.request.model);
-    const isDefault = model === undefined || model.name === this.config.models.defaultName;
-    return { ...bookedJobOf(stored), model: isDefault ? undefined : model.name };
+    const name = stored.request.model;
+    const model = this.modelOf(name);
+    const isDefault = name === undefined || model?.name === this.config.models.defaultName;
+    // A model gone from the catalogue since (a restart) keeps its name and fails when it runs.
+    return { ...bookedJobOf(stored), model: isDefault ? undefined : (model?.name ?? name) };
   }
 
   private modelOf(name: string | undefined): CatalogueModel | undefined {
@@ -171,6 +175,9 @@ class LocalRunner implements JobRunner<LocalJob> {
     try {
       const source = job.request.source ? await this.book.files.sourceImageOf(job.request.source) : undefined;
       const modelDir = job.model === undefined ? undefined : this.modelOf(job.model)?.dir;
+      if (job.model !== undefined && modelDir === undefined) {
+        throw new InvalidInputError(queueMessages.unknownModel(job.model), "model");
+      }
       run = await device.start(job.id, generateParamsOf(job.request, source), {
         signal,
         ...(modelDir !== undefined ? { modelDir } : {}),
