@@ -9,12 +9,12 @@ import { test } from "node:test";
 import { createHttpAdapter } from "../../src/bots/web/index.js";
 import { loadConfig } from "../../src/config.js";
 import { silentLogger } from "../../src/logger.js";
-import { startEasel } from "../../src/main.js";
+import { type Easel, startEasel } from "../../src/main.js";
 import { withModelCatalogue } from "../../src/models/catalogue.js";
 import { modelsFolder } from "../models/support.js";
 import { Client, FAST_ENGINE, finished, type Scope } from "./support.js";
 
-async function startWithModels(scope: Scope): Promise<{ client: Client }> {
+async function startWithModels(scope: Scope): Promise<{ client: Client; easel: Easel }> {
   const { root, modelsDir } = await modelsFolder(scope, {
     turbo: { settings: { preset: "sdxl-turbo" } },
     photo: { settings: { label: "Photo", description: "A photographic fine-tune", steps: 20 } },
@@ -24,6 +24,7 @@ async function startWithModels(scope: Scope): Promise<{ client: Client }> {
       EASEL_DATA_DIR: join(root, "data"),
       EASEL_MODELS_DIR: modelsDir,
       EASEL_DEFAULT_MODEL: "photo",
+      EASEL_MAX_JOBS_PER_USER: "10",
       EASEL_WEB_PORT: "0",
       EASEL_LOG_LEVEL: "silent",
     }),
@@ -35,7 +36,7 @@ async function startWithModels(scope: Scope): Promise<{ client: Client }> {
     queue: { engineFor: () => FAST_ENGINE, sweepEveryMs: 0 },
   });
   scope.after(() => easel.stop());
-  return { client: new Client(address!.url) };
+  return { client: new Client(address!.url), easel };
 }
 
 test("the info lists the catalogue with each model's defaults, the default first", async (t) => {
@@ -130,4 +131,23 @@ test("an unknown model is refused with the models on offer, and nothing is queue
   await finished(client, structured.json.jobId);
   const history = await client.get("/api/v1/history");
   assert.equal(history.json.jobs.length, 1);
+});
+
+test("a free device takes a job for the model it holds first, overtaking a waiting job at most once", async (t) => {
+  const { client, easel } = await startWithModels(t);
+  const started: string[] = [];
+  easel.queue.on("started", (event) => started.push(event.jobId));
+  const submit = async (text: string) => {
+    const answer = await client.post("/api/v1/imagine", { text });
+    assert.equal(answer.status, 202, answer.text);
+    return answer.json.jobId as string;
+  };
+  // The device runs a slow Turbo job while a photo job and two Turbo jobs wait, in that order.
+  const t0 = await submit("first [sim:step-ms=1000] --model turbo --steps 4");
+  const p1 = await submit("photo --steps 2");
+  const t1 = await submit("second --model turbo");
+  const t2 = await submit("third --model turbo");
+  for (const id of [t0, p1, t1, t2]) await finished(client, id);
+  // Still holding Turbo, the device takes t1 past p1 once; t2 may not pass p1 again.
+  assert.deepEqual(started, [t0, t1, p1, t2]);
 });
