@@ -90,6 +90,8 @@ export class DeviceConsumer {
   private readonly redis: Redis;
   private readonly subscriber: Redis;
   private readonly heartbeat: WorkerHeartbeat;
+  /** The models the device holds, least recently used first (advertised in the heartbeat). */
+  private held: string[] = [];
   private readonly device: DeviceWorker;
   private readonly link: RedisLink;
   private worker: Worker<RemoteJobData, RemoteResult> | undefined;
@@ -108,7 +110,15 @@ export class DeviceConsumer {
     this.subscriber = this.link.watch(connectRedis(options.redisUrl));
     this.heartbeat = new WorkerHeartbeat(
       this.redis,
-      { id: this.id, device: options.device, host: hostname(), pid: process.pid },
+      {
+        id: this.id,
+        device: options.device,
+        host: hostname(),
+        pid: process.pid,
+        ...(options.models
+          ? { models: options.models.models.map((model) => model.name), held: [options.models.defaultName] }
+          : {}),
+      },
       this.timings.heartbeatMs,
       // While Redis is away the link has said so once; a failed write is news only when it is not.
       (error) =>
@@ -136,6 +146,19 @@ export class DeviceConsumer {
     const model = modelNamed(catalogue, name);
     if (!model) throw new InvalidInputError(queueMessages.unknownModel(name), "model");
     return model.dir;
+  }
+
+  /** Mirrors the device's loaded models (its least recently used unloaded past the limit) for the heartbeat. */
+  private ran(name: string | undefined): void {
+    const catalogue = this.options.models;
+    if (!catalogue) return;
+    const model = (name && modelNamed(catalogue, name)?.name) || catalogue.defaultName;
+    // The device starts holding its engine's own model, the default.
+    if (this.held.length === 0) this.held = [catalogue.defaultName];
+    this.held = [...this.held.filter((held) => held !== model), model].slice(
+      -(this.options.modelsPerDevice ?? 1),
+    );
+    this.heartbeat.holding(this.held);
   }
 
   get state(): WorkerHeartbeat["state"] {
@@ -260,6 +283,7 @@ export class DeviceConsumer {
       const source = await this.sourceOf(job.data);
       const started = performance.now();
       const modelDir = this.modelDirOf(job.data.request.model);
+      this.ran(job.data.request.model);
       const result = await this.device.run(jobId, generateParamsOf(job.data.request, source), {
         signal: controller.signal,
         ...(modelDir !== undefined ? { modelDir } : {}),
