@@ -30,11 +30,14 @@ describe("easel.json", () => {
       steps: 2,
       label: "Quick",
     });
-    assert.deepEqual(parseModelSettings('{"guidance": 0, "scheduler": "ddim", "spacing": "trailing"}', FILE), {
-      guidance: 0,
-      scheduler: "ddim",
-      spacing: "trailing",
-    });
+    assert.deepEqual(
+      parseModelSettings('{"guidance": 0, "scheduler": "ddim", "spacing": "trailing"}', FILE),
+      {
+        guidance: 0,
+        scheduler: "ddim",
+        spacing: "trailing",
+      },
+    );
   });
 
   it("refuses a bad file with one error naming the file and the field", () => {
@@ -44,7 +47,8 @@ describe("easel.json", () => {
       ['{"steps": 0}', /field "steps"/],
       ['{"guidance": -1}', /field "guidance"/],
       ['{"scheduler": "heun"}', /field "scheduler"/],
-      ['{"width": 1004}', /field "width".*multiple of 8/], ['{"height": 256}', /field "height".*>=512/],
+      ['{"width": 1004}', /field "width".*multiple of 8/],
+      ['{"height": 256}', /field "height".*>=512/],
       ['{"spacing": "middle"}', /field "spacing"/],
       ['{"stpes": 4}', /unknown field stpes/],
       ['{"preset": "sdxl-turbo", "steps": 6}', /field "steps": 6 is above maxSteps \(4\)/],
@@ -75,10 +79,10 @@ describe("the model catalogue", () => {
       config.models.models.map((model) => model.name),
       ["photo", "turbo"],
     );
-    assert.deepEqual(
-      skipped.map((folder) => folder.dir).sort(),
-      [join(modelsDir, "notes"), join(modelsDir, "refiner")],
-    );
+    assert.deepEqual(skipped.map((folder) => folder.dir).sort(), [
+      join(modelsDir, "notes"),
+      join(modelsDir, "refiner"),
+    ]);
     // Neither EASEL_MODEL_DIR nor EASEL_DEFAULT_MODEL: the first by name is the default.
     assert.equal(config.models.defaultName, "photo");
     assert.equal(config.modelDir, join(modelsDir, "photo"));
@@ -100,22 +104,30 @@ describe("the model catalogue", () => {
   });
 
   it("makes EASEL_MODEL_DIR's folder the default, and EASEL_DEFAULT_MODEL pick one by name", async (t) => {
-    const { root, modelsDir } = await modelsFolder(t, { alpha: {}, lightning: { settings: { preset: "sdxl-lightning-1step" } } });
+    const { root, modelsDir } = await modelsFolder(t, {
+      alpha: {},
+      lightning: { settings: { preset: "sdxl-lightning-1step" } },
+    });
     const own = join(root, "own-base");
     const { config } = await withModelCatalogue(
       loadConfig({ EASEL_MODELS_DIR: modelsDir, EASEL_MODEL_DIR: join(modelsDir, "lightning") }),
     );
     assert.equal(config.models.defaultName, "lightning");
     assert.equal(limitsOf(config, defaultModelOf(config.models)).defaults.prediction, "sample");
-    const picked = await withModelCatalogue(loadConfig({ EASEL_MODELS_DIR: modelsDir, EASEL_DEFAULT_MODEL: "Lightning" }));
+    const picked = await withModelCatalogue(
+      loadConfig({ EASEL_MODELS_DIR: modelsDir, EASEL_DEFAULT_MODEL: "Lightning" }),
+    );
     assert.equal(picked.config.models.defaultName, "lightning");
     assert.equal(picked.config.modelDir, join(modelsDir, "lightning"));
     await assert.rejects(
       withModelCatalogue(loadConfig({ EASEL_MODELS_DIR: modelsDir, EASEL_DEFAULT_MODEL: "turbo" })),
-      (error) => error instanceof ConfigError && /EASEL_DEFAULT_MODEL: "turbo".*alpha, lightning/.test(error.message),
+      (error) =>
+        error instanceof ConfigError && /EASEL_DEFAULT_MODEL: "turbo".*alpha, lightning/.test(error.message),
     );
     // A folder outside the models folder named by EASEL_MODEL_DIR joins the catalogue as the default.
-    const outside = await withModelCatalogue(loadConfig({ EASEL_MODELS_DIR: modelsDir, EASEL_MODEL_DIR: own }));
+    const outside = await withModelCatalogue(
+      loadConfig({ EASEL_MODELS_DIR: modelsDir, EASEL_MODEL_DIR: own }),
+    );
     assert.deepEqual(
       outside.config.models.models.map((model) => model.name),
       ["alpha", "lightning", "own-base"],
@@ -138,7 +150,9 @@ describe("the model catalogue", () => {
   });
 
   it("refuses a model folder whose easel.json is bad, naming the file and field", async (t) => {
-    const { modelsDir } = await modelsFolder(t, { turbo: { settings: { preset: "sdxl-turbo", guidance: "none" } } });
+    const { modelsDir } = await modelsFolder(t, {
+      turbo: { settings: { preset: "sdxl-turbo", guidance: "none" } },
+    });
     await assert.rejects(
       withModelCatalogue(loadConfig({ EASEL_MODELS_DIR: modelsDir })),
       (error) =>
