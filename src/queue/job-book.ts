@@ -121,6 +121,8 @@ export interface JobRunner<J extends BookedJob> {
   start(): Promise<void>;
   /** The runner's live job for a stored one. */
   liveOf(stored: StoredJob): J;
+  /** Why no device can run this model now (a user-facing sentence), or undefined when one can. */
+  cannotRun?(model: string): string | undefined;
   /** Adds a job to the line; its place (0 = a device is free for it). No event before submit returns. */
   enqueue(job: J): number;
   /** Whether a job waits in the line (not yet handed to a device or to Redis). */
@@ -343,6 +345,8 @@ export class JobBook<J extends BookedJob> implements JobQueue {
       const offered = this.config.models.models.map((model) => model.name);
       throw new InvalidInputError(queueMessages.unknownModel(request.model, offered), "model");
     }
+    const unrunnable = request.model !== undefined ? this.runner.cannotRun?.(request.model) : undefined;
+    if (unrunnable !== undefined) throw new InvalidInputError(unrunnable, "model");
     if ((this.liveByUser.get(request.requester.userId) ?? 0) >= queue.maxJobsPerUser) {
       throw new EaselError("queue_full", queueMessages.userLimit(queue.maxJobsPerUser));
     }
