@@ -158,18 +158,23 @@ export class Dispatcher<J extends DispatchableJob> {
 
   private pump(): void {
     if (this.stopped) return;
-    for (const slot of this.slots) {
-      if (slot.job || this.waiting.length === 0) continue;
-      // Prefer a job whose model the device holds, within the bound on overtaking (ordering.ts).
-      const line = orderWaiting(this.waiting);
-      const index = pickWithAffinity(line, new Set(slot.held));
-      const entry = line[index]!;
-      for (const ahead of line.slice(0, index)) ahead.overtaken += 1;
-      this.hold(slot, entry.model);
-      this.waiting.splice(this.waiting.indexOf(entry), 1);
-      this.positions.delete(entry.id);
-      this.turns.started(entry);
-      this.start(entry.job, slot);
+    // Free devices that hold a waiting job's model take such a job first (within the bound on
+    // overtaking, ordering.ts); the other free devices then take the line's pick.
+    for (const heldOnly of [true, false]) {
+      for (const slot of this.slots) {
+        if (slot.job || this.waiting.length === 0) continue;
+        const line = orderWaiting(this.waiting);
+        const held = new Set(slot.held);
+        const index = pickWithAffinity(line, held);
+        const entry = line[index]!;
+        if (heldOnly && !held.has(entry.model)) continue;
+        for (const ahead of line.slice(0, index)) ahead.overtaken += 1;
+        this.hold(slot, entry.model);
+        this.waiting.splice(this.waiting.indexOf(entry), 1);
+        this.positions.delete(entry.id);
+        this.turns.started(entry);
+        this.start(entry.job, slot);
+      }
     }
     this.publishPositions();
   }

@@ -58,3 +58,32 @@ describe("models on a device", { timeout: 180_000 }, () => {
     assert.equal(again.error?.code, "model_folder");
   });
 });
+
+describe("model affinity across devices", () => {
+  it("gives a job to the free device that holds its model, not the first free one", async (t) => {
+    const { modelsDir } = await modelsFolder(t, { photo: {}, turbo: { settings: { preset: "sdxl-turbo" } } });
+    const { config } = await withModelCatalogue({
+      ...testConfig(await tempDir(t), { devices: ["cpu", "cuda:0"] }),
+      modelsDir,
+    });
+    const queue = await openQueue(t, { config, engineFor: () => ({ kind: "simulated", stepMs: 5 }) });
+    await queue.start();
+    const devices = new Map<string, string>();
+    queue.on("started", (event) => devices.set(event.jobId, event.device));
+    const job = (model: string, prompt = "a fox") =>
+      queue.submit(request("ann", { model, prompt, steps: 2, guidance: model === "turbo" ? 0 : 5 }));
+    // A slow photo job takes the first device, so the Turbo job goes to the second.
+    const photo = await job("photo", "slow [sim:step-ms=300]");
+    const turbo = await job("turbo");
+    await Promise.all([queue.wait(photo.jobId), queue.wait(turbo.jobId)]);
+    assert.equal(devices.get(photo.jobId), "cpu");
+    assert.equal(devices.get(turbo.jobId), "cuda:0");
+    // Both free now: the next Turbo job goes where Turbo is loaded, the next photo job to the other.
+    const again = await job("turbo");
+    await queue.wait(again.jobId);
+    assert.equal(devices.get(again.jobId), "cuda:0");
+    const photoAgain = await job("photo");
+    await queue.wait(photoAgain.jobId);
+    assert.equal(devices.get(photoAgain.jobId), "cpu");
+  });
+});
