@@ -2,7 +2,7 @@
  * All of easel's settings in one place. Every knob has a default and a line of documentation
  * (mirrored in config/.env.example). Nothing else in src/ reads process.env.
  */
-import { join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
 import {
@@ -17,6 +17,7 @@ import {
 } from "./pipeline/types.js";
 import { LIMITS } from "./pipeline/validate.js";
 import { MIN_GUIDANCE } from "./requests/limits.js";
+import type { CatalogueModel, ModelCatalogue } from "./requests/models.js";
 import type { RoleId, UserId } from "./requests/request.js";
 
 const list = (value: string | undefined): string[] =>
@@ -71,6 +72,12 @@ const envSchema = z.object({
    * tiny random SDXL-shaped models written under the data dir on first start (abstract pictures).
    */
   EASEL_MODEL_DIR: z.string().default(""),
+  /** The model catalogue: every SDXL export in a subfolder is a model named by its folder (`--model NAME`). */
+  EASEL_MODELS_DIR: z.string().default("models"),
+  /** The catalogue's model a request without --model runs on (empty = EASEL_MODEL_DIR's, else the first by name). */
+  EASEL_DEFAULT_MODEL: z.string().default(""),
+  /** Models one device keeps loaded at once; past it, the least recently used is unloaded (at least 1). */
+  EASEL_MODELS_PER_DEVICE: wholeFrom(1, 1, 64),
   /** Optional SDXL refiner ONNX folder; empty disables the refiner. */
   EASEL_REFINER_DIR: z.string().default(""),
   /** A float32 (or fp16-fix) VAE decoder .onnx tried when the model's decoder overflows (empty = none). */
@@ -259,8 +266,19 @@ export interface WebConfig {
 }
 
 export interface Config {
-  /** The base model folder; the demo model's folder when EASEL_MODEL_DIR is unset. */
+  /** The default model's folder; the demo model's folder when no model is configured. */
   modelDir: string;
+  /** EASEL_MODELS_DIR: where the catalogue's model folders are. */
+  modelsDir: string;
+  /** EASEL_DEFAULT_MODEL: the default model's name, when set. */
+  defaultModel: string | undefined;
+  /** EASEL_MODELS_PER_DEVICE: models one device keeps loaded. */
+  modelsPerDevice: number;
+  /**
+   * The models requests may pick. loadConfig gives the one model of modelDir; src/models'
+   * `withModelCatalogue` fills it from EASEL_MODELS_DIR at start.
+   */
+  models: ModelCatalogue;
   /** EASEL_MODEL_DIR was unset: modelDir is the demo model, written on first start. */
   demoModel: boolean;
   refinerDir: string | undefined;
@@ -319,6 +337,17 @@ export interface Config {
     auditDays: number;
   };
   hub: { endpoint: string; token: string | undefined; timeoutMs: number };
+}
+
+/** The catalogue name of the demo model. */
+export const DEMO_MODEL_NAME = "demo";
+
+/** A model folder's catalogue name: the folder's own name. */
+export const modelNameOf = (dir: string): string => basename(resolve(dir));
+
+/** A catalogue entry for a folder without easel.json: the deployment's defaults, SDXL's 1024². */
+export function plainModel(name: string, dir: string): CatalogueModel {
+  return { name, dir, label: name, description: "", settings: {} };
 }
 
 /** Where the demo model is written when EASEL_MODEL_DIR is unset. */
@@ -497,8 +526,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const dataDir = e.EASEL_DATA_DIR;
   const modelDir = text(e.EASEL_MODEL_DIR);
+  const onlyModel = plainModel(
+    modelDir ? modelNameOf(modelDir) : DEMO_MODEL_NAME,
+    modelDir ?? demoModelDir(dataDir),
+  );
   return {
-    modelDir: modelDir ?? demoModelDir(dataDir),
+    modelDir: onlyModel.dir,
+    modelsDir: e.EASEL_MODELS_DIR,
+    defaultModel: text(e.EASEL_DEFAULT_MODEL),
+    modelsPerDevice: e.EASEL_MODELS_PER_DEVICE,
+    models: { models: [onlyModel], defaultName: onlyModel.name },
     demoModel: modelDir === undefined,
     refinerDir: e.EASEL_REFINER_DIR.trim() || undefined,
     vaeFallback: e.EASEL_VAE_FALLBACK.trim() || undefined,

@@ -3,6 +3,7 @@
  * chat service, job queue, store and device workers as the bots (as the "cli" platform); prints
  * the caption and writes the images. A bad flag gives the chat user's message and a non-zero exit.
  */
+import { existsSync } from "node:fs";
 import { access, constants, mkdir } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { join } from "node:path";
@@ -11,11 +12,12 @@ import type { ChatService, JobView } from "../commands/chat.js";
 import { createChatService } from "../commands/chat-service.js";
 import { isHelpRequest, parseImagine } from "../commands/imagine.js";
 import { helpText } from "../commands/texts.js";
-import { type Config, loadConfigFromEnvironment } from "../config.js";
+import { type Config, loadConfigFromEnvironment, modelNameOf, plainModel } from "../config.js";
 import { ensureDemoModel } from "../demo-model.js";
 import { CancelledError, EaselError } from "../errors.js";
 import { describeFileError, writeFileAtomically } from "../files.js";
 import { createLogger } from "../logger.js";
+import { withModelCatalogue } from "../models/catalogue.js";
 import { createJobQueue, type JobQueue } from "../queue/index.js";
 import { validateRequest } from "../queue/params.js";
 import { IMAGE_EXTENSIONS } from "../requests/jobs.js";
@@ -126,9 +128,24 @@ export async function runToEnd(
 }
 
 async function imagine(words: string[], options: ImagineOptions): Promise<void> {
-  const text = words.join(" ");
+  let text = words.join(" ");
   const loaded = await loadConfigFromEnvironment();
-  const config: Config = options.model ? { ...loaded, modelDir: options.model, demoModel: false } : loaded;
+  // `--model` is a folder, or (unquoted `a fox --model turbo`) a catalogue model's name.
+  const named = options.model !== undefined && !/[\\/]|^\./.test(options.model) && !existsSync(options.model);
+  const folder = named ? undefined : options.model;
+  let config: Config;
+  if (folder) {
+    const only = plainModel(modelNameOf(folder), folder);
+    config = {
+      ...loaded,
+      modelDir: folder,
+      demoModel: false,
+      models: { models: [only], defaultName: only.name },
+    };
+  } else {
+    config = (await withModelCatalogue(loaded)).config;
+    if (options.model !== undefined) text = `${text} --model ${options.model}`;
+  }
   if (text.trim() === "" || isHelpRequest({ text })) {
     process.stdout.write(`${plainText(helpText(config))}\n`);
     return;
@@ -196,7 +213,10 @@ export function registerImagineCommand(program: Command): void {
       "[text...]",
       'the prompt with flags, e.g. a lighthouse at dusk --ar 16:9 --seed 7 (quotes optional; "help" lists the flags)',
     )
-    .option("--model <dir>", "SDXL base ONNX folder (default: EASEL_MODEL_DIR, else the demo model)")
+    .option(
+      "--model <dir|name>",
+      "SDXL base ONNX folder, or a model of the catalogue by name (default: the catalogue's default model)",
+    )
     .option("--out <dir>", "folder the images are written to", "out")
     .allowUnknownOption()
     .addHelpText("after", "\nThe chat flags (--ar, --seed, --steps, ...): easel imagine help")

@@ -3,6 +3,7 @@
  * export from the Hub (HF_ENDPOINT, HF_TOKEN), then runs the doctor's model checks on the folder
  * and prints the setting that points easel at it.
  */
+import { join } from "node:path";
 import type { Command } from "commander";
 import { loadConfigFromEnvironment } from "../config.js";
 import { checkModelFolder } from "../doctor/index.js";
@@ -12,6 +13,7 @@ import { HubClient } from "../hub/client.js";
 import { bar, describeTransfer, TransferMeter } from "../hub/progress.js";
 import { type PullEvent, pullModel } from "../hub/pull.js";
 import { PRESETS, resolveRepo } from "../hub/repos.js";
+import { MODEL_SETTINGS_FILE, writePresetSettings } from "../models/model-settings.js";
 import { SessionClock } from "../pipeline/onnx/session.js";
 import { TinyVaeDecoder } from "../pipeline/taesd.js";
 import { convertAndReport } from "./convert.js";
@@ -142,6 +144,15 @@ export function registerPullCommand(program: Command): void {
           out: useDir,
           write: (line) => process.stderr.write(`${line}\n`),
         });
+      }
+      if (target.modelPreset && report.kind === "base") {
+        for (const folder of new Set([dir, useDir])) {
+          if (await writePresetSettings(folder, target.modelPreset)) {
+            process.stderr.write(
+              `wrote ${join(folder, MODEL_SETTINGS_FILE)} (preset ${target.modelPreset})\n`,
+            );
+          }
+        }
       }
       process.stdout.write(`${setting}=${useDir}\n`);
     });

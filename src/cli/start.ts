@@ -13,6 +13,7 @@ import { checkBeforeStart } from "../doctor/start-checks.js";
 import { EaselError, isEaselError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import { type Easel, startEasel } from "../main.js";
+import { withModelCatalogue } from "../models/catalogue.js";
 
 /** How long a start in progress may still take after a stop signal before the process gives up. */
 const START_GRACE_MS = 10_000;
@@ -74,12 +75,15 @@ async function explainDeviceFailure(error: unknown, config: Config, logger: Logg
 const delay = (ms: number) => new Promise<"late">((resolve) => setTimeout(() => resolve("late"), ms).unref());
 
 async function start(): Promise<void> {
-  const config = await loadConfigFromEnvironment();
+  const { config, skipped } = await withModelCatalogue(await loadConfigFromEnvironment());
   // Unsupported operators and a memory plan that cannot fit are refused now, with doctor's
   // sentences, not at the first job.
   const mayNotFit = !config.redisUrl || config.devicesExplicit ? await checkBeforeStart(config) : [];
   const logger = createLogger(config);
   for (const verdict of mayNotFit) logger.warn({ verdict }, `memory plan: ${verdict}`);
+  for (const folder of skipped) {
+    logger.info(folder, `${folder.dir} is not offered as a model: ${folder.reason}`);
+  }
   // Listening from the start: a signal while a chat is still connecting stops the start too.
   const stop = stopSignals(logger);
   const starting = startEasel(config, { logger });

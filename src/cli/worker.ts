@@ -14,6 +14,7 @@ import { ensureDemoModel } from "../demo-model.js";
 import { checkBeforeStart } from "../doctor/start-checks.js";
 import { ConfigError, DeviceFailureError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
+import { withModelCatalogue } from "../models/catalogue.js";
 import type { EngineSpec } from "../queue/engine.js";
 import { sdxlEngineFor } from "../queue/index.js";
 import { RedisLink, redactRedisUrl } from "../queue/redis/connection.js";
@@ -116,6 +117,8 @@ export async function runWorker(config: Config, options: WorkerOptions = {}): Pr
         jobTimeoutMs: config.queue.jobTimeoutMs,
         logger,
         link,
+        models: config.models,
+        modelsPerDevice: config.modelsPerDevice,
         ...(timings ? { timings } : {}),
       }),
   );
@@ -152,7 +155,7 @@ export function registerWorkerCommand(program: Command): void {
     .addOption(new Option("--test-simulated-engine <json>", "tests only: simulated engine spec").hideHelp())
     .addOption(new Option("--test-timings <json>", "tests only: BullMQ lock/stall timings").hideHelp())
     .action(async (options: WorkerOptions) => {
-      const config = await loadConfigFromEnvironment();
+      const { config } = await withModelCatalogue(await loadConfigFromEnvironment());
       // Devices that may not fit are said once on stderr; runWorker's logger is not made yet.
       for (const verdict of await checkBeforeStart(config)) process.stderr.write(`memory plan: ${verdict}\n`);
       await runWorker(config, options);

@@ -482,6 +482,10 @@ class QueueChatService implements ChatService {
   }
 
   private async viewOf(record: JobRecord): Promise<JobView> {
+    return { ...(await this.stateViewOf(record)), ...runOf(record.request) };
+  }
+
+  private async stateViewOf(record: JobRecord): Promise<JobView> {
     const { id: jobId, request } = record;
     switch (record.status) {
       case "queued": {
@@ -523,10 +527,14 @@ class QueueChatService implements ChatService {
           jobId,
           state: "done",
           requester: request.requester,
-          text: resultCaption(request, {
-            seeds: record.seeds ?? [],
-            durationMs: Math.max(0, (record.finishedAt ?? 0) - (record.startedAt ?? record.createdAt)),
-          }),
+          text: resultCaption(
+            request,
+            {
+              seeds: record.seeds ?? [],
+              durationMs: Math.max(0, (record.finishedAt ?? 0) - (record.startedAt ?? record.createdAt)),
+            },
+            this.config.models.models.length > 1,
+          ),
           images: record.images,
           buttons: resultButtons(jobId, request),
           final: true,
@@ -540,6 +548,7 @@ class QueueChatService implements ChatService {
 
   private queuedView(jobId: string, request: GenerationRequest, position: number): JobView {
     return {
+      ...runOf(request),
       jobId,
       state: "queued",
       requester: request.requester,
@@ -562,6 +571,15 @@ class QueueChatService implements ChatService {
       final: true,
     };
   }
+}
+
+/** The model and the effective settings a request runs with, as views carry them. */
+function runOf(request: GenerationRequest): Pick<JobView, "model" | "settings"> {
+  const { steps, guidance, scheduler, width, height } = request;
+  return {
+    ...(request.model !== undefined ? { model: request.model } : {}),
+    settings: { steps, guidance, scheduler, width, height },
+  };
 }
 
 /** For callers that need the typed refusal of a reply (the CLI's exit status). */

@@ -4,10 +4,18 @@
  * render the views returned here as platform messages, and send them.
  */
 import type { ErrorCode } from "../errors.js";
-import type { EncodedImage } from "../pipeline/types.js";
+import type { EncodedImage, SchedulerName } from "../pipeline/types.js";
 import type { ImageRef, JobStatus } from "../requests/jobs.js";
 import type { Platform, Requester, UserId, Where, Who } from "../requests/request.js";
 import type { ButtonAction, ButtonSpec } from "./buttons.js";
+
+export interface JobSettings {
+  steps: number;
+  guidance: number;
+  scheduler: SchedulerName;
+  width: number;
+  height: number;
+}
 
 /** What a job's message shows right now. Texts use `**bold**` and `code` spans (see texts.ts). */
 export interface JobView {
@@ -17,6 +25,10 @@ export interface JobView {
   requester: Requester;
   /** The whole message text: the status line, or the caption of a result. */
   text: string;
+  /** The catalogue name of the model it runs on (absent for jobs from before models had names). */
+  model?: string;
+  /** The settings it runs with, after the model's and the deployment's defaults. */
+  settings?: JobSettings;
   /** Queued: the 1-based place in line (1 = next). */
   position?: number;
   /** Running: the last finished step of `total`. */

@@ -5,9 +5,10 @@
  */
 import type { Config } from "../config.js";
 import { InvalidInputError } from "../errors.js";
+import { defaultModelOf, modelNamed } from "../requests/models.js";
 import type { GenerationRequest, Requester } from "../requests/request.js";
 import type { ImageSize } from "./aspect.js";
-import { flagIndex, type ImagineOption, imagineOptions, type OptionName } from "./options.js";
+import { flagIndex, type ImagineOption, imagineOptions, limitsOf, type OptionName } from "./options.js";
 import { parseFlagText } from "./parse.js";
 import { assertPromptAllowed, negativeWithSafety } from "./policy.js";
 import { maxSeedFor, randomSeedFor } from "./seeds.js";
@@ -17,6 +18,7 @@ import {
   readAspect,
   readBoolean,
   readInteger,
+  readModel,
   readNumber,
   readScheduler,
   readSeed,
@@ -93,6 +95,21 @@ export function parseImagine(
     return value === undefined ? undefined : reader(option(name), value.raw);
   };
 
+  // The model picks the defaults and limits of steps, guidance, scheduler and size.
+  const modelName = read("model", readModel);
+  const model = (modelName && modelNamed(config.models, modelName)) || defaultModelOf(config.models);
+  const modelTable = imagineOptions(config, model);
+  const { defaults } = limitsOf(config, model);
+  const readForModel = <T>(
+    name: OptionName,
+    reader: (option: ImagineOption, raw: RawValue) => T,
+  ): T | undefined => {
+    const value = given.get(name);
+    return value === undefined
+      ? undefined
+      : reader(modelTable.find((entry) => entry.name === name)!, value.raw);
+  };
+
   const prompt = readText(option("prompt"), text.prompt);
   if (prompt.length === 0) {
     const negativeTookText = text.flags.some((use) => use.meaning.option.freeText && !use.quoted);
@@ -103,8 +120,8 @@ export function parseImagine(
 
   if (given.has("aspect") && given.has("size"))
     throw new InvalidInputError(inputErrors.aspectAndSize(), "size");
-  const size: ImageSize =
-    read("size", readSize) ?? read("aspect", readAspect) ?? readAspect(option("aspect"), "1:1");
+  const size: ImageSize = read("size", readSize) ??
+    read("aspect", readAspect) ?? { width: defaults.width, height: defaults.height };
 
   const refinerOption = option("refiner");
   const refinerOn = read("refiner", readBoolean) ?? refinerOption.available;
@@ -122,14 +139,17 @@ export function parseImagine(
     );
   }
   return {
+    model: model.name,
     prompt,
     negativePrompt: negativeWithSafety(userNegative, config.policy, requester.nsfwChannel),
     width: size.width,
     height: size.height,
     seed: givenSeed ?? randomSeedFor(randomSeed(), count),
-    steps: read("steps", readInteger) ?? g.defaultSteps,
-    guidance: read("guidance", readNumber) ?? g.defaultGuidance,
-    scheduler: read("scheduler", readScheduler) ?? g.defaultScheduler,
+    steps: readForModel("steps", readInteger) ?? defaults.steps,
+    guidance: readForModel("guidance", readNumber) ?? defaults.guidance,
+    scheduler: read("scheduler", readScheduler) ?? defaults.scheduler,
+    ...(defaults.spacing ? { spacing: defaults.spacing } : {}),
+    ...(defaults.prediction ? { prediction: defaults.prediction } : {}),
     count,
     refiner: refinerOn ? { enabled: true, switchAt: g.refinerSwitch } : { enabled: false },
     requester,

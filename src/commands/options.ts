@@ -6,10 +6,12 @@ import type { Config } from "../config.js";
 import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
 import { MIN_GUIDANCE } from "../requests/limits.js";
+import { type CatalogueModel, defaultModelOf, type ModelLimits, modelLimits } from "../requests/models.js";
 import { SDXL_BUCKETS } from "./aspect.js";
 
 export type OptionName =
   | "prompt"
+  | "model"
   | "negative"
   | "aspect"
   | "size"
@@ -71,9 +73,30 @@ export const SCHEDULER_LABELS: Record<SchedulerName, string> = {
   lcm: "LCM",
 };
 
-/** The option table for a deployment; limits and defaults come from its config. */
-export function imagineOptions(config: Config): readonly ImagineOption[] {
+/** A model's defaults and limits in this deployment. */
+export function limitsOf(config: Config, model: CatalogueModel): ModelLimits {
+  return modelLimits(model, config.generation, MIN_GUIDANCE);
+}
+
+/** Discord lists at most 25 choices; a longer catalogue is offered by autocompletion. */
+export const MAX_LISTED_CHOICES = 25;
+
+/**
+ * The option table for a deployment; limits and defaults come from its config and model. Without
+ * `model`, defaults are the default model's and limits the loosest over the catalogue (what a
+ * platform's option definition may accept before the model is known); with one, that model's.
+ */
+export function imagineOptions(config: Config, model?: CatalogueModel): readonly ImagineOption[] {
   const g = config.generation;
+  const catalogue = config.models.models;
+  const { defaults } = limitsOf(config, model ?? defaultModelOf(config.models));
+  const every = catalogue.map((entry) => limitsOf(config, entry));
+  const maxSteps = model
+    ? limitsOf(config, model).maxSteps
+    : Math.max(...every.map((entry) => entry.maxSteps));
+  const minGuidance = model
+    ? limitsOf(config, model).minGuidance
+    : Math.min(...every.map((entry) => entry.minGuidance));
   const refinerAvailable = config.refinerDir !== undefined;
   const size = `${LIMITS.minSide}-${LIMITS.maxSide}`;
   return [
@@ -87,6 +110,21 @@ export function imagineOptions(config: Config): readonly ImagineOption[] {
       flags: [],
       maxLength: MAX_PROMPT_LENGTH,
       example: "a lighthouse at dusk",
+    },
+    {
+      name: "model",
+      label: "Model",
+      kind: "choice",
+      description: `Which model draws it (default ${config.models.defaultName})`,
+      required: false,
+      available: catalogue.length > 1,
+      flags: ["model"],
+      choices: catalogue.map((entry) => ({
+        name: (entry.label === entry.name ? entry.name : `${entry.label} (${entry.name})`).slice(0, 100),
+        value: entry.name,
+      })),
+      defaultValue: config.models.defaultName,
+      example: `--model ${catalogue.find((entry) => entry.name !== config.models.defaultName)?.name ?? config.models.defaultName}`,
     },
     {
       name: "negative",
@@ -157,38 +195,38 @@ export function imagineOptions(config: Config): readonly ImagineOption[] {
       name: "steps",
       label: "Steps",
       kind: "integer",
-      description: `Denoising steps, 1-${g.maxSteps} (default ${g.defaultSteps})`,
+      description: `Denoising steps, 1-${maxSteps} (default ${defaults.steps})`,
       required: false,
       available: true,
       flags: ["steps"],
       min: 1,
-      max: g.maxSteps,
-      defaultValue: g.defaultSteps,
-      example: `--steps ${g.defaultSteps}`,
+      max: maxSteps,
+      defaultValue: defaults.steps,
+      example: `--steps ${defaults.steps}`,
     },
     {
       name: "guidance",
       label: "Guidance",
       kind: "number",
-      description: `How closely to follow the prompt (CFG), ${MIN_GUIDANCE}-${g.maxGuidance} (default ${g.defaultGuidance})`,
+      description: `How closely to follow the prompt (CFG), ${minGuidance}-${g.maxGuidance} (default ${defaults.guidance})`,
       required: false,
       available: true,
       flags: ["cfg", "guidance"],
-      min: MIN_GUIDANCE,
+      min: minGuidance,
       max: g.maxGuidance,
-      defaultValue: g.defaultGuidance,
+      defaultValue: defaults.guidance,
       example: "--cfg 7.5",
     },
     {
       name: "scheduler",
       label: "Scheduler",
       kind: "choice",
-      description: `Sampling method (default ${g.defaultScheduler})`,
+      description: `Sampling method (default ${defaults.scheduler})`,
       required: false,
       available: true,
       flags: ["sampler", "scheduler"],
       choices: SCHEDULER_NAMES.map((value) => ({ name: SCHEDULER_LABELS[value], value })),
-      defaultValue: g.defaultScheduler,
+      defaultValue: defaults.scheduler,
       example: "--sampler dpmpp-2m-karras",
     },
     {
@@ -223,4 +261,34 @@ export function flagIndex(options: readonly ImagineOption[]): ReadonlyMap<string
     for (const flag of option.offFlags ?? []) index.set(flag, { option, sets: false });
   }
   return index;
+}
+
+/** One model as the API and the page list it. */
+export interface ModelListing {
+  name: string;
+  label: string;
+  description: string;
+  /** Requests without a model run on it. */
+  default: boolean;
+  defaults: { steps: number; guidance: number; scheduler: SchedulerName; width: number; height: number };
+  maxSteps: number;
+  minGuidance: number;
+}
+
+/** The catalogue as users may pick from it, default model first. */
+export function modelListing(config: Config): ModelListing[] {
+  const listed = config.models.models.map((model): ModelListing => {
+    const { defaults, maxSteps, minGuidance } = limitsOf(config, model);
+    const { steps, guidance, scheduler, width, height } = defaults;
+    return {
+      name: model.name,
+      label: model.label,
+      description: model.description,
+      default: model.name === config.models.defaultName,
+      defaults: { steps, guidance, scheduler, width, height },
+      maxSteps,
+      minGuidance,
+    };
+  });
+  return [...listed.filter((model) => model.default), ...listed.filter((model) => !model.default)];
 }

@@ -229,8 +229,14 @@ export interface CaptionResult {
 }
 
 /** The caption under a result: the prompt, then the settings that reproduce it. */
-export function resultCaption(request: GenerationRequest, result: CaptionResult): string {
+export function resultCaption(
+  request: GenerationRequest,
+  result: CaptionResult,
+  /** Name the model (a deployment that offers several). */
+  showModel = false,
+): string {
   const settings = [
+    ...(showModel && request.model !== undefined ? [request.model] : []),
     seedsText(result.seeds.length > 0 ? result.seeds : [request.seed]),
     `${request.width}x${request.height}`,
     `${request.steps} steps`,

@@ -108,3 +108,13 @@ export function readScheduler(option: ImagineOption, raw: RawValue): SchedulerNa
     schedulerValue(String(raw)) ?? fail(option, inputErrors.badChoice(option.label, SCHEDULER_NAMES, raw))
   );
 }
+
+/** A model's catalogue name, in any case, from the option's choices. */
+export function readModel(option: ImagineOption, raw: RawValue): string {
+  const names = (option.choices ?? []).map((choice) => choice.value);
+  const wanted = String(raw).trim().toLowerCase();
+  return (
+    names.find((name) => name.toLowerCase() === wanted) ??
+    fail(option, inputErrors.badChoice(option.label, names, raw))
+  );
+}

@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { InvalidInputError } from "../errors.js";
+import type { PresetName } from "../models/presets.js";
 
 export interface RepoPreset {
   repo: string;
@@ -13,6 +14,8 @@ export interface RepoPreset {
   description: string;
   /** What the repository holds: an SDXL export (default) or a tiny-VAE decoder (TAESD). */
   kind?: "sdxl" | "taesd";
+  /** The model preset `easel pull` writes into the folder's easel.json (distilled models). */
+  modelPreset?: PresetName;
 }
 
 export const PRESETS: Readonly<Record<string, RepoPreset>> = {
@@ -25,6 +28,12 @@ export const PRESETS: Readonly<Record<string, RepoPreset>> = {
     repo: "stabilityai/stable-diffusion-xl-refiner-1.0",
     folder: "sdxl-refiner",
     description: "SDXL refiner 1.0 (float32 ONNX export)",
+  },
+  "sdxl-turbo": {
+    repo: "stabilityai/sdxl-turbo",
+    folder: "sdxl-turbo",
+    description: "SDXL-Turbo: 512x512 in 1-4 steps without guidance (ONNX export)",
+    modelPreset: "sdxl-turbo",
   },
   taesdxl: {
     // A community ONNX export of madebyollin/taesdxl through diffusers' AutoencoderTiny:
@@ -45,7 +54,12 @@ export interface RepoTarget {
   kind?: "taesd";
   /** models/<preset or repository name>. */
   defaultDir: string;
+  /** A known repository's model preset, for its easel.json. */
+  modelPreset?: PresetName;
 }
+
+const withPreset = (preset: RepoPreset | undefined) =>
+  preset?.modelPreset ? { modelPreset: preset.modelPreset } : {};
 
 /** A preset name or a full repository id → the repository and its default folder. */
 export function resolveRepo(spec: string): RepoTarget {
@@ -55,6 +69,7 @@ export function resolveRepo(spec: string): RepoTarget {
       repo: preset.repo,
       ...(preset.kind === "taesd" ? { kind: preset.kind } : {}),
       defaultDir: join("models", preset.folder),
+      ...withPreset(preset),
     };
   }
   if (!REPO_ID.test(spec) || spec.includes("..")) {
@@ -63,7 +78,9 @@ export function resolveRepo(spec: string): RepoTarget {
       "repo",
     );
   }
-  return { repo: spec, defaultDir: join("models", spec.split("/")[1]!) };
+  // A known repository named by its id gets its preset too.
+  const known = Object.values(PRESETS).find((entry) => entry.repo.toLowerCase() === spec.toLowerCase());
+  return { repo: spec, defaultDir: join("models", spec.split("/")[1]!), ...withPreset(known) };
 }
 
 /** Folders whose ONNX models and configs the pipeline loads. */

@@ -17,7 +17,7 @@ import {
 
 if (!parentPort) throw new Error("device-worker must run in a worker thread");
 const port = parentPort;
-const { engine: spec, freeBeforeEncode = true } = workerData as DeviceWorkerData;
+const { engine: spec, freeBeforeEncode = true, modelsPerDevice = 1 } = workerData as DeviceWorkerData;
 
 interface Running {
   jobId: string;
@@ -25,7 +25,10 @@ interface Running {
   finished: Promise<void>;
 }
 
-let engine: Engine | undefined;
+/** The spec's own model, loaded at start. */
+const OWN_MODEL = "";
+/** Loaded engines by model folder, least recently used first (Map keeps insertion order). */
+const engines = new Map<string, Engine>();
 let shuttingDown = false;
 /** The run holding the device. */
 let current: Running | undefined;
@@ -55,6 +58,29 @@ function doneMessage(jobId: string, result: GenerateResult): void {
   );
 }
 
+/**
+ * The engine for a job's model: loaded ones are reused (and become the most recently used); a new
+ * one is loaded after unloading the least recently used past `modelsPerDevice`, so its memory is
+ * free first. One job runs at a time, so no run uses an engine while it is unloaded.
+ */
+async function engineFor(modelDir: string | undefined): Promise<Engine> {
+  const key = modelDir ?? OWN_MODEL;
+  const loaded = engines.get(key);
+  if (loaded) {
+    engines.delete(key);
+    engines.set(key, loaded);
+    return loaded;
+  }
+  while (engines.size >= modelsPerDevice) {
+    const [oldest, engine] = engines.entries().next().value as [string, Engine];
+    engines.delete(oldest);
+    await engine.dispose();
+  }
+  const engine = await loadEngine(modelDir && spec.kind === "sdxl" ? { ...spec, modelDir } : spec);
+  engines.set(key, engine);
+  return engine;
+}
+
 async function run(message: Extract<ToWorker, { type: "run" }>): Promise<void> {
   const { jobId } = message;
   const controller = new AbortController();
@@ -74,7 +100,7 @@ async function run(message: Extract<ToWorker, { type: "run" }>): Promise<void> {
     post({ type: "device-free", jobId });
   };
   try {
-    if (!engine) throw new Error("the engine is not loaded");
+    const engine = await engineFor(message.modelDir);
     const result = await engine.generate(message.params, {
       signal: controller.signal,
       previewEvery: message.previewEvery,
@@ -102,8 +128,8 @@ async function shutdown(): Promise<void> {
   const runs = [...encoding, ...(current ? [current] : [])];
   current?.controller.abort();
   await Promise.all(runs.map((running) => running.finished));
-  await engine?.dispose();
-  engine = undefined;
+  for (const engine of engines.values()) await engine.dispose();
+  engines.clear();
   port.close();
 }
 
@@ -124,7 +150,7 @@ port.on("message", (message: ToWorker) => {
 });
 
 try {
-  engine = await loadEngine(spec);
+  engines.set(OWN_MODEL, await loadEngine(spec));
   if (shuttingDown) await shutdown();
   else post({ type: "ready" });
 } catch (error) {

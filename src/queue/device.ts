@@ -33,10 +33,14 @@ export interface DeviceWorkerOptions {
   shutdownGraceMs?: number;
   /** Take the next job while a run's images are encoded (default true); false only to measure it. */
   freeBeforeEncode?: boolean;
+  /** Models the device keeps loaded (EASEL_MODELS_PER_DEVICE; default 1). */
+  modelsPerDevice?: number;
 }
 
 export interface DeviceRunHooks {
   signal?: AbortSignal;
+  /** The job's model folder when it is not the engine's own; the device loads it on demand. */
+  modelDir?: string;
   onProgress?: (progress: Progress) => void;
 }
 
@@ -180,7 +184,17 @@ export class DeviceWorker {
       params = { ...params, source: { ...params.source, image } };
       transfer.push(image.buffer as ArrayBuffer);
     }
-    this.post(thread, { type: "run", jobId, params, previewEvery: this.options.previewEvery }, transfer);
+    this.post(
+      thread,
+      {
+        type: "run",
+        jobId,
+        params,
+        previewEvery: this.options.previewEvery,
+        ...(hooks.modelDir !== undefined ? { modelDir: hooks.modelDir } : {}),
+      },
+      transfer,
+    );
     // Timeouts and cancellation cover the device's part; encoding is bounded and cannot be stopped.
     void run.freed.promise.then(() => {
       for (const timer of timers) clearTimeout(timer);
@@ -212,6 +226,7 @@ export class DeviceWorker {
     const workerData: DeviceWorkerData = {
       engine: this.options.engine,
       freeBeforeEncode: this.options.freeBeforeEncode ?? true,
+      modelsPerDevice: this.options.modelsPerDevice ?? 1,
     };
     const worker = startWorker(siblingModule(import.meta.url, "device-worker"), { workerData });
     this.threadsStarted += 1;

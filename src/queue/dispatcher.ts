@@ -5,13 +5,16 @@
  * and tells the owner when they change.
  */
 import type { DeviceWorker } from "./device.js";
-import { FairTurns, orderWaiting, pickNext, type WaitingJob } from "./ordering.js";
+import { FairTurns, orderWaiting, pickWithAffinity, type WaitingJob } from "./ordering.js";
 
 /** Why a running job's signal was aborted. */
 export type AbortReason = { kind: "cancel"; byUserId: string | undefined } | { kind: "stop" };
 
 /** What the dispatcher needs to know of a job; the turn is its own to give. */
-export type DispatchableJob = Omit<WaitingJob, "turn">;
+export type DispatchableJob = Omit<WaitingJob, "turn"> & {
+  /** The model's catalogue name; undefined = the default model. */
+  model?: string | undefined;
+};
 
 export interface DispatcherOptions<J extends DispatchableJob> {
   devices: readonly DeviceWorker[];
@@ -19,6 +22,8 @@ export interface DispatcherOptions<J extends DispatchableJob> {
   run: (job: J, device: DeviceWorker, signal: AbortSignal) => Promise<void>;
   /** Jobs whose 1-based place in line changed (a job that starts at once has none). */
   onPositions: (changes: ReadonlyArray<{ job: J; position: number }>) => void;
+  /** Models each device keeps loaded (its worker's LRU, mirrored here for affinity); default 1. */
+  modelsPerDevice?: number;
 }
 
 interface DeviceSlot<J> {
@@ -26,11 +31,16 @@ interface DeviceSlot<J> {
   job: J | undefined;
   /** The current run, settled (never rejected) once the device is free again. */
   run: Promise<void>;
+  /** Models the device ran last, least recently used first, as many as it keeps loaded. */
+  held: Array<string | undefined>;
 }
 
 /** A waiting job with its turn. */
 interface Entry<J> extends WaitingJob {
   job: J;
+  model: string | undefined;
+  /** Jobs behind it that started first because a device held their model. */
+  overtaken: number;
 }
 
 export class Dispatcher<J extends DispatchableJob> {
@@ -47,6 +57,8 @@ export class Dispatcher<J extends DispatchableJob> {
       device,
       job: undefined,
       run: Promise.resolve(),
+      // A device starts with its engine's own model: the default.
+      held: [undefined],
     }));
   }
 
@@ -63,6 +75,8 @@ export class Dispatcher<J extends DispatchableJob> {
       seq: job.seq,
       turn: this.turns.assign(job.userId, job.tier),
       job,
+      model: job.model,
+      overtaken: 0,
     };
     this.waiting.push(entry);
     const order = orderWaiting(this.waiting);
@@ -144,15 +158,32 @@ export class Dispatcher<J extends DispatchableJob> {
 
   private pump(): void {
     if (this.stopped) return;
-    for (const slot of this.slots) {
-      if (slot.job || this.waiting.length === 0) continue;
-      const entry = pickNext(this.waiting)!;
-      this.waiting.splice(this.waiting.indexOf(entry), 1);
-      this.positions.delete(entry.id);
-      this.turns.started(entry);
-      this.start(entry.job, slot);
+    // Free devices that hold a waiting job's model take such a job first (within the bound on
+    // overtaking, ordering.ts); the other free devices then take the line's pick.
+    for (const heldOnly of [true, false]) {
+      for (const slot of this.slots) {
+        if (slot.job || this.waiting.length === 0) continue;
+        const line = orderWaiting(this.waiting);
+        const held = new Set(slot.held);
+        const index = pickWithAffinity(line, held);
+        const entry = line[index]!;
+        if (heldOnly && !held.has(entry.model)) continue;
+        for (const ahead of line.slice(0, index)) ahead.overtaken += 1;
+        this.hold(slot, entry.model);
+        this.waiting.splice(this.waiting.indexOf(entry), 1);
+        this.positions.delete(entry.id);
+        this.turns.started(entry);
+        this.start(entry.job, slot);
+      }
     }
     this.publishPositions();
+  }
+
+  /** The device loads (or reuses) the model: the most recently used, the oldest dropped past the limit. */
+  private hold(slot: DeviceSlot<J>, model: string | undefined): void {
+    slot.held = [...slot.held.filter((held) => held !== model), model].slice(
+      -(this.options.modelsPerDevice ?? 1),
+    );
   }
 
   private start(job: J, slot: DeviceSlot<J>): void {

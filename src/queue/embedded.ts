@@ -6,12 +6,15 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config.js";
+import { InvalidInputError } from "../errors.js";
+import { type CatalogueModel, modelOfRequest } from "../requests/models.js";
 import type { UserId } from "../requests/request.js";
 import { type DeviceRun, DeviceWorker } from "./device.js";
 import { type AbortReason, Dispatcher } from "./dispatcher.js";
 import type { EngineSpec } from "./engine.js";
 import { type BookedJob, bookedJobOf, JobBook, type JobBookOptions, type JobRunner } from "./job-book.js";
 import type { QueueStatus } from "./job-queue.js";
+import { queueMessages } from "./messages.js";
 import { generateParamsOf } from "./params.js";
 import type { StoredJob } from "./store.js";
 
@@ -37,24 +40,29 @@ export function sdxlEngineFor(config: Config, device: string): EngineSpec {
   };
 }
 
-export class EmbeddedJobQueue extends JobBook<BookedJob> {
+export class EmbeddedJobQueue extends JobBook<LocalJob> {
   constructor(options: EmbeddedJobQueueOptions) {
     super(options, (book) => new LocalRunner(book, options));
   }
 }
 
+/** A job with the model it needs: undefined for the default one (every device's own engine). */
+export type LocalJob = BookedJob & { model: string | undefined };
+
 /** Device worker threads in this process, fed by the dispatcher. */
-class LocalRunner implements JobRunner<BookedJob> {
+class LocalRunner implements JobRunner<LocalJob> {
   private readonly devices: readonly DeviceWorker[];
-  private readonly dispatcher: Dispatcher<BookedJob>;
+  private readonly dispatcher: Dispatcher<LocalJob>;
+  private readonly config: Config;
   /** Finished runs whose images are still being written. */
   private readonly finishing = new Set<Promise<void>>();
 
   constructor(
-    private readonly book: JobBook<BookedJob>,
+    private readonly book: JobBook<LocalJob>,
     options: EmbeddedJobQueueOptions,
   ) {
     const { config } = options;
+    this.config = config;
     const engineFor = options.engineFor ?? ((device: string) => sdxlEngineFor(config, device));
     this.devices = config.devices.map(
       (device) =>
@@ -63,12 +71,14 @@ class LocalRunner implements JobRunner<BookedJob> {
           engine: engineFor(device),
           previewEvery: config.generation.previewEvery,
           jobTimeoutMs: config.queue.jobTimeoutMs,
+          modelsPerDevice: config.modelsPerDevice,
           ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}),
           ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
         }),
     );
-    this.dispatcher = new Dispatcher<BookedJob>({
+    this.dispatcher = new Dispatcher<LocalJob>({
       devices: this.devices,
+      modelsPerDevice: config.modelsPerDevice,
       run: (job, device, signal) => this.run(job, device, signal),
       onPositions: (changes) => {
         for (const { job, position } of changes) {
@@ -83,11 +93,19 @@ class LocalRunner implements JobRunner<BookedJob> {
     await Promise.all(this.devices.map((device) => device.warmUp()));
   }
 
-  liveOf(stored: StoredJob): BookedJob {
-    return bookedJobOf(stored);
+  liveOf(stored: StoredJob): LocalJob {
+    const name = stored.request.model;
+    const model = this.modelOf(name);
+    const isDefault = name === undefined || model?.name === this.config.models.defaultName;
+    // A model gone from the catalogue since (a restart) keeps its name and fails when it runs.
+    return { ...bookedJobOf(stored), model: isDefault ? undefined : (model?.name ?? name) };
   }
 
-  enqueue(job: BookedJob): number {
+  private modelOf(name: string | undefined): CatalogueModel | undefined {
+    return modelOfRequest(this.config.models, name);
+  }
+
+  enqueue(job: LocalJob): number {
     return this.dispatcher.enqueue(job);
   }
 
@@ -95,15 +113,15 @@ class LocalRunner implements JobRunner<BookedJob> {
     return this.dispatcher.isWaiting(jobId);
   }
 
-  remove(jobId: string): BookedJob | undefined {
+  remove(jobId: string): LocalJob | undefined {
     return this.dispatcher.remove(jobId);
   }
 
-  runningJob(jobId: string): BookedJob | undefined {
+  runningJob(jobId: string): LocalJob | undefined {
     return this.dispatcher.runningJob(jobId);
   }
 
-  async stopRun(job: BookedJob, byUserId: UserId): Promise<"stopping"> {
+  async stopRun(job: LocalJob, byUserId: UserId): Promise<"stopping"> {
     this.dispatcher.abort(job.id, { kind: "cancel", byUserId });
     return "stopping";
   }
@@ -151,15 +169,20 @@ class LocalRunner implements JobRunner<BookedJob> {
    * the device lets the run go, which is before its images are encoded; encoding, writing the
    * images and recording the job carry on beside the next job.
    */
-  private async run(job: BookedJob, device: DeviceWorker, signal: AbortSignal): Promise<void> {
+  private async run(job: LocalJob, device: DeviceWorker, signal: AbortSignal): Promise<void> {
     const startedAt = this.book.now();
     const clock = performance.now();
     if (!this.book.started(job, device.device, startedAt)) return;
     let run: DeviceRun;
     try {
       const source = job.request.source ? await this.book.files.sourceImageOf(job.request.source) : undefined;
+      const modelDir = job.model === undefined ? undefined : this.modelOf(job.model)?.dir;
+      if (job.model !== undefined && modelDir === undefined) {
+        throw new InvalidInputError(queueMessages.unknownModel(job.model), "model");
+      }
       run = await device.start(job.id, generateParamsOf(job.request, source), {
         signal,
+        ...(modelDir !== undefined ? { modelDir } : {}),
         onProgress: (progress) =>
           this.book.emit("progress", {
             jobId: job.id,
@@ -195,7 +218,7 @@ class LocalRunner implements JobRunner<BookedJob> {
   }
 
   /** A run that ended without a result: cancelled, put back (a stop), or failed. */
-  private ended(job: BookedJob, error: unknown, signal: AbortSignal): void {
+  private ended(job: LocalJob, error: unknown, signal: AbortSignal): void {
     const reason = signal.aborted ? (signal.reason as AbortReason) : undefined;
     if (reason?.kind === "stop" && !job.cancelRequest) this.book.interrupted(job);
     else this.book.fail(job, error);

@@ -11,9 +11,10 @@ import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config.js";
-import { CancelledError, EaselError, type ErrorCode, userMessageOf } from "../errors.js";
+import { CancelledError, EaselError, type ErrorCode, InvalidInputError, userMessageOf } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { EncodedImage, GenerateTimings } from "../pipeline/types.js";
+import { modelNamed } from "../requests/models.js";
 import type { GenerationRequest, UserId } from "../requests/request.js";
 import { DataDirLock } from "./data-dir-lock.js";
 import type { EngineSpec } from "./engine.js";
@@ -115,6 +116,8 @@ export interface JobRunner<J extends BookedJob> {
   start(): Promise<void>;
   /** The runner's live job for a stored one. */
   liveOf(stored: StoredJob): J;
+  /** Why no device can run this model now (a user-facing sentence), or undefined when one can. */
+  cannotRun?(model: string): string | undefined;
   /** Adds a job to the line; its place (0 = a device is free for it). No event before submit returns. */
   enqueue(job: J): number;
   /** Whether a job waits in the line (not yet handed to a device or to Redis). */
@@ -331,6 +334,12 @@ export class JobBook<J extends BookedJob> implements JobQueue {
     const { queue } = this.config;
     if (this.stopping) throw new EaselError("stopping", queueMessages.stopping());
     validateRequest(request);
+    if (request.model !== undefined && !modelNamed(this.config.models, request.model)) {
+      const offered = this.config.models.models.map((model) => model.name);
+      throw new InvalidInputError(queueMessages.unknownModel(request.model, offered), "model");
+    }
+    const unrunnable = request.model !== undefined ? this.runner.cannotRun?.(request.model) : undefined;
+    if (unrunnable !== undefined) throw new InvalidInputError(unrunnable, "model");
     if ((this.liveByUser.get(request.requester.userId) ?? 0) >= queue.maxJobsPerUser) {
       throw new EaselError("queue_full", queueMessages.userLimit(queue.maxJobsPerUser));
     }

@@ -10,6 +10,10 @@ function minutes(ms: number): string {
 export const queueMessages = {
   userLimit: (limit: number): string =>
     `You already have ${plural(limit, "image job")} queued or running, which is the limit. Please wait for one to finish (or cancel one) and try again.`,
+  unknownModel: (name: string, offered?: readonly string[]): string =>
+    `The model "${name.slice(0, 64)}" isn't offered here${offered && offered.length > 0 ? `; the models are ${offered.join(", ")}` : ""}.`,
+  noDeviceForModel: (name: string): string =>
+    `No image worker can run the model "${name.slice(0, 64)}" right now. Please pick another model or try again later.`,
   totalLimit: (): string => "The queue is full right now. Please try again in a few minutes.",
   stopping: (): string => "The bot is restarting and isn't taking new jobs. Please try again in a minute.",
   jobNotFound: (): string => "That job isn't known to the bot any more. Please run /imagine again.",

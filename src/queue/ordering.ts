@@ -85,3 +85,33 @@ export class FairTurns {
     }
   }
 }
+
+/** Jobs that may start before a waiting job because a device already holds their model. */
+export const MAX_AFFINITY_OVERTAKES = 1;
+
+/** What affinity needs of a waiting job: its model, and how often affinity already let a later job past it. */
+export interface AffinityCandidate {
+  /** The model's catalogue name; undefined = the default model. */
+  model: string | undefined;
+  overtaken: number;
+}
+
+/**
+ * Which job a free device starts, given the line in fair order (index 0 first) and the models the
+ * device holds: the first job whose model it holds, when that overtakes no job that affinity
+ * already let another job past `maxOvertakes` times; otherwise the head of the line. Index -1
+ * when nothing waits. The caller counts one overtake for each job ahead of the pick.
+ */
+export function pickWithAffinity(
+  line: readonly AffinityCandidate[],
+  held: ReadonlySet<string | undefined>,
+  maxOvertakes = MAX_AFFINITY_OVERTAKES,
+): number {
+  for (let index = 0; index < line.length; index++) {
+    const job = line[index]!;
+    if (held.has(job.model)) return index;
+    // Starting a later job would make this one wait once more than the bound allows.
+    if (job.overtaken >= maxOvertakes) return 0;
+  }
+  return line.length > 0 ? 0 : -1;
+}

@@ -31,6 +31,8 @@ export function generateParamsOf(request: GenerationRequest, sourceImage?: Uint8
     steps: request.steps,
     guidance: request.guidance,
     scheduler: request.scheduler,
+    ...(request.spacing ? { spacing: request.spacing } : {}),
+    ...(request.prediction ? { prediction: request.prediction } : {}),
     count: request.count,
     ...(request.refiner.enabled ? { refiner: { switchAt: request.refiner.switchAt } } : {}),
     ...(request.variation

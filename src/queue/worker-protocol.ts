@@ -23,10 +23,19 @@ export interface DeviceWorkerData {
    * meanwhile) rather than after encoding. Default true; false only to measure the difference.
    */
   freeBeforeEncode?: boolean;
+  /** Models the thread keeps loaded; past it, the least recently used is unloaded (default 1). */
+  modelsPerDevice?: number;
 }
 
 export type ToWorker =
-  | { type: "run"; jobId: string; params: GenerateParams; previewEvery: number }
+  | {
+      type: "run";
+      jobId: string;
+      params: GenerateParams;
+      previewEvery: number;
+      /** The job's model folder when it is not the engine's own (loaded on demand). */
+      modelDir?: string;
+    }
   | { type: "cancel"; jobId: string }
   | { type: "shutdown" };
 

@@ -3,7 +3,7 @@
  * plain JSON-safe data (seeds are decimal strings, since 64-bit seeds do not fit a JSON number).
  * This room is shared by commands/ and queue/; neither imports the other.
  */
-import type { SchedulerName } from "../pipeline/types.js";
+import type { Prediction, SchedulerName, Spacing } from "../pipeline/types.js";
 
 export type Platform = "discord" | "slack" | "web" | "cli";
 
@@ -96,6 +96,8 @@ export function isUploadSource(source: SourceImageRef): source is UploadSource {
 }
 
 export interface GenerationRequest {
+  /** The catalogue name of the model it runs on; absent = the default (requests from before names). */
+  model?: string;
   prompt: string;
   /** Undefined = none. */
   negativePrompt?: string;
@@ -106,6 +108,10 @@ export interface GenerationRequest {
   steps: number;
   guidance: number;
   scheduler: SchedulerName;
+  /** The model's timestep spacing (distilled models: "trailing"); absent = the folder's own. */
+  spacing?: Spacing;
+  /** The model's prediction type (SDXL-Lightning 1-step: "sample"); absent = the folder's own. */
+  prediction?: Prediction;
   count: number;
   refiner: { enabled: false } | { enabled: true; switchAt: number };
   variation?: { subseed: string; strength: number };

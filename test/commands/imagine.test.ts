@@ -19,6 +19,7 @@ describe("parseImagine defaults", () => {
   it("fills every setting from config when only a prompt is given", () => {
     const request = parseImagine({ text: "a lighthouse at dusk" }, alice, config, countingSeeds(42n));
     assert.deepEqual(request, {
+      model: "demo",
       prompt: "a lighthouse at dusk",
       negativePrompt: "nsfw, nudity",
       width: 1024,

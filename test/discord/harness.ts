@@ -10,6 +10,7 @@ import { discordAdapter } from "../../src/bots/discord/index.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import { silentLogger } from "../../src/logger.js";
 import { type Easel, startEasel } from "../../src/main.js";
+import { withModelCatalogue } from "../../src/models/catalogue.js";
 import type { SimulatedEngineSpec } from "../../src/queue/index.js";
 import {
   type ActionRow,
@@ -84,7 +85,7 @@ export async function startHarness(t: Scope, options: HarnessOptions = {}): Prom
   const guild = [...fake.guilds.values()][0] ?? fake.addGuild("easel test server", [snowflake()]);
   const channel = [...fake.channels.values()].find((c) => c.guildId === guild.id) ?? fake.addChannel(guild);
   const dataDir = options.dataDir ?? (await tempDir(t));
-  const config = loadConfig({
+  const loaded = loadConfig({
     DISCORD_TOKEN: fake.token,
     DISCORD_API_URL: fake.apiUrl,
     DISCORD_GUILD_ID: guild.id,
@@ -95,6 +96,8 @@ export async function startHarness(t: Scope, options: HarnessOptions = {}): Prom
     EASEL_DEFAULT_STEPS: "4",
     ...options.env,
   });
+  // A models folder given: its catalogue, as `easel start` reads it.
+  const config = options.env?.EASEL_MODELS_DIR ? (await withModelCatalogue(loaded)).config : loaded;
   const engine: SimulatedEngineSpec = { kind: "simulated", stepMs: options.stepMs ?? 5 };
   const start = () =>
     startEasel(config, {

@@ -216,6 +216,22 @@ describe("easel pull against a loopback Hub", () => {
     );
     assert.match(run.stdout, /^ok {4}base\/unet {2,}.*parameters/m);
     assert.equal(run.stdout.trim().split("\n").at(-1), `EASEL_MODEL_DIR=${dir}`);
+    await assert.rejects(readFile(join(dir, "easel.json")), "no preset for an unknown repository");
+  });
+
+  it("writes a known fast model's easel.json with its preset, keeping one the folder has", async () => {
+    hub = await new FakeHub({ repo: "stabilityai/sdxl-turbo", files: exportFiles }).start();
+    const env = { HF_ENDPOINT: hub.hubUrl, HF_TOKEN: "", EASEL_DATA_DIR: join(work, "data") };
+    const dir = join(work, "sdxl-turbo");
+    const run = await runCli(["pull", "sdxl-turbo", "--dir", dir], { env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(await readFile(join(dir, "easel.json"), "utf8")), { preset: "sdxl-turbo" });
+    assert.match(run.stderr, /wrote .*easel\.json \(preset sdxl-turbo\)/);
+    // An operator's own settings are kept on a later pull.
+    await writeFile(join(dir, "easel.json"), '{"preset": "sdxl-turbo", "steps": 2}');
+    const again = await runCli(["pull", "stabilityai/sdxl-turbo", "--dir", dir, "--force"], { env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await readFile(join(dir, "easel.json"), "utf8"), '{"preset": "sdxl-turbo", "steps": 2}');
   });
 });
 
@@ -235,7 +251,7 @@ describe("easel pull's choice of repository and files", () => {
     for (const bad of ["../../etc", "acme/..", "acme", "acme/a/b", "https://huggingface.co/acme/x"]) {
       assert.throws(
         () => resolveRepo(bad),
-        /neither a preset \(sdxl-base, sdxl-refiner, taesdxl\) nor a repository id/,
+        /neither a preset \(sdxl-base, sdxl-refiner, sdxl-turbo, taesdxl\) nor a repository id/,
         bad,
       );
     }

@@ -13,6 +13,7 @@ import { JobStore } from "../../src/queue/store.js";
 import type { Requester } from "../../src/requests/request.js";
 import { runCli } from "../helpers/cli.js";
 import { fixtureModels } from "../helpers/fixtures.js";
+import { modelsFolder } from "../models/support.js";
 import { nextEvent, simulatedQueue, tempDir } from "./support.js";
 
 describe("easel imagine", () => {
@@ -54,6 +55,39 @@ describe("easel imagine", () => {
       (await readdir(join(data, "images"))).sort(),
       [`${jobId}-0.png`, `${jobId}-1.png`],
       "kept in the data folder until EASEL_RETENTION_HOURS, posted or not",
+    );
+  });
+
+  it("runs `a fox --model turbo` on a Turbo-preset model of the catalogue: 512x512, 1 step, guidance 0", async (t) => {
+    const dir = await tempDir(t);
+    const { modelsDir } = await modelsFolder(t, { photo: {}, turbo: { settings: { preset: "sdxl-turbo" } } });
+    const out = join(dir, "out");
+    const data = join(dir, "data");
+    // Unquoted, `--model turbo` reaches the command's own option, which takes a catalogue name too.
+    const run = await runCli(["imagine", "a", "fox", "--model", "turbo", "--out", out], {
+      env: { EASEL_DATA_DIR: data, EASEL_DEVICES: "cpu", EASEL_MODELS_DIR: modelsDir },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trim().split("\n");
+    assert.match(lines[1]!, /^turbo · seed \d+ · 512x512 · 1 steps · cfg 0 · euler-a · refiner off · /);
+    const meta = await sharp(await readFile(lines[2]!)).metadata();
+    assert.deepEqual([meta.width, meta.height], [512, 512]);
+    const store = JobStore.open(join(data, "jobs.sqlite"));
+    t.after(() => store.close());
+    const job = store.get(basename(lines[2]!).split("-")[0]!)!;
+    assert.equal(job.status, "done");
+    const { model, steps, guidance, scheduler, spacing, width, height } = job.request;
+    assert.deepEqual(
+      { model, steps, guidance, scheduler, spacing, width, height },
+      {
+        model: "turbo",
+        steps: 1,
+        guidance: 0,
+        scheduler: "euler-a",
+        spacing: "trailing",
+        width: 512,
+        height: 512,
+      },
     );
   });
 

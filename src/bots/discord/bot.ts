@@ -26,13 +26,14 @@ import { isEaselButtonId } from "../../commands/buttons.js";
 import type { ChatReply, ChatService, ImagineInput, JobView } from "../../commands/chat.js";
 import { chatTexts } from "../../commands/texts.js";
 import { MAX_UPLOAD_BYTES } from "../../commands/upload.js";
-import type { DiscordConfig } from "../../config.js";
+import type { Config, DiscordConfig } from "../../config.js";
 import type { AdapterContext } from "../adapter.js";
 import { Followers } from "../follow.js";
 import { RecentIds } from "../recent-ids.js";
 import { removeDeletedResult } from "../remove-result.js";
 import {
   ADMIN_COMMAND,
+  autocompleteChoices,
   commandDefinitions,
   HELP_COMMAND,
   IMAGE_OPTION,
@@ -67,6 +68,8 @@ type Answerable = ChatInputCommandInteraction | ButtonInteraction;
 
 export class DiscordBot {
   private readonly config: DiscordConfig;
+  /** The whole config: the option table (autocompleted choices) is derived from it. */
+  private readonly fullConfig: Config;
   private readonly chat: ChatService;
   private readonly logger: Logger;
   private readonly client: Client;
@@ -87,6 +90,7 @@ export class DiscordBot {
   ) {
     if (!context.config.discord) throw new Error("the Discord adapter needs config.discord");
     this.config = context.config.discord;
+    this.fullConfig = context.config;
     this.chat = context.chat;
     this.logger = context.logger;
     this.tokenLifetimeMs = options.tokenLifetimeMs ?? TOKEN_LIFETIME_MS;
@@ -155,6 +159,13 @@ export class DiscordBot {
           // Answered privately in any channel: the bot's channel permissions do not matter.
           await this.answer(interaction, () => this.admin(interaction), { anyChannel: true });
         }
+      } else if (interaction.isAutocomplete() && interaction.commandName === IMAGINE_COMMAND) {
+        const focused = interaction.options.getFocused(true);
+        const choices = autocompleteChoices(this.fullConfig, focused.name, String(focused.value));
+        await this.client.rest.post(Routes.interactionCallback(interaction.id, interaction.token), {
+          body: { type: InteractionResponseType.ApplicationCommandAutocompleteResult, data: { choices } },
+          auth: false,
+        });
       } else if (interaction.isButton() && isEaselButtonId(interaction.customId)) {
         const kind = this.chat.actionOf(interaction.customId)?.kind;
         await this.answer(

@@ -9,7 +9,13 @@
 import { type REST, Routes } from "discord.js";
 import type { Logger } from "pino";
 import { type AdminArgument, adminCommand, MAX_STATS_DAYS } from "../../commands/admin.js";
-import { type ImagineOption, imagineOptions, type OptionKind } from "../../commands/options.js";
+import {
+  type ImagineOption,
+  imagineOptions,
+  MAX_LISTED_CHOICES,
+  type OptionChoice,
+  type OptionKind,
+} from "../../commands/options.js";
 import type { Config } from "../../config.js";
 
 /** Discord's option types used here: 3 string, 4 integer, 10 number, 5 boolean. */
@@ -22,6 +28,8 @@ export interface DiscordCommandOption {
   description: string;
   required: boolean;
   choices?: { name: string; value: string }[];
+  /** The choices are too many to list (over 25): Discord asks the bot as the user types. */
+  autocomplete?: boolean;
   min_value?: number;
   max_value?: number;
   min_length?: number;
@@ -51,7 +59,8 @@ function discordOption(option: ImagineOption): DiscordCommandOption {
     description: option.description,
     required: option.required,
   };
-  if (option.choices) rendered.choices = option.choices.map(({ name, value }) => ({ name, value }));
+  if (option.choices && option.choices.length > MAX_LISTED_CHOICES) rendered.autocomplete = true;
+  else if (option.choices) rendered.choices = option.choices.map(({ name, value }) => ({ name, value }));
   if (option.kind === "integer" || option.kind === "number") {
     if (option.min !== undefined) rendered.min_value = option.min;
     if (option.max !== undefined) rendered.max_value = option.max;
@@ -239,4 +248,16 @@ export async function registerCommands(
   await rest.put(route, { body: wanted });
   logger.info({ scope, commands: wanted.map((c) => c.name) }, "discord commands registered");
   return true;
+}
+
+/** Choices of an autocompleted `/imagine` option for what the user typed so far: matches first, at most 25. */
+export function autocompleteChoices(config: Config, optionName: string, typed: string): OptionChoice[] {
+  const option = imagineOptions(config).find((entry) => entry.name === optionName);
+  const wanted = typed.trim().toLowerCase();
+  const choices = option?.choices ?? [];
+  const starts = choices.filter((choice) => choice.value.toLowerCase().startsWith(wanted));
+  const contains = choices.filter(
+    (choice) => !starts.includes(choice) && choice.name.toLowerCase().includes(wanted),
+  );
+  return [...starts, ...contains].slice(0, MAX_LISTED_CHOICES).map(({ name, value }) => ({ name, value }));
 }

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import type { ButtonAction } from "../../commands/buttons.js";
 import type { ChatReply, ChatService } from "../../commands/chat.js";
+import { modelListing } from "../../commands/options.js";
 import type { Config } from "../../config.js";
 import { type Logger, silentLogger } from "../../logger.js";
 import { mimeOfExtension } from "../../requests/jobs.js";
@@ -90,6 +91,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
 
   app.get("/api/v1/info", async () => ({
     demoModel: config.demoModel,
+    models: modelListing(config),
     help: chat.help(),
     tokenRequired: config.web.token !== undefined,
   }));

@@ -4,7 +4,7 @@
  * button becomes the API call that presses it.
  */
 import { Buffer } from "node:buffer";
-import type { JobView } from "../../commands/chat.js";
+import type { JobSettings, JobView } from "../../commands/chat.js";
 import { IMAGE_EXTENSIONS, type ImageRef, type JobStatus } from "../../requests/jobs.js";
 import type { ActionBody } from "./schemas.js";
 
@@ -32,6 +32,10 @@ export interface JobJson {
   status: JobStatus;
   /** The status line, or the caption of a result (`**bold**` and `code` spans). */
   text: string;
+  /** The catalogue name of the model it runs on. */
+  model?: string;
+  /** The effective settings: the request's, else its model's defaults, else the deployment's. */
+  settings?: JobSettings;
   position?: number;
   step?: number;
   total?: number;
@@ -76,6 +80,8 @@ export function jobJson(view: JobView): JobJson {
     id: view.jobId,
     status: view.state,
     text: view.text,
+    ...(view.model !== undefined ? { model: view.model } : {}),
+    ...(view.settings ? { settings: { ...view.settings } } : {}),
     images: view.images
       .filter((image) => !image.deleted)
       .map((image) => ({

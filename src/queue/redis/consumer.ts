@@ -10,9 +10,10 @@
 import { hostname } from "node:os";
 import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { CancelledError, EaselError } from "../../errors.js";
+import { CancelledError, EaselError, InvalidInputError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { Progress } from "../../pipeline/types.js";
+import { type ModelCatalogue, modelNamed } from "../../requests/models.js";
 import { isUploadSource } from "../../requests/request.js";
 import { DeviceWorker } from "../device.js";
 import type { EngineSpec } from "../engine.js";
@@ -60,6 +61,10 @@ export interface DeviceConsumerOptions {
    * said once; default: one of this device's own.
    */
   link?: RedisLink;
+  /** The models this worker can load (its EASEL_MODELS_DIR); absent = only its engine's own. */
+  models?: ModelCatalogue;
+  /** Models the device keeps loaded (EASEL_MODELS_PER_DEVICE). */
+  modelsPerDevice?: number;
 }
 
 const DEFAULT_MAX_IMAGE_BYTES = 32 * 1024 * 1024;
@@ -85,6 +90,8 @@ export class DeviceConsumer {
   private readonly redis: Redis;
   private readonly subscriber: Redis;
   private readonly heartbeat: WorkerHeartbeat;
+  /** The models the device holds, least recently used first (advertised in the heartbeat). */
+  private held: string[] = [];
   private readonly device: DeviceWorker;
   private readonly link: RedisLink;
   private worker: Worker<RemoteJobData, RemoteResult> | undefined;
@@ -103,7 +110,15 @@ export class DeviceConsumer {
     this.subscriber = this.link.watch(connectRedis(options.redisUrl));
     this.heartbeat = new WorkerHeartbeat(
       this.redis,
-      { id: this.id, device: options.device, host: hostname(), pid: process.pid },
+      {
+        id: this.id,
+        device: options.device,
+        host: hostname(),
+        pid: process.pid,
+        ...(options.models
+          ? { models: options.models.models.map((model) => model.name), held: [options.models.defaultName] }
+          : {}),
+      },
       this.timings.heartbeatMs,
       // While Redis is away the link has said so once; a failed write is news only when it is not.
       (error) =>
@@ -117,8 +132,33 @@ export class DeviceConsumer {
       engine: options.engine,
       previewEvery: options.previewEvery,
       jobTimeoutMs: options.jobTimeoutMs,
+      ...(options.modelsPerDevice !== undefined ? { modelsPerDevice: options.modelsPerDevice } : {}),
       ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}),
     });
+  }
+
+  /** The folder of a job's model when it is not this worker's default; throws for a model it lacks. */
+  private modelDirOf(name: string | undefined): string | undefined {
+    const catalogue = this.options.models;
+    if (!catalogue || name === undefined || name.toLowerCase() === catalogue.defaultName.toLowerCase()) {
+      return undefined;
+    }
+    const model = modelNamed(catalogue, name);
+    if (!model) throw new InvalidInputError(queueMessages.unknownModel(name), "model");
+    return model.dir;
+  }
+
+  /** Mirrors the device's loaded models (its least recently used unloaded past the limit) for the heartbeat. */
+  private ran(name: string | undefined): void {
+    const catalogue = this.options.models;
+    if (!catalogue) return;
+    const model = (name && modelNamed(catalogue, name)?.name) || catalogue.defaultName;
+    // The device starts holding its engine's own model, the default.
+    if (this.held.length === 0) this.held = [catalogue.defaultName];
+    this.held = [...this.held.filter((held) => held !== model), model].slice(
+      -(this.options.modelsPerDevice ?? 1),
+    );
+    this.heartbeat.holding(this.held);
   }
 
   get state(): WorkerHeartbeat["state"] {
@@ -242,8 +282,11 @@ export class DeviceConsumer {
       report({ step: 0, total: job.data.request.steps, stage: "base" });
       const source = await this.sourceOf(job.data);
       const started = performance.now();
+      const modelDir = this.modelDirOf(job.data.request.model);
+      this.ran(job.data.request.model);
       const result = await this.device.run(jobId, generateParamsOf(job.data.request, source), {
         signal: controller.signal,
+        ...(modelDir !== undefined ? { modelDir } : {}),
         onProgress: (progress) => this.onProgress(jobId, runToken, progress, report),
       });
       const deviceMs = performance.now() - started;

@@ -98,6 +98,11 @@ class RedisRunner implements JobRunner<LiveJob> {
   private readonly consumers: DeviceConsumer[];
   /** Devices ready to take jobs, as of the latest read of their statuses. */
   private readyCount = 0;
+  /**
+   * The models the ready workers advertise, by lower-case name; undefined while no worker is ready
+   * or one of them does not say (then nothing is refused for its model).
+   */
+  private modelsOnWorkers: Set<string> | undefined;
   private readonly positions = new Map<string, number>();
   /** Jobs whose end is being recorded (one at a time per job). */
   private readonly settling = new Map<string, Promise<void>>();
@@ -145,6 +150,8 @@ class RedisRunner implements JobRunner<LiveJob> {
           jobTimeoutMs: config.queue.jobTimeoutMs,
           logger: this.logger,
           link: this.link,
+          models: config.models,
+          modelsPerDevice: config.modelsPerDevice,
           ...(options.consumerTimings ? { timings: options.consumerTimings } : {}),
           ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}),
         }),
@@ -174,6 +181,12 @@ class RedisRunner implements JobRunner<LiveJob> {
     await this.poll();
     this.pollTimer = setInterval(() => void this.poll(), this.options.pollMs ?? 1_000);
     this.pollTimer.unref();
+  }
+
+  /** A model no ready worker advertises; jobs still wait when no worker is ready (one may come). */
+  cannotRun(model: string): string | undefined {
+    if (!this.modelsOnWorkers || this.modelsOnWorkers.has(model.toLowerCase())) return undefined;
+    return queueMessages.noDeviceForModel(model);
   }
 
   liveOf(stored: StoredJob): LiveJob {
@@ -401,7 +414,12 @@ class RedisRunner implements JobRunner<LiveJob> {
     this.polling ??= (async () => {
       try {
         const statuses = await readWorkers(this.redis);
-        this.readyCount = readyWorkers(statuses, Date.now(), this.staleMs()).length;
+        const ready = readyWorkers(statuses, Date.now(), this.staleMs());
+        this.readyCount = ready.length;
+        this.modelsOnWorkers =
+          ready.length > 0 && ready.every((status) => status.models !== undefined)
+            ? new Set(ready.flatMap((status) => status.models!.map((name) => name.toLowerCase())))
+            : undefined;
         await Promise.all(this.line.releasedJobs().map((live) => this.settle(live.id)));
         this.pump();
       } catch (error) {

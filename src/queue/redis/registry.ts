@@ -22,6 +22,10 @@ export interface WorkerStatus {
   since: number;
   /** Latest heartbeat (ms since the epoch). */
   seenAt: number;
+  /** The catalogue names of the models this device can load (its worker's EASEL_MODELS_DIR). */
+  models?: string[];
+  /** The models it ran last and keeps loaded, least recently used first. */
+  held?: string[];
 }
 
 /** Keeps one device's status fresh in Redis until stopped. */
@@ -33,7 +37,7 @@ export class WorkerHeartbeat {
 
   constructor(
     private readonly redis: Redis,
-    identity: Pick<WorkerStatus, "id" | "device" | "host" | "pid">,
+    identity: Pick<WorkerStatus, "id" | "device" | "host" | "pid" | "models" | "held">,
     private readonly everyMs: number,
     private readonly onError: (error: unknown) => void,
   ) {
@@ -53,6 +57,11 @@ export class WorkerHeartbeat {
     }, this.everyMs);
     this.timer.unref();
     return this.write();
+  }
+
+  /** The models the device now holds (sent with the next beat). */
+  holding(held: readonly string[]): void {
+    this.status = { ...this.status, held: [...held] };
   }
 
   /** Enters a new state (written at once). */

@@ -387,6 +387,8 @@ function subscribe(entry) {
 
 /** The help as the API gives it (`/api/v1/info`); also how the page knows a help answer. */
 let helpText;
+/** The catalogue's default model, from `/api/v1/info`. */
+let defaultModel;
 
 async function submit() {
   let text = prompt.value.trim();
@@ -394,7 +396,15 @@ async function submit() {
   text = text.replace(/^\/imagine\s+/i, "");
   sendButton.disabled = true;
   try {
-    const result = await api("POST", "/api/v1/imagine", { text });
+    // The picker sends its model as an option unless it is the default or the text names one.
+    const picker = $("#model-picker");
+    const picked =
+      !picker.hidden && picker.value && picker.value !== defaultModel && !/(^|\s)(--|—|–)model\b/i.test(text);
+    const result = await api(
+      "POST",
+      "/api/v1/imagine",
+      picked ? { text, options: { model: picker.value } } : { text },
+    );
     if (result.status === 202) {
       prompt.value = "";
       autosize();
@@ -509,6 +519,22 @@ async function start() {
   if (!info.ok) return;
   $("#demo-banner").hidden = !info.data.demoModel;
   helpText = info.data.help;
+  const models = info.data.models ?? [];
+  defaultModel = models.find((model) => model.default)?.name;
+  const picker = $("#model-picker");
+  picker.replaceChildren(
+    ...models.map((model) => {
+      const d = model.defaults;
+      const option = el(
+        "option",
+        { value: model.name },
+        model.label === model.name ? model.name : `${model.label} (${model.name})`,
+      );
+      option.title = `${model.description ? `${model.description}: ` : ""}${d.width}x${d.height}, ${d.steps} steps, cfg ${d.guidance}, ${d.scheduler}`;
+      return option;
+    }),
+  );
+  picker.hidden = models.length < 2;
   $("#help-text").replaceChildren(...info.data.help.split("\n").map((line) => el("p", {}, markup(line))));
   // Examples in the help are buttons that put them in the prompt.
   for (const code of $("#help-text").querySelectorAll("code")) {
