@@ -18,7 +18,7 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { loaderFlags } from "../../src/doctor/devices.js";
+import { loaderFlags } from "../../src/doctor/probe-process.js";
 import { writeFullSizeModels } from "../../src/fixtures/full-size/index.js";
 import { writeFixtureModels } from "../../src/fixtures/index.js";
 import { loadPipeline } from "../../src/pipeline/index.js";

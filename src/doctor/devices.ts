@@ -1,14 +1,8 @@
-/**
- * Which execution provider each configured device gets. CUDA: is onnxruntime-node's CUDA provider
- * library in its bin folder, does a session create on that device id, and if not, why (read from
- * the error and onnxruntime's own log: a missing libcudnn or libcublas, an old driver, no GPU).
- */
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, extname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
 import { driverTooOld, type GpuInfo, MIN_CUDA12_DRIVER } from "./gpu-info.js";
+import { runProbe } from "./probe-process.js";
 import { type CheckResult, fail, formatBytes, ok } from "./types.js";
 
 export interface CudaProbeResult {
@@ -43,55 +37,11 @@ export function onnxruntimeVersion(): string {
   }
 }
 
-/**
- * This process's loader flags (e.g. tsx's `--import`), for the probe: without code to evaluate
- * (`-e` would run the caller's script again), test-runner or inspector flags.
- */
-export function loaderFlags(execArgv: readonly string[]): string[] {
-  const kept: string[] = [];
-  for (let i = 0; i < execArgv.length; i++) {
-    const flag = execArgv[i]!;
-    if (["-e", "--eval", "-p", "--print"].includes(flag)) {
-      i += 1;
-      continue;
-    }
-    if (/^--(eval|print|test|inspect|watch)/.test(flag)) continue;
-    kept.push(flag);
-  }
-  return kept;
-}
-
 /** Runs src/doctor/cuda-probe in a child process (with this process's loader flags). */
-export const probeCudaInChild: CudaProbe = (deviceId) =>
-  new Promise((resolve) => {
-    const self = fileURLToPath(import.meta.url);
-    const probe = join(dirname(self), `cuda-probe${extname(self)}`);
-    const child = spawn(process.execPath, [...loaderFlags(process.execArgv), probe, String(deviceId)], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let log = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      resolve({ ok: false, error: error.message, log });
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      try {
-        const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as { ok: boolean; error?: string };
-        resolve({ ok: result.ok, ...(result.error ? { error: result.error } : {}), log });
-      } catch {
-        resolve({
-          ok: false,
-          error: `the probe process ended (${signal ?? `exit ${code}`}) without an answer`,
-          log,
-        });
-      }
-    });
-  });
+export const probeCudaInChild: CudaProbe = async (deviceId) => {
+  const answer = await runProbe("cuda", [String(deviceId)]);
+  return { ok: answer.ok, ...(answer.error ? { error: answer.error } : {}), log: answer.log };
+};
 
 /** The first missing shared library a loader message names, e.g. "libcudnn.so.9". */
 function missingLibrary(text: string, prefix: string): string | undefined {

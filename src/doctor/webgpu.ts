@@ -1,16 +1,9 @@
-/**
- * A WebGPU device (Dawn over Vulkan): the Vulkan loader, its drivers, the adapters vulkaninfo
- * shows, and a session created and run on the GPU in a child process. When no adapter works, one
- * line says why: no loader, no driver, or a driver lacking a feature Dawn needs (named).
- */
-import { spawn } from "node:child_process";
-import { dirname, extname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { VulkanEnvironment } from "../config.js";
 import { isEaselError } from "../errors.js";
 import { checkExecutionProvider } from "../pipeline/onnx/session.js";
 import { WEBGPU_DEFAULTS, type WebGpuSettings } from "../pipeline/types.js";
-import { loaderFlags, onnxruntimeVersion } from "./devices.js";
+import { onnxruntimeVersion } from "./devices.js";
+import { runProbe } from "./probe-process.js";
 import { type CheckResult, fail, formatBytes, ok, warn } from "./types.js";
 import {
   findVulkanLoader,
@@ -33,38 +26,10 @@ export interface WebGpuProbeResult {
 export type WebGpuProbe = (settings: WebGpuSettings) => Promise<WebGpuProbeResult>;
 
 /** Runs src/doctor/webgpu-probe in a child process (with this process's loader flags). */
-export const probeWebGpuInChild: WebGpuProbe = (settings) =>
-  new Promise((resolve) => {
-    const self = fileURLToPath(import.meta.url);
-    const probe = join(dirname(self), `webgpu-probe${extname(self)}`);
-    const child = spawn(
-      process.execPath,
-      [...loaderFlags(process.execArgv), probe, settings.layout, settings.validation],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let log = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      resolve({ ok: false, error: error.message, log });
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      try {
-        const answer = JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as Omit<WebGpuProbeResult, "log">;
-        resolve({ ...answer, log });
-      } catch {
-        resolve({
-          ok: false,
-          error: `the probe process ended (${signal ?? `exit ${code}`}) without an answer`,
-          log,
-        });
-      }
-    });
-  });
+export const probeWebGpuInChild: WebGpuProbe = async (settings) => {
+  const { ok, error, ms, log } = await runProbe("webgpu", [settings.layout, settings.validation]);
+  return { ok, ...(error ? { error } : {}), ...(typeof ms === "number" ? { ms } : {}), log };
+};
 
 export interface WebGpuCheckOptions {
   settings?: WebGpuSettings;
