@@ -64,5 +64,11 @@ row("VAE decode", median(runs.map((t) => t.vaeMs)));
 row("PNG encoding", median(runs.map((t) => t.encodeImageMs)));
 row("whole run", total);
 row("whole run, --draft (TAESDXL decode)", median(drafts.map((t) => t.totalMs)));
+// Ratios within each run: the machine's load moves between runs, not within one.
+const ownRatio = (timings: GenerateTimings[]) =>
+  median(timings.map((t) => t.totalMs / t.sessionMsByPhase!.denoise)).toFixed(2);
+process.stdout.write(
+  `  whole run / its own UNet evaluation: ${ownRatio(runs)}x; with --draft: ${ownRatio(drafts)}x\n`,
+);
 row("one UNet evaluation, guidance 5 (batch 2)", median(guided.map((t) => t.sessionMsByPhase!.denoise)));
 row("whole run, guidance 5", median(guided.map((t) => t.totalMs)));
