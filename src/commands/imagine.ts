@@ -18,6 +18,7 @@ import {
   readAspect,
   readBoolean,
   readInteger,
+  readLoras,
   readModel,
   readNumber,
   readScheduler,
@@ -73,11 +74,15 @@ export function parseImagine(
     given.set(target.name, value);
   };
 
+  /** Values of repeatable options (`--lora`), from the text and the structured option together. */
+  const repeated: GivenValue[] = [];
   const text = parseFlagText(input.text, flagIndex(table));
   for (const use of text.flags) {
     const target = use.meaning.option;
     const switchedTo = use.meaning.sets;
-    if (switchedTo === undefined) {
+    if (target.repeatable) {
+      repeated.push({ raw: use.value ?? "", source: use.flag });
+    } else if (switchedTo === undefined) {
       give(target, { raw: use.value ?? "", source: use.flag });
     } else {
       const value = use.value === undefined ? true : readBoolean(target, use.value);
@@ -88,6 +93,10 @@ export function parseImagine(
     if (raw === undefined || raw === null) continue;
     const target = table.find((entry) => entry.name === name && entry.name !== "prompt");
     if (!target) throw new InvalidInputError(inputErrors.unknownOption(name), name);
+    if (target.repeatable) {
+      repeated.push({ raw, source: `the ${name} option` });
+      continue;
+    }
     give(target, { raw, source: `the ${name} option` });
   }
   const read = <T>(name: OptionName, reader: (option: ImagineOption, raw: RawValue) => T): T | undefined => {
@@ -99,6 +108,12 @@ export function parseImagine(
   const modelName = read("model", readModel);
   const model = (modelName && modelNamed(config.models, modelName)) || defaultModelOf(config.models);
   const modelTable = imagineOptions(config, model);
+  const loras = readLoras(
+    option("lora"),
+    repeated.map((value) => value.raw),
+    config,
+    model.name,
+  );
   const { defaults } = limitsOf(config, model);
   const readForModel = <T>(
     name: OptionName,
@@ -140,6 +155,7 @@ export function parseImagine(
   }
   return {
     model: model.name,
+    ...(loras.length > 0 ? { loras } : {}),
     prompt,
     negativePrompt: negativeWithSafety(userNegative, config.policy, requester.nsfwChannel),
     width: size.width,
