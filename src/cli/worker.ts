@@ -120,6 +120,8 @@ export async function runWorker(config: Config, options: WorkerOptions = {}): Pr
         link,
         models: config.models,
         modelsPerDevice: config.modelsPerDevice,
+        loras: config.loras,
+        loraDir: config.loraDir,
         ...(timings ? { timings } : {}),
       }),
   );
