@@ -139,6 +139,11 @@ export function imagineOptions(config: Config, model?: CatalogueModel): readonly
       available: config.maxLoras > 0 && config.loras.length > 0,
       flags: ["lora"],
       repeatable: true,
+      // Suggestions (Discord autocompletes them); any NAME:SCALE is typed freely.
+      choices: config.loras.map((lora) => ({
+        name: (lora.label === lora.name ? lora.name : `${lora.label} (${lora.name})`).slice(0, 100),
+        value: lora.name,
+      })),
       maxLength: 200,
       example: `--lora ${config.loras[0]?.name ?? "NAME"}:0.8`,
       placeholder: "NAME[:SCALE]",
