@@ -5,10 +5,18 @@
  */
 import type { Config } from "../config.js";
 import { InvalidInputError } from "../errors.js";
+import { promptWithTriggers } from "../requests/loras.js";
 import { defaultModelOf, modelNamed } from "../requests/models.js";
 import type { GenerationRequest, Requester } from "../requests/request.js";
 import type { ImageSize } from "./aspect.js";
-import { flagIndex, type ImagineOption, imagineOptions, limitsOf, type OptionName } from "./options.js";
+import {
+  flagIndex,
+  type ImagineOption,
+  imagineOptions,
+  limitsOf,
+  MAX_PROMPT_LENGTH,
+  type OptionName,
+} from "./options.js";
 import { parseFlagText } from "./parse.js";
 import { assertPromptAllowed, negativeWithSafety } from "./policy.js";
 import { maxSeedFor, randomSeedFor } from "./seeds.js";
@@ -131,6 +139,10 @@ export function parseImagine(
     throw new InvalidInputError(inputErrors.emptyPrompt(negativeTookText), "prompt");
   }
   assertPromptAllowed(prompt, config.policy);
+  const encoded = Array.from(promptWithTriggers(prompt, loras)).length;
+  if (encoded > MAX_PROMPT_LENGTH) {
+    throw new InvalidInputError(inputErrors.triggersTooLong(encoded, MAX_PROMPT_LENGTH), "lora");
+  }
   const userNegative = read("negative", readText);
 
   if (given.has("aspect") && given.has("size"))

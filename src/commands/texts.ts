@@ -89,6 +89,8 @@ export const inputErrors = {
     max === 0
       ? "This bot does not take LoRAs."
       : `At most ${max} LoRA${max === 1 ? "" : "s"} at once; you gave ${given}.`,
+  triggersTooLong: (length: number, max: number): string =>
+    `With the LoRAs' trigger words the prompt is ${length} characters; the limit is ${max}. Shorten the prompt.`,
   loraTwice: (name: string): string => `You gave LoRA ${name} twice; keep one.`,
   loraNotForModel: (name: string, model: string, suits: readonly string[]): string =>
     `LoRA ${name} is made for ${suits.join(", ")}, not ${model}; pick one of those with --model, or another LoRA.`,

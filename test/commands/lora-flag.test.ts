@@ -93,6 +93,16 @@ describe("--lora", () => {
     );
   });
 
+  it("refuses a prompt that the trigger words take past the prompt limit", () => {
+    const long = "a".repeat(995);
+    assert.equal(parse(long).prompt, long);
+    assertInvalid(
+      () => parse(`${long} --lora ink`),
+      "lora",
+      "With the LoRAs' trigger words the prompt is 1007 characters; the limit is 1000. Shorten the prompt.",
+    );
+  });
+
   it("refuses a LoRA whose models leave out the chosen model", () => {
     assertInvalid(() => parse("a fox --lora pixel"), "lora", /LoRA pixel is made for turbo, not base/);
     assert.deepEqual(parse("a fox --lora pixel --model turbo").loras, [{ name: "pixel", scale: 1 }]);
