@@ -17,6 +17,7 @@ import {
 } from "./pipeline/types.js";
 import { LIMITS } from "./pipeline/validate.js";
 import { MIN_GUIDANCE } from "./requests/limits.js";
+import type { CatalogueLora } from "./requests/loras.js";
 import type { CatalogueModel, ModelCatalogue } from "./requests/models.js";
 import type { RoleId, UserId } from "./requests/request.js";
 
@@ -78,6 +79,10 @@ const envSchema = z.object({
   EASEL_DEFAULT_MODEL: z.string().default(""),
   /** Models one device keeps loaded at once; past it, the least recently used is unloaded (at least 1). */
   EASEL_MODELS_PER_DEVICE: wholeFrom(1, 1, 64),
+  /** LoRA catalogue: `*.safetensors` files named by file name (`--lora NAME[:SCALE]`), each with an optional `<name>.json`. */
+  EASEL_LORA_DIR: z.string().default("loras"),
+  /** LoRAs one request may use at once (0 turns `--lora` off). */
+  EASEL_MAX_LORAS: wholeFrom(3, 0, 16),
   /** Optional SDXL refiner ONNX folder; empty disables the refiner. */
   EASEL_REFINER_DIR: z.string().default(""),
   /** A float32 (or fp16-fix) VAE decoder .onnx tried when the model's decoder overflows (empty = none). */
@@ -279,6 +284,15 @@ export interface Config {
    * `withModelCatalogue` fills it from EASEL_MODELS_DIR at start.
    */
   models: ModelCatalogue;
+  /** EASEL_LORA_DIR: where the LoRA catalogue's files are. */
+  loraDir: string;
+  /** EASEL_MAX_LORAS: LoRAs one request may use. */
+  maxLoras: number;
+  /**
+   * The LoRAs requests may pick. loadConfig gives none; src/models' `withLoraCatalogue` fills it
+   * from EASEL_LORA_DIR at start.
+   */
+  loras: readonly CatalogueLora[];
   /** EASEL_MODEL_DIR was unset: modelDir is the demo model, written on first start. */
   demoModel: boolean;
   refinerDir: string | undefined;
@@ -536,6 +550,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     defaultModel: text(e.EASEL_DEFAULT_MODEL),
     modelsPerDevice: e.EASEL_MODELS_PER_DEVICE,
     models: { models: [onlyModel], defaultName: onlyModel.name },
+    loraDir: e.EASEL_LORA_DIR,
+    maxLoras: e.EASEL_MAX_LORAS,
+    loras: [],
     demoModel: modelDir === undefined,
     refinerDir: e.EASEL_REFINER_DIR.trim() || undefined,
     vaeFallback: e.EASEL_VAE_FALLBACK.trim() || undefined,

@@ -18,6 +18,7 @@ import { CancelledError, EaselError } from "../errors.js";
 import { describeFileError, writeFileAtomically } from "../files.js";
 import { createLogger } from "../logger.js";
 import { withModelCatalogue } from "../models/catalogue.js";
+import { withLoraCatalogue } from "../models/loras.js";
 import { createJobQueue, type JobQueue } from "../queue/index.js";
 import { validateRequest } from "../queue/params.js";
 import { IMAGE_EXTENSIONS } from "../requests/jobs.js";
@@ -143,7 +144,7 @@ async function imagine(words: string[], options: ImagineOptions): Promise<void> 
       models: { models: [only], defaultName: only.name },
     };
   } else {
-    config = (await withModelCatalogue(loaded)).config;
+    config = await withLoraCatalogue((await withModelCatalogue(loaded)).config);
     if (options.model !== undefined) text = `${text} --model ${options.model}`;
   }
   if (text.trim() === "" || isHelpRequest({ text })) {

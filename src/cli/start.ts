@@ -14,6 +14,7 @@ import { EaselError, isEaselError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import { type Easel, startEasel } from "../main.js";
 import { withModelCatalogue } from "../models/catalogue.js";
+import { withLoraCatalogue } from "../models/loras.js";
 
 /** How long a start in progress may still take after a stop signal before the process gives up. */
 const START_GRACE_MS = 10_000;
@@ -75,7 +76,9 @@ async function explainDeviceFailure(error: unknown, config: Config, logger: Logg
 const delay = (ms: number) => new Promise<"late">((resolve) => setTimeout(() => resolve("late"), ms).unref());
 
 async function start(): Promise<void> {
-  const { config, skipped } = await withModelCatalogue(await loadConfigFromEnvironment());
+  const catalogue = await withModelCatalogue(await loadConfigFromEnvironment());
+  const { skipped } = catalogue;
+  const config = await withLoraCatalogue(catalogue.config);
   // Unsupported operators and a memory plan that cannot fit are refused now, with doctor's
   // sentences, not at the first job.
   const mayNotFit = !config.redisUrl || config.devicesExplicit ? await checkBeforeStart(config) : [];

@@ -15,6 +15,7 @@ import { checkBeforeStart } from "../doctor/start-checks.js";
 import { ConfigError, DeviceFailureError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import { withModelCatalogue } from "../models/catalogue.js";
+import { withLoraCatalogue } from "../models/loras.js";
 import type { EngineSpec } from "../queue/engine.js";
 import { sdxlEngineFor } from "../queue/index.js";
 import { RedisLink, redactRedisUrl } from "../queue/redis/connection.js";
@@ -119,6 +120,8 @@ export async function runWorker(config: Config, options: WorkerOptions = {}): Pr
         link,
         models: config.models,
         modelsPerDevice: config.modelsPerDevice,
+        loras: config.loras,
+        loraDir: config.loraDir,
         ...(timings ? { timings } : {}),
       }),
   );
@@ -155,7 +158,9 @@ export function registerWorkerCommand(program: Command): void {
     .addOption(new Option("--test-simulated-engine <json>", "tests only: simulated engine spec").hideHelp())
     .addOption(new Option("--test-timings <json>", "tests only: BullMQ lock/stall timings").hideHelp())
     .action(async (options: WorkerOptions) => {
-      const { config } = await withModelCatalogue(await loadConfigFromEnvironment());
+      const config = await withLoraCatalogue(
+        (await withModelCatalogue(await loadConfigFromEnvironment())).config,
+      );
       // Devices that may not fit are said once on stderr; runWorker's logger is not made yet.
       for (const verdict of await checkBeforeStart(config)) process.stderr.write(`memory plan: ${verdict}\n`);
       await runWorker(config, options);

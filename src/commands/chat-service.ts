@@ -574,10 +574,11 @@ class QueueChatService implements ChatService {
 }
 
 /** The model and the effective settings a request runs with, as views carry them. */
-function runOf(request: GenerationRequest): Pick<JobView, "model" | "settings"> {
+function runOf(request: GenerationRequest): Pick<JobView, "model" | "loras" | "settings"> {
   const { steps, guidance, scheduler, width, height } = request;
   return {
     ...(request.model !== undefined ? { model: request.model } : {}),
+    ...(request.loras?.length ? { loras: request.loras.map(({ name, scale }) => ({ name, scale })) } : {}),
     settings: { steps, guidance, scheduler, width, height },
   };
 }

@@ -27,6 +27,8 @@ export interface JobView {
   text: string;
   /** The catalogue name of the model it runs on (absent for jobs from before models had names). */
   model?: string;
+  /** The LoRAs merged into the model for it; absent = none. */
+  loras?: Array<{ name: string; scale: number }>;
   /** The settings it runs with, after the model's and the deployment's defaults. */
   settings?: JobSettings;
   /** Queued: the 1-based place in line (1 = next). */

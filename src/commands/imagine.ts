@@ -5,10 +5,18 @@
  */
 import type { Config } from "../config.js";
 import { InvalidInputError } from "../errors.js";
+import { promptWithTriggers } from "../requests/loras.js";
 import { defaultModelOf, modelNamed } from "../requests/models.js";
 import type { GenerationRequest, Requester } from "../requests/request.js";
 import type { ImageSize } from "./aspect.js";
-import { flagIndex, type ImagineOption, imagineOptions, limitsOf, type OptionName } from "./options.js";
+import {
+  flagIndex,
+  type ImagineOption,
+  imagineOptions,
+  limitsOf,
+  MAX_PROMPT_LENGTH,
+  type OptionName,
+} from "./options.js";
 import { parseFlagText } from "./parse.js";
 import { assertPromptAllowed, negativeWithSafety } from "./policy.js";
 import { maxSeedFor, randomSeedFor } from "./seeds.js";
@@ -18,6 +26,7 @@ import {
   readAspect,
   readBoolean,
   readInteger,
+  readLoras,
   readModel,
   readNumber,
   readScheduler,
@@ -73,11 +82,15 @@ export function parseImagine(
     given.set(target.name, value);
   };
 
+  /** Values of repeatable options (`--lora`), from the text and the structured option together. */
+  const repeated: GivenValue[] = [];
   const text = parseFlagText(input.text, flagIndex(table));
   for (const use of text.flags) {
     const target = use.meaning.option;
     const switchedTo = use.meaning.sets;
-    if (switchedTo === undefined) {
+    if (target.repeatable) {
+      repeated.push({ raw: use.value ?? "", source: use.flag });
+    } else if (switchedTo === undefined) {
       give(target, { raw: use.value ?? "", source: use.flag });
     } else {
       const value = use.value === undefined ? true : readBoolean(target, use.value);
@@ -88,6 +101,10 @@ export function parseImagine(
     if (raw === undefined || raw === null) continue;
     const target = table.find((entry) => entry.name === name && entry.name !== "prompt");
     if (!target) throw new InvalidInputError(inputErrors.unknownOption(name), name);
+    if (target.repeatable) {
+      repeated.push({ raw, source: `the ${name} option` });
+      continue;
+    }
     give(target, { raw, source: `the ${name} option` });
   }
   const read = <T>(name: OptionName, reader: (option: ImagineOption, raw: RawValue) => T): T | undefined => {
@@ -99,6 +116,12 @@ export function parseImagine(
   const modelName = read("model", readModel);
   const model = (modelName && modelNamed(config.models, modelName)) || defaultModelOf(config.models);
   const modelTable = imagineOptions(config, model);
+  const loras = readLoras(
+    option("lora"),
+    repeated.map((value) => value.raw),
+    config,
+    model.name,
+  );
   const { defaults } = limitsOf(config, model);
   const readForModel = <T>(
     name: OptionName,
@@ -116,6 +139,10 @@ export function parseImagine(
     throw new InvalidInputError(inputErrors.emptyPrompt(negativeTookText), "prompt");
   }
   assertPromptAllowed(prompt, config.policy);
+  const encoded = Array.from(promptWithTriggers(prompt, loras)).length;
+  if (encoded > MAX_PROMPT_LENGTH) {
+    throw new InvalidInputError(inputErrors.triggersTooLong(encoded, MAX_PROMPT_LENGTH), "lora");
+  }
   const userNegative = read("negative", readText);
 
   if (given.has("aspect") && given.has("size"))
@@ -140,6 +167,7 @@ export function parseImagine(
   }
   return {
     model: model.name,
+    ...(loras.length > 0 ? { loras } : {}),
     prompt,
     negativePrompt: negativeWithSafety(userNegative, config.policy, requester.nsfwChannel),
     width: size.width,

@@ -6,12 +6,14 @@ import type { Config } from "../config.js";
 import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
 import { MIN_GUIDANCE } from "../requests/limits.js";
+import { LORA_SCALE_RANGE } from "../requests/loras.js";
 import { type CatalogueModel, defaultModelOf, type ModelLimits, modelLimits } from "../requests/models.js";
 import { SDXL_BUCKETS } from "./aspect.js";
 
 export type OptionName =
   | "prompt"
   | "model"
+  | "lora"
   | "negative"
   | "aspect"
   | "size"
@@ -46,6 +48,8 @@ export interface ImagineOption {
   flags: readonly string[];
   /** Boolean options: flags that set false. */
   offFlags?: readonly string[];
+  /** The flag may be given several times (`--lora a --lora b`); each use adds a value. */
+  repeatable?: boolean;
   /** An unquoted value runs to the next flag instead of ending at the first space (`--no fog, rain`). */
   freeText?: boolean;
   /** Suggested values; for "choice" the accepted ones (aspect also takes any W:H in text). */
@@ -125,6 +129,24 @@ export function imagineOptions(config: Config, model?: CatalogueModel): readonly
       })),
       defaultValue: config.models.defaultName,
       example: `--model ${catalogue.find((entry) => entry.name !== config.models.defaultName)?.name ?? config.models.defaultName}`,
+    },
+    {
+      name: "lora",
+      label: "LoRA",
+      kind: "string",
+      description: `LoRA as NAME or NAME:SCALE (scale ${LORA_SCALE_RANGE.min} to ${LORA_SCALE_RANGE.max}); up to ${config.maxLoras}, comma-separated`,
+      required: false,
+      available: config.maxLoras > 0 && config.loras.length > 0,
+      flags: ["lora"],
+      repeatable: true,
+      // Suggestions (Discord autocompletes them); any NAME:SCALE is typed freely.
+      choices: config.loras.map((lora) => ({
+        name: (lora.label === lora.name ? lora.name : `${lora.label} (${lora.name})`).slice(0, 100),
+        value: lora.name,
+      })),
+      maxLength: 200,
+      example: `--lora ${config.loras[0]?.name ?? "NAME"}:0.8`,
+      placeholder: "NAME[:SCALE]",
     },
     {
       name: "negative",
@@ -291,4 +313,26 @@ export function modelListing(config: Config): ModelListing[] {
     };
   });
   return [...listed.filter((model) => model.default), ...listed.filter((model) => !model.default)];
+}
+
+/** One LoRA as the API and the page list it. */
+export interface LoraListing {
+  name: string;
+  label: string;
+  trigger: string;
+  /** The scale used when none is given. */
+  scale: number;
+  /** The models it suits; absent = every model. */
+  models?: readonly string[];
+}
+
+/** The LoRA catalogue as users may pick from it. */
+export function loraListing(config: Config): LoraListing[] {
+  return config.loras.map(({ name, label, trigger, scale, models }) => ({
+    name,
+    label,
+    trigger,
+    scale,
+    ...(models ? { models } : {}),
+  }));
 }

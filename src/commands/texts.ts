@@ -79,6 +79,21 @@ export const inputErrors = {
       ? `Unknown flag ${flag}. Did you mean ${suggestion}?`
       : `Unknown flag ${flag}. Type \`/imagine help\` to see the flags.`,
   unknownOption: (name: string): string => `Unknown option ${echo(name)}.`,
+  unknownLora: (given: string, offered: readonly string[]): string =>
+    offered.length === 0
+      ? `This bot has no LoRAs; you asked for ${echo(given)}.`
+      : `There is no LoRA ${echo(given)}; LoRAs: ${offered.slice(0, 25).join(", ")}${offered.length > 25 ? ", …" : ""}.`,
+  badLoraScale: (name: string, given: string, min: number, max: number): string =>
+    `The scale of LoRA ${name} must be a number from ${min} to ${max}; you gave ${echo(given)}.`,
+  tooManyLoras: (given: number, max: number): string =>
+    max === 0
+      ? "This bot does not take LoRAs."
+      : `At most ${max} LoRA${max === 1 ? "" : "s"} at once; you gave ${given}.`,
+  triggersTooLong: (length: number, max: number): string =>
+    `With the LoRAs' trigger words the prompt is ${length} characters; the limit is ${max}. Shorten the prompt.`,
+  loraTwice: (name: string): string => `You gave LoRA ${name} twice; keep one.`,
+  loraNotForModel: (name: string, model: string, suits: readonly string[]): string =>
+    `LoRA ${name} is made for ${suits.join(", ")}, not ${model}; pick one of those with --model, or another LoRA.`,
   setTwice: (label: string, first: string, second: string): string =>
     first === second
       ? `You gave ${first} twice; keep one.`
@@ -237,6 +252,7 @@ export function resultCaption(
 ): string {
   const settings = [
     ...(showModel && request.model !== undefined ? [request.model] : []),
+    ...(request.loras ?? []).map((lora) => `LoRA ${lora.name}:${lora.scale}`),
     seedsText(result.seeds.length > 0 ? result.seeds : [request.seed]),
     `${request.width}x${request.height}`,
     `${request.steps} steps`,

@@ -5,6 +5,7 @@
 import { InvalidInputError } from "../errors.js";
 import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
+import { type CatalogueLora, LORA_SCALE_RANGE, loraNamed, type RequestLora } from "../requests/loras.js";
 import { decimalValue, integerValue, schedulerValue, seedValue, wellFormed } from "../requests/values.js";
 import { type AspectBucket, bucketForAspect, type ImageSize, parseImageSize } from "./aspect.js";
 import type { ImagineOption } from "./options.js";
@@ -117,4 +118,65 @@ export function readModel(option: ImagineOption, raw: RawValue): string {
     names.find((name) => name.toLowerCase() === wanted) ??
     fail(option, inputErrors.badChoice(option.label, names, raw))
   );
+}
+
+/** `NAME` or `NAME:SCALE`, several separated by commas or spaces (`ink:0.8, clay`). */
+function loraParts(raw: RawValue): string[] {
+  return cleanText(String(raw))
+    .split(/[,\s]+/u)
+    .filter((part) => part.length > 0);
+}
+
+function readLora(option: ImagineOption, part: string, loras: readonly CatalogueLora[]): RequestLora {
+  const colon = part.lastIndexOf(":");
+  const name = colon < 0 ? part : part.slice(0, colon);
+  const lora = loraNamed(loras, name);
+  if (!lora) {
+    return fail(
+      option,
+      inputErrors.unknownLora(
+        name,
+        loras.map((entry) => entry.name),
+      ),
+    );
+  }
+  let scale = lora.scale;
+  if (colon >= 0) {
+    const text = part.slice(colon + 1);
+    const value = decimalValue(text);
+    if (value === undefined || value < LORA_SCALE_RANGE.min || value > LORA_SCALE_RANGE.max) {
+      return fail(
+        option,
+        inputErrors.badLoraScale(lora.name, text, LORA_SCALE_RANGE.min, LORA_SCALE_RANGE.max),
+      );
+    }
+    scale = value;
+  }
+  return { name: lora.name, scale, ...(lora.trigger ? { trigger: lora.trigger } : {}) };
+}
+
+/**
+ * The LoRAs a request asked for (each raw value holds one or more `NAME[:SCALE]`): known names,
+ * scales within range, each once, at most EASEL_MAX_LORAS, and each suiting `model`.
+ */
+export function readLoras(
+  option: ImagineOption,
+  raws: readonly RawValue[],
+  config: { loras: readonly CatalogueLora[]; maxLoras: number },
+  model: string,
+): RequestLora[] {
+  const parts = raws.flatMap(loraParts);
+  if (raws.length > 0 && parts.length === 0) fail(option, inputErrors.missingValue("--lora", option.example));
+  if (parts.length > config.maxLoras) fail(option, inputErrors.tooManyLoras(parts.length, config.maxLoras));
+  const chosen: RequestLora[] = [];
+  for (const part of parts) {
+    const lora = readLora(option, part, config.loras);
+    if (chosen.some((entry) => entry.name === lora.name)) fail(option, inputErrors.loraTwice(lora.name));
+    const suits = loraNamed(config.loras, lora.name)?.models;
+    if (suits && !suits.some((name) => name.toLowerCase() === model.toLowerCase())) {
+      fail(option, inputErrors.loraNotForModel(lora.name, model, suits));
+    }
+    chosen.push(lora);
+  }
+  return chosen;
 }

@@ -12,6 +12,7 @@ import { checkChatSettings } from "./chat.js";
 import { checkDataDir } from "./data-dir.js";
 import { type CudaProbe, checkDevice } from "./devices.js";
 import { type GpuQuery, queryGpus } from "./gpu-info.js";
+import { checkLoras } from "./loras.js";
 import { memoryPlanChecks, memoryPlanFor } from "./memory-plan.js";
 import { checkModelFolder, type ModelCheckOptions } from "./model-checks.js";
 import { checkNodeVersion, readEaselPackage } from "./node-version.js";
@@ -123,6 +124,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     });
     if (plan) memoryPlanChecks(plan).forEach(add);
   }
+  for (const result of await checkLoras(config)) add(result);
   for (const result of checkChatSettings(config)) add(result);
   add(await checkListenHost("EASEL_WEB_HOST", config.web.host, config.web.port));
   if (config.slack && !config.slack.appToken)

@@ -4,6 +4,7 @@
  * main one. Image bytes go back to the main thread transferred, not copied.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import type { LoraSelection } from "../pipeline/lora/merge.js";
 import type { GenerateResult, Progress } from "../pipeline/types.js";
 import { type Engine, loadEngine } from "./engine.js";
 import {
@@ -27,7 +28,7 @@ interface Running {
 
 /** The spec's own model, loaded at start. */
 const OWN_MODEL = "";
-/** Loaded engines by model folder, least recently used first (Map keeps insertion order). */
+/** Loaded engines by model folder and LoRA set, least recently used first (Map keeps insertion order). */
 const engines = new Map<string, Engine>();
 let shuttingDown = false;
 /** The run holding the device. */
@@ -63,8 +64,13 @@ function doneMessage(jobId: string, result: GenerateResult): void {
  * one is loaded after unloading the least recently used past `modelsPerDevice`, so its memory is
  * free first. One job runs at a time, so no run uses an engine while it is unloaded.
  */
-async function engineFor(modelDir: string | undefined): Promise<Engine> {
-  const key = modelDir ?? OWN_MODEL;
+async function engineFor(
+  modelDir: string | undefined,
+  loras: readonly LoraSelection[] = [],
+): Promise<Engine> {
+  // A LoRA set is part of the weights: each (model, set) is its own pipeline.
+  const set = loras.map((lora) => `${lora.path}:${lora.scale}`).sort();
+  const key = set.length === 0 ? (modelDir ?? OWN_MODEL) : JSON.stringify([modelDir ?? OWN_MODEL, ...set]);
   const loaded = engines.get(key);
   if (loaded) {
     engines.delete(key);
@@ -76,7 +82,11 @@ async function engineFor(modelDir: string | undefined): Promise<Engine> {
     engines.delete(oldest);
     await engine.dispose();
   }
-  const engine = await loadEngine(modelDir && spec.kind === "sdxl" ? { ...spec, modelDir } : spec);
+  const engine = await loadEngine(
+    spec.kind === "sdxl"
+      ? { ...spec, ...(modelDir ? { modelDir } : {}), ...(loras.length > 0 ? { loras: [...loras] } : {}) }
+      : spec,
+  );
   engines.set(key, engine);
   return engine;
 }
@@ -100,7 +110,7 @@ async function run(message: Extract<ToWorker, { type: "run" }>): Promise<void> {
     post({ type: "device-free", jobId });
   };
   try {
-    const engine = await engineFor(message.modelDir);
+    const engine = await engineFor(message.modelDir, message.loras);
     const result = await engine.generate(message.params, {
       signal: controller.signal,
       previewEvery: message.previewEvery,

@@ -4,8 +4,10 @@
  * cancellation gets its thread terminated; a thread that crashes or reports an unexpected engine
  * error is replaced by a fresh one (engine reloaded) before the next job.
  */
+
 import type { Worker } from "node:worker_threads";
 import { CancelledError, DeviceFailureError, EaselError } from "../errors.js";
+import type { LoraSelection } from "../pipeline/lora/merge.js";
 import type { GeneratedImage, GenerateParams, GenerateTimings, Progress } from "../pipeline/types.js";
 import { siblingModule, startWorker } from "../workers.js";
 import type { EngineSpec } from "./engine.js";
@@ -41,6 +43,8 @@ export interface DeviceRunHooks {
   signal?: AbortSignal;
   /** The job's model folder when it is not the engine's own; the device loads it on demand. */
   modelDir?: string;
+  /** LoRA files (absolute paths) merged into the model for this run; absent = none. */
+  loras?: LoraSelection[];
   onProgress?: (progress: Progress) => void;
 }
 
@@ -192,6 +196,7 @@ export class DeviceWorker {
         params,
         previewEvery: this.options.previewEvery,
         ...(hooks.modelDir !== undefined ? { modelDir: hooks.modelDir } : {}),
+        ...(hooks.loras && hooks.loras.length > 0 ? { loras: hooks.loras } : {}),
       },
       transfer,
     );

@@ -12,7 +12,10 @@ export type AbortReason = { kind: "cancel"; byUserId: string | undefined } | { k
 
 /** What the dispatcher needs to know of a job; the turn is its own to give. */
 export type DispatchableJob = Omit<WaitingJob, "turn"> & {
-  /** The model's catalogue name; undefined = the default model. */
+  /**
+   * What a device must hold to run it without a load: the model's catalogue name (undefined = the
+   * default model), with its LoRA set when it has one (src/queue/loras.ts `heldKeyOf`).
+   */
   model?: string | undefined;
 };
 

@@ -14,6 +14,7 @@ import { type AbortReason, Dispatcher } from "./dispatcher.js";
 import type { EngineSpec } from "./engine.js";
 import { type BookedJob, bookedJobOf, JobBook, type JobBookOptions, type JobRunner } from "./job-book.js";
 import type { QueueStatus } from "./job-queue.js";
+import { heldKeyOf, loraSelectionsOf } from "./loras.js";
 import { queueMessages } from "./messages.js";
 import { generateParamsOf } from "./params.js";
 import type { StoredJob } from "./store.js";
@@ -47,6 +48,7 @@ export class EmbeddedJobQueue extends JobBook<LocalJob> {
 }
 
 /** A job with the model it needs: undefined for the default one (every device's own engine). */
+/** `model`: what a device must hold to run it without a load (the model and its LoRA set). */
 export type LocalJob = BookedJob & { model: string | undefined };
 
 /** Device worker threads in this process, fed by the dispatcher. */
@@ -98,7 +100,8 @@ class LocalRunner implements JobRunner<LocalJob> {
     const model = this.modelOf(name);
     const isDefault = name === undefined || model?.name === this.config.models.defaultName;
     // A model gone from the catalogue since (a restart) keeps its name and fails when it runs.
-    return { ...bookedJobOf(stored), model: isDefault ? undefined : (model?.name ?? name) };
+    const held = heldKeyOf(isDefault ? undefined : (model?.name ?? name), stored.request.loras);
+    return { ...bookedJobOf(stored), model: held };
   }
 
   private modelOf(name: string | undefined): CatalogueModel | undefined {
@@ -176,13 +179,16 @@ class LocalRunner implements JobRunner<LocalJob> {
     let run: DeviceRun;
     try {
       const source = job.request.source ? await this.book.files.sourceImageOf(job.request.source) : undefined;
-      const modelDir = job.model === undefined ? undefined : this.modelOf(job.model)?.dir;
-      if (job.model !== undefined && modelDir === undefined) {
-        throw new InvalidInputError(queueMessages.unknownModel(job.model), "model");
-      }
+      const name = job.request.model;
+      const model = this.modelOf(name);
+      const isDefault = name === undefined || model?.name === this.config.models.defaultName;
+      if (!isDefault && !model) throw new InvalidInputError(queueMessages.unknownModel(name), "model");
+      const modelDir = isDefault ? undefined : model?.dir;
+      const loras = loraSelectionsOf(job.request.loras, this.config.loras, this.config.loraDir);
       run = await device.start(job.id, generateParamsOf(job.request, source), {
         signal,
         ...(modelDir !== undefined ? { modelDir } : {}),
+        ...(loras.length > 0 ? { loras } : {}),
         onProgress: (progress) =>
           this.book.emit("progress", {
             jobId: job.id,

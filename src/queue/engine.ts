@@ -3,6 +3,7 @@
  * tested and benchmarked without models. Specs are plain data so they can cross into the worker.
  */
 import type { PipelineOptions } from "../pipeline/index.js";
+import type { LoraSelection } from "../pipeline/lora/merge.js";
 import type { GenerateHooks, GenerateParams, GenerateResult, WebGpuSettings } from "../pipeline/types.js";
 import type { SimulatedEngineSpec } from "./simulated-engine.js";
 
@@ -32,6 +33,8 @@ export interface SdxlEngineSpec {
   tinyVaeDir?: string;
   /** EASEL_TAESD_PREVIEWS: auto (GPU devices only), on or off. */
   tinyVaePreviews?: "auto" | "on" | "off";
+  /** LoRA files (absolute paths) merged into the model's weights at load; absent = none. */
+  loras?: LoraSelection[];
 }
 
 export type EngineSpec = SdxlEngineSpec | SimulatedEngineSpec;
@@ -50,6 +53,7 @@ export function pipelineOptionsOf(spec: SdxlEngineSpec): PipelineOptions {
     ...(spec.optimizedCacheDir ? { optimizedCache: { dir: spec.optimizedCacheDir } } : {}),
     ...(spec.tinyVaeDir ? { tinyVaeDir: spec.tinyVaeDir } : {}),
     ...(spec.tinyVaePreviews ? { tinyVaePreviews: spec.tinyVaePreviews } : {}),
+    ...(spec.loras && spec.loras.length > 0 ? { loras: spec.loras } : {}),
   };
 }
 

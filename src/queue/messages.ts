@@ -12,6 +12,7 @@ export const queueMessages = {
     `You already have ${plural(limit, "image job")} queued or running, which is the limit. Please wait for one to finish (or cancel one) and try again.`,
   unknownModel: (name: string, offered?: readonly string[]): string =>
     `The model "${name.slice(0, 64)}" isn't offered here${offered && offered.length > 0 ? `; the models are ${offered.join(", ")}` : ""}.`,
+  unknownLora: (name: string): string => `The LoRA "${name.slice(0, 64)}" isn't offered here any more.`,
   noDeviceForModel: (name: string): string =>
     `No image worker can run the model "${name.slice(0, 64)}" right now. Please pick another model or try again later.`,
   totalLimit: (): string => "The queue is full right now. Please try again in a few minutes.",

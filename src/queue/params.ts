@@ -3,6 +3,7 @@
 import { InvalidInputError } from "../errors.js";
 import type { GenerateParams } from "../pipeline/types.js";
 import { LIMITS, validateGenerateParams } from "../pipeline/validate.js";
+import { promptWithTriggers } from "../requests/loras.js";
 import { type GenerationRequest, isUploadSource } from "../requests/request.js";
 import { seedValue } from "../requests/values.js";
 
@@ -23,7 +24,7 @@ export function generateParamsOf(request: GenerationRequest, sourceImage?: Uint8
     );
   }
   return {
-    prompt: request.prompt,
+    prompt: promptWithTriggers(request.prompt, request.loras),
     ...(request.negativePrompt !== undefined ? { negativePrompt: request.negativePrompt } : {}),
     width: request.width,
     height: request.height,

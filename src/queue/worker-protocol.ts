@@ -3,6 +3,7 @@
  * that boundary: structured clone keeps an Error's message but not its class, so typed errors are
  * sent as plain data and rebuilt on the other side.
  */
+
 import {
   CancelledError,
   DeviceFailureError,
@@ -11,6 +12,7 @@ import {
   InvalidInputError,
   ModelFolderError,
 } from "../errors.js";
+import type { LoraSelection } from "../pipeline/lora/merge.js";
 import type { GeneratedImage, GenerateParams, GenerateTimings, Progress } from "../pipeline/types.js";
 import type { EngineSpec } from "./engine.js";
 import { detailOf } from "./failures.js";
@@ -35,6 +37,8 @@ export type ToWorker =
       previewEvery: number;
       /** The job's model folder when it is not the engine's own (loaded on demand). */
       modelDir?: string;
+      /** LoRA files (absolute paths) to merge into the model; the device keeps a pipeline per set. */
+      loras?: LoraSelection[];
     }
   | { type: "cancel"; jobId: string }
   | { type: "shutdown" };

@@ -4,6 +4,7 @@
  * This room is shared by commands/ and queue/; neither imports the other.
  */
 import type { Prediction, SchedulerName, Spacing } from "../pipeline/types.js";
+import type { RequestLora } from "./loras.js";
 
 export type Platform = "discord" | "slack" | "web" | "cli";
 
@@ -98,6 +99,9 @@ export function isUploadSource(source: SourceImageRef): source is UploadSource {
 export interface GenerationRequest {
   /** The catalogue name of the model it runs on; absent = the default (requests from before names). */
   model?: string;
+  /** LoRAs merged into the model for it, by catalogue name; absent = none. */
+  loras?: RequestLora[];
+  /** What the user typed; the text encoders read it with the LoRAs' trigger words added. */
   prompt: string;
   /** Undefined = none. */
   negativePrompt?: string;

@@ -143,6 +143,15 @@ export class Client {
     this.call("POST", path, body, headers);
   delete = (path: string) => this.call("DELETE", path);
 
+  /** A binary answer's bytes (an image), with the client's cookies. */
+  async bytes(path: string): Promise<Buffer> {
+    const response = await fetch(new URL(path, this.base), {
+      headers: { ...this.headers, ...this.cookieHeader() },
+    });
+    if (response.status !== 200) throw new Error(`${path} answered ${response.status}`);
+    return Buffer.from(await response.arrayBuffer());
+  }
+
   /** A job's events until the server ends the stream (or `until` says stop); each with its parsed data. */
   async events(
     jobId: string,

@@ -59,7 +59,9 @@ function discordOption(option: ImagineOption): DiscordCommandOption {
     description: option.description,
     required: option.required,
   };
-  if (option.choices && option.choices.length > MAX_LISTED_CHOICES) rendered.autocomplete = true;
+  // A free-text option with suggestions (`lora`: NAME:SCALE, several) is autocompleted, never limited to them.
+  if (option.choices && (option.kind === "string" || option.choices.length > MAX_LISTED_CHOICES))
+    rendered.autocomplete = true;
   else if (option.choices) rendered.choices = option.choices.map(({ name, value }) => ({ name, value }));
   if (option.kind === "integer" || option.kind === "number") {
     if (option.min !== undefined) rendered.min_value = option.min;
@@ -253,11 +255,18 @@ export async function registerCommands(
 /** Choices of an autocompleted `/imagine` option for what the user typed so far: matches first, at most 25. */
 export function autocompleteChoices(config: Config, optionName: string, typed: string): OptionChoice[] {
   const option = imagineOptions(config).find((entry) => entry.name === optionName);
-  const wanted = typed.trim().toLowerCase();
-  const choices = option?.choices ?? [];
-  const starts = choices.filter((choice) => choice.value.toLowerCase().startsWith(wanted));
+  // A repeatable option's value holds several (`ink:0.8, cl`): the last one is completed.
+  const cut = option?.repeatable ? typed.lastIndexOf(",") + 1 : 0;
+  const before = cut > 0 ? `${typed.slice(0, cut).trim()} ` : "";
+  const wanted = typed.slice(cut).trim().toLowerCase();
+  const choices = (option?.choices ?? []).map(({ name, value }) => ({ name, value: `${before}${value}` }));
+  const starts = choices.filter((choice) =>
+    choice.value.slice(before.length).toLowerCase().startsWith(wanted),
+  );
   const contains = choices.filter(
     (choice) => !starts.includes(choice) && choice.name.toLowerCase().includes(wanted),
   );
-  return [...starts, ...contains].slice(0, MAX_LISTED_CHOICES).map(({ name, value }) => ({ name, value }));
+  return [...starts, ...contains]
+    .slice(0, MAX_LISTED_CHOICES)
+    .map(({ name, value }) => ({ name: `${before}${name}`.slice(0, 100), value: value.slice(0, 100) }));
 }

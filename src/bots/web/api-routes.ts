@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import type { ButtonAction } from "../../commands/buttons.js";
 import type { ChatReply, ChatService } from "../../commands/chat.js";
-import { modelListing } from "../../commands/options.js";
+import { loraListing, modelListing } from "../../commands/options.js";
 import type { Config } from "../../config.js";
 import { type Logger, silentLogger } from "../../logger.js";
 import { mimeOfExtension } from "../../requests/jobs.js";
@@ -23,6 +23,7 @@ import {
   describeIssues,
   historyQuery,
   imagineBody,
+  plainOptions,
   sessionBody,
 } from "./schemas.js";
 
@@ -92,6 +93,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
   app.get("/api/v1/info", async () => ({
     demoModel: config.demoModel,
     models: modelListing(config),
+    loras: loraListing(config),
     help: chat.help(),
     tokenRequired: config.web.token !== undefined,
   }));
@@ -109,7 +111,9 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
   app.post("/api/v1/imagine", async (request, reply) => {
     const body = parse(imagineBody, request.body);
     const input =
-      body.options === undefined ? { text: body.text } : { text: body.text, options: body.options };
+      body.options === undefined
+        ? { text: body.text }
+        : { text: body.text, options: plainOptions(body.options) };
     return answer(reply, await chat.imagine(input, who(request), where));
   });
 

@@ -34,6 +34,8 @@ export interface JobJson {
   text: string;
   /** The catalogue name of the model it runs on. */
   model?: string;
+  /** The LoRAs merged into the model for it, by catalogue name; absent = none. */
+  loras?: Array<{ name: string; scale: number }>;
   /** The effective settings: the request's, else its model's defaults, else the deployment's. */
   settings?: JobSettings;
   position?: number;
@@ -81,6 +83,7 @@ export function jobJson(view: JobView): JobJson {
     status: view.state,
     text: view.text,
     ...(view.model !== undefined ? { model: view.model } : {}),
+    ...(view.loras ? { loras: view.loras.map((lora) => ({ ...lora })) } : {}),
     ...(view.settings ? { settings: { ...view.settings } } : {}),
     images: view.images
       .filter((image) => !image.deleted)

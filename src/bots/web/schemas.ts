@@ -7,7 +7,43 @@ import { z } from "zod";
 /** Longest `text` accepted: a prompt, a negative prompt and every flag fit well within it. */
 export const MAX_TEXT_LENGTH = 4000;
 
-const optionValue = z.union([z.string().max(MAX_TEXT_LENGTH), z.number(), z.boolean()]);
+/** One LoRA of `options.lora`: `"name:scale"` (or `"name"`), or `{name, scale}`. */
+const loraValue = z.union([
+  z.string().max(100),
+  z.strictObject({ name: z.string().min(1).max(100), scale: z.number().optional() }),
+]);
+
+const optionValue = z.union([
+  z.string().max(MAX_TEXT_LENGTH),
+  z.number(),
+  z.boolean(),
+  z.array(loraValue).max(16),
+]);
+
+type OptionValue = z.infer<typeof optionValue>;
+
+/**
+ * Options as the command reads them: a list (`lora: ["ink:0.8", {name: "clay", scale: 0.5}]`)
+ * becomes the comma-separated text the option takes (`ink:0.8, clay:0.5`).
+ */
+export function plainOptions(
+  options: Record<string, OptionValue>,
+): Record<string, string | number | boolean> {
+  return Object.fromEntries(
+    Object.entries(options).map(([name, value]) => [
+      name,
+      Array.isArray(value)
+        ? value
+            .map((entry) =>
+              typeof entry === "string"
+                ? entry
+                : `${entry.name}${entry.scale === undefined ? "" : `:${entry.scale}`}`,
+            )
+            .join(", ")
+        : value,
+    ]),
+  );
+}
 
 export const imagineBody = z.strictObject({
   /** The prompt with any flags, as typed after `/imagine`. */

@@ -13,11 +13,13 @@ import type { Redis } from "ioredis";
 import { CancelledError, EaselError, InvalidInputError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { Progress } from "../../pipeline/types.js";
+import type { CatalogueLora } from "../../requests/loras.js";
 import { type ModelCatalogue, modelNamed } from "../../requests/models.js";
 import { isUploadSource } from "../../requests/request.js";
 import { DeviceWorker } from "../device.js";
 import type { EngineSpec } from "../engine.js";
 import { detailOf } from "../failures.js";
+import { loraSelectionsOf } from "../loras.js";
 import { queueMessages } from "../messages.js";
 import { generateParamsOf } from "../params.js";
 import { atMost, connectRedis, describeRedisError, RedisLink, reachRedis } from "./connection.js";
@@ -65,6 +67,10 @@ export interface DeviceConsumerOptions {
   models?: ModelCatalogue;
   /** Models the device keeps loaded (EASEL_MODELS_PER_DEVICE). */
   modelsPerDevice?: number;
+  /** The LoRAs this worker can merge (its EASEL_LORA_DIR's catalogue); absent = none. */
+  loras?: readonly CatalogueLora[];
+  /** EASEL_LORA_DIR: where `loras`' files are. */
+  loraDir?: string;
 }
 
 const DEFAULT_MAX_IMAGE_BYTES = 32 * 1024 * 1024;
@@ -283,10 +289,16 @@ export class DeviceConsumer {
       const source = await this.sourceOf(job.data);
       const started = performance.now();
       const modelDir = this.modelDirOf(job.data.request.model);
+      const loras = loraSelectionsOf(
+        job.data.request.loras,
+        this.options.loras ?? [],
+        this.options.loraDir ?? "",
+      );
       this.ran(job.data.request.model);
       const result = await this.device.run(jobId, generateParamsOf(job.data.request, source), {
         signal: controller.signal,
         ...(modelDir !== undefined ? { modelDir } : {}),
+        ...(loras.length > 0 ? { loras } : {}),
         onProgress: (progress) => this.onProgress(jobId, runToken, progress, report),
       });
       const deviceMs = performance.now() - started;

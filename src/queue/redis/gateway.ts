@@ -152,6 +152,8 @@ class RedisRunner implements JobRunner<LiveJob> {
           link: this.link,
           models: config.models,
           modelsPerDevice: config.modelsPerDevice,
+          loras: config.loras,
+          loraDir: config.loraDir,
           ...(options.consumerTimings ? { timings: options.consumerTimings } : {}),
           ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}),
         }),

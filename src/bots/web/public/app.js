@@ -400,10 +400,16 @@ async function submit() {
     const picker = $("#model-picker");
     const picked =
       !picker.hidden && picker.value && picker.value !== defaultModel && !/(^|\s)(--|—|–)model\b/i.test(text);
+    // The LoRA picker adds its LoRA (at its default scale) to any the text names.
+    const loraPicker = $("#lora-picker");
+    const options = {
+      ...(picked ? { model: picker.value } : {}),
+      ...(!loraPicker.hidden && loraPicker.value ? { lora: [loraPicker.value] } : {}),
+    };
     const result = await api(
       "POST",
       "/api/v1/imagine",
-      picked ? { text, options: { model: picker.value } } : { text },
+      Object.keys(options).length > 0 ? { text, options } : { text },
     );
     if (result.status === 202) {
       prompt.value = "";
@@ -535,6 +541,21 @@ async function start() {
     }),
   );
   picker.hidden = models.length < 2;
+  const loras = info.data.loras ?? [];
+  const loraPicker = $("#lora-picker");
+  loraPicker.replaceChildren(
+    el("option", { value: "" }, "No LoRA"),
+    ...loras.map((lora) => {
+      const option = el(
+        "option",
+        { value: lora.name },
+        lora.label === lora.name ? lora.name : `${lora.label} (${lora.name})`,
+      );
+      option.title = `${lora.trigger ? `adds "${lora.trigger}" to the prompt; ` : ""}scale ${lora.scale}${lora.models ? `; for ${lora.models.join(", ")}` : ""}`;
+      return option;
+    }),
+  );
+  loraPicker.hidden = loras.length === 0;
   $("#help-text").replaceChildren(...info.data.help.split("\n").map((line) => el("p", {}, markup(line))));
   // Examples in the help are buttons that put them in the prompt.
   for (const code of $("#help-text").querySelectorAll("code")) {
