@@ -4,12 +4,14 @@
  * prompt), `scale` (the default scale), `models` (catalogue model names it suits) and `label`.
  * A bad file is one ConfigError naming the file and the field.
  */
+
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import type { Config } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { type CatalogueLora, LORA_SCALE_RANGE } from "../requests/loras.js";
+import { parseSettingsFile } from "./settings-file.js";
 
 const LORA_EXTENSION = ".safetensors";
 /** Names users type: letters, digits and `._-` (no separators, so no path leaves the folder). */
@@ -26,23 +28,7 @@ export type LoraSettings = z.infer<typeof loraSettingsSchema>;
 
 /** A LoRA's `<name>.json` as text → its settings, or a ConfigError naming `path` and the field. */
 export function parseLoraSettings(text: string, path: string): LoraSettings {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(
-      `${path}: not valid JSON (${error instanceof Error ? error.message : String(error)}).`,
-    );
-  }
-  const parsed = loraSettingsSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.length > 0 ? issue.path.join(".") : undefined;
-    const keys = issue.code === "unrecognized_keys" ? issue.keys.join(", ") : undefined;
-    const where = keys ? `unknown field ${keys}` : field ? `field "${field}"` : "the file";
-    throw new ConfigError(`${path}: ${where}: ${issue.message}.`);
-  }
-  return parsed.data;
+  return parseSettingsFile(loraSettingsSchema, text, path);
 }
 
 /** A catalogue entry from a file name and its settings. */

@@ -3,6 +3,7 @@
  * `steps`, `guidance`, `scheduler`, `spacing`, `width`, `height`, `maxSteps`, `label`,
  * `description` override them. A bad file is one ConfigError naming the file and the field.
  */
+
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
@@ -10,6 +11,7 @@ import { ConfigError } from "../errors.js";
 import { PREDICTION_TYPES, SCHEDULER_NAMES, TIMESTEP_SPACINGS } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
 import { MODEL_PRESETS, PRESET_NAMES, type PresetName } from "./presets.js";
+import { parseSettingsFile } from "./settings-file.js";
 
 export const MODEL_SETTINGS_FILE = "easel.json";
 
@@ -40,23 +42,7 @@ export type ModelSettings = z.infer<typeof modelSettingsSchema>;
 
 /** A model's easel.json as text → its settings, or a ConfigError naming `path` and the field. */
 export function parseModelSettings(text: string, path: string): ModelSettings {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(
-      `${path}: not valid JSON (${error instanceof Error ? error.message : String(error)}).`,
-    );
-  }
-  const parsed = modelSettingsSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.length > 0 ? issue.path.join(".") : undefined;
-    const keys = issue.code === "unrecognized_keys" ? issue.keys.join(", ") : undefined;
-    const where = keys ? `unknown field ${keys}` : field ? `field "${field}"` : "the file";
-    throw new ConfigError(`${path}: ${where}: ${issue.message}.`);
-  }
-  const settings = parsed.data;
+  const settings = parseSettingsFile(modelSettingsSchema, text, path);
   const preset = settings.preset ? MODEL_PRESETS[settings.preset] : undefined;
   const steps = settings.steps ?? preset?.steps;
   const maxSteps = settings.maxSteps ?? preset?.maxSteps;
