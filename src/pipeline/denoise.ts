@@ -8,6 +8,7 @@ import { CancelledError } from "../errors.js";
 import { encodePreview, guidedPreviewRgb, guidedX0 } from "./image/preview.js";
 import type { TorchGenerator } from "./noise/index.js";
 import type { Scheduler } from "./schedulers/index.js";
+import { TINY_VAE_SCALE } from "./taesd.js";
 import type { EncodedImage, GenerateHooks, Progress } from "./types.js";
 
 export interface LatentGeometry {
@@ -98,9 +99,6 @@ export interface DenoiseRun {
 /** Image 0's predicted clean latents [1, 4, h, w] → interleaved RGB bytes at image size (8h × 8w). */
 export type PreviewDecoder = (x0: Float32Array, h: number, w: number) => Promise<Uint8Array>;
 
-/** A decoded preview is 8x the latents: the image's own size. */
-const DECODED_PREVIEW_SCALE = 8;
-
 export async function denoise(run: DenoiseRun): Promise<void> {
   const { scheduler, latents, geometry, progress, unet } = run;
   const imageSize = geometry.channels * geometry.height * geometry.width;
@@ -166,8 +164,8 @@ function previewOf(
   const source = { latents, output, guidance, x0: scheduler.previewCoefficients(i) };
   if (decoder) {
     const x0 = guidedX0(source, g.height, g.width);
-    const height = g.height * DECODED_PREVIEW_SCALE;
-    const width = g.width * DECODED_PREVIEW_SCALE;
+    const height = g.height * TINY_VAE_SCALE;
+    const width = g.width * TINY_VAE_SCALE;
     return decoder(x0, g.height, g.width).then((rgb) =>
       encodePreview(rgb, height, width, Math.max(height, width)),
     );

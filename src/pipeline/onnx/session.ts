@@ -200,6 +200,9 @@ export class ModelSession {
   private readonly inputs = new Map<string, TensorInfo>();
   private readonly outputs = new Map<string, TensorInfo>();
 
+  /** WebGPU runs of a process go one at a time (concurrent runs crash on Linux/Vulkan). */
+  private readonly onWebGpu: boolean;
+
   private constructor(
     readonly path: string,
     private readonly session: ort.InferenceSession,
@@ -207,6 +210,7 @@ export class ModelSession {
     readonly device: string,
     readonly origin: SessionOrigin = "optimized",
   ) {
+    this.onWebGpu = webgpuAdapterOf(device) !== undefined;
     for (const meta of session.inputMetadata) {
       if (meta.isTensor) this.inputs.set(meta.name, { name: meta.name, type: meta.type, shape: meta.shape });
     }
@@ -392,7 +396,7 @@ export class ModelSession {
         this.clock.totalMs += performance.now() - started;
       }
     };
-    return webgpuAdapterOf(this.device) === undefined ? run() : serialisedOnWebGpu(run);
+    return this.onWebGpu ? serialisedOnWebGpu(run) : run();
   }
 
   async release(): Promise<void> {
