@@ -15,41 +15,12 @@ import { createLogger, type Logger } from "../logger.js";
 import { type Easel, startEasel } from "../main.js";
 import { withModelCatalogue } from "../models/catalogue.js";
 import { withLoraCatalogue } from "../models/loras.js";
+import { exitProcess, stopSignals } from "./stop-signals.js";
 
 /** How long a start in progress may still take after a stop signal before the process gives up. */
 const START_GRACE_MS = 10_000;
 /** How long a failed start may leave the process alive (a client still retrying) before it exits. */
 const FAILED_START_EXIT_MS = 2_000;
-
-const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 };
-
-/** Writes out what stdout and stderr still hold, then ends the process with `code`. */
-async function exitProcess(code: number): Promise<never> {
-  process.exitCode = code;
-  const drain = (stream: NodeJS.WriteStream) =>
-    new Promise<void>((resolve) => (stream.writableEnded ? resolve() : stream.write("", () => resolve())));
-  await Promise.all([drain(process.stdout), drain(process.stderr)]);
-  process.exit(code);
-}
-
-/** Resolves with the first SIGINT/SIGTERM; any later one exits at once (128 + its number). */
-function stopSignals(logger: Logger): Promise<NodeJS.Signals> {
-  let received: NodeJS.Signals | undefined;
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (received) {
-        logger.warn({ signal }, "second stop signal: exiting now");
-        void exitProcess(128 + (SIGNAL_NUMBERS[signal] ?? 1));
-        return;
-      }
-      received = signal;
-      logger.info({ signal }, "stopping: running jobs resume on the next start");
-      resolve(signal);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
-}
 
 /**
  * A device that cannot start, explained: the doctor's check of each configured device says why (a
@@ -88,7 +59,7 @@ async function start(): Promise<void> {
     logger.info(folder, `${folder.dir} is not offered as a model: ${folder.reason}`);
   }
   // Listening from the start: a signal while a chat is still connecting stops the start too.
-  const stop = stopSignals(logger);
+  const stop = stopSignals(logger, "stopping: running jobs resume on the next start");
   const starting = startEasel(config, { logger });
   let easel: Easel;
   try {

@@ -22,6 +22,7 @@ import { RedisLink, redactRedisUrl } from "../queue/redis/connection.js";
 import type { ConsumerTimings } from "../queue/redis/consumer.js";
 import { DeviceConsumer } from "../queue/redis/consumer.js";
 import type { SimulatedEngineSpec } from "../queue/simulated-engine.js";
+import { stopSignals } from "./stop-signals.js";
 
 interface WorkerOptions {
   /** Test-only: run the simulated engine (JSON SimulatedEngineSpec) instead of the models. */
@@ -59,25 +60,6 @@ const STOP_BOUND_MS = 20_000;
  * blocking read (up to 6 s) outlives the connection it watches.
  */
 const EXIT_GRACE_MS = 1_000;
-
-const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 };
-
-/** Resolves with the first SIGINT/SIGTERM; any later one exits at once (128 + its number). */
-function stopSignals(logger: Logger): Promise<NodeJS.Signals> {
-  let received: NodeJS.Signals | undefined;
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (received) {
-        logger.warn({ signal }, "second stop signal: exiting now");
-        process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 1));
-      }
-      received = signal;
-      resolve(signal);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
-}
 
 /** Stops every device; past `STOP_BOUND_MS` the process exits (code 1) instead of waiting on. */
 async function stopAll(consumers: readonly DeviceConsumer[], logger: Logger): Promise<void> {

@@ -44,7 +44,6 @@ import type {
   ImagineInput,
   JobView,
   PostedImageSource,
-  ViewChange,
   WatchOptions,
 } from "./chat.js";
 import { isHelpRequest, parseImagine, type RandomSeed } from "./imagine.js";
@@ -62,7 +61,6 @@ import {
   resultCaption,
 } from "./texts.js";
 import { attachUpload, postedImage } from "./upload.js";
-import { changesBetween } from "./view-changes.js";
 
 export interface ChatServiceOptions {
   config: Config;
@@ -233,14 +231,9 @@ class QueueChatService implements ChatService {
     return record ? this.viewOf(record) : undefined;
   }
 
-  watch(
-    jobId: string,
-    onView: (view: JobView, changes: readonly ViewChange[]) => void,
-    options: WatchOptions = {},
-  ): () => void {
+  watch(jobId: string, onView: (view: JobView) => void, options: WatchOptions = {}): () => void {
     const minIntervalMs = options.minIntervalMs ?? 0;
     let closed = false;
-    let delivered: JobView | undefined;
     let sawEvent = false;
     let lastSentAt = Number.NEGATIVE_INFINITY;
     let pending: JobView | undefined;
@@ -254,10 +247,8 @@ class QueueChatService implements ChatService {
     };
     const send = (view: JobView) => {
       lastSentAt = performance.now();
-      const changes = changesBetween(delivered, view);
-      delivered = view;
       try {
-        onView(view, changes);
+        onView(view);
       } catch (error) {
         this.logger.error({ err: error, jobId }, "a job view's receiver threw");
       }

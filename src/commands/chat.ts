@@ -78,9 +78,6 @@ export type ChatReply =
   /** A new job was queued: post its first view publicly, then follow `watch(jobId)`. */
   | { kind: "job"; jobId: string; view: JobView };
 
-/** A reply only its asker sees. */
-export type PrivateReply = Exclude<ChatReply, { kind: "job" }>;
-
 /**
  * What changed since the previous view a watcher was given, as the events of a job's life: the
  * first view reports the state it shows (`queued`, `started`, a final one); later ones report a new
@@ -133,13 +130,9 @@ export interface ChatService {
   view(jobId: string): Promise<JobView | undefined>;
   /**
    * Calls `onView` with the job's current view at once, then with every change until the final
-   * view, each with what changed since the view before it; returns the unsubscribe function.
+   * view; returns the unsubscribe function. (bots/follow.ts works out what changed for its sinks.)
    */
-  watch(
-    jobId: string,
-    onView: (view: JobView, changes: readonly ViewChange[]) => void,
-    options?: WatchOptions,
-  ): () => void;
+  watch(jobId: string, onView: (view: JobView) => void, options?: WatchOptions): () => void;
   /**
    * After a restart: jobs that were queued or running. A requeued job's view (follow it with
    * `watch`), or a failed one's final view; its old message may no longer be editable.

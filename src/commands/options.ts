@@ -93,14 +93,11 @@ export const MAX_LISTED_CHOICES = 25;
 export function imagineOptions(config: Config, model?: CatalogueModel): readonly ImagineOption[] {
   const g = config.generation;
   const catalogue = config.models.models;
-  const { defaults } = limitsOf(config, model ?? defaultModelOf(config.models));
-  const every = catalogue.map((entry) => limitsOf(config, entry));
-  const maxSteps = model
-    ? limitsOf(config, model).maxSteps
-    : Math.max(...every.map((entry) => entry.maxSteps));
-  const minGuidance = model
-    ? limitsOf(config, model).minGuidance
-    : Math.min(...every.map((entry) => entry.minGuidance));
+  const own = limitsOf(config, model ?? defaultModelOf(config.models));
+  const { defaults } = own;
+  const every = model ? [own] : catalogue.map((entry) => limitsOf(config, entry));
+  const maxSteps = Math.max(...every.map((entry) => entry.maxSteps));
+  const minGuidance = Math.min(...every.map((entry) => entry.minGuidance));
   const refinerAvailable = config.refinerDir !== undefined;
   const size = `${LIMITS.minSide}-${LIMITS.maxSide}`;
   return [
