@@ -28,6 +28,7 @@ import { chatTexts } from "../../commands/texts.js";
 import { MAX_UPLOAD_BYTES } from "../../commands/upload.js";
 import type { Config, DiscordConfig } from "../../config.js";
 import type { AdapterContext } from "../adapter.js";
+import { downloadBytes } from "../download.js";
 import { Followers } from "../follow.js";
 import { RecentIds } from "../recent-ids.js";
 import { removeDeletedResult } from "../remove-result.js";
@@ -204,10 +205,7 @@ export class DiscordBot {
         };
       }
       try {
-        const response = await fetch(attachment.url, { signal: AbortSignal.timeout(30_000) });
-        if (!response.ok) throw new Error(`HTTP ${response.status}`);
-        const data = new Uint8Array(await response.arrayBuffer());
-        input.image = { data, name: attachment.name };
+        input.image = { data: await downloadBytes(attachment.url), name: attachment.name };
       } catch (error) {
         this.logger.warn({ ...describeError(error) }, "discord attachment download failed");
         return { kind: "refusal", code: "invalid_input", text: discordTexts.attachmentUnreadable() };

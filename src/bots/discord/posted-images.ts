@@ -8,10 +8,8 @@ import { type REST, Routes } from "discord.js";
 import type { Logger } from "pino";
 import type { PostedImageSource } from "../../commands/chat.js";
 import type { ImageRef } from "../../requests/jobs.js";
+import { downloadPostedImage } from "../download.js";
 import { attachmentBaseName } from "./images.js";
-
-/** A download of a posted image gives up after this long. */
-const DOWNLOAD_TIMEOUT_MS = 30_000;
 
 const PLACE = /^discord:(\d+)\/(\d+)$/;
 
@@ -41,13 +39,7 @@ export function discordPostedImages(rest: REST, logger: Logger): PostedImageSour
       const name = attachmentBaseName(image);
       const attachment = message.attachments?.find((each) => each.filename?.startsWith(`${name}.`));
       if (!attachment?.url) return undefined;
-      const response = await fetch(attachment.url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
-      if (!response.ok) {
-        logger.warn({ posted, status: response.status }, "discord: a posted image could not be downloaded");
-        return undefined;
-      }
-      const data = new Uint8Array(await response.arrayBuffer());
-      return { mime: image.mime, data, width: image.width, height: image.height };
+      return downloadPostedImage(attachment.url, image, { posted, platform: "discord", logger });
     },
   };
 }

@@ -10,10 +10,8 @@ import type { webApi } from "@slack/bolt";
 import type { Logger } from "pino";
 import type { PostedImageSource } from "../../commands/chat.js";
 import type { ImageRef } from "../../requests/jobs.js";
+import { downloadPostedImage } from "../download.js";
 import { slackErrorCode } from "./slack-errors.js";
-
-/** A download of a posted image gives up after this long. */
-const DOWNLOAD_TIMEOUT_MS = 30_000;
 
 const PLACE = /^slack:([^/]+)\/([^/]+)\/([^/]+)(?:\/((?:\d+=[A-Z0-9]+,?)*))?$/;
 
@@ -56,18 +54,14 @@ export function slackPostedImages(
         return undefined;
       }
       if (!url) return undefined;
-      const response = await fetch(url, {
-        headers: { authorization: `Bearer ${botToken}` },
-        signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS),
-      });
       // Without a valid token Slack answers with its sign-in page (HTML), which is no image either:
       // the chat service checks the bytes.
-      if (!response.ok) {
-        logger.warn({ posted, status: response.status }, "slack: a posted image could not be downloaded");
-        return undefined;
-      }
-      const data = new Uint8Array(await response.arrayBuffer());
-      return { mime: image.mime, data, width: image.width, height: image.height };
+      return downloadPostedImage(url, image, {
+        posted,
+        platform: "slack",
+        logger,
+        headers: { authorization: `Bearer ${botToken}` },
+      });
     },
   };
 }
