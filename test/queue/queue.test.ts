@@ -9,6 +9,7 @@ import type { JobQueueEvents } from "../../src/queue/index.js";
 import { generateParamsOf } from "../../src/queue/params.js";
 import {
   assertThreadsStarted,
+  backendName,
   embeddedOnly,
   nextEvent,
   recordEvents,
@@ -277,7 +278,11 @@ describe("cancellation", () => {
     while (performance.now() < until) {
       // busy, as a main thread stuck in a long synchronous task
     }
-    assert.equal(await queue.cancel(jobId, "discord:a"), "stopping");
+    const answer = await queue.cancel(jobId, "discord:a");
+    // The embedded queue still runs it ("stopping"). A gateway may find the finished run not yet
+    // collected in Redis and remove it there at once ("cancelled"). Either way its word is kept below.
+    if (backendName() === "embedded") assert.equal(answer, "stopping");
+    else assert.ok(answer === "stopping" || answer === "cancelled", answer);
     const { kind, event } = await end;
     assert.equal(kind, "cancelled");
     assert.deepEqual(event, { jobId, requester: request("a").requester, byUserId: "discord:a" });
