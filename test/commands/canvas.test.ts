@@ -76,7 +76,7 @@ describe("--zoom on an attached picture", () => {
     const { chat, queue, dir } = await service(t);
     const alone = await chat.imagine({ text: "a harbour --zoom 2" }, alice, channel);
     assert.equal(alone.kind, "refusal");
-    assert.match(alone.kind === "refusal" ? alone.text : "", /--zoom zooms out a picture you attach/);
+    assert.match(alone.kind === "refusal" ? alone.text : "", /Zoom works on a picture attached to \/imagine/);
     const tooFar = await chat.imagine(
       { text: "a harbour --zoom 3", image: { data: await picture(640, 512) } },
       alice,
