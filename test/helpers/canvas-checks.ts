@@ -56,9 +56,10 @@ export async function keptPsnr(
   original: Uint8Array | Buffer,
   result: Uint8Array | Buffer,
   placement: Rect,
+  margin = SEAM_MARGIN,
 ): Promise<number> {
   const { width, height } = await sharp(result).metadata();
-  const inner = inset(placement, SEAM_MARGIN, { width: width!, height: height! });
+  const inner = inset(placement, margin, { width: width!, height: height! });
   const got = await rgb(result, inner);
   const scaled = await sharp(original)
     .removeAlpha()
