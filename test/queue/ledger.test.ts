@@ -169,14 +169,15 @@ describe("the operator ledger in the job store", () => {
     const v1 = JobStore.open(file);
     v1.insert({ id: "j1", request: request("alice"), tier: 0, createdAt: T0 });
     v1.close();
-    // Roll the file back to the schema before the operator migration (the last one), as an easel
-    // from before it left it.
+    // Roll the file back to the schema before the operator migration (the third), as an easel
+    // from before it left it: the later ones (canvas placements) go too.
     const db = new Database(file);
-    db.exec(`DROP TABLE bans; DROP TABLE admin_actions; DROP TABLE admin_requests;
+    db.exec(`ALTER TABLE images DROP COLUMN source;
+             DROP TABLE bans; DROP TABLE admin_actions; DROP TABLE admin_requests;
              DROP INDEX jobs_by_user_time; DROP INDEX jobs_by_time;
              ALTER TABLE jobs DROP COLUMN server_id; ALTER TABLE jobs DROP COLUMN channel_id;
              ALTER TABLE jobs DROP COLUMN deleted_by; ALTER TABLE jobs DROP COLUMN deleted_at;
-             UPDATE schema_version SET version = ${SCHEMA_VERSION - 1};`);
+             UPDATE schema_version SET version = 2;`);
     db.close();
     const upgraded = JobStore.open(file);
     assert.equal(upgraded.schemaVersion, SCHEMA_VERSION);
