@@ -120,15 +120,21 @@ export async function maskUpload(data: Uint8Array): Promise<EncodedImage> {
   }
   const format = sniffImageFormat(data);
   if (!format) throw new InvalidInputError(canvasErrors.maskNotAnImage(), "mask");
+  let grey: { data: Buffer; info: { width: number; height: number } };
   try {
-    const { width = 0, height = 0 } = await sharp(data).metadata();
-    // Metadata reads the header only: decode the whole image (into a thumbnail) to be sure it is complete.
-    await sharp(data).resize(8, 8, { fit: "fill" }).raw().toBuffer();
-    if (width < 1 || height < 1) throw new Error("no pixels");
-    return { mime: MASK_MIMES[format], data, width, height };
+    // Decoded whole (metadata alone reads only the header), as the pipeline reads it: transparent
+    // pixels on black, grey.
+    grey = await sharp(data)
+      .flatten({ background: "#000" })
+      .greyscale()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
   } catch {
     throw new InvalidInputError(canvasErrors.maskNotAnImage(), "mask");
   }
+  // The pipeline repaints where the mask is at least half white: a mask with no such pixel would fail there.
+  if (!grey.data.some((value) => value >= 128)) throw new InvalidInputError(canvasErrors.maskEmpty(), "mask");
+  return { mime: MASK_MIMES[format], data, width: grey.info.width, height: grey.info.height };
 }
 
 /**

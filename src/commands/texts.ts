@@ -170,6 +170,7 @@ export const canvasErrors = {
     `Rectangle ${rectNumber} is not inside the image: x and y are whole pixels from 0, width and height from 1, and it must end within the image's ${width}x${height}.`,
   maskTooLarge: (maxMegabytes: number): string => `The mask is too large; the limit is ${maxMegabytes} MB.`,
   maskNotAnImage: (): string => "The mask is not a PNG, JPEG or WebP image (white = repaint).",
+  maskEmpty: (): string => "The mask has no white in it: paint the part to repaint white.",
   zoomNeedsPicture: (): string =>
     "Zoom works on a picture attached to /imagine; to zoom out a result, use the Zoom Out buttons under it.",
 };

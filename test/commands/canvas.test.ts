@@ -152,12 +152,16 @@ describe("repaint", () => {
     const { width, height } = original.images[0]!;
     const jobId = original.jobId;
     const truncated = (await picture(64, 64)).subarray(0, 60);
+    const blackPicture = sharp({ create: { width: 64, height: 64, channels: 3, background: "#000" } })
+      .png()
+      .toBuffer();
     const cases: Array<[Parameters<ChatService["repaint"]>[0], RegExp]> = [
       [
         { jobId, imageIndex: 0, region: { mask: new TextEncoder().encode("not a picture") } },
         /mask is not a PNG/,
       ],
       [{ jobId, imageIndex: 0, region: { mask: truncated } }, /mask is not a PNG/],
+      [{ jobId, imageIndex: 0, region: { mask: await blackPicture } }, /mask has no white/],
       [
         { jobId, imageIndex: 0, region: { rects: [{ x: 1, y: 0, width, height: 1 }] } },
         new RegExp(`Rectangle 1 is not inside the image.*${width}x${height}`),
