@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { compositeKept } from "../../src/pipeline/canvas/composite.js";
-import { boxBlur, extendEdges, fillBorder } from "../../src/pipeline/canvas/fill.js";
+import { boxBlur, extendEdges, fillBorder, fillNoise } from "../../src/pipeline/canvas/fill.js";
 import {
   binarizeGrey,
   FEATHER_PX,
@@ -156,6 +156,20 @@ describe("border fill", () => {
     assert.ok(borderDiffers > 1000, `${borderDiffers} border values differ between two noises`);
     assert.deepEqual(fillBorder(canvas, width, height, placement, noiseA), a);
     assert.throws(() => fillBorder(canvas, width, height, placement, new Float32Array(3)), RangeError);
+  });
+});
+
+describe("fillNoise", () => {
+  it("is a pure function of the seed with mean 0 and variance 1", () => {
+    const a = fillNoise(7n, 100_000);
+    assert.deepEqual(fillNoise(7n, 100_000), a);
+    const b = fillNoise(8n, 100_000);
+    assert.ok(a.some((v, i) => v !== b[i]));
+    assert.notDeepEqual(fillNoise((1n << 64n) - 1n, 10), fillNoise(0n, 10));
+    const mean = a.reduce((sum, v) => sum + v, 0) / a.length;
+    const variance = a.reduce((sum, v) => sum + (v - mean) ** 2, 0) / a.length;
+    assert.ok(Math.abs(mean) < 0.02, `mean ${mean}`);
+    assert.ok(Math.abs(variance - 1) < 0.02, `variance ${variance}`);
   });
 });
 
