@@ -1,7 +1,9 @@
 /**
- * SDXL text-to-image, base + refiner and img2img on onnxruntime-node, following diffusers'
- * StableDiffusionXLPipeline / StableDiffusionXLImg2ImgPipeline. One instance per device: the
- * sessions are loaded once and reused for every request.
+ * SDXL text-to-image, base + refiner, img2img and canvas actions (zoom out, pan, repaint) on
+ * onnxruntime-node, following diffusers' StableDiffusionXLPipeline / StableDiffusionXLImg2ImgPipeline
+ * / StableDiffusionXLInpaintPipeline. One instance per device: the sessions are loaded once and
+ * reused for every request. Canvas actions run the base model alone (4-channel: the per-step blend;
+ * 9-channel inpainting UNet: its mask and masked-image inputs) and composite the kept pixels back.
  */
 import { basename, join } from "node:path";
 import { InvalidInputError, ModelFolderError } from "../errors.js";
