@@ -315,10 +315,13 @@ export class SdxlPipeline {
     // Text-to-image runs the base, then the refiner if asked; img2img runs the refiner if asked, else the base.
     // Canvas actions run the base alone (the refiner is not an inpainting model).
     const first = source && params.refiner && !canvas ? this.refiner! : this.base;
-    if (!canvas && first.sampleChannels !== LATENT_CHANNELS) {
+    const channels = first.sampleChannels;
+    if (channels !== LATENT_CHANNELS && !(canvas && channels === INPAINTING_CHANNELS)) {
       throw new ModelFolderError(
         first.folder.unet,
-        `takes ${first.sampleChannels} input channels (an inpainting UNet), so it serves zoom out, pan and repaint only`,
+        channels === INPAINTING_CHANNELS
+          ? "takes 9 input channels (an inpainting UNet), so it serves zoom out, pan and repaint only"
+          : `takes ${channels} input channels; SDXL UNets take 4 (9 for inpainting)`,
       );
     }
     const second = !source && params.refiner ? this.refiner : undefined;
@@ -356,15 +359,7 @@ export class SdxlPipeline {
         signal: hooks.signal,
         ...(tinyVae ? { previewDecoder: tinyVae.decodePreview.bind(tinyVae) } : {}),
       };
-      const firstUnet = this.unet(
-        first,
-        firstPrompts!,
-        params,
-        width,
-        height,
-        guidance,
-        first.sampleChannels,
-      );
+      const firstUnet = this.unet(first, firstPrompts!, params, width, height, guidance, channels);
       unets.push(firstUnet);
       await denoise({
         ...run,
@@ -467,12 +462,7 @@ export class SdxlPipeline {
     generators: readonly TorchGenerator[],
     geometry: LatentGeometry,
     canvas: CanvasPlan,
-  ): Promise<{
-    latents: Float32Array;
-    from: number;
-    blend?: LatentBlend;
-    maskedImageLatents?: Float32Array;
-  }> {
+  ): Promise<RunStart> {
     const { width, height } = canvas.layout;
     const clean = await this.encodeImages(
       model,
