@@ -186,8 +186,8 @@ export function upscaleFactor(width: number, height: number): UpscaleFactor | un
  *   would pass 2048), width/height being the upscaled size. Both use image i's seed and turn the
  *   refiner on when `config` says one is installed (it then runs the low-noise end of the
  *   shortened schedule, as in text-to-image); without `config` the original's refiner setting stays.
- * - zoom, pan: image i (its seed) on a larger canvas (canvas.ts), one image, the original's
- *   refiner setting.
+ * - zoom, pan: image i (its seed) on a larger canvas (canvas.ts), one image, the refiner off (the
+ *   pipeline runs canvas actions on the base model alone).
  * A canvas job's re-roll and variations keep its source image and canvas action (they redo the
  * zoom, pan or repaint with another seed); its refine, upscale, zoom and pan work on its image.
  * Throws InvalidInputError when image i does not exist or cannot be upscaled.

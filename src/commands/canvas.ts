@@ -59,8 +59,9 @@ export function canvasStrength(canvas: RequestCanvas): number {
 /**
  * The request that zooms out, pans or repaints image `imageIndex` of `original`: one image with
  * that image's seed, the original's prompt (a repaint may give its own), negative prompt, model,
- * LoRAs, steps, guidance, scheduler and refiner setting; the size the canvas layout gives; no
- * variation. Throws InvalidInputError when the image does not exist.
+ * LoRAs, steps, guidance and scheduler; the size the canvas layout gives; no variation; the refiner
+ * off, since the pipeline runs canvas actions on the base model alone (so the caption says so).
+ * Throws InvalidInputError when the image does not exist.
  */
 export function canvasRequest(
   original: GenerationRequest,
@@ -80,6 +81,7 @@ export function canvasRequest(
     ...canvasSize(original.width, original.height, canvas),
     seed,
     count: 1,
+    refiner: { enabled: false },
     source: {
       jobId: target.jobId,
       imageIndex: target.imageIndex,

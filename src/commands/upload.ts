@@ -67,6 +67,8 @@ export async function attachUpload(
     return {
       ...request,
       ...canvasSize(width, height, request.canvas),
+      // The pipeline runs canvas actions on the base model alone.
+      refiner: { enabled: false },
       source: { uploadId, strength, upscale: 1 },
     };
   }

@@ -433,7 +433,7 @@ describe("canvas follow-ups", () => {
     countingSeeds(),
   );
 
-  it("zooms out image i: its seed, one image, the same size, the original's settings and refiner", () => {
+  it("zooms out image i: its seed, one image, the same size, the original's settings, the refiner off", () => {
     const next = requestForButton(
       { kind: "zoom", jobId: "job1", imageIndex: 2, factor: 2 },
       original,
@@ -445,6 +445,7 @@ describe("canvas follow-ups", () => {
       ...original,
       seed: "102",
       count: 1,
+      refiner: { enabled: false },
       source: { jobId: "job1", imageIndex: 2, strength: CANVAS_STRENGTH.zoom_out, upscale: 1 },
       canvas: { kind: "zoom_out", factor: 2 },
       requester: bob,

@@ -70,6 +70,7 @@ describe("--zoom on an attached picture", () => {
     assert.deepEqual(job!.request.canvas, { kind: "zoom_out", factor: 1.5 });
     assert.deepEqual([job!.request.width, job!.request.height], [640, 512]);
     assert.equal(job!.request.source?.strength, CANVAS_STRENGTH.zoom_out);
+    assert.deepEqual(job!.request.refiner, { enabled: false }, "canvas actions run on the base model alone");
     assert.match(view.text, /640x512 .*zoomed out 1\.5× from your picture/);
   });
 
