@@ -267,7 +267,7 @@ export function imagineOptions(config: Config, model?: CatalogueModel): readonly
       name: "zoom",
       label: "Zoom",
       kind: "number",
-      description: `Zoom out an attached picture: shrink it by ${ZOOM_FACTORS.min}-${ZOOM_FACTORS.max} and paint around it`,
+      description: `Zoom out an attached picture by ${ZOOM_FACTORS.min}-${ZOOM_FACTORS.max}x: it shrinks to the middle, the border is painted`,
       required: false,
       available: true,
       flags: ["zoom"],
