@@ -1,6 +1,7 @@
 /**
  * Buttons on yesterday's images: once the bot's own copy of a result's image is gone (a restart,
- * then the files deleted as a sweep past the retention time deletes them), Upscale and Refine fetch
+ * then the files deleted as a sweep past the retention time deletes them), Upscale, Refine, Zoom Out
+ * and Pan fetch
  * the image back from the Discord message that shows it, reading the message again for a fresh
  * attachment URL (the old ones have expired). Only when the message is gone too does the button
  * say the image is gone.
@@ -23,7 +24,7 @@ async function press(h: Harness, message: StoredMessage, label: RegExp) {
   return { it, answer };
 }
 
-test("Upscale and Refine on a posted result work after a restart and after its files are gone", async (t) => {
+test("Upscale, Refine, Zoom Out and Pan on a posted result work after a restart and after its files are gone", async (t) => {
   const h = await startHarness(t);
   const first = await finalMessage(h, imagine(h, "a lighthouse", { seed: "5", steps: 2 }));
   const jobId = buttonId(first, /Re-roll/).split(":")[3]!;
@@ -44,6 +45,8 @@ test("Upscale and Refine on a posted result work after a restart and after its f
   for (const [label, caption] of [
     [/^Upscale$/, /2048x2048 .* upscaled x2 from image 1/],
     [/^Refine$/, /1024x1024 .* refined from image 1/],
+    [/^Zoom Out 1\.5×$/, /1024x1024 .* zoomed out 1\.5× from image 1/],
+    [/^⬆️$/, /832x1216 .* panned up from image 1/],
   ] as const) {
     const reads = h.fake.calls(
       "GET",
@@ -65,7 +68,13 @@ test("Upscale and Refine on a posted result work after a restart and after its f
     );
   }
   const downloads = h.fake.attachmentDownloads.filter((d) => d.path.includes("/easel-"));
-  assert.ok(downloads.length >= 2 && downloads.every((d) => d.served), JSON.stringify(downloads));
+  assert.ok(downloads.length >= 4 && downloads.every((d) => d.served), JSON.stringify(downloads));
+  const [panned] = await h.easel.queue.history(`discord:${h.user.id}`, 1);
+  assert.deepEqual(panned!.request.canvas, { kind: "pan", direction: "up" });
+  assert.ok(
+    "uploadId" in panned!.request.source! && panned!.request.source.strength === 0.9,
+    "the copy, at the canvas strength",
+  );
 
   // The message deleted on Discord: now the image is gone, and the button says so privately.
   const stored = h.fake.messages.get(first.id)!;
