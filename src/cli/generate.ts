@@ -306,6 +306,8 @@ async function run(options: SharedOptions, params: GenerateParams, config: Confi
   }
 }
 
+type RefineOptions = SharedOptions & { image: string; strength?: string; upscale: string; zoom?: string };
+
 /** `easel refine`'s strength unless one is given: the last 30% of the schedule, as the chat's refine button. */
 const REFINE_STRENGTH = 0.3;
 
@@ -348,34 +350,31 @@ export function registerGenerateCommands(program: Command): void {
       `zoom out by ${ZOOM_FACTORS.min}-${ZOOM_FACTORS.max}: the image shrunk into the middle, the border painted`,
     )
     .option("--out <file.png>", "output file", "refined.png")
-    .action(
-      async (
-        options: SharedOptions & { image: string; strength?: string; upscale: string; zoom?: string },
-      ) => {
-        checkFlags(options);
-        const factor = parseNumber(options.upscale, "--upscale");
-        const upscale = LIMITS.upscaleFactors.find((allowed) => allowed === factor);
-        if (upscale === undefined) {
-          throw new InvalidInputError(
-            `--upscale must be ${orList(LIMITS.upscaleFactors)}; got ${options.upscale}.`,
-            "upscale",
-          );
-        }
-        const image = await readRegularFile(options.image, MAX_SOURCE_BYTES, "image");
-        const config = await loadConfigFromEnvironment();
-        // The size comes from the image; these placeholders only pass validation. With --refiner the
-        // refiner model refines the image (img2img has no hand-over point), else the base does.
-        const params = paramsOf(options, { width: 1024, height: 1024 }, config);
-        const zoom = options.zoom === undefined ? undefined : parseNumber(options.zoom, "--zoom");
-        const strength =
-          options.strength !== undefined
-            ? parseNumber(options.strength, "--strength")
-            : zoom !== undefined
-              ? CANVAS_STRENGTH.zoom_out
-              : REFINE_STRENGTH;
-        params.source = { image, strength, upscale };
-        if (zoom !== undefined) params.canvas = { kind: "zoom_out", factor: zoom };
-        await run(options, params, config);
-      },
-    );
+    .action(async (options: RefineOptions) => {
+      checkFlags(options);
+      const factor = parseNumber(options.upscale, "--upscale");
+      const upscale = LIMITS.upscaleFactors.find((allowed) => allowed === factor);
+      if (upscale === undefined) {
+        throw new InvalidInputError(
+          `--upscale must be ${orList(LIMITS.upscaleFactors)}; got ${options.upscale}.`,
+          "upscale",
+        );
+      }
+      const image = await readRegularFile(options.image, MAX_SOURCE_BYTES, "image");
+      const config = await loadConfigFromEnvironment();
+      // The size comes from the image; these placeholders only pass validation. With --refiner the
+      // refiner model refines the image (img2img has no hand-over point), else the base does
+      // (always with --zoom: the pipeline runs canvas actions on the base model alone).
+      const params = paramsOf(options, { width: 1024, height: 1024 }, config);
+      const zoom = options.zoom === undefined ? undefined : parseNumber(options.zoom, "--zoom");
+      const strength =
+        options.strength !== undefined
+          ? parseNumber(options.strength, "--strength")
+          : zoom !== undefined
+            ? CANVAS_STRENGTH.zoom_out
+            : REFINE_STRENGTH;
+      params.source = { image, strength, upscale };
+      if (zoom !== undefined) params.canvas = { kind: "zoom_out", factor: zoom };
+      await run(options, params, config);
+    });
 }
