@@ -278,7 +278,7 @@ function actionButton(entry, button) {
   if (kind === "zoom_out") node.title = `Zoom out ${action.factor ?? 2}×: same size, more around it`;
   if (action?.index !== undefined) node.dataset.index = String(action.index);
   if (action?.direction !== undefined) node.dataset.direction = action.direction;
-  if (action?.factor !== undefined) node.dataset.factor = String(action.factor);
+  if (kind === "zoom_out") node.dataset.factor = String(action.factor ?? 2);
   node.addEventListener("click", () =>
     kind === "delete" ? confirmDelete(entry, button, node) : press(entry, button, node),
   );

@@ -110,21 +110,6 @@ export function paintShapes(context, shapes, colour) {
   context.restore();
 }
 
-/**
- * Makes a mask's pixels exactly black or white (opaque), from their red channel: antialiased
- * edges are decided, not half-repainted, and the PNG stays small. In place; returns `rgba`.
- */
-export function binarise(rgba) {
-  for (let i = 0; i < rgba.length; i += 4) {
-    const value = rgba[i] >= 128 ? 255 : 0;
-    rgba[i] = value;
-    rgba[i + 1] = value;
-    rgba[i + 2] = value;
-    rgba[i + 3] = 255;
-  }
-  return rgba;
-}
-
 /** Where a result's source image sits, in percent of the result (for the seam outline), or undefined. */
 export function seamBox(source, width, height) {
   if (!source || !(width > 0 && height > 0)) return undefined;

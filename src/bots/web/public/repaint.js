@@ -3,7 +3,6 @@
 // markup is in index.html (#repaint); geometry lives in canvas-shapes.js.
 import {
   BRUSH,
-  binarise,
   centredRect,
   describeShapes,
   isRegion,
@@ -14,6 +13,7 @@ import {
   rectsOf,
   toImagePoint,
 } from "./canvas-shapes.js";
+import { maskPng, pngDataUrl, whiteOf } from "./mask-png.js";
 
 const OVERLAY_TINT = "rgb(255 122 89)";
 const OVERLAY_ALPHA = 0.5;
@@ -48,6 +48,8 @@ export function createRepaintEditor({ send }) {
   let shapes = [];
   /** The shape a pointer is drawing now: `{ pointerId, shape, from }`. */
   let draft;
+  /** Where the overlay is painted before it is laid over the image, at the image's size. */
+  const layer = new OffscreenCanvas(1, 1);
 
   brush.min = String(BRUSH.min);
   brush.max = String(BRUSH.max);
@@ -62,8 +64,9 @@ export function createRepaintEditor({ send }) {
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     const all = draft ? [...shapes, draft.shape] : shapes;
     // Tint on an opaque layer first, so overlapping strokes do not darken each other.
-    const layer = new OffscreenCanvas(canvas.width, canvas.height);
-    paintShapes(layer.getContext("2d"), all, OVERLAY_TINT);
+    const layerContext = layer.getContext("2d");
+    layerContext.clearRect(0, 0, layer.width, layer.height);
+    paintShapes(layerContext, all, OVERLAY_TINT);
     ctx.globalAlpha = OVERLAY_ALPHA;
     ctx.drawImage(layer, 0, 0);
     ctx.globalAlpha = 1;
@@ -166,28 +169,24 @@ export function createRepaintEditor({ send }) {
   });
 
   /** The mask PNG (white = repaint) at the image's pixel size, as a data: URL. */
-  function maskDataUrl() {
-    const mask = document.createElement("canvas");
-    mask.width = canvas.width;
-    mask.height = canvas.height;
+  async function maskDataUrl() {
+    const mask = new OffscreenCanvas(canvas.width, canvas.height);
     const ctx = mask.getContext("2d", { willReadFrequently: true });
     ctx.fillStyle = "black";
     ctx.fillRect(0, 0, mask.width, mask.height);
     paintShapes(ctx, shapes, "white");
-    const pixels = ctx.getImageData(0, 0, mask.width, mask.height);
-    binarise(pixels.data);
-    ctx.putImageData(pixels, 0, 0);
-    return mask.toDataURL("image/png");
+    const pixels = ctx.getImageData(0, 0, mask.width, mask.height).data;
+    return pngDataUrl(await maskPng(whiteOf(pixels), mask.width, mask.height));
   }
 
   /** The API body: rectangles when only rectangles were drawn, else the mask. */
-  function body() {
+  async function body() {
     const rects = rectsOf(shapes);
     const text = promptField.value.trim();
     return {
       action: "repaint",
       index: target.index,
-      ...(rects ? { rects } : { mask: maskDataUrl() }),
+      ...(rects ? { rects } : { mask: await maskDataUrl() }),
       // Unchanged, the job's own prompt is used in full (the caption may shorten it).
       ...(text && text !== target.defaultPrompt ? { prompt: text } : {}),
       strength: Number(strength.value),
@@ -200,7 +199,7 @@ export function createRepaintEditor({ send }) {
     sendButton.disabled = true;
     error.textContent = "";
     try {
-      const problem = await send(body());
+      const problem = await send(await body());
       if (problem) error.textContent = problem;
       else dialog.close();
     } finally {
@@ -233,11 +232,10 @@ export function createRepaintEditor({ send }) {
     };
     shapes = [];
     draft = undefined;
-    canvas.width = source.width;
-    canvas.height = source.height;
-    // The stage keeps the image's shape and fits the dialog; image and canvas fill it exactly.
-    stage.style.aspectRatio = `${source.width} / ${source.height}`;
-    stage.style.width = `min(100%, calc(60dvh * ${source.width / source.height}))`;
+    canvas.width = layer.width = source.width;
+    canvas.height = layer.height = source.height;
+    // The stage keeps the image's shape (style.css fits it in the dialog); image and canvas fill it.
+    stage.style.setProperty("--ratio", String(source.width / source.height));
     image.src = source.url;
     image.alt = alt;
     promptField.value = prompt;
