@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import sharp from "sharp";
@@ -387,34 +387,38 @@ test("the page's canvas buttons and region repaint, on the demo model", async (t
     assert.equal(await page.locator("li.card").count(), cards, "no new card");
   });
 
-  // ── The README's screenshot: the zoomed-out card (seam, canvas buttons) and the editor ──
+  // ── The README's screenshot: the zoomed-out card (seam, canvas buttons) beside the editor ──
   await t.test("the README's screenshot", async () => {
     const zoomed = page.locator("li.card").nth(1);
+    // The card at a narrow width, without the sticky header and composer over it.
+    await page.setViewportSize({ width: 640, height: 1200 });
+    const hide = await page.addStyleTag({ content: ".top, .composer { visibility: hidden; }" });
+    await zoomed.scrollIntoViewIfNeeded();
+    const card = await zoomed.screenshot();
+    await hide.evaluate("(node) => node.remove()");
+    await page.setViewportSize({ width: 1000, height: 1000 });
     await zoomed.locator('button[data-action="repaint"]').click();
     const surface = page.locator("#repaint-canvas");
-    const from = await screenPoint(surface, original, 360, 420);
-    const to = await screenPoint(surface, original, 660, 700);
+    const from = await screenPoint(surface, original, 380, 430);
+    const to = await screenPoint(surface, original, 650, 690);
     await page.mouse.move(from.x, from.y);
     await page.mouse.down();
     await page.mouse.move(to.x, to.y, { steps: 4 });
     await page.mouse.up();
     await page.locator("#repaint-prompt").fill("a lit window");
+    await page.locator("#repaint-prompt").blur();
+    const editor = await page.locator("#repaint").screenshot();
+    await page.keyboard.press("Escape");
+
+    const shot = await sideBySide([card, editor], 480);
+    assert.ok(shot.length < 300_000, `the screenshot is small (${shot.length} bytes)`);
     const update = process.env["EASEL_UPDATE_SCREENSHOTS"] === "1";
     const folder = update
-      ? join(process.cwd(), "docs", "images")
+      ? join(process.cwd(), dirname(SCREENSHOT))
       : await mkdtemp(join(tmpdir(), "easel-shot-"));
     if (!update) t.after(() => rm(folder, { recursive: true, force: true }));
     await mkdir(folder, { recursive: true });
-    const shot = await page.screenshot({ fullPage: false });
-    // The demo model's noise does not compress: a palette keeps the picture small for the README.
-    const small = await sharp(shot)
-      .resize({ width: 800 })
-      .png({ palette: true, colours: 96, compressionLevel: 9 })
-      .toBuffer();
-    const path = update ? join(process.cwd(), SCREENSHOT) : join(folder, "web-canvas.png");
-    await writeFile(path, small);
-    assert.ok(small.length < 300_000, `the screenshot is small (${small.length} bytes)`);
-    await page.keyboard.press("Escape");
+    await writeFile(join(folder, basename(SCREENSHOT)), shot);
   });
 
   assert.deepEqual(pageErrors, []);
@@ -434,4 +438,29 @@ function regionChange(
     if (diff[p]! > 0) result[where].changed += 1;
   }
   return result;
+}
+
+/**
+ * Screenshots side by side at one height, on the page's background, as a palette PNG: the demo
+ * model's noise does not compress, and the README's picture should stay small.
+ */
+async function sideBySide(shots: Buffer[], height: number): Promise<Buffer> {
+  const gap = 16;
+  const scaled = await Promise.all(
+    shots.map(async (shot) => {
+      const { data, info } = await sharp(shot).resize({ height }).png().toBuffer({ resolveWithObject: true });
+      return { data, width: info.width };
+    }),
+  );
+  const width = scaled.reduce((sum, shot) => sum + shot.width, 0) + gap * (scaled.length + 1);
+  let left = gap;
+  const layers = scaled.map((shot) => {
+    const layer = { input: shot.data, left, top: gap };
+    left += shot.width + gap;
+    return layer;
+  });
+  return sharp({ create: { width, height: height + 2 * gap, channels: 3, background: "#0e1016" } })
+    .composite(layers)
+    .png({ palette: true, colours: 64, dither: 0, compressionLevel: 9, effort: 10 })
+    .toBuffer();
 }

@@ -57,6 +57,12 @@ export function createRepaintEditor({ send }) {
   brush.value = String(BRUSH.initial);
 
   const tool = () => form.elements.tool.value;
+  // The brush's size matters only to the brush.
+  for (const radio of form.elements.tool) {
+    radio.addEventListener("change", () => {
+      brush.closest("label").hidden = tool() !== "brush";
+    });
+  }
   const context = () => canvas.getContext("2d");
 
   function redraw() {
