@@ -25,7 +25,13 @@ const allowed: ButtonRule = { kind: "allowed" };
 const info = (text: () => string): ButtonRule => ({ kind: "info", text });
 const refuse = (code: ErrorCode, text: () => string): ButtonRule => ({ kind: "refusal", code, text });
 
-/** Vary, refine and upscale: they need one of the result's images. */
+/**
+ * What a press or an API action is: a button's kind, or a repaint (the web page and the API only:
+ * a region cannot be drawn on a chat button, but it follows the same rules as one).
+ */
+export type ActionKind = ButtonKind | "repaint";
+
+/** Vary, refine, upscale, zoom out, pan and repaint: they need one of the result's images. */
 const IMAGE_BUTTON: Record<ButtonJobState, ButtonRule> = {
   queued: refuse("invalid_input", buttonErrors.notFinished),
   running: refuse("invalid_input", buttonErrors.notFinished),
@@ -35,8 +41,8 @@ const IMAGE_BUTTON: Record<ButtonJobState, ButtonRule> = {
   cancelled: refuse("invalid_input", () => buttonErrors.noImages("cancelled")),
 };
 
-/** Button × job state → what a press does. */
-export const BUTTON_RULES: Readonly<Record<ButtonKind, Readonly<Record<ButtonJobState, ButtonRule>>>> = {
+/** Button (or repaint) × job state → what a press does. */
+export const BUTTON_RULES: Readonly<Record<ActionKind, Readonly<Record<ButtonJobState, ButtonRule>>>> = {
   cancel: {
     queued: allowed,
     running: allowed,
@@ -64,6 +70,9 @@ export const BUTTON_RULES: Readonly<Record<ButtonKind, Readonly<Record<ButtonJob
   vary: IMAGE_BUTTON,
   refine: IMAGE_BUTTON,
   upscale: IMAGE_BUTTON,
+  zoom: IMAGE_BUTTON,
+  pan: IMAGE_BUTTON,
+  repaint: IMAGE_BUTTON,
 };
 
 export function buttonJobState(job: Pick<JobRecord, "status" | "deleted">): ButtonJobState {
@@ -71,6 +80,6 @@ export function buttonJobState(job: Pick<JobRecord, "status" | "deleted">): Butt
 }
 
 /** What pressing `kind` on `job` does. */
-export function buttonRule(kind: ButtonKind, job: Pick<JobRecord, "status" | "deleted">): ButtonRule {
+export function buttonRule(kind: ActionKind, job: Pick<JobRecord, "status" | "deleted">): ButtonRule {
   return BUTTON_RULES[kind][buttonJobState(job)];
 }

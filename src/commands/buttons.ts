@@ -7,14 +7,20 @@
  *   easel:1:reroll:<jobId>              easel:1:cancel:<jobId>         easel:1:delete:<jobId>
  *   easel:1:vary:<jobId>:<i>:subtle     easel:1:vary:<jobId>:<i>:strong
  *   easel:1:refine:<jobId>:<i>          easel:1:upscale:<jobId>:<i>
+ *   easel:1:zoom:<jobId>:<i>:<factor>   easel:1:pan:<jobId>:<i>:<left|right|up|down>
  * `1` is the format version; jobId is 1-64 characters of [A-Za-z0-9_-]; i is the 0-based image
- * index (0-99, no leading zeros). Every id has exactly one spelling, so decode(encode(a)) is a.
+ * index (0-99, no leading zeros); a zoom factor is 1-2 in at most two decimals, written as
+ * JavaScript writes the number (`2`, `1.5`, `1.25`: no trailing zeros). Every id has exactly one
+ * spelling, so decode(encode(a)) is a. The canvas kinds came later without changing the older ids'
+ * meaning, so the version stayed 1.
  */
 import type { Config } from "../config.js";
 import { InvalidInputError } from "../errors.js";
+import { PAN_DIRECTIONS, type PanDirection } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
 import type { GenerationRequest, Requester } from "../requests/request.js";
 import { isValidSide } from "./aspect.js";
+import { CANVAS_BUTTON_FACTORS, canvasRequest, isZoomFactor } from "./canvas.js";
 import { randomSeedFor } from "./seeds.js";
 import { buttonErrors, buttonLabels } from "./texts.js";
 
@@ -24,7 +30,11 @@ export type ButtonAction =
   | { kind: "delete"; jobId: string }
   | { kind: "vary"; jobId: string; imageIndex: number; strength: "subtle" | "strong" }
   | { kind: "refine"; jobId: string; imageIndex: number }
-  | { kind: "upscale"; jobId: string; imageIndex: number };
+  | { kind: "upscale"; jobId: string; imageIndex: number }
+  /** Zoom out image i: the same size, the image scaled by 1/factor in the middle, the border new. */
+  | { kind: "zoom"; jobId: string; imageIndex: number; factor: number }
+  /** Pan image i: the canvas extended towards `direction`, the new strip drawn. */
+  | { kind: "pan"; jobId: string; imageIndex: number; direction: PanDirection };
 
 export type ButtonKind = ButtonAction["kind"];
 /** Actions that start a new job (cancel is the queue's business, delete the ledger's). */
@@ -55,7 +65,20 @@ const UPSCALE_FACTORS: readonly UpscaleFactor[] = LIMITS.upscaleFactors
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const INDEX = /^(0|[1-9]\d?)$/;
-const KINDS: readonly ButtonKind[] = ["reroll", "cancel", "delete", "vary", "refine", "upscale"];
+const KINDS: readonly ButtonKind[] = [
+  "reroll",
+  "cancel",
+  "delete",
+  "vary",
+  "refine",
+  "upscale",
+  "zoom",
+  "pan",
+];
+/** Kinds that act on one image of the result: their ids carry its index. */
+const IMAGE_KINDS: readonly ButtonKind[] = ["vary", "refine", "upscale", "zoom", "pan"];
+/** A zoom factor as ids spell it: `1`, `2`, or 1.x with one or two decimals and no trailing zero. */
+const ZOOM_SPELLING = /^(1|2|1\.\d?[1-9])$/;
 
 /** Whether an id is one of ours (any version), so adapters can route it here. */
 export function isEaselButtonId(id: string): boolean {
@@ -67,7 +90,7 @@ export function encodeButton(action: ButtonAction): string {
     throw new InvalidButtonError(buttonErrors.invalid());
   }
   const parts: string[] = [BUTTON_PREFIX, String(BUTTON_VERSION), action.kind, action.jobId];
-  if (action.kind === "vary" || action.kind === "refine" || action.kind === "upscale") {
+  if (IMAGE_KINDS.includes(action.kind) && "imageIndex" in action) {
     if (
       !Number.isInteger(action.imageIndex) ||
       action.imageIndex < 0 ||
@@ -83,6 +106,17 @@ export function encodeButton(action: ButtonAction): string {
     }
     parts.push(action.strength);
   }
+  if (action.kind === "zoom") {
+    const spelled = String(action.factor);
+    if (!isZoomFactor(action.factor) || !ZOOM_SPELLING.test(spelled)) {
+      throw new InvalidButtonError(buttonErrors.invalid());
+    }
+    parts.push(spelled);
+  }
+  if (action.kind === "pan") {
+    if (!PAN_DIRECTIONS.includes(action.direction)) throw new InvalidButtonError(buttonErrors.invalid());
+    parts.push(action.direction);
+  }
   return parts.join(":");
 }
 
@@ -95,7 +129,7 @@ export function decodeButton(id: string): ButtonAction {
   if (parts[1] !== String(BUTTON_VERSION)) {
     throw new InvalidButtonError(/^\d+$/.test(parts[1]!) ? buttonErrors.outdated() : buttonErrors.invalid());
   }
-  const [, , kind, jobId, index, strength] = parts;
+  const [, , kind, jobId, index, last] = parts;
   if (!JOB_ID.test(jobId!)) throw new InvalidButtonError(buttonErrors.invalid());
   const imageIndex = index !== undefined && INDEX.test(index) ? Number(index) : undefined;
   if ((kind === "reroll" || kind === "cancel" || kind === "delete") && parts.length === 4) {
@@ -104,8 +138,15 @@ export function decodeButton(id: string): ButtonAction {
   if ((kind === "refine" || kind === "upscale") && parts.length === 5 && imageIndex !== undefined) {
     return { kind, jobId: jobId!, imageIndex };
   }
-  if (kind === "vary" && parts.length === 6 && imageIndex !== undefined) {
-    if (strength === "subtle" || strength === "strong") return { kind, jobId: jobId!, imageIndex, strength };
+  if (parts.length === 6 && imageIndex !== undefined && last !== undefined) {
+    if (kind === "vary" && (last === "subtle" || last === "strong")) {
+      return { kind, jobId: jobId!, imageIndex, strength: last };
+    }
+    if (kind === "zoom" && ZOOM_SPELLING.test(last)) {
+      return { kind, jobId: jobId!, imageIndex, factor: Number(last) };
+    }
+    const direction = PAN_DIRECTIONS.find((each) => each === last);
+    if (kind === "pan" && direction) return { kind, jobId: jobId!, imageIndex, direction };
   }
   throw new InvalidButtonError(buttonErrors.invalid());
 }
@@ -120,7 +161,7 @@ export function mayPress(
   config: Pick<Config, "buttons">,
   authorUserId: string,
   presserUserId: string,
-  kind?: ButtonKind,
+  kind?: ButtonKind | "repaint",
 ): boolean {
   if (authorUserId === presserUserId) return true;
   return config.buttons === "anyone" && kind !== "cancel" && kind !== "delete";
@@ -145,6 +186,10 @@ export function upscaleFactor(width: number, height: number): UpscaleFactor | un
  *   would pass 2048), width/height being the upscaled size. Both use image i's seed and turn the
  *   refiner on when `config` says one is installed (it then runs the low-noise end of the
  *   shortened schedule, as in text-to-image); without `config` the original's refiner setting stays.
+ * - zoom, pan: image i (its seed) on a larger canvas (canvas.ts), one image, the original's
+ *   refiner setting.
+ * A canvas job's re-roll and variations keep its source image and canvas action (they redo the
+ * zoom, pan or repaint with another seed); its refine, upscale, zoom and pan work on its image.
  * Throws InvalidInputError when image i does not exist or cannot be upscaled.
  */
 export function requestForButton(
@@ -154,12 +199,16 @@ export function requestForButton(
   randomSeed: () => bigint,
   config?: Pick<Config, "refinerDir" | "generation">,
 ): GenerationRequest {
-  const { variation: _variation, source: originalSource, ...settings } = original;
+  const { variation: _variation, source: originalSource, canvas: originalCanvas, ...settings } = original;
+  const sourceAndCanvas = {
+    ...(originalSource ? { source: originalSource } : {}),
+    ...(originalCanvas ? { canvas: originalCanvas } : {}),
+  };
   const freshSeed = (): string => BigInt.asUintN(64, randomSeed()).toString();
   if (action.kind === "reroll") {
     return {
       ...settings,
-      ...(originalSource ? { source: originalSource } : {}),
+      ...sourceAndCanvas,
       seed: randomSeedFor(randomSeed(), original.count),
       requester: presser,
     };
@@ -173,12 +222,19 @@ export function requestForButton(
   if (action.kind === "vary") {
     return {
       ...settings,
-      ...(originalSource ? { source: originalSource } : {}),
+      ...sourceAndCanvas,
       seed,
       count: 1,
       variation: { subseed: freshSeed(), strength: VARIATION_STRENGTH[action.strength] },
       requester: presser,
     };
+  }
+  if (action.kind === "zoom" || action.kind === "pan") {
+    const canvas =
+      action.kind === "zoom"
+        ? { kind: "zoom_out" as const, factor: action.factor }
+        : { kind: "pan" as const, direction: action.direction };
+    return canvasRequest(original, action, canvas, presser);
   }
   let upscale: 1 | 1.5 | 2 = 1;
   if (action.kind === "upscale") {
@@ -215,9 +271,11 @@ export interface ButtonSpec {
 }
 
 /**
- * The buttons under a finished job, in groups: one per image (vary subtle/strong, refine, upscale
- * when the size allows), then the job's own (re-roll, delete). How groups become a platform's rows
- * (Discord's 5 rows of 5, Slack's actions blocks) is the adapter's business.
+ * The buttons under a finished job, in groups: per image, its own (vary subtle/strong, refine,
+ * upscale when the size allows), then its canvas groups (zoom out 2x and 1.5x; pan left, right,
+ * up, down); then the job's own (re-roll, delete). How groups become a platform's rows (Discord's
+ * 5 rows of 5, Slack's actions blocks) is the adapter's business; canvas groups are the ones an
+ * adapter leaves out first when not all fit (see `isCanvasGroup`).
  */
 export function resultButtons(jobId: string, request: GenerationRequest): ButtonSpec[][] {
   const single = request.count === 1;
@@ -232,12 +290,25 @@ export function resultButtons(jobId: string, request: GenerationRequest): Button
     ];
     if (canUpscale) row.push(button({ kind: "upscale", jobId, imageIndex }, buttonLabels.upscale(n, single)));
     rows.push(row);
+    rows.push(
+      CANVAS_BUTTON_FACTORS.map((factor) =>
+        button({ kind: "zoom", jobId, imageIndex, factor }, buttonLabels.zoom(factor, n, single)),
+      ),
+      PAN_DIRECTIONS.map((direction) =>
+        button({ kind: "pan", jobId, imageIndex, direction }, buttonLabels.pan(direction, n, single)),
+      ),
+    );
   }
   rows.push([
     button({ kind: "reroll", jobId }, buttonLabels.reroll, "primary"),
     button({ kind: "delete", jobId }, buttonLabels.delete, "danger"),
   ]);
   return rows;
+}
+
+/** A group of zoom and pan buttons only: what a platform short of room leaves out first. */
+export function isCanvasGroup(group: readonly ButtonSpec[]): boolean {
+  return group.length > 0 && group.every((spec) => spec.action.kind === "zoom" || spec.action.kind === "pan");
 }
 
 /** The cancel button shown while a job is queued or running. */

@@ -32,18 +32,18 @@ import {
   type ButtonAction,
   cancelButton,
   decodeButton,
-  type FollowUpAction,
   mayPress,
-  REFINE_STRENGTH,
   requestForButton,
   resultButtons,
 } from "./buttons.js";
+import { canvasRequest, checkRepaintRects, maskUpload, repaintPrompt } from "./canvas.js";
 import type {
   ChatReply,
   ChatService,
   ImagineInput,
   JobView,
   PostedImageSource,
+  RepaintEdit,
   WatchOptions,
 } from "./chat.js";
 import { isHelpRequest, parseImagine, type RandomSeed } from "./imagine.js";
@@ -52,6 +52,7 @@ import {
   adminTexts,
   buttonErrors,
   cancelledText,
+  canvasErrors,
   chatTexts,
   deletedText,
   failedText,
@@ -86,6 +87,9 @@ function cryptoSeed(): bigint {
   const words = crypto.getRandomValues(new BigUint64Array(1));
   return words[0]!;
 }
+
+/** Follow-ups that work on one of the result's images (its bytes), not only on its request. */
+const IMAGE_ACTIONS: ReadonlySet<ButtonAction["kind"]> = new Set(["refine", "upscale", "zoom", "pan"]);
 
 const refusal = (code: ErrorCode, text: string): ChatReply => ({ kind: "refusal", code, text });
 const info = (text: string): ChatReply => ({ kind: "info", text });
@@ -139,6 +143,7 @@ class QueueChatService implements ChatService {
       const refused = await this.gate(who, where);
       if (refused) return refused;
       const parsed = parseImagine(input, requester, this.config, this.randomSeed);
+      if (parsed.canvas && !input.image) return refusal("invalid_input", canvasErrors.zoomNeedsPicture());
       return await this.inTurn(who, parsed, async () => {
         const request = input.image ? await attachUpload(parsed, input.image, this.queue.images) : parsed;
         return this.submit(request);
@@ -205,11 +210,65 @@ class QueueChatService implements ChatService {
       if (refused) return refused;
       const request = requestForButton(action, job.request, requester, this.randomSeed, this.config);
       return await this.inTurn(who, request, async () => {
-        const sourced = await this.withSourceImage(job, action, request);
+        const imageIndex =
+          IMAGE_ACTIONS.has(action.kind) && "imageIndex" in action ? action.imageIndex : undefined;
+        const sourced = await this.withSourceImage(job, imageIndex, request);
         return "kind" in sourced ? sourced : this.submit(sourced);
       });
     } catch (error) {
       return this.refusal(error, "press");
+    }
+  }
+
+  async repaint(edit: RepaintEdit, who: Who, where: Where): Promise<ChatReply> {
+    const requester: Requester = { ...who, ...where };
+    try {
+      const job = await this.queue.job(edit.jobId);
+      if (!job) return refusal("not_found", chatTexts.jobGone());
+      const admin = isAdmin(this.config.access.admins, who);
+      if (!admin && !mayPress(this.config, job.userId, who.userId, "repaint")) {
+        return refusal("forbidden", buttonErrors.notAllowed());
+      }
+      const rule = buttonRule("repaint", job);
+      if (rule.kind === "info") return info(rule.text());
+      if (rule.kind === "refusal") return refusal(rule.code, rule.text());
+      const refused = await this.gate(who, where);
+      if (refused) return refused;
+      const image = job.images[edit.imageIndex];
+      if (!image) {
+        const count = job.request.count;
+        return refusal("invalid_input", canvasErrors.noSuchImage(edit.imageIndex + 1, count));
+      }
+      const prompt =
+        edit.prompt === undefined ? undefined : repaintPrompt(edit.prompt, job.request, this.config);
+      // Everything is checked before the mask is kept: a refused repaint stores nothing.
+      const rects =
+        "rects" in edit.region ? checkRepaintRects(edit.region.rects, image.width, image.height) : undefined;
+      const mask = "mask" in edit.region ? await maskUpload(edit.region.mask) : undefined;
+      const choices = {
+        ...(prompt !== undefined ? { prompt } : {}),
+        ...(edit.strength !== undefined ? { strength: edit.strength } : {}),
+      };
+      const target = { jobId: job.id, imageIndex: edit.imageIndex };
+      const draft = canvasRequest(
+        job.request,
+        target,
+        { kind: "repaint", rects: rects ?? [] },
+        requester,
+        choices,
+      );
+      return await this.inTurn(who, draft, async () => {
+        const request = mask
+          ? {
+              ...draft,
+              canvas: { kind: "repaint" as const, maskUploadId: await this.queue.images.putUpload(mask) },
+            }
+          : draft;
+        const sourced = await this.withSourceImage(job, edit.imageIndex, request);
+        return "kind" in sourced ? sourced : this.submit(sourced);
+      });
+    } catch (error) {
+      return this.refusal(error, "repaint");
     }
   }
 
@@ -395,44 +454,37 @@ class QueueChatService implements ChatService {
   }
 
   /**
-   * A refine or upscale needs the bytes of the result's image. While the bot keeps them, the
-   * request points at the job's image; once they are gone (past the retention time), the adapter
-   * that posted the result fetches them back from the post, and the request refines that copy,
-   * kept like an upload. Only when that fails too is the image gone: a refusal saying so.
-   * Re-roll and vary need no image.
+   * A refine, upscale, zoom out, pan or repaint of image `imageIndex` needs the bytes of the
+   * result's image. While the bot keeps them, the request points at the job's image; once they are
+   * gone (past the retention time), the adapter that posted the result fetches them back from the
+   * post, and the request works on that copy, kept like an upload. Only when that fails too is the
+   * image gone: a refusal saying so. Re-roll and vary (no `imageIndex`) need no image.
    */
   private async withSourceImage(
     job: JobRecord,
-    action: FollowUpAction,
+    imageIndex: number | undefined,
     request: GenerationRequest,
   ): Promise<GenerationRequest | ChatReply> {
-    if (action.kind !== "refine" && action.kind !== "upscale") return request;
-    const image = job.images[action.imageIndex];
+    if (imageIndex === undefined) return request;
+    const image = job.images[imageIndex];
     if (!image || !request.source || isUploadSource(request.source)) return request;
     if (!image.deleted && (await this.queue.images.get(image.id))) return request;
     const fetched = await this.fetchPosted(job, image);
     if (!fetched) {
       return refusal(
         "not_found",
-        buttonErrors.expiredImage(
-          action.imageIndex + 1,
-          this.config.retentionHours,
-          job.postedTo !== undefined,
-        ),
+        buttonErrors.expiredImage(imageIndex + 1, this.config.retentionHours, job.postedTo !== undefined),
       );
     }
     const uploadId = await this.queue.images.putUpload(fetched);
-    this.logger.info(
-      { jobId: job.id, image: action.imageIndex, posted: job.postedTo },
-      "posted image fetched back",
-    );
+    this.logger.info({ jobId: job.id, image: imageIndex, posted: job.postedTo }, "posted image fetched back");
     return {
       ...request,
       source: {
         uploadId,
-        strength: REFINE_STRENGTH,
+        strength: request.source.strength,
         upscale: request.source.upscale,
-        from: { jobId: job.id, imageIndex: action.imageIndex },
+        from: { jobId: job.id, imageIndex },
       },
     };
   }

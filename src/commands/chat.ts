@@ -4,7 +4,7 @@
  * render the views returned here as platform messages, and send them.
  */
 import type { ErrorCode } from "../errors.js";
-import type { EncodedImage, SchedulerName } from "../pipeline/types.js";
+import type { EncodedImage, Rect, SchedulerName } from "../pipeline/types.js";
 import type { ImageRef, JobStatus } from "../requests/jobs.js";
 import type { Platform, Requester, UserId, Where, Who } from "../requests/request.js";
 import type { ButtonAction, ButtonSpec } from "./buttons.js";
@@ -95,6 +95,21 @@ export interface ImagineInput {
   image?: { data: Uint8Array; name?: string };
 }
 
+/**
+ * Repaint a region of a result's image (the web page and the API: chat platforms have no drawing
+ * surface). Exactly one of a mask and rectangles names the region.
+ */
+export interface RepaintEdit {
+  jobId: string;
+  imageIndex: number;
+  /** A PNG, JPEG or WebP, white = repaint, any size (scaled to the image's); or rectangles in its pixels. */
+  region: { mask: Uint8Array } | { rects: Rect[] };
+  /** What to paint there; absent = the job's prompt. */
+  prompt?: string;
+  /** How much of the schedule re-runs in the region; absent = the canvas default. */
+  strength?: number;
+}
+
 export interface WatchOptions {
   /**
    * At most one non-final view per this many milliseconds (progress is coalesced: the newest view
@@ -122,6 +137,8 @@ export interface ChatService {
   press(buttonId: string, who: Who, where: Where): Promise<ChatReply>;
   /** A press of a decoded button (`ButtonSpec.action`), for callers that name the action (the API). */
   pressAction(action: ButtonAction, who: Who, where: Where): Promise<ChatReply>;
+  /** Repaints a region of a result's image: a private refusal (nothing stored or queued), or the new job. */
+  repaint(edit: RepaintEdit, who: Who, where: Where): Promise<ChatReply>;
   /** The action a button id stands for; undefined for an id that is not one of ours. */
   actionOf(buttonId: string): ButtonAction | undefined;
   /** The help text, with the flags this bot accepts. */

@@ -165,6 +165,8 @@ export function parseImagine(
       "seed",
     );
   }
+  // Zooms out the attached picture (the caller attaches it: commands/upload.ts).
+  const zoom = read("zoom", readNumber);
   return {
     model: model.name,
     ...(loras.length > 0 ? { loras } : {}),
@@ -180,6 +182,7 @@ export function parseImagine(
     ...(defaults.prediction ? { prediction: defaults.prediction } : {}),
     count,
     refiner: refinerOn ? { enabled: true, switchAt: g.refinerSwitch } : { enabled: false },
+    ...(zoom !== undefined ? { canvas: { kind: "zoom_out", factor: zoom } } : {}),
     requester,
   };
 }

@@ -3,6 +3,7 @@
  * text and the parser are all derived from this table, so a new option is added here only.
  */
 import type { Config } from "../config.js";
+import { ZOOM_FACTORS } from "../pipeline/canvas/index.js";
 import { SCHEDULER_NAMES, type SchedulerName } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
 import { MIN_GUIDANCE } from "../requests/limits.js";
@@ -22,7 +23,8 @@ export type OptionName =
   | "steps"
   | "guidance"
   | "scheduler"
-  | "count";
+  | "count"
+  | "zoom";
 
 export type OptionKind = "string" | "integer" | "number" | "boolean" | "choice";
 
@@ -260,6 +262,18 @@ export function imagineOptions(config: Config, model?: CatalogueModel): readonly
       max: g.maxCount,
       defaultValue: g.defaultCount,
       example: "--n 4",
+    },
+    {
+      name: "zoom",
+      label: "Zoom",
+      kind: "number",
+      description: `Zoom out an attached picture: shrink it by ${ZOOM_FACTORS.min}-${ZOOM_FACTORS.max} and paint around it`,
+      required: false,
+      available: true,
+      flags: ["zoom"],
+      min: ZOOM_FACTORS.min,
+      max: ZOOM_FACTORS.max,
+      example: "--zoom 1.5",
     },
   ];
 }

@@ -4,6 +4,7 @@
  * markup is the adapter's job.
  */
 import type { Config } from "../config.js";
+import type { PanDirection } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
 import { type GenerationRequest, isUploadSource } from "../requests/request.js";
 import { wellFormed } from "../requests/values.js";
@@ -144,6 +145,33 @@ export const buttonLabels = {
     single ? "Vary (strong)" : `V${imageNumber} strong`,
   refine: (imageNumber: number, single: boolean): string => (single ? "Refine" : `Refine ${imageNumber}`),
   upscale: (imageNumber: number, single: boolean): string => (single ? "Upscale" : `Upscale ${imageNumber}`),
+  zoom: (factor: number, imageNumber: number, single: boolean): string =>
+    single ? `Zoom Out ${factor}×` : `Zoom Out ${factor}× (${imageNumber})`,
+  pan: (direction: PanDirection, imageNumber: number, single: boolean): string =>
+    single ? PAN_ARROWS[direction] : `${PAN_ARROWS[direction]} ${imageNumber}`,
+};
+
+/** The pan buttons' arrows (Midjourney's). */
+export const PAN_ARROWS: Readonly<Record<PanDirection, string>> = {
+  left: "⬅️",
+  right: "➡️",
+  up: "⬆️",
+  down: "⬇️",
+};
+
+/** Private answers about zoom out, pan and repaint requests. */
+export const canvasErrors = {
+  noSuchImage: (imageNumber: number, count: number): string =>
+    `That job made ${count} image${count === 1 ? "" : "s"}, so there is no image ${imageNumber}.`,
+  noRects: (): string => "Repaint needs at least one rectangle, or a mask.",
+  tooManyRects: (given: number, max: number): string =>
+    `Repaint takes at most ${max} rectangles; got ${given}.`,
+  rectOutside: (rectNumber: number, width: number, height: number): string =>
+    `Rectangle ${rectNumber} is not inside the image: x and y are whole pixels from 0, width and height from 1, and it must end within the image's ${width}x${height}.`,
+  maskTooLarge: (maxMegabytes: number): string => `The mask is too large; the limit is ${maxMegabytes} MB.`,
+  maskNotAnImage: (): string => "The mask is not a PNG, JPEG or WebP image (white = repaint).",
+  zoomNeedsPicture: (): string =>
+    "--zoom zooms out a picture you attach: add one with the image option, or use the Zoom Out buttons under a result.",
 };
 
 /** Private answers of the chat service (besides input and button errors). */
@@ -263,7 +291,18 @@ export function resultCaption(
   if (request.variation) settings.push(`variation ${request.variation.strength}`);
   const source = request.source;
   const fromImage = source && (isUploadSource(source) ? source.from?.imageIndex : source.imageIndex);
-  if (source && fromImage !== undefined) {
+  const canvas = request.canvas;
+  if (source && canvas) {
+    const what =
+      canvas.kind === "zoom_out"
+        ? `zoomed out ${canvas.factor}×`
+        : canvas.kind === "pan"
+          ? `panned ${canvas.direction}`
+          : `repainted at strength ${source.strength}`;
+    settings.push(
+      fromImage !== undefined ? `${what} from image ${fromImage + 1}` : `${what} from your picture`,
+    );
+  } else if (source && fromImage !== undefined) {
     const action = source.upscale > 1 ? `upscaled x${source.upscale}` : "refined";
     settings.push(`${action} from image ${fromImage + 1}`);
   } else if (source) {

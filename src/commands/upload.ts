@@ -10,6 +10,7 @@ import type { EncodedImage } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
 import type { ImageStore } from "../requests/jobs.js";
 import type { GenerationRequest } from "../requests/request.js";
+import { canvasSize, canvasStrength } from "./canvas.js";
 import { chatTexts } from "./texts.js";
 
 /** Largest upload accepted, as the pipeline bounds source images. */
@@ -39,7 +40,8 @@ async function uploadSize(data: Uint8Array): Promise<{ width: number; height: nu
 
 /**
  * The request with the uploaded picture as its source: the picture's own size (the pipeline
- * refines a source at its size), at UPLOAD_STRENGTH. Throws InvalidInputError for a file that is
+ * refines a source at its size), at UPLOAD_STRENGTH; with a canvas action (`--zoom`), the
+ * layout's size at the action's strength. Throws InvalidInputError for a file that is
  * too large, not a PNG/JPEG/WebP, or of a size the pipeline would refuse; nothing is stored then.
  */
 export async function attachUpload(
@@ -59,6 +61,15 @@ export async function attachUpload(
   }
   const image: EncodedImage = { mime: MIMES[format], data: upload.data, width, height };
   const uploadId = await images.putUpload(image);
+  if (request.canvas) {
+    // `--zoom`: the picture on a canvas of the layout's size, the new area painted at the canvas strength.
+    const strength = canvasStrength(request.canvas);
+    return {
+      ...request,
+      ...canvasSize(width, height, request.canvas),
+      source: { uploadId, strength, upscale: 1 },
+    };
+  }
   return { ...request, width, height, source: { uploadId, strength: UPLOAD_STRENGTH, upscale: 1 } };
 }
 

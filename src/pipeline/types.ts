@@ -35,6 +35,28 @@ export interface SourceImageParams {
   upscale: 1 | 1.5 | 2;
 }
 
+export const PAN_DIRECTIONS = ["left", "right", "up", "down"] as const;
+export type PanDirection = (typeof PAN_DIRECTIONS)[number];
+
+/** A rectangle in whole pixels. */
+export interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** Zoom out, pan or repaint a region of a source image (see canvas/layout.ts for the geometry). */
+export type CanvasAction =
+  /** Keep the image's size, shrink the source by 1/factor into its centre (factor 1.0 – 2.0). */
+  | { kind: "zoom_out"; factor: number }
+  /** Extend the canvas in one direction; the new strip is painted. */
+  | { kind: "pan"; direction: PanDirection }
+  /** Encoded PNG/JPEG/WebP, white = repaint, any size (resized to the source's). */
+  | { kind: "repaint"; mask: Uint8Array }
+  /** Rectangles in the source image's pixels. */
+  | { kind: "repaint"; rects: Rect[] };
+
 export interface GenerateParams {
   prompt: string;
   /** Absent means "no negative prompt" (zeros for the base model), "" is encoded. */
@@ -64,6 +86,12 @@ export interface GenerateParams {
    * the time, with softer detail. Needs a tiny VAE on the server (EASEL_TAESD_DIR).
    */
   draft?: boolean;
+  /**
+   * Zoom out, pan or repaint `source.image` (needs `source`, with upscale 1; `source.strength` is
+   * how much of the schedule re-runs in the repainted area). The result's size comes from the
+   * canvas layout, not from width/height.
+   */
+  canvas?: CanvasAction;
 }
 
 export interface EncodedImage {
@@ -97,6 +125,8 @@ export interface GenerateHooks {
 
 export interface GeneratedImage extends EncodedImage {
   seed: bigint;
+  /** Canvas actions: where the source image's pixels were placed in this image (the seam clients may show). */
+  source?: Rect;
 }
 
 export interface GenerateTimings {

@@ -3,6 +3,7 @@
  * apply stricter, configurable limits on top; these are what the models can do at all.
  */
 import { InvalidInputError, isEaselError } from "../errors.js";
+import { validateCanvas } from "./canvas/validate-canvas.js";
 import { parsePromptWeights } from "./tokenizer/prompt-weights.js";
 import { type GenerateParams, PREDICTION_TYPES, SCHEDULER_NAMES, TIMESTEP_SPACINGS } from "./types.js";
 
@@ -169,4 +170,5 @@ export function validateGenerateParams(params: GenerateParams): void {
       throw new InvalidInputError(`Upscale must be 1, 1.5 or 2; got ${params.source.upscale}.`, "upscale");
     }
   }
+  validateCanvas(params);
 }

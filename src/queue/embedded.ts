@@ -178,14 +178,14 @@ class LocalRunner implements JobRunner<LocalJob> {
     if (!this.book.started(job, device.device, startedAt)) return;
     let run: DeviceRun;
     try {
-      const source = job.request.source ? await this.book.files.sourceImageOf(job.request.source) : undefined;
+      const { source, mask } = await this.book.files.requestImagesOf(job.request);
       const name = job.request.model;
       const model = this.modelOf(name);
       const isDefault = name === undefined || model?.name === this.config.models.defaultName;
       if (!isDefault && !model) throw new InvalidInputError(queueMessages.unknownModel(name), "model");
       const modelDir = isDefault ? undefined : model?.dir;
       const loras = loraSelectionsOf(job.request.loras, this.config.loras, this.config.loraDir);
-      run = await device.start(job.id, generateParamsOf(job.request, source), {
+      run = await device.start(job.id, generateParamsOf(job.request, source, mask), {
         signal,
         ...(modelDir !== undefined ? { modelDir } : {}),
         ...(loras.length > 0 ? { loras } : {}),

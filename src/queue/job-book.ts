@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { Config } from "../config.js";
 import { CancelledError, EaselError, type ErrorCode, InvalidInputError, userMessageOf } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
-import type { EncodedImage, GenerateTimings } from "../pipeline/types.js";
+import type { EncodedImage, GenerateTimings, Rect } from "../pipeline/types.js";
 import { modelNamed } from "../requests/models.js";
 import type { GenerationRequest, UserId } from "../requests/request.js";
 import { DataDirLock } from "./data-dir-lock.js";
@@ -107,6 +107,8 @@ export interface ResultImage {
   mime: EncodedImage["mime"];
   width: number;
   height: number;
+  /** Canvas jobs: where the source image's pixels were placed in this image. */
+  source?: Rect;
   data: Uint8Array | (() => Promise<Uint8Array>);
 }
 
@@ -167,6 +169,7 @@ export function jobRecordOf(stored: StoredJob): JobRecord {
         width: image.width,
         height: image.height,
         deleted: image.deleted,
+        ...(image.source ? { source: image.source } : {}),
       }),
     ),
   };
@@ -344,7 +347,7 @@ export class JobBook<J extends BookedJob> implements JobQueue {
       throw new EaselError("queue_full", queueMessages.userLimit(queue.maxJobsPerUser));
     }
     if (this.liveTotal >= queue.maxJobsTotal) throw new EaselError("queue_full", queueMessages.totalLimit());
-    if (request.source) this.files.checkSource(request.source);
+    this.files.checkRequestImages(request);
     const stored = this.recordOrThrow("insert", () =>
       this.store.insert({
         id: randomUUID().replaceAll("-", "").slice(0, 16),
@@ -589,8 +592,8 @@ export class JobBook<J extends BookedJob> implements JobQueue {
         } catch (error) {
           throw this.storageError("image", path, error);
         }
-        const { seed, mime, width, height } = image;
-        files.push({ path, seed, mime, width, height });
+        const { seed, mime, width, height, source } = image;
+        files.push({ path, seed, mime, width, height, ...(source ? { source } : {}) });
       }
       const seeds = files.map((image) => image.seed);
       this.recordOrThrow("done", () =>
@@ -619,6 +622,7 @@ export class JobBook<J extends BookedJob> implements JobQueue {
           width: file.width,
           height: file.height,
           deleted: false,
+          ...(file.source ? { source: file.source } : {}),
         })),
         seeds,
         timings: result.timings,

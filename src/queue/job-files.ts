@@ -9,7 +9,12 @@ import { mkdir, readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { EaselError } from "../errors.js";
 import type { EncodedImage } from "../pipeline/types.js";
-import { isUploadSource, type SourceImageRef } from "../requests/request.js";
+import {
+  type GenerationRequest,
+  isUploadSource,
+  maskUploadIdOf,
+  type SourceImageRef,
+} from "../requests/request.js";
 import { listImageFiles, listOlderFiles, writeFileAtomically } from "./image-files.js";
 import { queueMessages } from "./messages.js";
 import type { JobStore } from "./store.js";
@@ -58,12 +63,37 @@ export class JobFiles {
     }
   }
 
+  /** Refuses, at submit, a request whose source image or repaint mask is gone. */
+  checkRequestImages(request: GenerationRequest): void {
+    if (request.source) this.checkSource(request.source);
+    const maskId = maskUploadIdOf(request);
+    if (maskId !== undefined && !this.hasUpload(maskId)) {
+      throw new EaselError("not_found", queueMessages.maskGone());
+    }
+  }
+
+  /**
+   * The bytes of the images a request's job reads when it runs: its source image and a repaint's
+   * mask; "not_found" EaselErrors for the user when either is gone.
+   */
+  async requestImagesOf(request: GenerationRequest): Promise<{ source?: Uint8Array; mask?: Uint8Array }> {
+    const source = request.source ? await this.sourceImageOf(request.source) : undefined;
+    const maskId = maskUploadIdOf(request);
+    let mask: Uint8Array | undefined;
+    if (maskId !== undefined) {
+      try {
+        mask = await readFile(this.uploadPath(maskId));
+      } catch {
+        throw new EaselError("not_found", queueMessages.maskGone());
+      }
+    }
+    return { ...(source ? { source } : {}), ...(mask ? { mask } : {}) };
+  }
+
   /** Refuses, at submit, a source image that is gone: "not_found" EaselErrors for the user. */
   checkSource(source: SourceImageRef): void {
     if (isUploadSource(source)) {
-      if (!UPLOAD_ID.test(source.uploadId) || !existsSync(this.uploadPath(source.uploadId))) {
-        throw new EaselError("not_found", queueMessages.uploadGone());
-      }
+      if (!this.hasUpload(source.uploadId)) throw new EaselError("not_found", queueMessages.uploadGone());
       return;
     }
     const job = this.options.store.get(source.jobId);
@@ -122,6 +152,10 @@ export class JobFiles {
       deleted += 1;
     }
     return { deleted };
+  }
+
+  private hasUpload(uploadId: string): boolean {
+    return UPLOAD_ID.test(uploadId) && existsSync(this.uploadPath(uploadId));
   }
 
   private uploadPath(uploadId: string): string {

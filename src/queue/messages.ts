@@ -22,6 +22,8 @@ export const queueMessages = {
     `Image ${imageNumber} of that job is no longer stored on the bot. Please run /imagine again.`,
   uploadGone: (): string =>
     "The picture you uploaded is no longer stored on the bot. Please upload it again.",
+  maskGone: (): string =>
+    "The mask of this repaint is no longer stored on the bot. Please draw the region again.",
   sourceJobNotFinished: (): string => "That job hasn't finished yet, so its images can't be reused.",
   alreadyFinished: (): string => "That job has already finished, so there is nothing to cancel.",
   notYourJob: (): string => "Only the person who started this job can cancel it.",

@@ -1,10 +1,10 @@
 /** A stored GenerationRequest (JSON-safe) as the pipeline's GenerateParams (bigint seeds, image bytes). */
 
 import { InvalidInputError } from "../errors.js";
-import type { GenerateParams } from "../pipeline/types.js";
+import type { CanvasAction, GenerateParams } from "../pipeline/types.js";
 import { LIMITS, validateGenerateParams } from "../pipeline/validate.js";
 import { promptWithTriggers } from "../requests/loras.js";
-import { type GenerationRequest, isUploadSource } from "../requests/request.js";
+import { type GenerationRequest, isUploadSource, type RequestCanvas } from "../requests/request.js";
 import { seedValue } from "../requests/values.js";
 
 /** A seed's decimal string as a bigint, read as chat and the CLI read it; BigInt alone would take "0x1f". */
@@ -16,8 +16,26 @@ function seedOf(text: string, field: string): bigint {
   return seed;
 }
 
-/** `sourceImage` holds the bytes of the image `request.source` points at, when it is set. */
-export function generateParamsOf(request: GenerationRequest, sourceImage?: Uint8Array): GenerateParams {
+/** The pipeline's canvas action for a request's; a repaint mask's bytes are given by the caller. */
+function canvasOf(canvas: RequestCanvas, maskImage: Uint8Array | undefined): CanvasAction {
+  if (canvas.kind !== "repaint" || !("maskUploadId" in canvas)) return canvas;
+  if (!maskImage) {
+    throw new TypeError(
+      `the request repaints with mask ${canvas.maskUploadId}, but no mask bytes were given`,
+    );
+  }
+  return { kind: "repaint", mask: maskImage };
+}
+
+/**
+ * `sourceImage` holds the bytes of the image `request.source` points at, when it is set;
+ * `maskImage` those of a repaint's mask upload (`canvas.maskUploadId`), loaded the same way.
+ */
+export function generateParamsOf(
+  request: GenerationRequest,
+  sourceImage?: Uint8Array,
+  maskImage?: Uint8Array,
+): GenerateParams {
   if (request.source && !sourceImage) {
     throw new TypeError(
       `the request refines ${isUploadSource(request.source) ? `upload ${request.source.uploadId}` : `image ${request.source.imageIndex} of job ${request.source.jobId}`}, but no image bytes were given`,
@@ -47,14 +65,19 @@ export function generateParamsOf(request: GenerationRequest, sourceImage?: Uint8
     ...(request.source && sourceImage
       ? { source: { image: sourceImage, strength: request.source.strength, upscale: request.source.upscale } }
       : {}),
+    ...(request.canvas ? { canvas: canvasOf(request.canvas, maskImage) } : {}),
   };
 }
 
+/** The 8 bytes that start every PNG: what stands for a stored mask when only the request is checked. */
+const PNG_SIGNATURE = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
 /**
  * Throws the InvalidInputError the pipeline would throw for this request, so that a request the
- * device is bound to refuse is never queued. A source image's bytes are checked on the device.
+ * device is bound to refuse is never queued. A source image's bytes are checked on the device; a
+ * repaint mask's were checked when it was kept (commands/canvas.ts), so a PNG signature stands in.
  */
 export function validateRequest(request: GenerationRequest): void {
   const placeholder = request.source ? new Uint8Array(0) : undefined;
-  validateGenerateParams(generateParamsOf(request, placeholder));
+  validateGenerateParams(generateParamsOf(request, placeholder, PNG_SIGNATURE));
 }

@@ -8,7 +8,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { ConfigError, EaselError, type ErrorCode } from "../errors.js";
 import { describeFileError } from "../files.js";
-import type { EncodedImage, GenerateTimings } from "../pipeline/types.js";
+import type { EncodedImage, GenerateTimings, Rect } from "../pipeline/types.js";
 import type { GenerationRequest, Platform, UserId } from "../requests/request.js";
 import type { JobRecord, JobStatus } from "./job-queue.js";
 import type { ProcessKind, Submitter } from "./submitter.js";
@@ -25,6 +25,8 @@ export interface StoredImage {
   height: number;
   /** The file was swept from disk (posted, or kept past the retention time). */
   deleted: boolean;
+  /** Canvas jobs: where the source image's pixels were placed in this image. */
+  source?: Rect;
 }
 
 /**
@@ -52,6 +54,8 @@ export interface FinishedImage {
   mime: EncodedImage["mime"];
   width: number;
   height: number;
+  /** Canvas jobs: where the source image's pixels were placed in this image. */
+  source?: Rect;
 }
 
 /** An image file the sweep may delete. */
@@ -97,6 +101,8 @@ interface ImageRow {
   width: number;
   height: number;
   deleted_at: number | null;
+  /** JSON of a Rect (canvas results), else null; absent before the column existed. */
+  source?: string | null;
 }
 
 export interface StoredBan {
@@ -234,6 +240,8 @@ const MIGRATIONS: readonly string[] = [
      outcome TEXT
    );
    CREATE INDEX admin_requests_pending ON admin_requests (id) WHERE handled_at IS NULL;`,
+  // Canvas results (zoom out, pan, repaint): where the source image's pixels were placed, as JSON.
+  "ALTER TABLE images ADD COLUMN source TEXT;",
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -291,6 +299,9 @@ const kindOfPlatform = (request: GenerationRequest): ProcessKind =>
 
 const optional = <T>(value: T | null): T | undefined => (value === null ? undefined : value);
 
+/** A rectangle's four fields only, as the images table keeps it. */
+const rectOf = ({ x, y, width, height }: Rect): Rect => ({ x, y, width, height });
+
 export class JobStore {
   private readonly statements;
 
@@ -326,8 +337,8 @@ export class JobStore {
          WHERE id = @id AND status = 'running'`,
       ),
       image: db.prepare(
-        `INSERT OR REPLACE INTO images (job_id, idx, path, seed, mime, width, height)
-         VALUES (@jobId, @index, @path, @seed, @mime, @width, @height)`,
+        `INSERT OR REPLACE INTO images (job_id, idx, path, seed, mime, width, height, source)
+         VALUES (@jobId, @index, @path, @seed, @mime, @width, @height, @source)`,
       ),
       failed: db.prepare(
         `UPDATE jobs SET status = 'failed', finished_at = @at, error_code = @code, error_message = @message
@@ -471,8 +482,9 @@ export class JobStore {
     at: number,
   ): void {
     this.db.transaction(() => {
-      for (const [index, { path, seed, mime, width, height }] of result.images.entries()) {
-        this.statements.image.run({ jobId: id, index, path, seed, mime, width, height });
+      for (const [index, { path, seed, mime, width, height, source }] of result.images.entries()) {
+        const placed = source ? JSON.stringify(rectOf(source)) : null;
+        this.statements.image.run({ jobId: id, index, path, seed, mime, width, height, source: placed });
       }
       this.statements.done.run({
         id,
@@ -737,6 +749,7 @@ export class JobStore {
         width: image.width,
         height: image.height,
         deleted: image.deleted_at !== null,
+        ...(image.source ? { source: JSON.parse(image.source) as Rect } : {}),
       })),
       submitter: {
         kind: row.submitter_kind ?? "service",

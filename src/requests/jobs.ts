@@ -7,7 +7,7 @@
  * backends) both read it without importing each other; src/queue/job-queue.ts re-exports it.
  */
 import type { ErrorCode } from "../errors.js";
-import type { EncodedImage, GenerateTimings } from "../pipeline/types.js";
+import type { EncodedImage, GenerateTimings, Rect } from "../pipeline/types.js";
 import type { OperatorLedger } from "./operator.js";
 import type { GenerationRequest, Requester, UserId } from "./request.js";
 
@@ -39,6 +39,8 @@ export interface ImageRef {
   height: number;
   /** The image's bytes are gone (swept after posting or past the retention time). */
   deleted: boolean;
+  /** Zoom out, pan, repaint: where the source image's pixels were placed in this image. */
+  source?: Rect;
 }
 
 /** What the queue keeps of a job: the request, its status and its result's metadata. */

@@ -3,7 +3,7 @@
  * plain JSON-safe data (seeds are decimal strings, since 64-bit seeds do not fit a JSON number).
  * This room is shared by commands/ and queue/; neither imports the other.
  */
-import type { Prediction, SchedulerName, Spacing } from "../pipeline/types.js";
+import type { PanDirection, Prediction, Rect, SchedulerName, Spacing } from "../pipeline/types.js";
 import type { RequestLora } from "./loras.js";
 
 export type Platform = "discord" | "slack" | "web" | "cli";
@@ -96,6 +96,22 @@ export function isUploadSource(source: SourceImageRef): source is UploadSource {
   return "uploadId" in source;
 }
 
+/**
+ * Zoom out, pan or repaint `source` (the pipeline's CanvasAction, JSON-safe): a repaint's mask is
+ * kept in the image store like an upload (`putUpload`) and named by its id.
+ */
+export type RequestCanvas =
+  | { kind: "zoom_out"; factor: number }
+  | { kind: "pan"; direction: PanDirection }
+  | { kind: "repaint"; maskUploadId: string }
+  | { kind: "repaint"; rects: Rect[] };
+
+/** The upload id of a repaint's mask, when the request has one. */
+export function maskUploadIdOf(request: Pick<GenerationRequest, "canvas">): string | undefined {
+  const canvas = request.canvas;
+  return canvas?.kind === "repaint" && "maskUploadId" in canvas ? canvas.maskUploadId : undefined;
+}
+
 export interface GenerationRequest {
   /** The catalogue name of the model it runs on; absent = the default (requests from before names). */
   model?: string;
@@ -121,5 +137,10 @@ export interface GenerationRequest {
   variation?: { subseed: string; strength: number };
   /** Refine / upscale an image of an earlier job, or a picture the user uploaded. */
   source?: SourceImageRef;
+  /**
+   * Zoom out, pan or repaint `source` instead of refining it all; width/height are then the
+   * canvas layout's size and `source.strength` how much of the schedule re-runs where it paints.
+   */
+  canvas?: RequestCanvas;
   requester: Requester;
 }

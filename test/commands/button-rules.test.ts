@@ -59,13 +59,32 @@ function follow(chat: ChatService, reply: ChatReply, until: (view: JobView) => b
   });
 }
 
-const ALL_KINDS: readonly ButtonKind[] = ["cancel", "delete", "reroll", "vary", "refine", "upscale"];
+const ALL_KINDS: readonly ButtonKind[] = [
+  "cancel",
+  "delete",
+  "reroll",
+  "vary",
+  "refine",
+  "upscale",
+  "zoom",
+  "pan",
+];
 
 function action(kind: ButtonKind, jobId: string): ButtonAction {
   if (kind === "vary") return { kind, jobId, imageIndex: 0, strength: "subtle" };
   if (kind === "refine" || kind === "upscale") return { kind, jobId, imageIndex: 0 };
+  if (kind === "zoom") return { kind, jobId, imageIndex: 0, factor: 2 };
+  if (kind === "pan") return { kind, jobId, imageIndex: 0, direction: "left" };
   return { kind, jobId };
 }
+
+/** A repaint of image 0's top-left corner: an API action that follows the rules of a button. */
+const repaintOf = (chat: ChatService, jobId: string) =>
+  chat.repaint(
+    { jobId, imageIndex: 0, region: { rects: [{ x: 0, y: 0, width: 4, height: 4 }] } },
+    alice,
+    channel,
+  );
 
 /** Jobs in every state a button can meet, with their current views. */
 async function jobsInEveryState(chat: ChatService): Promise<Record<ButtonJobState, JobView>> {
@@ -118,7 +137,19 @@ describe("one rule per button and job state", () => {
         assert.equal("text" in reply && reply.text, rule.text(), `${kind} on ${state}`);
         if (rule.kind === "refusal") assert.equal(reply.kind === "refusal" && reply.code, rule.code);
       }
+      const rule = BUTTON_RULES.repaint[state];
+      if (rule.kind === "allowed") continue;
+      const reply = await repaintOf(chat, view.jobId);
+      assert.equal(reply.kind, rule.kind, `repaint on ${state}: ${JSON.stringify(reply)}`);
+      assert.equal("text" in reply && reply.text, rule.text(), `repaint on ${state}`);
+      if (rule.kind === "refusal") assert.equal(reply.kind === "refusal" && reply.code, rule.code);
     }
+    assert.equal(BUTTON_RULES.repaint.done.kind, "allowed");
+    assert.equal(
+      (await repaintOf(chat, jobs.done.jobId)).kind,
+      "job",
+      "a repaint of a kept result is queued",
+    );
     await chat.pressAction({ kind: "cancel", jobId: jobs.running.jobId }, alice, channel);
     await chat.pressAction({ kind: "cancel", jobId: jobs.queued.jobId }, alice, channel);
   });
@@ -172,6 +203,10 @@ describe("one rule per button and job state", () => {
       assert.equal(reply.kind, rule.kind, kind);
       assert.equal("text" in reply && reply.text, rule.kind !== "allowed" && rule.text());
     }
+    const repaint = await repaintOf(chat, failed.jobId);
+    const rule = BUTTON_RULES.repaint.failed;
+    assert.equal(repaint.kind, rule.kind);
+    assert.equal("text" in repaint && repaint.text, rule.kind !== "allowed" && rule.text());
   });
 });
 

@@ -6,6 +6,7 @@ import {
   decodeButton,
   encodeButton,
   InvalidButtonError,
+  isCanvasGroup,
   isEaselButtonId,
   mayPress,
   requestForButton,
@@ -13,6 +14,7 @@ import {
 } from "../../src/commands/buttons.js";
 import { parseImagine } from "../../src/commands/imagine.js";
 import { InvalidInputError } from "../../src/errors.js";
+import { CANVAS_STRENGTH, canvasLayout } from "../../src/pipeline/canvas/index.js";
 import { alice, assertInvalid, bob, config, countingSeeds, plainConfig } from "./support.js";
 
 const longId = `${"A".repeat(30)}${"z".repeat(30)}_-09`;
@@ -25,6 +27,14 @@ const actions: ButtonAction[] = [
   { kind: "vary", jobId: longId, imageIndex: 99, strength: "strong" },
   { kind: "refine", jobId: "j", imageIndex: 2 },
   { kind: "upscale", jobId: longId, imageIndex: 3 },
+  { kind: "zoom", jobId: "job1", imageIndex: 0, factor: 2 },
+  { kind: "zoom", jobId: longId, imageIndex: 99, factor: 1.5 },
+  { kind: "zoom", jobId: "j", imageIndex: 1, factor: 1.25 },
+  { kind: "zoom", jobId: "j", imageIndex: 1, factor: 1 },
+  { kind: "pan", jobId: "job1", imageIndex: 0, direction: "left" },
+  { kind: "pan", jobId: longId, imageIndex: 99, direction: "right" },
+  { kind: "pan", jobId: "j", imageIndex: 2, direction: "up" },
+  { kind: "pan", jobId: "j", imageIndex: 3, direction: "down" },
 ];
 
 describe("button ids", () => {
@@ -43,6 +53,14 @@ describe("button ids", () => {
       "easel:1:vary:abc:1:strong",
     );
     assert.equal(encodeButton({ kind: "reroll", jobId: "abc" }), "easel:1:reroll:abc");
+    assert.equal(
+      encodeButton({ kind: "zoom", jobId: "abc", imageIndex: 0, factor: 1.5 }),
+      "easel:1:zoom:abc:0:1.5",
+    );
+    assert.equal(
+      encodeButton({ kind: "pan", jobId: "abc", imageIndex: 2, direction: "right" }),
+      "easel:1:pan:abc:2:right",
+    );
   });
 
   it("decode from the id alone, as after a restart", () => {
@@ -53,6 +71,18 @@ describe("button ids", () => {
       imageIndex: 3,
     });
     assert.deepEqual(decodeButton("easel:1:cancel:job_42"), { kind: "cancel", jobId: "job_42" });
+    assert.deepEqual(decodeButton("easel:1:zoom:job_42:0:2"), {
+      kind: "zoom",
+      jobId: "job_42",
+      imageIndex: 0,
+      factor: 2,
+    });
+    assert.deepEqual(decodeButton("easel:1:pan:job_42:1:up"), {
+      kind: "pan",
+      jobId: "job_42",
+      imageIndex: 1,
+      direction: "up",
+    });
   });
 
   it("reject garbage with a typed error", () => {
@@ -79,6 +109,24 @@ describe("button ids", () => {
       `easel:1:reroll:${"a".repeat(200)}`,
       "EASEL:1:reroll:job",
       "easel:01:reroll:job",
+      // One spelling per zoom factor and direction, within 1-2.
+      "easel:1:zoom:job:0",
+      "easel:1:zoom:job:0:2.0",
+      "easel:1:zoom:job:0:1.50",
+      "easel:1:zoom:job:0:1.",
+      "easel:1:zoom:job:0:.5",
+      "easel:1:zoom:job:0:+2",
+      "easel:1:zoom:job:0:2.5",
+      "easel:1:zoom:job:0:3",
+      "easel:1:zoom:job:0:0.5",
+      "easel:1:zoom:job:0:1.125",
+      "easel:1:zoom:job:0:1e0",
+      "easel:1:zoom:job:0:2:extra",
+      "easel:1:pan:job:0",
+      "easel:1:pan:job:0:Left",
+      "easel:1:pan:job:0:sideways",
+      "easel:1:pan:job:00:left",
+      "easel:1:pan:job:0:left:extra",
     ];
     for (const id of garbage) {
       assert.throws(() => decodeButton(id), InvalidButtonError, id);
@@ -109,6 +157,12 @@ describe("button ids", () => {
       { kind: "refine", jobId: "j", imageIndex: 100 },
       { kind: "refine", jobId: "j", imageIndex: 0.5 },
       { kind: "vary", jobId: "j", imageIndex: 0, strength: "wild" },
+      { kind: "zoom", jobId: "j", imageIndex: 0, factor: 2.5 },
+      { kind: "zoom", jobId: "j", imageIndex: 0, factor: 0.5 },
+      { kind: "zoom", jobId: "j", imageIndex: 0, factor: 1.125 },
+      { kind: "zoom", jobId: "j", imageIndex: 0, factor: Number.NaN },
+      { kind: "zoom", jobId: "j", imageIndex: 100, factor: 2 },
+      { kind: "pan", jobId: "j", imageIndex: 0, direction: "sideways" },
       { kind: "explode", jobId: "j" },
     ] as unknown as ButtonAction[];
     for (const action of bad)
@@ -296,17 +350,52 @@ describe("requestForButton", () => {
 });
 
 describe("result buttons", () => {
-  it("offer vary, refine and upscale per image plus a re-roll, with decodable ids", () => {
+  it("offer vary, refine, upscale, zoom out and pan per image plus a re-roll, with decodable ids", () => {
     const request = parseImagine({ text: "a cat --n 4" }, alice, config, countingSeeds());
     const rows = resultButtons("job7", request);
-    assert.equal(rows.length, 5);
-    assert.ok(rows.every((row) => row.length <= 5));
+    assert.equal(rows.length, 13);
     const decoded = rows.flat().map((button) => decodeButton(button.id));
     assert.equal(decoded.filter((a) => a.kind === "vary").length, 8);
     assert.equal(decoded.filter((a) => a.kind === "upscale").length, 4);
+    assert.equal(decoded.filter((a) => a.kind === "zoom").length, 8);
+    assert.equal(decoded.filter((a) => a.kind === "pan").length, 16);
     assert.deepEqual(
-      rows[2]!.map((b) => b.label),
-      ["V3 subtle", "V3 strong", "Refine 3", "Upscale 3"],
+      rows.slice(6, 9).map((row) => row.map((b) => b.label)),
+      [
+        ["V3 subtle", "V3 strong", "Refine 3", "Upscale 3"],
+        ["Zoom Out 2× (3)", "Zoom Out 1.5× (3)"],
+        ["⬅️ 3", "➡️ 3", "⬆️ 3", "⬇️ 3"],
+      ],
+    );
+    assert.deepEqual(
+      rows.slice(6, 9).map((row) => [isCanvasGroup(row), ...row.map((b) => decodeButton(b.id))]),
+      [
+        [
+          false,
+          ...(["subtle", "strong"] as const).map((strength) => ({
+            kind: "vary",
+            jobId: "job7",
+            imageIndex: 2,
+            strength,
+          })),
+          { kind: "refine", jobId: "job7", imageIndex: 2 },
+          { kind: "upscale", jobId: "job7", imageIndex: 2 },
+        ],
+        [
+          true,
+          { kind: "zoom", jobId: "job7", imageIndex: 2, factor: 2 },
+          { kind: "zoom", jobId: "job7", imageIndex: 2, factor: 1.5 },
+        ],
+        [
+          true,
+          ...(["left", "right", "up", "down"] as const).map((direction) => ({
+            kind: "pan",
+            jobId: "job7",
+            imageIndex: 2,
+            direction,
+          })),
+        ],
+      ],
     );
     assert.deepEqual(decoded.slice(-2), [
       { kind: "reroll", jobId: "job7" },
@@ -319,7 +408,120 @@ describe("result buttons", () => {
     const labels = resultButtons("job7", request)
       .flat()
       .map((b) => b.label);
-    assert.deepEqual(labels, ["Vary (subtle)", "Vary (strong)", "Refine", "🔄 Re-roll", "🗑️ Delete"]);
+    assert.deepEqual(labels, [
+      "Vary (subtle)",
+      "Vary (strong)",
+      "Refine",
+      "Zoom Out 2×",
+      "Zoom Out 1.5×",
+      "⬅️",
+      "➡️",
+      "⬆️",
+      "⬇️",
+      "🔄 Re-roll",
+      "🗑️ Delete",
+    ]);
     assert.deepEqual(decodeButton(cancelButton("job7").id), { kind: "cancel", jobId: "job7" });
+  });
+});
+
+describe("canvas follow-ups", () => {
+  const original = parseImagine(
+    { text: "a lighthouse --ar 16:9 --seed 100 --n 4 --steps 20 --cfg 6 --no fog" },
+    alice,
+    config,
+    countingSeeds(),
+  );
+
+  it("zooms out image i: its seed, one image, the same size, the original's settings and refiner", () => {
+    const next = requestForButton(
+      { kind: "zoom", jobId: "job1", imageIndex: 2, factor: 2 },
+      original,
+      bob,
+      countingSeeds(),
+      config,
+    );
+    assert.deepEqual(next, {
+      ...original,
+      seed: "102",
+      count: 1,
+      source: { jobId: "job1", imageIndex: 2, strength: CANVAS_STRENGTH.zoom_out, upscale: 1 },
+      canvas: { kind: "zoom_out", factor: 2 },
+      requester: bob,
+    });
+  });
+
+  it("pans image i onto the SDXL bucket the canvas layout picks", () => {
+    const square = { ...original, width: 1024, height: 1024 };
+    const right = requestForButton(
+      { kind: "pan", jobId: "job1", imageIndex: 0, direction: "right" },
+      square,
+      bob,
+      countingSeeds(),
+    );
+    const layout = canvasLayout(1024, 1024, { kind: "pan", direction: "right" });
+    assert.ok(layout.width > 1024, "a pan right makes a wider image");
+    assert.deepEqual([right.width, right.height], [layout.width, layout.height]);
+    assert.deepEqual(right.canvas, { kind: "pan", direction: "right" });
+    assert.deepEqual(right.source, {
+      jobId: "job1",
+      imageIndex: 0,
+      strength: CANVAS_STRENGTH.pan,
+      upscale: 1,
+    });
+    const down = requestForButton(
+      { kind: "pan", jobId: "job1", imageIndex: 0, direction: "down" },
+      square,
+      bob,
+      countingSeeds(),
+    );
+    assert.ok(down.height > down.width, "a pan down makes a taller image");
+  });
+
+  it("keeps the canvas action on a re-roll and a variation of a canvas result; refines its image plainly", () => {
+    const zoomed = requestForButton(
+      { kind: "zoom", jobId: "job1", imageIndex: 1, factor: 1.5 },
+      original,
+      bob,
+      countingSeeds(),
+    );
+    const rerolled = requestForButton({ kind: "reroll", jobId: "job2" }, zoomed, bob, countingSeeds(77n));
+    assert.deepEqual([rerolled.seed, rerolled.canvas, rerolled.source], ["77", zoomed.canvas, zoomed.source]);
+    const varied = requestForButton(
+      { kind: "vary", jobId: "job2", imageIndex: 0, strength: "strong" },
+      zoomed,
+      bob,
+      countingSeeds(5n),
+    );
+    assert.deepEqual([varied.canvas, varied.source], [zoomed.canvas, zoomed.source]);
+    const refined = requestForButton(
+      { kind: "refine", jobId: "job2", imageIndex: 0 },
+      zoomed,
+      bob,
+      countingSeeds(),
+    );
+    assert.equal(refined.canvas, undefined);
+    assert.deepEqual(refined.source, { jobId: "job2", imageIndex: 0, strength: 0.3, upscale: 1 });
+    const zoomedAgain = requestForButton(
+      { kind: "zoom", jobId: "job2", imageIndex: 0, factor: 2 },
+      zoomed,
+      bob,
+      countingSeeds(),
+    );
+    assert.deepEqual(zoomedAgain.source, { jobId: "job2", imageIndex: 0, strength: 0.9, upscale: 1 });
+  });
+
+  it("refuses an image the job did not make", () => {
+    assertInvalid(
+      () =>
+        requestForButton(
+          { kind: "pan", jobId: "j", imageIndex: 4, direction: "up" },
+          original,
+          bob,
+          countingSeeds(),
+        ),
+      "button",
+      "That job made 4 images, so there is no image 5.",
+    );
   });
 });

@@ -98,7 +98,7 @@ describe("the chat service, through a fake transport", () => {
     assert.match(lines[0]!, /^(queued|running) \| .* \| Cancel$/);
     assert.match(
       lines.at(-1)!,
-      /^done \| a red fox \| Vary \(subtle\),Vary \(strong\),Refine,Upscale \/ 🔄 Re-roll,🗑️ Delete$/,
+      /^done \| a red fox \| Vary \(subtle\),Vary \(strong\),Refine,Upscale \/ Zoom Out 2×,Zoom Out 1\.5× \/ ⬅️,➡️,⬆️,⬇️ \/ 🔄 Re-roll,🗑️ Delete$/,
     );
     const done = first.final!;
     assert.equal(done.images.length, 1);

@@ -28,3 +28,28 @@ test("more buttons than the grid holds: 5 a row, re-roll and delete kept, the la
   );
   assert.equal(rows.flat().length, 22);
 });
+
+test("one image: its row, a zoom-out row, a pan row and the job's row", () => {
+  const rows = buttonGrid(groupsFor(1));
+  assert.deepEqual(
+    rows.map((row) => row.map((button) => button.label)),
+    [
+      ["Vary (subtle)", "Vary (strong)", "Refine", "Upscale"],
+      ["Zoom Out 2×", "Zoom Out 1.5×"],
+      ["⬅️", "➡️", "⬆️", "⬇️"],
+      ["🔄 Re-roll", "🗑️ Delete"],
+    ],
+  );
+});
+
+test("a batch: the canvas rows give way, every image keeps its own row", () => {
+  for (const count of [2, 3]) {
+    const groups = groupsFor(count);
+    assert.equal(groups.length, 3 * count + 1, "the service offers zoom and pan under each image");
+    const rows = buttonGrid(groups);
+    assert.deepEqual(
+      rows.map((row) => row.map((button) => button.action.kind)),
+      [...Array(count).fill(["vary", "vary", "refine", "upscale"]), ["reroll", "delete"]],
+    );
+  }
+});

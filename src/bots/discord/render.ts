@@ -10,7 +10,7 @@ import {
   ComponentType,
   type RawFile,
 } from "discord.js";
-import type { ButtonSpec } from "../../commands/buttons.js";
+import { type ButtonSpec, isCanvasGroup } from "../../commands/buttons.js";
 import type { JobView } from "../../commands/chat.js";
 import type { EncodedImage } from "../../pipeline/types.js";
 import { IMAGE_EXTENSIONS } from "../../requests/jobs.js";
@@ -49,12 +49,18 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 
 /**
  * The service's button groups laid out in Discord's grid of 5 rows of 5: a row per group while
- * they fit; otherwise every button in order, 5 a row, keeping the last group (the job's own
- * buttons: re-roll, delete) whole and leaving out the image buttons that do not fit.
+ * they fit. Otherwise the canvas groups (zoom out, pan) go first: a single image's result keeps
+ * them (its 4 rows fit), a batch's does not (a row per image and the job's row already fill 5 rows
+ * for 4 images), as Midjourney offers zoom and pan on one image only. Should the rest still not
+ * fit, every button in order, 5 a row, keeping the last group (the job's own buttons: re-roll,
+ * delete) whole and leaving out the image buttons that do not fit.
  */
 export function buttonGrid(groups: readonly ButtonSpec[][]): ButtonSpec[][] {
   const { rows: maxRows, buttonsPerRow: perRow } = MESSAGE_LIMITS;
-  const nonEmpty = groups.filter((group) => group.length > 0);
+  const all = groups.filter((group) => group.length > 0);
+  const whole = all.flatMap((group) => chunks(group, perRow));
+  if (whole.length <= maxRows) return whole;
+  const nonEmpty = all.filter((group) => !isCanvasGroup(group));
   const rows = nonEmpty.flatMap((group) => chunks(group, perRow));
   if (rows.length <= maxRows) return rows;
   const last = chunks(nonEmpty.at(-1) ?? [], perRow).slice(0, maxRows);

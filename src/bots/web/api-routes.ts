@@ -6,10 +6,11 @@ import { Buffer } from "node:buffer";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import type { ButtonAction } from "../../commands/buttons.js";
-import type { ChatReply, ChatService } from "../../commands/chat.js";
+import type { ChatReply, ChatService, RepaintEdit } from "../../commands/chat.js";
 import { loraListing, modelListing } from "../../commands/options.js";
 import type { Config } from "../../config.js";
 import { type Logger, silentLogger } from "../../logger.js";
+import { BUTTON_ZOOM_FACTORS } from "../../pipeline/canvas/index.js";
 import { mimeOfExtension } from "../../requests/jobs.js";
 import type { Where, Who } from "../../requests/request.js";
 import { JobFollower } from "../follow.js";
@@ -23,11 +24,14 @@ import {
   describeIssues,
   historyQuery,
   imagineBody,
+  MAX_MASK_TEXT_LENGTH,
   plainOptions,
   sessionBody,
 } from "./schemas.js";
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Largest body of a job action: a repaint's mask in base64, and the rest. */
+export const MAX_ACTION_BODY_BYTES = MAX_MASK_TEXT_LENGTH + 64 * 1024;
 /** Progress views are coalesced to at most one per this many ms on an event stream. */
 const STREAM_MIN_INTERVAL_MS = 100;
 /** A comment line every so often keeps proxies and browsers from closing an idle stream. */
@@ -56,7 +60,8 @@ function jobIdParam(request: FastifyRequest): string {
   return id;
 }
 
-function buttonActionOf(jobId: string, body: ActionBody): ButtonAction {
+/** Every action but repaint is a button's (repaint carries a region no button id can hold). */
+function buttonActionOf(jobId: string, body: Exclude<ActionBody, { action: "repaint" }>): ButtonAction {
   switch (body.action) {
     case "reroll":
       return { kind: "reroll", jobId };
@@ -67,7 +72,40 @@ function buttonActionOf(jobId: string, body: ActionBody): ButtonAction {
       return { kind: body.action, jobId, imageIndex: body.index ?? 0 };
     case "delete":
       return { kind: "delete", jobId };
+    case "zoom_out":
+      return {
+        kind: "zoom",
+        jobId,
+        imageIndex: body.index ?? 0,
+        factor: body.factor ?? BUTTON_ZOOM_FACTORS[0],
+      };
+    case "pan":
+      return { kind: "pan", jobId, imageIndex: body.index ?? 0, direction: body.direction };
   }
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const DATA_URL = /^data:([^,;]*)(?:;[^,;]+)*;base64,/;
+
+/** A mask's bytes from base64 or a base64 data: URL; an ApiError for text that is neither. */
+function maskBytes(text: string): Uint8Array {
+  const base64 = text.replace(DATA_URL, "").replace(/\s+/g, "");
+  if (base64.length === 0 || !BASE64.test(base64)) throw new ApiError("invalid_input", httpMessages.badMask);
+  return new Uint8Array(Buffer.from(base64, "base64"));
+}
+
+/** A repaint body as the chat service takes it: exactly one of a mask and rectangles. */
+function repaintEditOf(jobId: string, body: Extract<ActionBody, { action: "repaint" }>): RepaintEdit {
+  if ((body.mask === undefined) === (body.rects === undefined)) {
+    throw new ApiError("invalid_input", httpMessages.maskOrRects);
+  }
+  return {
+    jobId,
+    imageIndex: body.index ?? 0,
+    region: body.mask !== undefined ? { mask: maskBytes(body.mask) } : { rects: body.rects ?? [] },
+    ...(body.prompt !== undefined ? { prompt: body.prompt } : {}),
+    ...(body.strength !== undefined ? { strength: body.strength } : {}),
+  };
 }
 
 export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): void {
@@ -137,11 +175,16 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
     });
   });
 
-  app.post("/api/v1/jobs/:id/actions", async (request, reply) => {
+  // A repaint's mask travels in the body: room for it, beyond the other routes' limit.
+  app.post("/api/v1/jobs/:id/actions", { bodyLimit: MAX_ACTION_BODY_BYTES }, async (request, reply) => {
     const jobId = jobIdParam(request);
     const body = parse(actionBody, request.body);
+    const edit = body.action === "repaint" ? repaintEditOf(jobId, body) : undefined;
     if (!(await chat.view(jobId))) throw new ApiError("not_found", httpMessages.noSuchJob);
-    const chatReply = await chat.pressAction(buttonActionOf(jobId, body), who(request), where);
+    const chatReply =
+      body.action === "repaint"
+        ? await chat.repaint(edit!, who(request), where)
+        : await chat.pressAction(buttonActionOf(jobId, body), who(request), where);
     return answer(reply, chatReply, jobId);
   });
 

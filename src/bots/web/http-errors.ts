@@ -75,6 +75,9 @@ export const httpMessages = {
   unauthorized: "This server needs an access token: send `Authorization: Bearer <token>`.",
   badHost: "This server only answers requests addressed to its own loopback address.",
   crossSite: "Requests from other sites are not accepted.",
+  badMask: "mask: not base64 (or a base64 data: URL) of a PNG, JPEG or WebP image.",
+  maskOrRects:
+    "repaint: give either mask (an image, white = repaint) or rects (rectangles in the image's pixels), not both or neither.",
   bodyTooLarge: (limit: number) => `The request body is larger than ${limit} bytes.`,
   notJson: "Send the request body as JSON (Content-Type: application/json).",
   badJson: "The request body is not valid JSON.",

@@ -4,7 +4,9 @@
  * button becomes the API call that presses it.
  */
 import { Buffer } from "node:buffer";
+import type { ButtonAction, ButtonSpec } from "../../commands/buttons.js";
 import type { JobSettings, JobView } from "../../commands/chat.js";
+import type { Rect } from "../../pipeline/types.js";
 import { IMAGE_EXTENSIONS, type ImageRef, type JobStatus } from "../../requests/jobs.js";
 import type { ActionBody } from "./schemas.js";
 
@@ -14,6 +16,8 @@ export interface ImageJson {
   seed: string;
   width: number;
   height: number;
+  /** Zoom out, pan, repaint: where the source image's pixels were placed in this one (the seam). */
+  source?: Rect;
 }
 
 /** A button as the page shows it, and what pressing it calls. */
@@ -61,20 +65,37 @@ export function imageUrl(image: Pick<ImageRef, "id" | "mime">): string {
   return `/api/v1/images/${image.id}.${IMAGE_EXTENSIONS[image.mime]}`;
 }
 
-function buttonJson(spec: JobView["buttons"][number][number]): ButtonJson {
-  const { action } = spec;
-  const press: ButtonJson["press"] =
-    action.kind === "cancel"
-      ? { kind: "cancel" }
-      : action.kind === "reroll" || action.kind === "delete"
-        ? { kind: "action", action: { action: action.kind } }
-        : action.kind === "vary"
-          ? {
-              kind: "action",
-              action: { action: "vary", index: action.imageIndex, strength: action.strength },
-            }
-          : { kind: "action", action: { action: action.kind, index: action.imageIndex } };
-  return { label: spec.label, style: spec.style, press };
+/** The API call a button stands for. */
+function pressOf(action: ButtonAction): ButtonJson["press"] {
+  switch (action.kind) {
+    case "cancel":
+      return { kind: "cancel" };
+    case "reroll":
+    case "delete":
+      return { kind: "action", action: { action: action.kind } };
+    case "vary":
+      return {
+        kind: "action",
+        action: { action: "vary", index: action.imageIndex, strength: action.strength },
+      };
+    case "refine":
+    case "upscale":
+      return { kind: "action", action: { action: action.kind, index: action.imageIndex } };
+    case "zoom":
+      return {
+        kind: "action",
+        action: { action: "zoom_out", index: action.imageIndex, factor: action.factor },
+      };
+    case "pan":
+      return {
+        kind: "action",
+        action: { action: "pan", index: action.imageIndex, direction: action.direction },
+      };
+  }
+}
+
+function buttonJson(spec: ButtonSpec): ButtonJson {
+  return { label: spec.label, style: spec.style, press: pressOf(spec.action) };
 }
 
 export function jobJson(view: JobView): JobJson {
@@ -93,6 +114,7 @@ export function jobJson(view: JobView): JobJson {
         seed: image.seed,
         width: image.width,
         height: image.height,
+        ...(image.source ? { source: { ...image.source } } : {}),
       })),
     buttons: view.buttons.map((row) => row.map(buttonJson)).filter((row) => row.length > 0),
     final: view.final,

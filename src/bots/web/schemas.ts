@@ -3,6 +3,9 @@
  * refused rather than ignored, so a typo in a field name is an error, not a silent default.
  */
 import { z } from "zod";
+import { MAX_PROMPT_LENGTH } from "../../commands/options.js";
+import { MAX_RECT_COORDINATE, MAX_REPAINT_RECTS, ZOOM_FACTORS } from "../../pipeline/canvas/index.js";
+import { PAN_DIRECTIONS } from "../../pipeline/types.js";
 
 /** Longest `text` accepted: a prompt, a negative prompt and every flag fit well within it. */
 export const MAX_TEXT_LENGTH = 4000;
@@ -53,6 +56,18 @@ export const imagineBody = z.strictObject({
 });
 export type ImagineBody = z.infer<typeof imagineBody>;
 
+const imageIndex = z.number().int().min(0).max(99).optional();
+const coordinate = z.number().int().min(0).max(MAX_RECT_COORDINATE);
+const rect = z.strictObject({
+  x: coordinate,
+  y: coordinate,
+  width: coordinate.min(1),
+  height: coordinate.min(1),
+});
+
+/** Longest `mask` accepted: a 4 MB image in base64, with room for a data: URL's head. */
+export const MAX_MASK_TEXT_LENGTH = Math.ceil((4 * 1024 * 1024) / 3) * 4 + 100;
+
 export const actionBody = z.discriminatedUnion("action", [
   z.strictObject({ action: z.literal("reroll") }),
   z.strictObject({
@@ -63,6 +78,24 @@ export const actionBody = z.discriminatedUnion("action", [
   z.strictObject({ action: z.literal("upscale"), index: z.number().int().min(0).max(99).optional() }),
   z.strictObject({ action: z.literal("refine"), index: z.number().int().min(0).max(99).optional() }),
   z.strictObject({ action: z.literal("delete") }),
+  z.strictObject({
+    action: z.literal("zoom_out"),
+    index: imageIndex,
+    factor: z.number().min(ZOOM_FACTORS.min).max(ZOOM_FACTORS.max).optional(),
+  }),
+  z.strictObject({ action: z.literal("pan"), index: imageIndex, direction: z.enum(PAN_DIRECTIONS) }),
+  z.strictObject({
+    action: z.literal("repaint"),
+    index: imageIndex,
+    /** What to paint there; absent = the job's prompt. */
+    prompt: z.string().min(1).max(MAX_PROMPT_LENGTH).optional(),
+    /** A PNG, JPEG or WebP in base64 (a data: URL too), white = repaint; or else `rects`. */
+    mask: z.string().min(1).max(MAX_MASK_TEXT_LENGTH).optional(),
+    /** Rectangles to repaint, in the image's pixels; or else `mask`. */
+    rects: z.array(rect).min(1).max(MAX_REPAINT_RECTS).optional(),
+    /** How much of the schedule re-runs in the region, as refine's; absent = the default. */
+    strength: z.number().gt(0).max(1).optional(),
+  }),
 ]);
 export type ActionBody = z.infer<typeof actionBody>;
 

@@ -108,7 +108,8 @@ export async function startWebServer(context: AdapterContext): Promise<WebServer
     }
     const code = "code" in error ? error.code : undefined;
     if (code === "FST_ERR_CTP_BODY_TOO_LARGE") {
-      return reply.code(413).send(errorBody("body_too_large", httpMessages.bodyTooLarge(MAX_BODY_BYTES)));
+      const limit = request.routeOptions.bodyLimit ?? MAX_BODY_BYTES;
+      return reply.code(413).send(errorBody("body_too_large", httpMessages.bodyTooLarge(limit)));
     }
     if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
       return reply.code(415).send(errorBody("unsupported_media_type", httpMessages.notJson));

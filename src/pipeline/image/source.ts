@@ -19,6 +19,9 @@
 
 import sharp, { type Metadata, type OutputInfo } from "sharp";
 import { InvalidInputError } from "../../errors.js";
+import { sniffImageFormat } from "./format.js";
+
+export { sniffImageFormat } from "./format.js";
 
 export interface SourceImageOptions {
   upscale: 1 | 1.5 | 2;
@@ -43,18 +46,6 @@ export const MIN_SOURCE_SIDE = 64;
 
 const FIELD = "image";
 const NOT_AN_IMAGE = "The file is not a PNG, JPEG or WebP image.";
-
-type SourceFormat = "png" | "jpeg" | "webp";
-
-/** The format named by the file's signature bytes, if it is one we accept. */
-export function sniffImageFormat(data: Uint8Array): SourceFormat | undefined {
-  const startsWith = (bytes: readonly number[], at = 0) =>
-    data.length >= at + bytes.length && bytes.every((byte, i) => data[at + i] === byte);
-  if (startsWith([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return "png";
-  if (startsWith([0xff, 0xd8, 0xff])) return "jpeg";
-  if (startsWith([0x52, 0x49, 0x46, 0x46]) && startsWith([0x57, 0x45, 0x42, 0x50], 8)) return "webp";
-  return undefined;
-}
 
 /** Width or height after scaling by `upscale` and rounding down to a multiple of 8. */
 export function sourceTargetSide(side: number, upscale: number): number {

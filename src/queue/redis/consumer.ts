@@ -15,7 +15,7 @@ import type { Logger } from "../../logger.js";
 import type { Progress } from "../../pipeline/types.js";
 import type { CatalogueLora } from "../../requests/loras.js";
 import { type ModelCatalogue, modelNamed } from "../../requests/models.js";
-import { isUploadSource } from "../../requests/request.js";
+import { isUploadSource, maskUploadIdOf } from "../../requests/request.js";
 import { DeviceWorker } from "../device.js";
 import type { EngineSpec } from "../engine.js";
 import { detailOf } from "../failures.js";
@@ -287,6 +287,7 @@ export class DeviceConsumer {
       if (await this.redis.exists(redisKeys.cancel(jobId))) throw new CancelledError();
       report({ step: 0, total: job.data.request.steps, stage: "base" });
       const source = await this.sourceOf(job.data);
+      const mask = await this.maskOf(job.data);
       const started = performance.now();
       const modelDir = this.modelDirOf(job.data.request.model);
       const loras = loraSelectionsOf(
@@ -295,7 +296,7 @@ export class DeviceConsumer {
         this.options.loraDir ?? "",
       );
       this.ran(job.data.request.model);
-      const result = await this.device.run(jobId, generateParamsOf(job.data.request, source), {
+      const result = await this.device.run(jobId, generateParamsOf(job.data.request, source, mask), {
         signal: controller.signal,
         ...(modelDir !== undefined ? { modelDir } : {}),
         ...(loras.length > 0 ? { loras } : {}),
@@ -326,6 +327,7 @@ export class DeviceConsumer {
           width: image.width,
           height: image.height,
           bytes: image.data.byteLength,
+          ...(image.source ? { source: image.source } : {}),
         });
       }
       await multi.exec();
@@ -374,6 +376,13 @@ export class DeviceConsumer {
           : queueMessages.sourceImageGone(source.imageIndex + 1),
       );
     }
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  private async maskOf(data: RemoteJobData): Promise<Uint8Array | undefined> {
+    if (maskUploadIdOf(data.request) === undefined) return undefined;
+    const bytes = data.maskKey ? await this.redis.getBuffer(data.maskKey) : null;
+    if (!bytes) throw new EaselError("not_found", queueMessages.maskGone());
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 

@@ -375,11 +375,17 @@ class RedisRunner implements JobRunner<LiveJob> {
   private async releaseOne(live: LiveJob): Promise<void> {
     try {
       const data: RemoteJobData = { request: live.request };
-      if (live.request.source) {
+      const { source, mask } = await this.book.files.requestImagesOf(live.request);
+      const ttl = this.options.sourceTtlMs ?? 3 * 24 * 3_600_000;
+      if (source) {
         const key = redisKeys.source(live.id);
-        const bytes = await this.book.files.sourceImageOf(live.request.source);
-        await this.redis.set(key, Buffer.from(bytes), "PX", this.options.sourceTtlMs ?? 3 * 24 * 3_600_000);
+        await this.redis.set(key, Buffer.from(source), "PX", ttl);
         data.sourceKey = key;
+      }
+      if (mask) {
+        const key = redisKeys.mask(live.id);
+        await this.redis.set(key, Buffer.from(mask), "PX", ttl);
+        data.maskKey = key;
       }
       // The job id is ours: adding it again (after a restart) finds the same BullMQ job.
       await this.queue.add("generate", data, {
@@ -603,10 +609,11 @@ class RedisRunner implements JobRunner<LiveJob> {
     return { byUserId: by ? (by as UserId) : undefined };
   }
 
-  /** Deletes what Redis held for a job that has ended: result bytes, source image, cancel flag. */
+  /** Deletes what Redis held for a job that has ended: result bytes, source image and mask, cancel flag. */
   private async cleanUp(jobId: string, result?: RemoteResult): Promise<void> {
     const keys = [
       redisKeys.source(jobId),
+      redisKeys.mask(jobId),
       redisKeys.cancel(jobId),
       redisKeys.runs(jobId),
       ...(result?.images ?? []).map((image) => image.key),

@@ -18,6 +18,8 @@ export const redisKeys = {
   preview: (jobId: string, token: string, step: number) => `easel:preview:${jobId}:${token}:${step}`,
   /** The image a refine / upscale request starts from. */
   source: (jobId: string) => `easel:source:${jobId}`,
+  /** The mask a repaint request paints within. */
+  mask: (jobId: string) => `easel:mask:${jobId}`,
   /** Set while a cancel of the job is pending; the value is who asked ("" = nobody in particular). */
   cancel: (jobId: string) => `easel:cancel:${jobId}`,
   /** The runs of a job the gateway has recorded as starts (so a restarted gateway does not count them again). */

@@ -4,7 +4,7 @@
  * sit in their own keys) and how a failure is told (a typed error as JSON in BullMQ's failedReason).
  */
 import { DeviceFailureError, type EaselError } from "../../errors.js";
-import type { EncodedImage, GenerateTimings } from "../../pipeline/types.js";
+import type { EncodedImage, GenerateTimings, Rect } from "../../pipeline/types.js";
 import type { GenerationRequest } from "../../requests/request.js";
 import { queueMessages } from "../messages.js";
 import { deserializeError, type SerializedError, serializeError } from "../worker-protocol.js";
@@ -13,6 +13,8 @@ export interface RemoteJobData {
   request: GenerationRequest;
   /** Set for refine / upscale requests: the key holding the source image's bytes. */
   sourceKey?: string;
+  /** Set for repaint requests with a mask: the key holding the mask's bytes. */
+  maskKey?: string;
 }
 
 /**
@@ -38,6 +40,8 @@ export interface RemoteImage {
   width: number;
   height: number;
   bytes: number;
+  /** Canvas jobs: where the source image's pixels were placed in this image. */
+  source?: Rect;
 }
 
 /** A job's return value. */
