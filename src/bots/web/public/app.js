@@ -299,7 +299,10 @@ function addRepaintButtons(entry, actions) {
     node.title = "Mark a region of the image and say what should be there";
     node.setAttribute("aria-haspopup", "dialog");
     node.addEventListener("click", () => openRepaint(entry, image, node));
-    const row = rows.findLast((candidate) => candidate.querySelector(`button[data-index="${image.index}"]`));
+    const names = (selector) => (candidate) => candidate.querySelector(selector);
+    const row =
+      rows.find(names(`button[data-action="zoom_out"][data-index="${image.index}"]`)) ??
+      rows.findLast(names(`button[data-index="${image.index}"]`));
     if (row) row.append(node);
     else actions.prepend(el("div", { class: "actions-row" }, node));
   }
