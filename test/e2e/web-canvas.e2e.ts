@@ -387,6 +387,48 @@ test("the page's canvas buttons and region repaint, on the demo model", async (t
     assert.equal(await page.locator("li.card").count(), cards, "no new card");
   });
 
+  // ── A refusal shows in the editor, which stays open; nothing is started ──
+  await t.test("a refused repaint says why in the editor and starts nothing", async () => {
+    const panned = page.locator("li.card").nth(2);
+    await panned.locator('button[data-action="repaint"]').click();
+    await page.locator("#repaint").waitFor({ state: "visible" });
+    // Meanwhile the result is deleted (as from another tab).
+    const id = await panned.getAttribute("data-job-id");
+    const deleted = (await page.evaluate(
+      `fetch("/api/v1/jobs/${id}/actions", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ action: "delete" }) }).then((r) => r.status)`,
+    )) as number;
+    assert.equal(deleted, 200);
+    const cards = await page.locator("li.card").count();
+    await page.locator("#repaint-canvas").focus();
+    await page.keyboard.press("Enter");
+    await page.locator("#repaint-send").click();
+    const error = page.locator("#repaint-error");
+    await page.waitForFunction("document.querySelector('#repaint-error').textContent.length > 0");
+    assert.match((await error.textContent()) ?? "", /deleted/i);
+    assert.equal(await page.locator("#repaint").isVisible(), true, "the editor stays open");
+    assert.equal(await page.locator("li.card").count(), cards, "no new card");
+    await page.keyboard.press("Escape");
+    await page.locator("#repaint").waitFor({ state: "hidden" });
+  });
+
+  // ── On a phone: the editor fits the screen and draws with a finger ──
+  await t.test("the editor fits a phone's screen", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await first.locator('button[data-action="repaint"]').click();
+    await page.locator("#repaint").waitFor({ state: "visible" });
+    const overflow = (await page.evaluate(
+      "(() => { const d = document.querySelector('#repaint'); return [d.scrollWidth - d.clientWidth, d.getBoundingClientRect().right - window.innerWidth]; })()",
+    )) as number[];
+    assert.ok(
+      overflow.every((px) => px <= 0),
+      `no sideways overflow: ${overflow}`,
+    );
+    const surface = await page.locator("#repaint-canvas").boundingBox();
+    assert.ok(surface && surface.width > 250, `the image is large enough to draw on (${surface?.width}px)`);
+    await page.keyboard.press("Escape");
+    await page.setViewportSize({ width: 1000, height: 1000 });
+  });
+
   // ── The README's screenshot: the zoomed-out card (seam, canvas buttons) beside the editor ──
   await t.test("the README's screenshot", async () => {
     const zoomed = page.locator("li.card").nth(1);

@@ -399,6 +399,11 @@ async function runAction(entry, action, label, promptText) {
     announce(result.data.message);
     return undefined;
   }
+  if (!result.data?.jobId) {
+    // Information rather than a new job (nothing was started).
+    if (result.data?.message) announce(result.data.message);
+    return undefined;
+  }
   const origin = `${label} of an earlier image`;
   const text = promptText ?? entry.card.querySelector(".prompt-text").textContent;
   rememberPrompt(result.data.jobId, text);
