@@ -4,7 +4,9 @@
  * next step's scaled input straight into the UNet's input buffer. Ancestral noise comes from each
  * image's own generator; cancellation is checked and the event loop is given a turn between steps.
  */
+
 import { CancelledError } from "../errors.js";
+import { blendAfterStep, type LatentBlend } from "./canvas/blend.js";
 import { encodePreview, guidedPreviewRgb, guidedX0 } from "./image/preview.js";
 import type { TorchGenerator } from "./noise/index.js";
 import type { Scheduler } from "./schedulers/index.js";
@@ -94,6 +96,8 @@ export interface DenoiseRun {
   signal: AbortSignal | undefined;
   /** Decodes previews from the predicted clean latents (the tiny VAE); absent = the linear projection. */
   previewDecoder?: PreviewDecoder;
+  /** Canvas actions with a 4-channel UNet: keep what the mask keeps on the source's trajectory. */
+  blend?: LatentBlend;
 }
 
 /** Image 0's predicted clean latents [1, 4, h, w] → interleaved RGB bytes at image size (8h × 8w). */
@@ -104,6 +108,7 @@ export async function denoise(run: DenoiseRun): Promise<void> {
   const imageSize = geometry.channels * geometry.height * geometry.width;
   const noise = scheduler.needsNoise ? new Float32Array(latents.length) : undefined;
   const imageShape = [1, geometry.channels, geometry.height, geometry.width];
+  const blendScratch = run.blend ? new Float32Array(latents.length) : undefined;
   try {
     if (run.from < run.to) writeFirstInput(scheduler, latents, run.from, unet.input);
     for (let i = run.from; i < run.to; i++) {
@@ -121,11 +126,16 @@ export async function denoise(run: DenoiseRun): Promise<void> {
           generator.randn(imageShape, noise.subarray(image * imageSize, (image + 1) * imageSize));
         });
       }
-      const nextInput = i + 1 < run.to ? unet.input : undefined;
+      // With a blend the next input is scaled after it, from the blended latents.
+      const nextInput = i + 1 < run.to && !run.blend ? unet.input : undefined;
       scheduler.stepGuided(
         { output, guidance: unet.guidance, latents, noise: noisy ? noise : undefined, nextInput },
         i,
       );
+      if (run.blend && blendScratch) {
+        blendAfterStep(run.blend, scheduler, i, run.to, latents, blendScratch);
+        if (i + 1 < run.to) writeFirstInput(scheduler, latents, i + 1, unet.input);
+      }
       progress.stepDone(run.stage, preview);
       await nextTurn();
     }
@@ -135,7 +145,7 @@ export async function denoise(run: DenoiseRun): Promise<void> {
   throwIfAborted(run.signal);
 }
 
-/** The first step's model input; the fused step writes every later one. */
+/** A step's model input from the latents (the first step's; the fused step writes later ones). */
 function writeFirstInput(
   scheduler: Scheduler,
   latents: Float32Array,

@@ -5,6 +5,10 @@
  */
 import { basename, join } from "node:path";
 import { InvalidInputError, ModelFolderError } from "../errors.js";
+import { inpaintStart, type LatentBlend } from "./canvas/blend.js";
+import { type CanvasPlan, planCanvas } from "./canvas/canvas-image.js";
+import { compositeKept } from "./canvas/composite.js";
+import { INPAINTING_CHANNELS, InpaintingUnet } from "./canvas/inpainting-unet.js";
 import {
   baseTimeIds,
   REFINER_AESTHETIC_SCORE,
@@ -15,7 +19,7 @@ import {
 } from "./conditioning.js";
 import { denoise, type LatentGeometry, ProgressReporter, throwIfAborted } from "./denoise.js";
 import { rgbToVaeInput } from "./image/pixels.js";
-import { encodePng, type ImageMetadata } from "./image/png.js";
+import { type CanvasMetadata, encodePng, type ImageMetadata } from "./image/png.js";
 import { loadSourceImage, MAX_SOURCE_BYTES } from "./image/source.js";
 import { type LoraReport, type LoraSelection, type MergeResult, mergeLoras } from "./lora/merge.js";
 import { type ModelFolder, readModelFolder } from "./model-folder.js";
@@ -39,7 +43,7 @@ import {
   encodePrompts,
   loadTextEncoders,
 } from "./text-encoder.js";
-import type { GeneratedImage, GenerateHooks, GenerateParams, GenerateResult } from "./types.js";
+import type { CanvasAction, GeneratedImage, GenerateHooks, GenerateParams, GenerateResult } from "./types.js";
 import { GuidedUnet } from "./unet.js";
 import { LATENT_CHANNELS, VAE_SCALE, VaeDecoder, VaeEncoder } from "./vae.js";
 import { validateGenerateParams } from "./validate.js";
@@ -168,6 +172,12 @@ class LoadedModel {
     }
   }
 
+  /** Channels of the UNet's `sample` input: 4, or 9 for an inpainting UNet (latents, mask, masked image). */
+  get sampleChannels(): number {
+    const channels = this.unet.input("sample").shape[1];
+    return typeof channels === "number" ? channels : LATENT_CHANNELS;
+  }
+
   /** Width of the time ids the UNet takes: 6 for the base, 5 (aesthetic score) for the refiner. */
   get timeIdsWidth(): number {
     const width = this.unet.input("time_ids").shape.at(-1);
@@ -196,6 +206,14 @@ function schedulerConfigOf(folder: ModelFolder): SchedulerConfig {
 
 async function releaseAll(sessions: readonly (ModelSession | undefined)[]): Promise<void> {
   await Promise.all(sessions.map((session) => session?.release()));
+}
+
+/** Where a run starts; canvas runs also carry the 4-channel blend or the 9-channel UNet's extra input. */
+interface RunStart {
+  latents: Float32Array;
+  from: number;
+  blend?: LatentBlend;
+  maskedImageLatents?: Float32Array;
 }
 
 /** A decoded source image for img2img, at the size it is refined at. */
@@ -280,8 +298,10 @@ export class SdxlPipeline {
     const timer = new RunTimer(this.clock);
     throwIfAborted(hooks.signal);
     const source = params.source ? await this.prepareSource(params) : undefined;
-    const width = source?.width ?? params.width;
-    const height = source?.height ?? params.height;
+    const canvas = source && params.canvas ? await this.planCanvas(source, params.canvas, params) : undefined;
+    // The source's size wins over width/height for img2img; a canvas action's layout for canvas jobs.
+    const width = canvas?.layout.width ?? source?.width ?? params.width;
+    const height = canvas?.layout.height ?? source?.height ?? params.height;
     const geometry: LatentGeometry = {
       count: params.count,
       channels: LATENT_CHANNELS,
@@ -291,7 +311,14 @@ export class SdxlPipeline {
     const guidance = usesGuidance(params.guidance);
 
     // Text-to-image runs the base, then the refiner if asked; img2img runs the refiner if asked, else the base.
-    const first = source && params.refiner ? this.refiner! : this.base;
+    // Canvas actions run the base alone (the refiner is not an inpainting model).
+    const first = source && params.refiner && !canvas ? this.refiner! : this.base;
+    if (!canvas && first.sampleChannels !== LATENT_CHANNELS) {
+      throw new ModelFolderError(
+        first.folder.unet,
+        `takes ${first.sampleChannels} input channels (an inpainting UNet), so it serves zoom out, pan and repaint only`,
+      );
+    }
     const second = !source && params.refiner ? this.refiner : undefined;
     const [firstPrompts, secondPrompts] = await timer.phase("textEncode", async () => [
       await this.encode(first, params, guidance),
@@ -308,7 +335,9 @@ export class SdxlPipeline {
       // The request's spacing / prediction type replace the folder's, as diffusers' from_config overrides do.
       const firstConfig = withOverrides(first.schedulerConfig, params);
       const scheduler = createScheduler(params.scheduler, firstConfig, params.steps);
-      const start = await this.startingPoint(params, first, scheduler, generators, geometry, source);
+      const start = canvas
+        ? await this.canvasStartingPoint(params, first, scheduler, generators, geometry, canvas)
+        : await this.startingPoint(params, first, scheduler, generators, geometry, source);
       const split = second
         ? splitForRefiner(params.scheduler, firstConfig, params.steps, params.refiner!.switchAt)
         : undefined;
@@ -325,11 +354,23 @@ export class SdxlPipeline {
         signal: hooks.signal,
         ...(tinyVae ? { previewDecoder: tinyVae.decodePreview.bind(tinyVae) } : {}),
       };
-      const firstUnet = this.unet(first, firstPrompts!, params, width, height, guidance);
+      const firstUnet = this.unet(
+        first,
+        firstPrompts!,
+        params,
+        width,
+        height,
+        guidance,
+        first.sampleChannels,
+      );
       unets.push(firstUnet);
       await denoise({
         ...run,
-        unet: firstUnet,
+        unet:
+          canvas && start.maskedImageLatents
+            ? new InpaintingUnet(firstUnet, params.count, canvas.latent, start.maskedImageLatents)
+            : firstUnet,
+        ...(start.blend ? { blend: start.blend } : {}),
         scheduler,
         from: start.from,
         to: firstEnd,
@@ -363,7 +404,9 @@ export class SdxlPipeline {
     for (let i = 0; i < params.count; i++) {
       throwIfAborted(hooks.signal);
       const image = latents.subarray(i * imageSize, (i + 1) * imageSize);
-      pixels.push(await timer.phase("vae", () => decoder.decode(image, geometry.height, geometry.width)));
+      const decoded = await timer.phase("vae", () => decoder.decode(image, geometry.height, geometry.width));
+      // What a canvas action keeps goes back exactly, blended over the feathered band.
+      pixels.push(canvas ? compositeKept(decoded, canvas.original, canvas.soft) : decoded);
     }
     // The device's part is over: the PNGs are encoded on libuv's pool while the next job denoises.
     hooks.onDeviceFree?.();
@@ -371,9 +414,10 @@ export class SdxlPipeline {
       Promise.all(
         pixels.map(async (rgb, i): Promise<GeneratedImage> => {
           const seed = params.seed + BigInt(i);
-          const metadata = this.metadataOf(params, seed, width, height);
+          const metadata = this.metadataOf(params, seed, width, height, canvas);
           const png = await encodePng(rgb, width, height, metadata);
-          return { mime: "image/png", data: png, width, height, seed };
+          const placed = canvas ? { source: { ...canvas.layout.placement } } : {};
+          return { mime: "image/png", data: png, width, height, seed, ...placed };
         }),
       ),
     );
@@ -393,7 +437,7 @@ export class SdxlPipeline {
     generators: readonly TorchGenerator[],
     geometry: LatentGeometry,
     source: SourceImage | undefined,
-  ): Promise<{ latents: Float32Array; from: number }> {
+  ): Promise<RunStart> {
     if (source) {
       const clean = await this.encodeSource(model, source, generators, geometry);
       const { tStart } = img2imgStart(params.steps, params.source!.strength);
@@ -405,6 +449,53 @@ export class SdxlPipeline {
     const sigma = Math.fround(scheduler.initNoiseSigma);
     for (let i = 0; i < latents.length; i++) latents[i] = Math.fround(latents[i]! * sigma);
     return { latents, from: 0 };
+  }
+
+  /**
+   * A canvas action's start, as diffusers' SDXL inpainting pipeline: each image's canvas is
+   * VAE-encoded (drawing the latent sample from its generator), then the seed's noise is drawn; at
+   * strength 1 the run starts from that noise alone, below it from the canvas latents noised to the
+   * start step. A 4-channel UNet blends towards the canvas latents after every step; a 9-channel
+   * one gets the mask and the masked canvas's latents (encoded last, as diffusers draws) instead.
+   */
+  private async canvasStartingPoint(
+    params: GenerateParams,
+    model: LoadedModel,
+    scheduler: Scheduler,
+    generators: readonly TorchGenerator[],
+    geometry: LatentGeometry,
+    canvas: CanvasPlan,
+  ): Promise<{
+    latents: Float32Array;
+    from: number;
+    blend?: LatentBlend;
+    maskedImageLatents?: Float32Array;
+  }> {
+    const { width, height } = canvas.layout;
+    const clean = await this.encodeImages(
+      model,
+      canvas.canvases.map((rgb) => rgbToVaeInput(rgb, height, width)),
+      height,
+      width,
+      generators,
+      geometry,
+    );
+    const noise = this.initialNoise(params, generators, geometry);
+    const start = inpaintStart(scheduler, params.steps, params.source!.strength, clean, noise);
+    if (model.sampleChannels !== INPAINTING_CHANNELS) {
+      return { ...start, blend: { mask: canvas.latent, imageLatents: clean, noise } };
+    }
+    // diffusers' masked_image = image * (mask < 0.5): the repainted pixels become 0 (mid-grey).
+    const masked = canvas.canvases.map((rgb) => {
+      const pixels = rgbToVaeInput(rgb, height, width);
+      const plane = width * height;
+      for (let c = 0; c < 3; c++) {
+        for (let p = 0; p < plane; p++) if (canvas.hard[p]! >= 0.5) pixels[c * plane + p] = 0;
+      }
+      return pixels;
+    });
+    const maskedImageLatents = await this.encodeImages(model, masked, height, width, generators, geometry);
+    return { ...start, maskedImageLatents };
   }
 
   async dispose(): Promise<void> {
@@ -448,6 +539,7 @@ export class SdxlPipeline {
     width: number,
     height: number,
     guidance: boolean,
+    inputChannels: number = LATENT_CHANNELS,
   ): GuidedUnet {
     const count = params.count;
     const refinerIds = model.timeIdsWidth === 5;
@@ -471,6 +563,7 @@ export class SdxlPipeline {
         tokens: prompts.positive.chunks * 77,
       },
       guidance ? params.guidance : undefined,
+      inputChannels,
     );
   }
 
@@ -483,28 +576,58 @@ export class SdxlPipeline {
     });
   }
 
-  private async encodeSource(
+  /** Decodes the source's canvas layout, masks and per-image canvases. */
+  private planCanvas(source: SourceImage, action: CanvasAction, params: GenerateParams): Promise<CanvasPlan> {
+    const seeds = Array.from({ length: params.count }, (_, i) => params.seed + BigInt(i));
+    return planCanvas(source, action, seeds);
+  }
+
+  /** Each image's VAE input [1,3,H,W] to scaled latents, one after another into [count,4,h,w]. */
+  private async encodeImages(
     model: LoadedModel,
-    source: SourceImage,
+    inputs: readonly Float32Array[],
+    height: number,
+    width: number,
     generators: readonly TorchGenerator[],
     geometry: LatentGeometry,
   ): Promise<Float32Array> {
+    const encoder = this.encoderOf(model);
     const imageSize = geometry.channels * geometry.height * geometry.width;
+    const out = new Float32Array(generators.length * imageSize);
+    for (const [i, generator] of generators.entries()) {
+      out.set(await encoder.encode(inputs[i]!, height, width, generator), i * imageSize);
+    }
+    return out;
+  }
+
+  private encoderOf(model: LoadedModel): VaeEncoder {
     if (!model.encoder) {
       throw new ModelFolderError(
         join(model.folder.dir, "vae_encoder", "model.onnx"),
         "is missing, so this model cannot refine an existing image",
       );
     }
-    const pixels = rgbToVaeInput(source.rgb, source.height, source.width);
-    const clean = new Float32Array(generators.length * imageSize);
-    for (const [i, generator] of generators.entries()) {
-      clean.set(await model.encoder.encode(pixels, source.height, source.width, generator), i * imageSize);
-    }
-    return clean;
+    return model.encoder;
   }
 
-  private metadataOf(params: GenerateParams, seed: bigint, width: number, height: number): ImageMetadata {
+  private encodeSource(
+    model: LoadedModel,
+    source: SourceImage,
+    generators: readonly TorchGenerator[],
+    geometry: LatentGeometry,
+  ): Promise<Float32Array> {
+    const pixels = rgbToVaeInput(source.rgb, source.height, source.width);
+    const inputs = generators.map(() => pixels);
+    return this.encodeImages(model, inputs, source.height, source.width, generators, geometry);
+  }
+
+  private metadataOf(
+    params: GenerateParams,
+    seed: bigint,
+    width: number,
+    height: number,
+    canvas: CanvasPlan | undefined,
+  ): ImageMetadata {
     return {
       prompt: params.prompt,
       ...(params.negativePrompt !== undefined ? { negativePrompt: params.negativePrompt } : {}),
@@ -518,7 +641,7 @@ export class SdxlPipeline {
       width,
       height,
       model: basename(this.base.folder.dir),
-      ...(params.refiner && this.refiner
+      ...(params.refiner && this.refiner && !canvas
         ? {
             refiner: {
               model: basename(this.refiner.folder.dir),
@@ -533,7 +656,18 @@ export class SdxlPipeline {
       ...(params.source
         ? { img2img: { strength: params.source.strength, upscale: params.source.upscale } }
         : {}),
+      ...(params.canvas && canvas ? { canvas: canvasMetadata(params.canvas, canvas) } : {}),
       software: "easel",
     };
   }
+}
+
+/** What an image's metadata says about the canvas action that made it. */
+function canvasMetadata(action: CanvasAction, plan: CanvasPlan): CanvasMetadata {
+  return {
+    action: action.kind,
+    ...(action.kind === "zoom_out" ? { factor: action.factor } : {}),
+    ...(action.kind === "pan" ? { direction: action.direction } : {}),
+    source: { ...plan.layout.placement },
+  };
 }

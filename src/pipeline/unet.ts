@@ -34,6 +34,8 @@ export class GuidedUnet {
     latentShape: readonly [number, number, number],
     conditioning: UnetConditioning,
     readonly guidance: number | undefined,
+    /** Channels of the `sample` input when they differ from the output's (9 for an inpainting UNet). */
+    inputChannels = latentShape[0],
   ) {
     const [channels, h, w] = latentShape;
     if (session.hasInput("timestep_cond")) {
@@ -54,8 +56,8 @@ export class GuidedUnet {
       );
     }
     const sampleInfo = session.input("sample");
-    this.sampleData = new Float32Array(this.rows * channels * h * w);
-    this.sample = floatInput(sampleInfo, this.sampleData, [this.rows, channels, h, w]);
+    this.sampleData = new Float32Array(this.rows * inputChannels * h * w);
+    this.sample = floatInput(sampleInfo, this.sampleData, [this.rows, inputChannels, h, w]);
     this.timestepInfo = session.input("timestep");
     this.feeds = {
       sample: this.sample,

@@ -21,7 +21,7 @@
 import { inflateSync } from "node:zlib";
 import sharp from "sharp";
 import { InvalidInputError } from "../../errors.js";
-import type { Prediction, SchedulerName, Spacing } from "../types.js";
+import type { PanDirection, Prediction, Rect, SchedulerName, Spacing } from "../types.js";
 
 export interface ImageMetadata {
   prompt: string;
@@ -46,8 +46,26 @@ export interface ImageMetadata {
   variation?: { subseed: string; strength: number };
   /** Present when the image refined an existing one (img2img). */
   img2img?: { strength: number; upscale: number };
+  /** Present for zoom out, pan and repaint: the action and where the source's pixels were placed. */
+  canvas?: CanvasMetadata;
   /** Program name and version, e.g. "easel 0.1.0". */
   software: string;
+}
+
+export interface CanvasMetadata {
+  action: "zoom_out" | "pan" | "repaint";
+  /** Zoom out's factor. */
+  factor?: number;
+  /** Pan's direction. */
+  direction?: PanDirection;
+  source: Rect;
+}
+
+/** The canvas action in words, for the `parameters` line: "zoom out x2", "pan left", "repaint". */
+export function canvasLabel(canvas: CanvasMetadata): string {
+  if (canvas.action === "zoom_out") return `zoom out x${canvas.factor}`;
+  if (canvas.action === "pan") return `pan ${canvas.direction}`;
+  return "repaint";
 }
 
 /** zlib level for final images: on 1024x1024 images level 3 with adaptive filtering is within a
@@ -114,6 +132,7 @@ export function formatParameters(metadata: ImageMetadata): string {
     settings.push(["Variation seed strength", metadata.variation.strength]);
   }
   if (metadata.img2img) settings.push(["Denoising strength", metadata.img2img.strength]);
+  if (metadata.canvas) settings.push(["Canvas", canvasLabel(metadata.canvas)]);
   if (metadata.refiner) {
     if (metadata.refiner.model) settings.push(["Refiner", metadata.refiner.model]);
     if (metadata.refiner.switchAt !== undefined)
@@ -159,6 +178,15 @@ function metadataJson(metadata: ImageMetadata): ImageMetadata {
   }
   if (metadata.img2img) {
     json.img2img = { strength: metadata.img2img.strength, upscale: metadata.img2img.upscale };
+  }
+  if (metadata.canvas) {
+    const { action, factor, direction, source } = metadata.canvas;
+    json.canvas = {
+      action,
+      ...(factor !== undefined ? { factor } : {}),
+      ...(direction !== undefined ? { direction } : {}),
+      source: { x: source.x, y: source.y, width: source.width, height: source.height },
+    };
   }
   return json;
 }
