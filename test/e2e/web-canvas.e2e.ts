@@ -167,7 +167,7 @@ test("the page's canvas buttons and region repaint, on the demo model", async (t
   const originalPixels = await raster(await bytesOf(url, original.url));
 
   // ── Zoom Out 2×: the same size, the earlier image at half size in the centre, a seam outline ──
-  await t.test("Zoom Out 2× gives a same-size card with the earlier image in its centre", async () => {
+  await t.test("Zoom Out 2× gives a same-size card with the earlier image in its centre", async (st) => {
     const zoom = first.locator('button[data-action="zoom_out"][data-factor="2"]');
     await zoom.click();
     const card = await doneCard(page, 1);
@@ -188,6 +188,9 @@ test("the page's canvas buttons and region repaint, on the demo model", async (t
     const centre = psnr(pixels, innerHalved, inner);
     assert.ok(centre >= 35, `the centre is the earlier image at half size (PSNR ${centre.toFixed(1)} dB)`);
     const border = psnr(pixels, originalPixels, { x: 0, y: 0, width: 1024, height: 128 });
+    st.diagnostic(
+      `centre vs the earlier image at half size: ${centre.toFixed(1)} dB; top border vs the earlier image: ${border.toFixed(1)} dB`,
+    );
     assert.ok(border < 20, `the border is new (PSNR ${border.toFixed(1)} dB against the earlier image)`);
     // The page outlines where the earlier image sits: a quarter in from each side.
     const seam = card.locator(".thumb .seam");
@@ -205,7 +208,7 @@ test("the page's canvas buttons and region repaint, on the demo model", async (t
   });
 
   // ── Pan right: wider, and its left part is the earlier image ──
-  await t.test("Pan right gives a wider card that starts with the earlier image", async () => {
+  await t.test("Pan right gives a wider card that starts with the earlier image", async (st) => {
     await first.locator('button[data-action="pan"][data-direction="right"]').click();
     const card = await doneCard(page, 2);
     const image = (await jobOf(page, card)).images[0]!;
@@ -222,12 +225,15 @@ test("the page's canvas buttons and region repaint, on the demo model", async (t
     // Up to the seam band at its right edge.
     const kept = { x: 0, y: source.y, width: source.width - 48, height: source.height };
     const left = psnr(pixels, placed, kept);
+    st.diagnostic(
+      `${image.width}x${image.height}, source ${JSON.stringify(source)}, kept part: ${left.toFixed(1)} dB`,
+    );
     assert.ok(left >= 35, `the left part is the earlier image (PSNR ${left.toFixed(1)} dB)`);
     await card.locator(".thumb .seam").waitFor({ state: "visible" });
   });
 
   // ── Repaint a dragged rectangle: only the region changes ──
-  await t.test("a rectangle dragged in the repaint editor changes only that region", async () => {
+  await t.test("a rectangle dragged in the repaint editor changes only that region", async (st) => {
     await first.locator('button[data-action="repaint"]').click();
     const dialog = page.locator("#repaint");
     await dialog.waitFor({ state: "visible" });
@@ -288,6 +294,9 @@ test("the page's canvas buttons and region repaint, on the demo model", async (t
         return "outside";
       return undefined;
     });
+    st.diagnostic(
+      `changed: ${inside.changed}/${inside.count} inside, ${outside.changed}/${outside.count} outside`,
+    );
     assert.equal(outside.changed, 0, `no pixel outside the region changed (of ${outside.count})`);
     assert.ok(
       inside.changed / inside.count > 0.9,
@@ -296,7 +305,7 @@ test("the page's canvas buttons and region repaint, on the demo model", async (t
   });
 
   // ── Repaint a brush stroke drawn by touch: the mask PNG, and only the stroke changes ──
-  await t.test("a brush stroke drawn by touch is sent as a mask and repaints only under it", async () => {
+  await t.test("a brush stroke drawn by touch is sent as a mask and repaints only under it", async (st) => {
     await first.locator('button[data-action="repaint"]').click();
     await page.locator("#repaint").waitFor({ state: "visible" });
     await page.locator('#repaint input[name="tool"][value="brush"]').check();
@@ -344,6 +353,9 @@ test("the page's canvas buttons and region repaint, on the demo model", async (t
       if (distance > brush / 2 + 40) return "outside";
       return undefined;
     });
+    st.diagnostic(
+      `mask ${body.mask.length} characters; changed: ${inside.changed}/${inside.count} under the stroke, ${outside.changed}/${outside.count} away from it`,
+    );
     assert.equal(outside.changed, 0, `no pixel away from the stroke changed (of ${outside.count})`);
     assert.ok(
       inside.changed / inside.count > 0.9,
@@ -430,7 +442,7 @@ test("the page's canvas buttons and region repaint, on the demo model", async (t
   });
 
   // ── The README's screenshot: the zoomed-out card (seam, canvas buttons) beside the editor ──
-  await t.test("the README's screenshot", async () => {
+  await t.test("the README's screenshot", async (st) => {
     const zoomed = page.locator("li.card").nth(1);
     // The card at a narrow width, without the sticky header and composer over it.
     await page.setViewportSize({ width: 640, height: 1200 });
@@ -441,18 +453,38 @@ test("the page's canvas buttons and region repaint, on the demo model", async (t
     await page.setViewportSize({ width: 1000, height: 1000 });
     await zoomed.locator('button[data-action="repaint"]').click();
     const surface = page.locator("#repaint-canvas");
-    const from = await screenPoint(surface, original, 380, 430);
-    const to = await screenPoint(surface, original, 650, 690);
-    await page.mouse.move(from.x, from.y);
-    await page.mouse.down();
-    await page.mouse.move(to.x, to.y, { steps: 4 });
-    await page.mouse.up();
+    const drag = async (points: Array<[number, number]>) => {
+      const [start, ...rest] = await Promise.all(
+        points.map(([x, y]) => screenPoint(surface, original, x, y)),
+      );
+      await page.mouse.move(start!.x, start!.y);
+      await page.mouse.down();
+      for (const point of rest) await page.mouse.move(point.x, point.y, { steps: 4 });
+      await page.mouse.up();
+    };
+    // A rectangle over the seam, and a brush stroke in the new border.
+    await page.locator('#repaint input[name="tool"][value="rect"]').check();
+    await drag([
+      [600, 380],
+      [840, 640],
+    ]);
+    await page.locator('#repaint input[name="tool"][value="brush"]').check();
+    await drag([
+      [120, 860],
+      [300, 800],
+      [480, 880],
+    ]);
+    assert.match(
+      (await page.locator("#repaint-status").textContent()) ?? "",
+      /rectangle .* and 1 brush stroke/,
+    );
     await page.locator("#repaint-prompt").fill("a lit window");
     await page.locator("#repaint-prompt").blur();
     const editor = await page.locator("#repaint").screenshot();
     await page.keyboard.press("Escape");
 
     const shot = await sideBySide([card, editor], 480);
+    st.diagnostic(`screenshot ${shot.length} bytes`);
     assert.ok(shot.length < 300_000, `the screenshot is small (${shot.length} bytes)`);
     const update = process.env["EASEL_UPDATE_SCREENSHOTS"] === "1";
     const folder = update
