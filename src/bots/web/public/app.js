@@ -271,14 +271,7 @@ function renderJob(entry, job) {
 function actionButton(entry, button) {
   const kind = button.press.kind === "cancel" ? "cancel" : button.press.action.action;
   const node = el("button", { type: "button", class: button.style, "data-action": kind }, button.label);
-  const action = button.press.action;
-  // Arrows alone are terse: say what a canvas button does.
-  if (kind === "pan") node.title = `Pan ${action.direction}: extend the canvas to the ${action.direction}`;
-  if (kind === "pan") node.setAttribute("aria-label", `Pan ${action.direction}`);
-  if (kind === "zoom_out") node.title = `Zoom out ${action.factor ?? 2}×: same size, more around it`;
-  if (action?.index !== undefined) node.dataset.index = String(action.index);
-  if (action?.direction !== undefined) node.dataset.direction = action.direction;
-  if (kind === "zoom_out") node.dataset.factor = String(action.factor ?? 2);
+  if (button.press.kind === "action") describeAction(node, button.press.action);
   node.addEventListener("click", () =>
     kind === "delete" ? confirmDelete(entry, button, node) : press(entry, button, node),
   );
@@ -286,8 +279,25 @@ function actionButton(entry, button) {
 }
 
 /**
- * "Repaint region" for each image, beside that image's other buttons (its last row that names
- * it): the chats have no drawing surface, so the page adds this one itself.
+ * Which image a button acts on and, for the canvas buttons, what they do: arrows alone are terse
+ * (title and accessible name), and the data attributes let the page and its tests find them.
+ */
+function describeAction(node, action) {
+  if (action.index !== undefined) node.dataset.index = String(action.index);
+  if (action.action === "pan") {
+    node.dataset.direction = action.direction;
+    node.title = `Pan ${action.direction}: extend the canvas to the ${action.direction}`;
+    node.setAttribute("aria-label", `Pan ${action.direction}`);
+  } else if (action.action === "zoom_out") {
+    const factor = action.factor ?? 2;
+    node.dataset.factor = String(factor);
+    node.title = `Zoom out ${factor}×: the same size, with more around it`;
+  }
+}
+
+/**
+ * "Repaint region" for each image, beside that image's other canvas buttons (its zoom row, else
+ * its last row): the chats have no drawing surface, so the page adds this one itself.
  */
 function addRepaintButtons(entry, actions) {
   const { job } = entry;
