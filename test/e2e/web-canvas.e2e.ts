@@ -280,6 +280,7 @@ test("the page's canvas buttons and region repaint, on the demo model", async (t
     const card = await doneCard(page, 3);
     const image = (await jobOf(page, card)).images[0]!;
     assert.deepEqual([image.width, image.height], [1024, 1024]);
+    assert.equal(await card.locator(".seam").count(), 0, "a repaint keeps the whole frame: no seam");
     const diff = pixelDiff(originalPixels, await raster(await bytesOf(url, image.url)));
     const { inside, outside } = regionChange(diff, 1024, (x, y) => {
       // Away from the rectangle's feathered edge, on either side.
@@ -390,6 +391,18 @@ test("the page's canvas buttons and region repaint, on the demo model", async (t
     );
     await page.keyboard.press("Control+z");
     assert.match((await page.locator("#repaint-status").textContent()) ?? "", /Nothing marked/);
+    // The same with the buttons: Undo takes the last mark back, Clear all of them.
+    await page.keyboard.press("Enter");
+    await page.keyboard.press("Enter");
+    assert.match((await page.locator("#repaint-status").textContent()) ?? "", /2 rectangles/);
+    await page.locator("#repaint-undo").click();
+    assert.match((await page.locator("#repaint-status").textContent()) ?? "", /a 512×512 rectangle/);
+    await page.locator("#repaint-canvas").focus();
+    await page.keyboard.press("Enter");
+    await page.locator("#repaint-clear").click();
+    assert.match((await page.locator("#repaint-status").textContent()) ?? "", /Nothing marked/);
+    assert.equal(await page.locator("#repaint-send").isDisabled(), true);
+    await page.locator("#repaint-canvas").focus();
     await page.keyboard.press("Enter");
     await page.keyboard.press("Escape");
     await page.locator("#repaint").waitFor({ state: "hidden" });
