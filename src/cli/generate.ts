@@ -18,6 +18,7 @@ import {
   writeFileAtomicallySync,
 } from "../files.js";
 import { createLogger } from "../logger.js";
+import { CANVAS_STRENGTH, ZOOM_FACTORS } from "../pipeline/canvas/index.js";
 import { MAX_SOURCE_BYTES } from "../pipeline/image/source.js";
 import { loadPipeline } from "../pipeline/index.js";
 import { describeReport, type LoraSelection } from "../pipeline/lora/merge.js";
@@ -305,6 +306,9 @@ async function run(options: SharedOptions, params: GenerateParams, config: Confi
   }
 }
 
+/** `easel refine`'s strength unless one is given: the last 30% of the schedule, as the chat's refine button. */
+const REFINE_STRENGTH = 0.3;
+
 export function registerGenerateCommands(program: Command): void {
   addSharedOptions(program.command("generate").description("text to image"))
     .option("--width <px>", `image width, ${sideHelp}`)
@@ -334,25 +338,44 @@ export function registerGenerateCommands(program: Command): void {
     program.command("refine").description("refine (img2img) an existing image, optionally upscaled first"),
   )
     .requiredOption("--image <file>", "PNG, JPEG or WebP image to refine")
-    .option("--strength <x>", "how much of the schedule to re-run, in (0, 1]", "0.3")
+    .option(
+      "--strength <x>",
+      `how much of the schedule to re-run, in (0, 1] (default ${REFINE_STRENGTH}; ${CANVAS_STRENGTH.zoom_out} with --zoom)`,
+    )
     .option("--upscale <factor>", `${orList(LIMITS.upscaleFactors)}, applied before refining`, "1")
+    .option(
+      "--zoom <factor>",
+      `zoom out by ${ZOOM_FACTORS.min}-${ZOOM_FACTORS.max}: the image shrunk into the middle, the border painted`,
+    )
     .option("--out <file.png>", "output file", "refined.png")
-    .action(async (options: SharedOptions & { image: string; strength: string; upscale: string }) => {
-      checkFlags(options);
-      const factor = parseNumber(options.upscale, "--upscale");
-      const upscale = LIMITS.upscaleFactors.find((allowed) => allowed === factor);
-      if (upscale === undefined) {
-        throw new InvalidInputError(
-          `--upscale must be ${orList(LIMITS.upscaleFactors)}; got ${options.upscale}.`,
-          "upscale",
-        );
-      }
-      const image = await readRegularFile(options.image, MAX_SOURCE_BYTES, "image");
-      const config = await loadConfigFromEnvironment();
-      // The size comes from the image; these placeholders only pass validation. With --refiner the
-      // refiner model refines the image (img2img has no hand-over point), else the base does.
-      const params = paramsOf(options, { width: 1024, height: 1024 }, config);
-      params.source = { image, strength: parseNumber(options.strength, "--strength"), upscale };
-      await run(options, params, config);
-    });
+    .action(
+      async (
+        options: SharedOptions & { image: string; strength?: string; upscale: string; zoom?: string },
+      ) => {
+        checkFlags(options);
+        const factor = parseNumber(options.upscale, "--upscale");
+        const upscale = LIMITS.upscaleFactors.find((allowed) => allowed === factor);
+        if (upscale === undefined) {
+          throw new InvalidInputError(
+            `--upscale must be ${orList(LIMITS.upscaleFactors)}; got ${options.upscale}.`,
+            "upscale",
+          );
+        }
+        const image = await readRegularFile(options.image, MAX_SOURCE_BYTES, "image");
+        const config = await loadConfigFromEnvironment();
+        // The size comes from the image; these placeholders only pass validation. With --refiner the
+        // refiner model refines the image (img2img has no hand-over point), else the base does.
+        const params = paramsOf(options, { width: 1024, height: 1024 }, config);
+        const zoom = options.zoom === undefined ? undefined : parseNumber(options.zoom, "--zoom");
+        const strength =
+          options.strength !== undefined
+            ? parseNumber(options.strength, "--strength")
+            : zoom !== undefined
+              ? CANVAS_STRENGTH.zoom_out
+              : REFINE_STRENGTH;
+        params.source = { image, strength, upscale };
+        if (zoom !== undefined) params.canvas = { kind: "zoom_out", factor: zoom };
+        await run(options, params, config);
+      },
+    );
 }

@@ -171,7 +171,7 @@ export const canvasErrors = {
   maskTooLarge: (maxMegabytes: number): string => `The mask is too large; the limit is ${maxMegabytes} MB.`,
   maskNotAnImage: (): string => "The mask is not a PNG, JPEG or WebP image (white = repaint).",
   zoomNeedsPicture: (): string =>
-    "--zoom zooms out a picture you attach: add one with the image option, or use the Zoom Out buttons under a result.",
+    "Zoom works on a picture attached to /imagine; to zoom out a result, use the Zoom Out buttons under it.",
 };
 
 /** Private answers of the chat service (besides input and button errors). */

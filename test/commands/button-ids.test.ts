@@ -13,10 +13,17 @@ describe("button id length", () => {
       { kind: "upscale", jobId, imageIndex: 99 },
       { kind: "vary", jobId, imageIndex: 99, strength: "subtle" },
       { kind: "vary", jobId, imageIndex: 99, strength: "strong" },
+      { kind: "zoom", jobId, imageIndex: 99, factor: 1.25 },
+      { kind: "pan", jobId, imageIndex: 99, direction: "right" },
     ];
     const lengths = longest.map((action) => encodeButton(action).length);
     assert.equal(Math.max(...lengths), 87);
     assert.equal(encodeButton(longest[5]!).length, 87);
+    assert.deepEqual(
+      longest.slice(6).map((action) => encodeButton(action).length),
+      [85, 85],
+      "the canvas ids: a zoom factor of two decimals, the longest pan direction",
+    );
     assert.ok(87 <= MAX_BUTTON_ID_LENGTH, "within Discord's and Slack's 100");
     assert.throws(
       () => encodeButton({ kind: "reroll", jobId: "J".repeat(65) }),

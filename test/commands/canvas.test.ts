@@ -11,6 +11,7 @@ import { describe, it, type TestContext } from "node:test";
 import sharp from "sharp";
 import type { ChatReply, ChatService, JobView } from "../../src/commands/chat.js";
 import { createChatService } from "../../src/commands/chat-service.js";
+import { EaselError } from "../../src/errors.js";
 import { CANVAS_STRENGTH } from "../../src/pipeline/canvas/index.js";
 import { createJobQueue, type JobQueue } from "../../src/queue/index.js";
 import type { Where, Who } from "../../src/requests/request.js";
@@ -76,7 +77,7 @@ describe("--zoom on an attached picture", () => {
     const { chat, queue, dir } = await service(t);
     const alone = await chat.imagine({ text: "a harbour --zoom 2" }, alice, channel);
     assert.equal(alone.kind, "refusal");
-    assert.match(alone.kind === "refusal" ? alone.text : "", /--zoom zooms out a picture you attach/);
+    assert.match(alone.kind === "refusal" ? alone.text : "", /Zoom works on a picture attached to \/imagine/);
     const tooFar = await chat.imagine(
       { text: "a harbour --zoom 3", image: { data: await picture(640, 512) } },
       alice,
@@ -194,6 +195,29 @@ describe("repaint", () => {
     assert.equal((await queue.history(alice.userId)).length, 1, "only the original was queued");
     assert.deepEqual(await queue.history(bob.userId), []);
     assert.equal(await uploadsIn(dir), 0);
+  });
+});
+
+describe("the queue and a repaint's mask", () => {
+  it("refuses at submit a repaint whose mask upload is gone", async (t) => {
+    const { chat, queue } = await service(t);
+    const original = await finished(
+      chat,
+      await chat.imagine({ text: "a harbour --steps 2" }, alice, channel),
+    );
+    const request = (await queue.job(original.jobId))!.request;
+    await assert.rejects(
+      queue.submit({
+        ...request,
+        count: 1,
+        source: { jobId: original.jobId, imageIndex: 0, strength: 0.8, upscale: 1 },
+        canvas: { kind: "repaint", maskUploadId: "upload-0123456789abcdef" },
+      }),
+      (error: unknown) =>
+        error instanceof EaselError &&
+        error.code === "not_found" &&
+        /mask of this repaint/.test(error.userMessage),
+    );
   });
 });
 

@@ -12,6 +12,7 @@ import { silentLogger } from "../../src/logger.js";
 import { type Easel, startEasel } from "../../src/main.js";
 import { withModelCatalogue } from "../../src/models/catalogue.js";
 import type { SimulatedEngineSpec } from "../../src/queue/index.js";
+import { fixtureModels } from "../helpers/fixtures.js";
 import {
   type ActionRow,
   type FakeChannel,
@@ -43,6 +44,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Per-step time of the simulated devices. */
   stepMs?: number;
+  /** Run the fixture SDXL pipeline on the CPU instead of simulated devices. */
+  fixturePipeline?: boolean;
   bot?: DiscordBotOptions;
   fake?: FakeDiscord;
   dataDir?: string;
@@ -94,6 +97,9 @@ export async function startHarness(t: Scope, options: HarnessOptions = {}): Prom
     EASEL_WEB_PORT: "0",
     EASEL_PREVIEW_EVERY: "1",
     EASEL_DEFAULT_STEPS: "4",
+    ...(options.fixturePipeline
+      ? { EASEL_MODEL_DIR: (await fixtureModels()).base, EASEL_PREVIEW_EVERY: "0" }
+      : {}),
     ...options.env,
   });
   // A models folder given: its catalogue, as `easel start` reads it.
@@ -103,7 +109,7 @@ export async function startHarness(t: Scope, options: HarnessOptions = {}): Prom
     startEasel(config, {
       logger: silentLogger,
       adapters: [discordAdapter({ viewIntervalMs: 100, ...options.bot })],
-      queue: { engineFor: () => engine },
+      ...(options.fixturePipeline ? {} : { queue: { engineFor: () => engine } }),
     });
   const harness: Harness = {
     fake,

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { ConfigError, InvalidInputError } from "../../src/errors.js";
-import { generateParamsOf } from "../../src/queue/params.js";
+import { generateParamsOf, validateRequest } from "../../src/queue/params.js";
 import { JobStore, SCHEMA_VERSION } from "../../src/queue/store.js";
 import { request, tempDir } from "./support.js";
 
@@ -67,6 +67,30 @@ describe("JobStore", () => {
         [1, "/x/1.png", "43", false],
       ],
     );
+    store.close();
+  });
+
+  it("keeps where a canvas result placed its source, image by image, across a reopen", async (t) => {
+    const file = join(await tempDir(t), "jobs.db");
+    let store = JobStore.open(file);
+    store.insert({ id: "z", request: request("a"), tier: 0, createdAt: 1 });
+    store.markRunning("z", "cpu", 2);
+    const placed = { x: 128, y: 128, width: 256, height: 256 };
+    store.markDone(
+      "z",
+      {
+        seeds: ["1", "2"],
+        timings: TIMINGS,
+        images: [{ ...image("/z/0.png", "1"), source: placed }, image("/z/1.png", "2")],
+      },
+      3,
+    );
+    store.close();
+    store = JobStore.open(file);
+    const [first, second] = store.get("z")!.images;
+    assert.deepEqual(first!.source, placed);
+    assert.equal(second!.source, undefined);
+    assert.equal("source" in second!, false);
     store.close();
   });
 
@@ -235,6 +259,42 @@ describe("generateParamsOf", () => {
     assert.throws(() =>
       generateParamsOf(request("a", { source: { jobId: "j", imageIndex: 0, strength: 0.3, upscale: 1 } })),
     );
+  });
+
+  it("gives a canvas action to the pipeline, a repaint's mask as the bytes given for its upload", () => {
+    const source = { jobId: "j", imageIndex: 0, strength: 0.9, upscale: 1 as const };
+    const image = Uint8Array.of(1, 2, 3);
+    const zoom = generateParamsOf(request("a", { source, canvas: { kind: "zoom_out", factor: 1.5 } }), image);
+    assert.deepEqual(zoom.canvas, { kind: "zoom_out", factor: 1.5 });
+    const pan = generateParamsOf(request("a", { source, canvas: { kind: "pan", direction: "up" } }), image);
+    assert.deepEqual(pan.canvas, { kind: "pan", direction: "up" });
+    const rects = [{ x: 1, y: 2, width: 3, height: 4 }];
+    const byRects = generateParamsOf(request("a", { source, canvas: { kind: "repaint", rects } }), image);
+    assert.deepEqual(byRects.canvas, { kind: "repaint", rects });
+    const mask = Uint8Array.of(0x89, 0x50, 0x4e, 0x47);
+    const masked = request("a", {
+      source,
+      canvas: { kind: "repaint", maskUploadId: "upload-0123456789abcdef" },
+    });
+    assert.deepEqual(generateParamsOf(masked, image, mask).canvas, { kind: "repaint", mask });
+    assert.throws(() => generateParamsOf(masked, image), /no mask bytes were given/);
+  });
+
+  it("refuses a canvas request the pipeline would refuse before it is queued", () => {
+    const source = { jobId: "j", imageIndex: 0, strength: 0.9, upscale: 1 as const };
+    const masked = request("a", {
+      source,
+      canvas: { kind: "repaint", maskUploadId: "upload-0123456789abcdef" },
+    });
+    validateRequest(masked);
+    for (const bad of [
+      request("a", { canvas: { kind: "zoom_out", factor: 2 } }),
+      request("a", { source, canvas: { kind: "zoom_out", factor: 2.5 } }),
+      request("a", { source: { ...source, upscale: 2 }, canvas: { kind: "pan", direction: "left" } }),
+      request("a", { source, canvas: { kind: "repaint", rects: [] } }),
+    ]) {
+      assert.throws(() => validateRequest(bad), InvalidInputError, JSON.stringify(bad.canvas));
+    }
   });
 
   it("refuses seeds that are not plain decimal numbers, which BigInt alone would read", () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import type { types } from "@slack/bolt";
 import {
   buttonBlocks,
   fileIdsOf,
@@ -10,8 +11,15 @@ import {
   withFileIds,
 } from "../../src/bots/slack/blocks.js";
 import { escapeSlackText, toMrkdwn } from "../../src/bots/slack/mrkdwn.js";
-import { type ButtonAction, type ButtonSpec, encodeButton } from "../../src/commands/buttons.js";
+import {
+  type ButtonAction,
+  type ButtonSpec,
+  encodeButton,
+  resultButtons,
+} from "../../src/commands/buttons.js";
 import type { JobView } from "../../src/commands/chat.js";
+import { parseImagine } from "../../src/commands/imagine.js";
+import { alice, config } from "../commands/support.js";
 
 describe("service texts as Slack mrkdwn", () => {
   test("**bold** becomes *bold*; code spans keep their backticks", () => {
@@ -131,4 +139,26 @@ test("a result message names its uploaded files in an actions block id, and only
   assert.deepEqual(fileIdsOf(withFileIds(message, many).blocks), []);
   assert.deepEqual(fileIdsOf([{ type: "actions", block_id: "easel-files:<script>,F1" }]), ["F1"]);
   assert.deepEqual(fileIdsOf("not blocks"), []);
+});
+
+describe("a batch's result buttons in Slack", () => {
+  test("each image's zoom and pan groups are actions blocks of their own under its other buttons", () => {
+    const request = parseImagine({ text: "a cat --n 4" }, alice, config, () => 7n);
+    const message = jobMessage(view({ state: "done", final: true, buttons: resultButtons("job9", request) }));
+    const rows = message.blocks
+      .filter((block): block is types.ActionsBlock => block.type === "actions")
+      .map((block) => block.elements.map((element) => (element as types.Button).text.text));
+    assert.equal(rows.length, 13, "three groups per image and the job's own");
+    assert.ok(message.blocks.length <= SLACK_LIMITS.blocksPerMessage);
+    assert.deepEqual(rows.slice(3, 6), [
+      ["V2 subtle", "V2 strong", "Refine 2", "Upscale 2"],
+      ["Zoom Out 2× (2)", "Zoom Out 1.5× (2)"],
+      ["⬅️ 2", "➡️ 2", "⬆️ 2", "⬇️ 2"],
+    ]);
+    const ids = message.blocks.flatMap((block) =>
+      block.type === "actions" ? block.elements.map((element) => (element as types.Button).action_id!) : [],
+    );
+    assert.ok(ids.every((id) => id.length <= 100));
+    assert.equal(new Set(ids).size, ids.length, "every action id is unique in the message");
+  });
 });

@@ -9,4 +9,13 @@ export {
   PAN_SHARE,
   ZOOM_FACTORS,
 } from "./layout.js";
+export {
+  binarizeGrey,
+  FEATHER_PX,
+  featherMask,
+  keptRect,
+  latentMask,
+  outsideMask,
+  rectsMask,
+} from "./mask.js";
 export { MAX_MASK_BYTES, MAX_RECT_COORDINATE, MAX_REPAINT_RECTS, validateCanvas } from "./validate-canvas.js";
