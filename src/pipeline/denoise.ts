@@ -4,7 +4,6 @@
  * next step's scaled input straight into the UNet's input buffer. Ancestral noise comes from each
  * image's own generator; cancellation is checked and the event loop is given a turn between steps.
  */
-
 import { CancelledError } from "../errors.js";
 import { blendAfterStep, type LatentBlend } from "./canvas/blend.js";
 import { encodePreview, guidedPreviewRgb, guidedX0 } from "./image/preview.js";

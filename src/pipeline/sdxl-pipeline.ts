@@ -1,7 +1,9 @@
 /**
- * SDXL text-to-image, base + refiner and img2img on onnxruntime-node, following diffusers'
- * StableDiffusionXLPipeline / StableDiffusionXLImg2ImgPipeline. One instance per device: the
- * sessions are loaded once and reused for every request.
+ * SDXL text-to-image, base + refiner, img2img and canvas actions (zoom out, pan, repaint) on
+ * onnxruntime-node, following diffusers' StableDiffusionXLPipeline / StableDiffusionXLImg2ImgPipeline
+ * / StableDiffusionXLInpaintPipeline. One instance per device: the sessions are loaded once and
+ * reused for every request. Canvas actions run the base model alone (4-channel: the per-step blend;
+ * 9-channel inpainting UNet: its mask and masked-image inputs) and composite the kept pixels back.
  */
 import { basename, join } from "node:path";
 import { InvalidInputError, ModelFolderError } from "../errors.js";
@@ -313,10 +315,13 @@ export class SdxlPipeline {
     // Text-to-image runs the base, then the refiner if asked; img2img runs the refiner if asked, else the base.
     // Canvas actions run the base alone (the refiner is not an inpainting model).
     const first = source && params.refiner && !canvas ? this.refiner! : this.base;
-    if (!canvas && first.sampleChannels !== LATENT_CHANNELS) {
+    const channels = first.sampleChannels;
+    if (channels !== LATENT_CHANNELS && !(canvas && channels === INPAINTING_CHANNELS)) {
       throw new ModelFolderError(
         first.folder.unet,
-        `takes ${first.sampleChannels} input channels (an inpainting UNet), so it serves zoom out, pan and repaint only`,
+        channels === INPAINTING_CHANNELS
+          ? "takes 9 input channels (an inpainting UNet), so it serves zoom out, pan and repaint only"
+          : `takes ${channels} input channels; SDXL UNets take 4 (9 for inpainting)`,
       );
     }
     const second = !source && params.refiner ? this.refiner : undefined;
@@ -354,15 +359,7 @@ export class SdxlPipeline {
         signal: hooks.signal,
         ...(tinyVae ? { previewDecoder: tinyVae.decodePreview.bind(tinyVae) } : {}),
       };
-      const firstUnet = this.unet(
-        first,
-        firstPrompts!,
-        params,
-        width,
-        height,
-        guidance,
-        first.sampleChannels,
-      );
+      const firstUnet = this.unet(first, firstPrompts!, params, width, height, guidance, channels);
       unets.push(firstUnet);
       await denoise({
         ...run,
@@ -465,12 +462,7 @@ export class SdxlPipeline {
     generators: readonly TorchGenerator[],
     geometry: LatentGeometry,
     canvas: CanvasPlan,
-  ): Promise<{
-    latents: Float32Array;
-    from: number;
-    blend?: LatentBlend;
-    maskedImageLatents?: Float32Array;
-  }> {
+  ): Promise<RunStart> {
     const { width, height } = canvas.layout;
     const clean = await this.encodeImages(
       model,

@@ -1,8 +1,11 @@
 /** The canvas's pure pixel functions: masks, feathering, the border fill and the compositing. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import sharp from "sharp";
+import { InvalidInputError } from "../../src/errors.js";
+import { decodeMaskImage } from "../../src/pipeline/canvas/canvas-image.js";
 import { compositeKept } from "../../src/pipeline/canvas/composite.js";
-import { boxBlur, extendEdges, fillBorder } from "../../src/pipeline/canvas/fill.js";
+import { boxBlur, extendEdges, fillBorder, fillNoise } from "../../src/pipeline/canvas/fill.js";
 import {
   binarizeGrey,
   FEATHER_PX,
@@ -159,6 +162,20 @@ describe("border fill", () => {
   });
 });
 
+describe("fillNoise", () => {
+  it("is a pure function of the seed with mean 0 and variance 1", () => {
+    const a = fillNoise(7n, 100_000);
+    assert.deepEqual(fillNoise(7n, 100_000), a);
+    const b = fillNoise(8n, 100_000);
+    assert.ok(a.some((v, i) => v !== b[i]));
+    assert.notDeepEqual(fillNoise((1n << 64n) - 1n, 10), fillNoise(0n, 10));
+    const mean = a.reduce((sum, v) => sum + v, 0) / a.length;
+    const variance = a.reduce((sum, v) => sum + (v - mean) ** 2, 0) / a.length;
+    assert.ok(Math.abs(mean) < 0.02, `mean ${mean}`);
+    assert.ok(Math.abs(variance - 1) < 0.02, `variance ${variance}`);
+  });
+});
+
 describe("compositeKept", () => {
   it("keeps the original where the mask is 0, the new pixels where it is 1, and mixes the band", () => {
     const generated = Uint8Array.of(200, 200, 200, 100, 100, 100, 0, 50, 255);
@@ -166,5 +183,35 @@ describe("compositeKept", () => {
     const out = compositeKept(generated, original, Float32Array.of(0, 1, 0.25));
     assert.deepEqual([...out], [0, 10, 20, 100, 100, 100, 191, 204, 255]);
     assert.throws(() => compositeKept(generated, original, Float32Array.of(0, 1)), RangeError);
+  });
+});
+
+describe("decodeMaskImage", () => {
+  it("reads white as repaint, transparency as keep, at the image's size", async () => {
+    // 64x64 RGBA: transparent white everywhere (a drawing tool's untouched canvas), an opaque white square.
+    const rgba = new Uint8Array(64 * 64 * 4);
+    for (let i = 0; i < 64 * 64; i++) rgba.set([255, 255, 255, 0], i * 4);
+    for (let y = 16; y < 32; y++) for (let x = 32; x < 48; x++) rgba[(y * 64 + x) * 4 + 3] = 255;
+    const png = new Uint8Array(
+      await sharp(rgba, { raw: { width: 64, height: 64, channels: 4 } })
+        .png()
+        .toBuffer(),
+    );
+    const mask = await decodeMaskImage(png, 128, 96);
+    assert.equal(mask.length, 128 * 96);
+    const at = (x: number, y: number) => mask[y * 128 + x];
+    assert.equal(at(80, 36), 1); // inside the square, scaled x2 across and x1.5 down
+    assert.equal(at(10, 10), 0);
+    assert.equal(at(120, 90), 0);
+    let repainted = 0;
+    for (const value of mask) repainted += value;
+    assert.ok(Math.abs(repainted - 32 * 24) <= 2 * (32 + 24), `${repainted} pixels repainted`);
+  });
+
+  it("refuses bytes that do not decode", async () => {
+    await assert.rejects(
+      decodeMaskImage(Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2), 64, 64),
+      (error: unknown) => error instanceof InvalidInputError && error.field === "mask",
+    );
   });
 });

@@ -11,7 +11,13 @@ import { CANVAS_STRENGTH, canvasLayout } from "../../src/pipeline/canvas/index.j
 import { FEATHER_PX, keptRect } from "../../src/pipeline/canvas/mask.js";
 import { readPngTextChunks } from "../../src/pipeline/image/png.js";
 import { loadPipeline, type SdxlPipeline } from "../../src/pipeline/index.js";
-import type { CanvasAction, GenerateParams, Rect } from "../../src/pipeline/types.js";
+import {
+  type CanvasAction,
+  type GenerateParams,
+  type Progress,
+  type Rect,
+  SCHEDULER_NAMES,
+} from "../../src/pipeline/types.js";
 import { fixtureModels } from "../helpers/fixtures.js";
 
 const base: GenerateParams = {
@@ -213,6 +219,29 @@ describe("canvas actions on the fixture models", () => {
       batch.images[0]!.source,
       canvasLayout(512, 512, { kind: "zoom_out", factor: 1.5 }).placement,
     );
+  });
+
+  it("runs with every scheduler, reporting progress and previews as any job", async () => {
+    for (const scheduler of SCHEDULER_NAMES) {
+      const progress: Progress[] = [];
+      const params = { ...canvasParams(source, { kind: "zoom_out", factor: 2 }, 0.75), scheduler, steps: 4 };
+      const result = await pipeline.generate(params, {
+        previewEvery: 1,
+        onProgress: (p) => progress.push(p),
+      });
+      assert.ok(result.latents.every(Number.isFinite), scheduler);
+      assert.deepEqual(
+        progress.map((p) => p.step),
+        [1, 2, 3],
+        `${scheduler}: strength 0.75 of 4 steps runs the last 3`,
+      );
+      assert.ok(progress.every((p) => p.preview?.mime === "image/jpeg"));
+      const out = await decode(result.images[0]!.data);
+      const resized = await decode(source, { width: 256, height: 256 });
+      const kept = keptRect(512, 512, result.images[0]!.source!);
+      const inner = { x: kept.x - 128, y: kept.y - 128, width: kept.width, height: kept.height };
+      assert.equal(psnr(out, kept, resized, inner), Number.POSITIVE_INFINITY, scheduler);
+    }
   });
 
   it("writes the canvas action into the PNG metadata", async () => {

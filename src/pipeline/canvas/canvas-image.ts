@@ -6,9 +6,8 @@
  */
 import sharp from "sharp";
 import { InvalidInputError } from "../../errors.js";
-import { TorchGenerator } from "../noise/index.js";
 import type { CanvasAction, Rect } from "../types.js";
-import { fillBorder } from "./fill.js";
+import { blurredExtension, fillNoise, noisyFill } from "./fill.js";
 import { type CanvasLayout, canvasLayout } from "./layout.js";
 import { binarizeGrey, featherMask, latentMask, outsideMask, rectsMask, repaintsAnything } from "./mask.js";
 
@@ -121,10 +120,18 @@ export async function planCanvas(
   const latent = latentMask(soft, width, height);
   const original = await placeSource(source, layout);
   const fills = action.kind !== "repaint" && repaintsAnything(hard);
-  const canvases = seeds.map((seed) => {
-    if (!fills) return original;
-    const noise = new TorchGenerator(seed ^ FILL_SEED_SALT).randn([original.length]);
-    return fillBorder(original, width, height, placement, noise);
-  });
+  const blurred = fills ? blurredExtension(original, width, height, placement) : undefined;
+  const canvases = seeds.map((seed) =>
+    blurred
+      ? noisyFill(
+          original,
+          width,
+          height,
+          placement,
+          blurred,
+          fillNoise(seed ^ FILL_SEED_SALT, original.length),
+        )
+      : original,
+  );
   return { layout, original, hard, soft, latent, canvases };
 }
