@@ -211,6 +211,7 @@ test("the page's canvas buttons and region repaint, on the demo model", async (t
   await t.test("Pan right gives a wider card that starts with the earlier image", async (st) => {
     await first.locator('button[data-action="pan"][data-direction="right"]').click();
     const card = await doneCard(page, 2);
+    assert.match((await card.locator(".origin").textContent()) ?? "", /Pan right/);
     const image = (await jobOf(page, card)).images[0]!;
     assert.ok(image.width > 1024 * 1.1, `wider than the earlier image: ${image.width}x${image.height}`);
     assert.ok(image.width / image.height > 1.2, `wider than tall: ${image.width}x${image.height}`);

@@ -388,7 +388,9 @@ async function press(entry, button, node) {
       if (!result.ok) showCardError(entry, errorText(result));
       return;
     }
-    const problem = await runAction(entry, button.press.action, button.label);
+    // The accessible name says what an arrow-only label means ("Pan up").
+    const label = node.getAttribute("aria-label") ?? button.label;
+    const problem = await runAction(entry, button.press.action, label);
     if (problem) showCardError(entry, problem);
   } catch {
     showCardError(entry, UNREACHABLE);
