@@ -122,7 +122,7 @@ export async function maskUpload(data: Uint8Array): Promise<EncodedImage> {
   if (!format) throw new InvalidInputError(canvasErrors.maskNotAnImage(), "mask");
   try {
     const { width = 0, height = 0 } = await sharp(data).metadata();
-    // Metadata reads the header only: decode one pixel row's worth to be sure the data is whole.
+    // Metadata reads the header only: decode the whole image (into a thumbnail) to be sure it is complete.
     await sharp(data).resize(8, 8, { fit: "fill" }).raw().toBuffer();
     if (width < 1 || height < 1) throw new Error("no pixels");
     return { mime: MASK_MIMES[format], data, width, height };

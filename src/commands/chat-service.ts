@@ -258,14 +258,11 @@ class QueueChatService implements ChatService {
         choices,
       );
       return await this.inTurn(who, draft, async () => {
-        const request = mask
-          ? {
-              ...draft,
-              canvas: { kind: "repaint" as const, maskUploadId: await this.queue.images.putUpload(mask) },
-            }
-          : draft;
-        const sourced = await this.withSourceImage(job, edit.imageIndex, request);
-        return "kind" in sourced ? sourced : this.submit(sourced);
+        const sourced = await this.withSourceImage(job, edit.imageIndex, draft);
+        if ("kind" in sourced) return sourced;
+        if (!mask) return this.submit(sourced);
+        const maskUploadId = await this.queue.images.putUpload(mask);
+        return this.submit({ ...sourced, canvas: { kind: "repaint", maskUploadId } });
       });
     } catch (error) {
       return this.refusal(error, "repaint");
