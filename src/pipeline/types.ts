@@ -89,7 +89,7 @@ export interface GenerateParams {
   /**
    * Zoom out, pan or repaint `source.image` (needs `source`, with upscale 1; `source.strength` is
    * how much of the schedule re-runs in the repainted area). The result's size comes from the
-   * canvas layout, not from width/height.
+   * canvas layout, not from width/height. Runs the base model alone: `refiner` is ignored.
    */
   canvas?: CanvasAction;
 }

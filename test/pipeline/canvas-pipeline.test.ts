@@ -86,7 +86,7 @@ describe("canvas actions on the fixture models", () => {
 
   before(async () => {
     models = await fixtureModels();
-    pipeline = await loadPipeline({ modelDir: models.base, device: "cpu" });
+    pipeline = await loadPipeline({ modelDir: models.base, refinerDir: models.refiner, device: "cpu" });
     source = (await pipeline.generate(base)).images[0]!.data;
     sourceRgb = await decode(source);
   });
@@ -242,6 +242,13 @@ describe("canvas actions on the fixture models", () => {
       const inner = { x: kept.x - 128, y: kept.y - 128, width: kept.width, height: kept.height };
       assert.equal(psnr(out, kept, resized, inner), Number.POSITIVE_INFINITY, scheduler);
     }
+  });
+
+  it("runs the base model alone: a refiner in the request changes nothing", async () => {
+    const params = canvasParams(source, { kind: "pan", direction: "down" }, 0.5);
+    const plain = await pipeline.generate(params);
+    const refined = await pipeline.generate({ ...params, refiner: { switchAt: 0.8 } });
+    assert.ok(Buffer.from(refined.images[0]!.data).equals(Buffer.from(plain.images[0]!.data)));
   });
 
   it("writes the canvas action into the PNG metadata", async () => {
