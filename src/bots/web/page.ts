@@ -14,6 +14,9 @@ const PUBLIC_DIR = fileURLToPath(new URL("../../../src/bots/web/public/", import
 const FILES: Record<string, { file: string; type: string }> = {
   "/": { file: "index.html", type: "text/html; charset=utf-8" },
   "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
+  "/repaint.js": { file: "repaint.js", type: "text/javascript; charset=utf-8" },
+  "/canvas-shapes.js": { file: "canvas-shapes.js", type: "text/javascript; charset=utf-8" },
+  "/mask-png.js": { file: "mask-png.js", type: "text/javascript; charset=utf-8" },
   "/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
   "/icon.svg": { file: "icon.svg", type: "image/svg+xml" },
 };

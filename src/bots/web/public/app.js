@@ -1,4 +1,6 @@
 // easel web chat: talks only to /api/v1 (see the README). No build step, no dependencies.
+import { seamBox } from "./canvas-shapes.js";
+import { createRepaintEditor } from "./repaint.js";
 
 const $ = (selector) => document.querySelector(selector);
 const cards = $("#cards");
@@ -235,6 +237,8 @@ function renderJob(entry, job) {
         decoding: "async",
       });
       const thumb = el("button", { type: "button", class: "thumb", "aria-label": label }, img);
+      const seam = seamOutline(image);
+      if (seam) thumb.append(seam);
       if (total > 1) thumb.append(el("span", { class: "badge", "aria-hidden": "true", text: `${n}` }));
       thumb.addEventListener("click", () => openViewer(job, image));
       images.append(thumb);
@@ -253,20 +257,74 @@ function renderJob(entry, job) {
     const actions = el("div", { class: "actions", role: "group", "aria-label": "Actions" });
     for (const row of job.buttons) {
       const rowNode = el("div", { class: "actions-row" });
-      for (const button of row) {
-        const kind = button.press.kind === "cancel" ? "cancel" : button.press.action.action;
-        const node = el("button", { type: "button", class: button.style, "data-action": kind }, button.label);
-        node.addEventListener("click", () =>
-          kind === "delete" ? confirmDelete(entry, button, node) : press(entry, button, node),
-        );
-        rowNode.append(node);
-      }
+      for (const button of row) rowNode.append(actionButton(entry, button));
       actions.append(rowNode);
     }
+    if (job.status === "done" && !job.deleted) addRepaintButtons(entry, actions);
     body.append(actions);
     if (hadFocus) actions.querySelector("button")?.focus();
   }
   announceChange(previous, job);
+}
+
+/** A button the service described; pressing it calls the API (delete asks twice). */
+function actionButton(entry, button) {
+  const kind = button.press.kind === "cancel" ? "cancel" : button.press.action.action;
+  const node = el("button", { type: "button", class: button.style, "data-action": kind }, button.label);
+  if (button.press.kind === "action") describeAction(node, button.press.action);
+  node.addEventListener("click", () =>
+    kind === "delete" ? confirmDelete(entry, button, node) : press(entry, button, node),
+  );
+  return node;
+}
+
+/**
+ * Which image a button acts on and, for the canvas buttons, what they do: arrows alone are terse
+ * (title and accessible name), and the data attributes let the page and its tests find them.
+ */
+function describeAction(node, action) {
+  if (action.index !== undefined) node.dataset.index = String(action.index);
+  if (action.action === "pan") {
+    node.dataset.direction = action.direction;
+    node.title = `Pan ${action.direction}: extend the canvas to the ${action.direction}`;
+    node.setAttribute("aria-label", `Pan ${action.direction}`);
+  } else if (action.action === "zoom_out") {
+    const factor = action.factor ?? 2;
+    node.dataset.factor = String(factor);
+    node.title = `Zoom out ${factor}×: the same size, with more around it`;
+  }
+}
+
+/**
+ * "Repaint region" for each image, beside that image's other canvas buttons (its zoom row, else
+ * its last row): the chats have no drawing surface, so the page adds this one itself.
+ */
+function addRepaintButtons(entry, actions) {
+  const { job } = entry;
+  const rows = [...actions.querySelectorAll(".actions-row")];
+  for (const image of job.images) {
+    const label = job.images.length === 1 ? "🖌️ Repaint region" : `🖌️ Repaint ${image.index + 1}`;
+    const node = el("button", { type: "button", class: "secondary", "data-action": "repaint" }, label);
+    node.dataset.index = String(image.index);
+    node.title = "Mark a region of the image and say what should be there";
+    node.setAttribute("aria-haspopup", "dialog");
+    node.addEventListener("click", () => openRepaint(entry, image, node));
+    const names = (selector) => (candidate) => candidate.querySelector(selector);
+    const row =
+      rows.find(names(`button[data-action="zoom_out"][data-index="${image.index}"]`)) ??
+      rows.findLast(names(`button[data-index="${image.index}"]`));
+    if (row) row.append(node);
+    else actions.prepend(el("div", { class: "actions-row" }, node));
+  }
+}
+
+/** The dashed outline of where the earlier image sits in a zoomed-out or panned result. */
+function seamOutline(image) {
+  const box = seamBox(image.source, image.width, image.height);
+  if (!box) return undefined;
+  const seam = el("span", { class: "seam", "aria-hidden": "true" });
+  Object.assign(seam.style, box);
+  return seam;
 }
 
 function announceChange(previous, job) {
@@ -318,6 +376,8 @@ function confirmDelete(entry, button, node) {
   announce("Press again to delete this result and its images.");
 }
 
+const UNREACHABLE = "The server can't be reached. Is easel still running?";
+
 async function press(entry, button, node) {
   const jobId = entry.job.id;
   node.disabled = true;
@@ -328,30 +388,61 @@ async function press(entry, button, node) {
       if (!result.ok) showCardError(entry, errorText(result));
       return;
     }
-    const result = await api(
-      "POST",
-      `/api/v1/jobs/${encodeURIComponent(jobId)}/actions`,
-      button.press.action,
-    );
-    if (!result.ok) {
-      showCardError(entry, errorText(result));
-      return;
-    }
-    if (result.data.job?.deleted) {
-      renderJob(entry, result.data.job);
-      announce(result.data.message);
-      return;
-    }
-    const origin = `${button.label} of an earlier image`;
-    const promptText = entry.card.querySelector(".prompt-text").textContent;
-    rememberPrompt(result.data.jobId, promptText);
-    addJob(result.data.job, { promptText, origin, follow: true });
-    scrollToEnd();
+    // The accessible name says what an arrow-only label means ("Pan up").
+    const label = node.getAttribute("aria-label") ?? button.label;
+    const problem = await runAction(entry, button.press.action, label);
+    if (problem) showCardError(entry, problem);
   } catch {
-    showCardError(entry, "The server can't be reached. Is easel still running?");
+    showCardError(entry, UNREACHABLE);
   } finally {
     node.disabled = false;
   }
+}
+
+/**
+ * Posts an action on a job's result; a new job gets its own card, followed live. Resolves to the
+ * error to show, or undefined.
+ */
+async function runAction(entry, action, label, promptText) {
+  const result = await api("POST", `/api/v1/jobs/${encodeURIComponent(entry.job.id)}/actions`, action);
+  if (!result.ok) return errorText(result);
+  if (result.data.job?.deleted) {
+    renderJob(entry, result.data.job);
+    announce(result.data.message);
+    return undefined;
+  }
+  if (!result.data?.jobId) {
+    // Information rather than a new job (nothing was started).
+    if (result.data?.message) announce(result.data.message);
+    return undefined;
+  }
+  const origin = `${label} of an earlier image`;
+  const text = promptText ?? entry.card.querySelector(".prompt-text").textContent;
+  rememberPrompt(result.data.jobId, text);
+  addJob(result.data.job, { promptText: text, origin, follow: true });
+  scrollToEnd();
+  return undefined;
+}
+
+// ── Repaint a region ────────────────────────────────────────────────────────────────────────
+
+/** The editor's job card, while it is open. */
+let repaintEntry;
+const repaintEditor = createRepaintEditor({
+  send: async (body) => {
+    if (!repaintEntry) return "That result is no longer shown.";
+    try {
+      return await runAction(repaintEntry, body, "🖌️ Repaint region", body.prompt);
+    } catch {
+      return UNREACHABLE;
+    }
+  },
+});
+
+function openRepaint(entry, image, opener) {
+  repaintEntry = entry;
+  const prompt = entry.job.caption?.split("\n")[0] ?? entry.card.querySelector(".prompt-text").textContent;
+  repaintEditor.open({ image, prompt, alt: `Image ${image.index + 1}: ${prompt}`, opener });
 }
 
 /** A card for a job, kept current over its event stream until it ends. */
@@ -471,7 +562,7 @@ function openHelp() {
 $("#help-button").addEventListener("click", openHelp);
 document.addEventListener("keydown", (event) => {
   const typing = event.target instanceof HTMLTextAreaElement || event.target instanceof HTMLInputElement;
-  if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (typing || event.ctrlKey || event.metaKey || event.altKey || $("#repaint").open) return;
   if (event.key === "?") {
     event.preventDefault();
     openHelp();
