@@ -149,7 +149,7 @@ export function registerAdminCommand(program: Command): void {
   const admin = program
     .command("admin")
     .description(
-      "operate the bot from this machine: the queue, cancels, bans, stats (same job store, also while it runs)",
+      "operate the bot from this machine: the queue, cancels, bans, stats, withheld images (same job store, also while it runs)",
     );
   admin
     .command("queue")

@@ -28,7 +28,7 @@ import {
 async function moderatedQueue(
   t: TestContext,
   moderation: Partial<ModerationConfig>,
-  options: { moderationTimeoutMs?: number; previewEvery?: number } = {},
+  options: { moderationTimeoutMs?: number; previewEvery?: number; now?: () => number } = {},
 ): Promise<{ queue: TestQueue; config: Config }> {
   const dir = await mkdtemp(join(tmpdir(), "easel-moderation-queue-"));
   onCleanup(t, () => rm(dir, { recursive: true, force: true }));
@@ -120,6 +120,22 @@ describe("output moderation in the queue", () => {
     assert.deepEqual(releases, [
       { at, actor: "discord:999", action: "release", target: `${jobId}-1`, place: "discord:g1/c9" },
     ]);
+  });
+
+  it("a withheld image past the retention time is swept: it leaves the list and can no longer be released", async (t) => {
+    let clock = Date.UTC(2026, 11, 6, 12);
+    const { queue, config } = await moderatedQueue(
+      t,
+      { mode: "withhold", threshold: 0 },
+      { now: () => clock },
+    );
+    const { jobId } = await queue.submit(request("hana"));
+    await doneEvent(queue, jobId);
+    assert.equal((await queue.ledger.withheld()).length, 1);
+    clock += config.retentionHours * 3_600_000 + 1;
+    assert.equal((await queue.sweep()).deleted, 1);
+    assert.deepEqual(await queue.ledger.withheld(), []);
+    assert.equal(await queue.ledger.release(jobId, 0, "discord:999"), "not_withheld");
   });
 
   it("threshold 1 flags nothing: scores are kept, every action is none, nothing is withheld or audited", async (t) => {
