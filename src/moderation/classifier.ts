@@ -84,6 +84,8 @@ export class ImageClassifier {
     } catch (error) {
       throw new ClassificationError(error instanceof Error ? error.message : String(error), { cause: error });
     }
+    // The thread may have ended while this image waited for it to load.
+    if (this.thread !== thread) throw new ClassificationError("its thread ended");
     const id = this.nextId++;
     // A copy the thread may own: the caller keeps its bytes (it writes them to disk next).
     const copy = new Uint8Array(image);
