@@ -71,6 +71,8 @@ export interface JobBookOptions {
   onInternalError?: (error: unknown, where: string) => void;
   /** How often start() arranges a sweep of expired images; 0 = only when sweep() is called. */
   sweepEveryMs?: number;
+  /** How often a service queue looks for released withheld images to announce (default 1 s). */
+  releasePollMs?: number;
   /**
    * Which interrupted jobs recover() runs again; the others are failed and reported. Default: every
    * job but the command line's (the process that would have printed its result is gone).
@@ -208,6 +210,9 @@ export class JobBook<J extends BookedJob> implements JobQueue {
   private stopping = false;
   private readonly stopListeners = new Set<() => void>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** A service queue's watch for releases (`released` events), and the last audit row it saw. */
+  private releaseTimer: NodeJS.Timeout | undefined;
+  private releaseCursor = 0;
   private sweeping: Promise<{ deleted: number }> | undefined;
   /** The latest store write that failed, until one succeeds (for health). */
   private storeFailure: string | undefined;
@@ -284,6 +289,12 @@ export class JobBook<J extends BookedJob> implements JobQueue {
       throw error;
     }
     const every = this.options.sweepEveryMs ?? 3_600_000;
+    if (this.submitter.kind === "service" && !this.releaseTimer) {
+      // Releases written from now on, by this process or `easel admin` on the same store.
+      this.releaseCursor = this.store.lastActionId();
+      this.releaseTimer = setInterval(() => this.announceReleases(), this.options.releasePollMs ?? 1_000);
+      this.releaseTimer.unref();
+    }
     if (every > 0 && !this.sweepTimer) {
       this.sweepTimer = setInterval(() => {
         this.sweep().catch((error: unknown) => this.onInternalError(error, "sweep"));
@@ -535,6 +546,7 @@ export class JobBook<J extends BookedJob> implements JobQueue {
     for (const listener of [...this.stopListeners]) listener();
     this.logger.info(this.runner.size(), "job queue stopping");
     clearInterval(this.sweepTimer);
+    clearInterval(this.releaseTimer);
     await this.sweeping?.catch(() => {});
     try {
       await this.runner.stop();
@@ -709,6 +721,27 @@ export class JobBook<J extends BookedJob> implements JobQueue {
   }
 
   // ---- inside ----
+
+  /** Emits `released` for each release recorded since the last look (whichever process wrote it). */
+  private announceReleases(): void {
+    try {
+      for (const release of this.store.releasesAfter(this.releaseCursor)) {
+        this.releaseCursor = release.id;
+        const cut = release.target.lastIndexOf("-");
+        const jobId = release.target.slice(0, cut);
+        const stored = this.store.get(jobId);
+        if (!stored) continue;
+        this.events.emit("released", {
+          jobId,
+          requester: stored.request.requester,
+          imageIndex: Number(release.target.slice(cut + 1)),
+          byUserId: release.actor,
+        });
+      }
+    } catch (error) {
+      this.onInternalError(error, "releases");
+    }
+  }
 
   /** One image's moderation decision (undefined with moderation off); rejects with a ClassificationError. */
   private async moderate(job: J, index: number, image: Uint8Array): Promise<ImageModeration | undefined> {

@@ -655,6 +655,18 @@ export class JobStore {
     ).run(action.at, action.actor, action.action, action.target, action.detail ?? null, action.place ?? null);
   }
 
+  /** The audit trail's latest row id (0 when empty): where a watch for new actions starts. */
+  lastActionId(): number {
+    return (this.sql("SELECT COALESCE(MAX(id), 0) AS id FROM admin_actions").get() as { id: number }).id;
+  }
+
+  /** Releases of withheld images recorded after row `afterId`, oldest first, from any process. */
+  releasesAfter(afterId: number): Array<{ id: number; at: number; actor: UserId; target: string }> {
+    return this.sql(
+      "SELECT id, at, actor, target FROM admin_actions WHERE id > ? AND action = 'release' ORDER BY id",
+    ).all(afterId) as Array<{ id: number; at: number; actor: UserId; target: string }>;
+  }
+
   actionsSince(since: number): StoredAction[] {
     const rows = this.sql("SELECT * FROM admin_actions WHERE at >= ? ORDER BY id").all(since) as ActionRow[];
     return rows.map((row) => ({

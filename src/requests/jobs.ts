@@ -109,6 +109,12 @@ export interface JobQueueEvents {
   failed: JobEvent & { code: ErrorCode; message: string; detail?: string };
   cancelled: JobEvent & { byUserId: UserId | undefined };
   /**
+   * An admin released a withheld image (output moderation): from any process on the job store
+   * (`/easel release`, `easel admin release`), seen within about a second by the service's queue.
+   * Adapters may now show it where the result was posted.
+   */
+  released: JobEvent & { imageIndex: number; byUserId: UserId };
+  /**
    * After a restart: a job that was queued or running when the process stopped. Requeued jobs run
    * again (their earlier messages may no longer be editable, so adapters may post a new one);
    * jobs not requeued were failed, and the user should be told.

@@ -14,6 +14,8 @@ import type { Config } from "../../src/config.js";
 import { ClassifierLoadError } from "../../src/moderation/classifier.js";
 import type { ModerationConfig } from "../../src/moderation/settings.js";
 import type { JobQueueEvents } from "../../src/queue/index.js";
+import { StoreLedger } from "../../src/queue/ledger.js";
+import { JobStore } from "../../src/queue/store.js";
 import {
   FAST_ENGINE,
   nextEvent,
@@ -120,6 +122,34 @@ describe("output moderation in the queue", () => {
     assert.deepEqual(releases, [
       { at, actor: "discord:999", action: "release", target: `${jobId}-1`, place: "discord:g1/c9" },
     ]);
+  });
+
+  it("announces each release, from this process or another on the same store, with the job's requester", async (t) => {
+    const { queue, config } = await moderatedQueue(t, { mode: "withhold", threshold: 0 });
+    await queue.start();
+    const { jobId } = await queue.submit(request("ivan", { count: 2 }));
+    await doneEvent(queue, jobId);
+
+    const here = nextEvent(queue, "released");
+    assert.equal(await queue.ledger.release(jobId, 0, "discord:999"), "released");
+    const first = await here;
+    assert.deepEqual(
+      {
+        jobId: first.jobId,
+        imageIndex: first.imageIndex,
+        byUserId: first.byUserId,
+        user: first.requester.userId,
+      },
+      { jobId, imageIndex: 0, byUserId: "discord:999", user: "discord:ivan" },
+    );
+
+    // `easel admin release` writes to the same store from its own process.
+    const other = JobStore.open(join(config.dataDir, "jobs.sqlite"));
+    t.after(() => other.close());
+    const there = nextEvent(queue, "released");
+    assert.equal(await new StoreLedger(other).release(jobId, 1, "cli:root", "cli"), "released");
+    const second = await there;
+    assert.deepEqual([second.jobId, second.imageIndex, second.byUserId], [jobId, 1, "cli:root"]);
   });
 
   it("a withheld image past the retention time is swept: it leaves the list and can no longer be released", async (t) => {
