@@ -27,6 +27,10 @@ const list = (value: string | undefined): string[] =>
     .map((item) => item.trim())
     .filter((item) => item.length > 0);
 
+/** EASEL_MODERATION: off, or what a flagged image becomes (the `ImageModeration.action` it gets). */
+export const MODERATION_MODES = ["off", "spoiler", "blur", "withhold"] as const;
+export type ModerationMode = (typeof MODERATION_MODES)[number];
+
 /** setTimeout fires at once for delays above 2^31 - 1 ms, so a job timeout must stay below that. */
 const MAX_JOB_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
@@ -150,6 +154,15 @@ const envSchema = z.object({
   /** Accept a typed `!` as an ordinary character (open_clip); false = transformers' id 0 quirk. */
   EASEL_OPENCLIP_EXCLAMATION: boolFrom(true),
 
+  /** Output moderation: off, or what a flagged image becomes (spoiler, blur, withhold until an admin releases it). */
+  EASEL_MODERATION: z.enum(MODERATION_MODES).default("off"),
+  /** Unsafe score (Porn + Hentai + Sexy, 0 to 1) from which an image is flagged: 0 flags all, 1 none. */
+  EASEL_MODERATION_THRESHOLD: numberFrom(0.5, 0, 1),
+  /** on: moderate channels marked NSFW too; off: images made there are exempt. */
+  EASEL_MODERATION_NSFW_CHANNELS: z.enum(["on", "off"]).default("off"),
+  /** The classifier: MobileNetV2Mid, MobileNetV2, InceptionV3 (shipped with nsfwjs) or a TensorFlow.js model folder. */
+  EASEL_MODERATION_MODEL: z.string().default("MobileNetV2Mid"),
+
   /** Discord bot token; the Discord adapter runs when it is set. */
   DISCORD_TOKEN: z.string().default(""),
   /** Discord application id (empty: taken from the gateway's READY event). */
@@ -239,6 +252,20 @@ const DEFAULT_AT_MOST_MAX: readonly [NumericSettingName, NumericSettingName][] =
 export type PriorityRule =
   | { kind: "user"; id: UserId; tier: number }
   | { kind: "role"; id: RoleId; tier: number };
+
+export interface ModerationConfig {
+  /** EASEL_MODERATION: what happens to a flagged image; "off" classifies nothing. */
+  mode: ModerationMode;
+  /** EASEL_MODERATION_THRESHOLD: an image whose unsafe score is at least this is flagged (1 flags none). */
+  threshold: number;
+  /** EASEL_MODERATION_NSFW_CHANNELS: also act on images made in channels marked NSFW (else they are exempt). */
+  nsfwChannels: boolean;
+  /**
+   * EASEL_MODERATION_MODEL: a built-in classifier's name (src/moderation/settings.ts), or the folder
+   * of a TensorFlow.js model (`model.json` and its weight files) with nsfwjs' five classes.
+   */
+  model: string;
+}
 
 export interface DiscordConfig {
   token: string;
@@ -333,6 +360,8 @@ export interface Config {
     safetyNegative: string;
   };
   buttons: "author" | "anyone";
+  /** Output moderation (src/moderation): classify each image before it is posted. */
+  moderation: ModerationConfig;
   retentionHours: number;
   /** Set when DISCORD_TOKEN is. */
   discord: DiscordConfig | undefined;
@@ -591,6 +620,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       safetyNegative: e.EASEL_SAFETY_NEGATIVE,
     },
     buttons: e.EASEL_BUTTONS,
+    moderation: {
+      mode: e.EASEL_MODERATION,
+      threshold: e.EASEL_MODERATION_THRESHOLD,
+      nsfwChannels: e.EASEL_MODERATION_NSFW_CHANNELS === "on",
+      model: e.EASEL_MODERATION_MODEL,
+    },
     retentionHours: e.EASEL_RETENTION_HOURS,
     discord,
     slack,

@@ -13,8 +13,11 @@ import { join } from "node:path";
 import type { Config } from "../config.js";
 import { CancelledError, EaselError, type ErrorCode, InvalidInputError, userMessageOf } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
+import { type Moderator, moderatorFor } from "../moderation/moderator.js";
 import type { EncodedImage, GenerateTimings, Rect } from "../pipeline/types.js";
+import type { ImageModeration } from "../requests/jobs.js";
 import { modelNamed } from "../requests/models.js";
+import { placeOf } from "../requests/operator.js";
 import type { GenerationRequest, UserId } from "../requests/request.js";
 import { DataDirLock } from "./data-dir-lock.js";
 import type { EngineSpec } from "./engine.js";
@@ -58,6 +61,8 @@ export interface JobBookOptions {
   engineFor?: (device: string) => EngineSpec;
   cancelGraceMs?: number;
   shutdownGraceMs?: number;
+  /** How long one image's classification may take before its job fails (output moderation; default 60 s). */
+  moderationTimeoutMs?: number;
   /**
    * Where errors nobody else can handle go: a listener that threw (`where` is "listener:<event>"),
    * a failed background sweep ("sweep"), or a store write about a job's end that failed
@@ -66,6 +71,8 @@ export interface JobBookOptions {
   onInternalError?: (error: unknown, where: string) => void;
   /** How often start() arranges a sweep of expired images; 0 = only when sweep() is called. */
   sweepEveryMs?: number;
+  /** How often a service queue looks for released withheld images to announce (default 1 s). */
+  releasePollMs?: number;
   /**
    * Which interrupted jobs recover() runs again; the others are failed and reported. Default: every
    * job but the command line's (the process that would have printed its result is gone).
@@ -170,6 +177,7 @@ export function jobRecordOf(stored: StoredJob): JobRecord {
         height: image.height,
         deleted: image.deleted,
         ...(image.source ? { source: image.source } : {}),
+        ...(image.moderation ? { moderation: image.moderation } : {}),
       }),
     ),
   };
@@ -190,6 +198,8 @@ export class JobBook<J extends BookedJob> implements JobQueue {
   readonly now: () => number;
   readonly onInternalError: (error: unknown, where: string) => void;
   protected readonly runner: JobRunner<J>;
+  /** Output moderation (EASEL_MODERATION); undefined when it is off. */
+  private readonly moderator: Moderator | undefined;
   private readonly events: QueueEventEmitter;
   private readonly ownsStore: boolean;
   private readonly maxAttempts: number;
@@ -203,6 +213,9 @@ export class JobBook<J extends BookedJob> implements JobQueue {
   private stopping = false;
   private readonly stopListeners = new Set<() => void>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** A service queue's watch for releases (`released` events), and the last audit row it saw. */
+  private releaseTimer: NodeJS.Timeout | undefined;
+  private releaseCursor = 0;
   private sweeping: Promise<{ deleted: number }> | undefined;
   /** The latest store write that failed, until one succeeds (for health). */
   private storeFailure: string | undefined;
@@ -236,6 +249,10 @@ export class JobBook<J extends BookedJob> implements JobQueue {
       putUpload: (image) => this.files.keepUpload(image),
     };
     this.events = new QueueEventEmitter((error, event) => this.onInternalError(error, `listener:${event}`));
+    this.moderator = moderatorFor(config.moderation, {
+      logger: this.logger,
+      ...(options.moderationTimeoutMs !== undefined ? { timeoutMs: options.moderationTimeoutMs } : {}),
+    });
     this.runner = makeRunner(this);
   }
 
@@ -243,8 +260,16 @@ export class JobBook<J extends BookedJob> implements JobQueue {
     return this.events.on(name, listener);
   }
 
-  /** For runners: queued and progress events. */
+  /**
+   * For runners: queued and progress events. With moderation on, a progress event goes out without
+   * its preview: a preview is a picture of the image to come that no classifier has looked at.
+   */
   emit<E extends JobQueueEventName>(name: E, event: JobQueueEvents[E]): void {
+    if (this.moderator && name === "progress" && "preview" in event) {
+      const { preview: _unchecked, ...rest } = event as JobQueueEvents["progress"];
+      this.events.emit("progress", rest);
+      return;
+    }
     this.events.emit(name, event);
   }
 
@@ -253,12 +278,26 @@ export class JobBook<J extends BookedJob> implements JobQueue {
   }
 
   /**
-   * Takes the data dir (a service queue: a second service on it is refused), arranges the sweep
-   * and starts the runner; rejects when a device cannot load or Redis cannot be reached.
+   * Takes the data dir (a service queue: a second service on it is refused), loads the moderation
+   * classifier when moderation is on, arranges the sweep and starts the runner; rejects when the
+   * classifier or a device cannot load or Redis cannot be reached.
    */
   async start(): Promise<void> {
     this.lock?.acquire(this.submitter);
+    // Before any device: with moderation on, no job may finish without a classifier to look at it.
+    try {
+      await this.moderator?.start();
+    } catch (error) {
+      this.logger.error({ err: error }, error instanceof Error ? error.message : String(error));
+      throw error;
+    }
     const every = this.options.sweepEveryMs ?? 3_600_000;
+    if (this.submitter.kind === "service" && !this.releaseTimer) {
+      // Releases written from now on, by this process or `easel admin` on the same store.
+      this.releaseCursor = this.store.lastActionId();
+      this.releaseTimer = setInterval(() => this.announceReleases(), this.options.releasePollMs ?? 1_000);
+      this.releaseTimer.unref();
+    }
     if (every > 0 && !this.sweepTimer) {
       this.sweepTimer = setInterval(() => {
         this.sweep().catch((error: unknown) => this.onInternalError(error, "sweep"));
@@ -510,12 +549,15 @@ export class JobBook<J extends BookedJob> implements JobQueue {
     for (const listener of [...this.stopListeners]) listener();
     this.logger.info(this.runner.size(), "job queue stopping");
     clearInterval(this.sweepTimer);
+    clearInterval(this.releaseTimer);
     await this.sweeping?.catch(() => {});
     try {
       await this.runner.stop();
       // Expired images go now rather than at the next start's first sweep.
       await this.sweep().catch((error: unknown) => this.onInternalError(error, "sweep"));
     } finally {
+      // After the runner: the results it was still finishing have been classified.
+      await this.moderator?.stop();
       if (this.ownsStore) this.store.close();
       this.releaseSubmitter();
       this.lock?.release();
@@ -573,8 +615,10 @@ export class JobBook<J extends BookedJob> implements JobQueue {
   }
 
   /**
-   * Writes a finished job's images, records it and tells the adapters; a job cancelled meanwhile
-   * ends cancelled (nothing written). Never rejects: what goes wrong fails the job.
+   * Classifies a finished job's images when moderation is on, writes them, records them with their
+   * decisions (flagged ones in the audit trail too) and tells the adapters; a job cancelled
+   * meanwhile ends cancelled (nothing written). Never rejects: what goes wrong fails the job, an
+   * image that cannot be classified included (nothing unchecked is ever announced).
    */
   async finish(
     job: J,
@@ -586,6 +630,7 @@ export class JobBook<J extends BookedJob> implements JobQueue {
       const files: FinishedImage[] = [];
       for (const [index, image] of result.images.entries()) {
         const data = typeof image.data === "function" ? await image.data() : image.data;
+        const moderation = await this.moderate(job, index, data);
         const path = imageFilePath(this.files.imagesDir, job.id, index, image.mime);
         try {
           await writeFileAtomically(path, data);
@@ -593,11 +638,23 @@ export class JobBook<J extends BookedJob> implements JobQueue {
           throw this.storageError("image", path, error);
         }
         const { seed, mime, width, height, source } = image;
-        files.push({ path, seed, mime, width, height, ...(source ? { source } : {}) });
+        files.push({
+          path,
+          seed,
+          mime,
+          width,
+          height,
+          ...(source ? { source } : {}),
+          ...(moderation ? { moderation } : {}),
+        });
       }
       const seeds = files.map((image) => image.seed);
+      const { requester } = job.request;
       this.recordOrThrow("done", () =>
-        this.store.markDone(job.id, { seeds, timings: result.timings, images: files }, this.now()),
+        this.store.markDone(job.id, { seeds, timings: result.timings, images: files }, this.now(), {
+          actor: requester.userId,
+          place: placeOf(requester),
+        }),
       );
       this.release(job);
       const durationMs = times.clock !== undefined ? performance.now() - times.clock : times.deviceMs;
@@ -623,6 +680,7 @@ export class JobBook<J extends BookedJob> implements JobQueue {
           height: file.height,
           deleted: false,
           ...(file.source ? { source: file.source } : {}),
+          ...(file.moderation ? { moderation: file.moderation } : {}),
         })),
         seeds,
         timings: result.timings,
@@ -675,6 +733,37 @@ export class JobBook<J extends BookedJob> implements JobQueue {
   }
 
   // ---- inside ----
+
+  /** Emits `released` for each release recorded since the last look (whichever process wrote it). */
+  private announceReleases(): void {
+    try {
+      for (const release of this.store.releasesAfter(this.releaseCursor)) {
+        this.releaseCursor = release.id;
+        const cut = release.target.lastIndexOf("-");
+        const jobId = release.target.slice(0, cut);
+        const stored = this.store.get(jobId);
+        if (!stored) continue;
+        this.events.emit("released", {
+          jobId,
+          requester: stored.request.requester,
+          imageIndex: Number(release.target.slice(cut + 1)),
+          byUserId: release.actor,
+        });
+      }
+    } catch (error) {
+      this.onInternalError(error, "releases");
+    }
+  }
+
+  /** One image's moderation decision (undefined with moderation off); rejects with a ClassificationError. */
+  private async moderate(job: J, index: number, image: Uint8Array): Promise<ImageModeration | undefined> {
+    if (!this.moderator) return undefined;
+    const decision = await this.moderator.moderate(image, job.request.requester);
+    const fields = { jobId: job.id, index, ...decision };
+    if (decision.flagged) this.logger.info(fields, `image flagged by moderation: ${decision.action}`);
+    else this.logger.debug(fields, "image passed moderation");
+    return decision;
+  }
 
   private enqueue(job: J): number {
     this.hold(job);

@@ -9,6 +9,8 @@ import Database from "better-sqlite3";
 import { ConfigError, EaselError, type ErrorCode } from "../errors.js";
 import { describeFileError } from "../files.js";
 import type { EncodedImage, GenerateTimings, Rect } from "../pipeline/types.js";
+import type { ImageModeration, ModerationAction } from "../requests/jobs.js";
+import { placeOf, type ReleaseOutcome, type WithheldImage } from "../requests/operator.js";
 import type { GenerationRequest, Platform, UserId } from "../requests/request.js";
 import type { JobRecord, JobStatus } from "./job-queue.js";
 import type { ProcessKind, Submitter } from "./submitter.js";
@@ -27,6 +29,8 @@ export interface StoredImage {
   deleted: boolean;
   /** Canvas jobs: where the source image's pixels were placed in this image. */
   source?: Rect;
+  /** Output moderation's decision; absent when moderation was off. */
+  moderation?: ImageModeration;
 }
 
 /**
@@ -56,6 +60,8 @@ export interface FinishedImage {
   height: number;
   /** Canvas jobs: where the source image's pixels were placed in this image. */
   source?: Rect;
+  /** Output moderation's decision; absent when moderation is off. */
+  moderation?: ImageModeration;
 }
 
 /** An image file the sweep may delete. */
@@ -103,6 +109,12 @@ interface ImageRow {
   deleted_at: number | null;
   /** JSON of a Rect (canvas results), else null; absent before the column existed. */
   source?: string | null;
+  moderation_flagged: number | null;
+  moderation_score: number | null;
+  moderation_label: string | null;
+  moderation_action: ModerationAction | null;
+  released_by: string | null;
+  released_at: number | null;
 }
 
 export interface StoredBan {
@@ -115,7 +127,7 @@ export interface StoredBan {
 export interface StoredAction {
   at: number;
   actor: UserId;
-  action: "cancel" | "ban" | "unban" | "delete";
+  action: "cancel" | "ban" | "unban" | "delete" | "moderate" | "release";
   target: string;
   detail?: string;
   place?: string;
@@ -242,6 +254,16 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX admin_requests_pending ON admin_requests (id) WHERE handled_at IS NULL;`,
   // Canvas results (zoom out, pan, repaint): where the source image's pixels were placed, as JSON.
   "ALTER TABLE images ADD COLUMN source TEXT;",
+  // Output moderation: each image's score, top class, flag and action, and who released a withheld one.
+  `ALTER TABLE images ADD COLUMN moderation_flagged INTEGER;
+   ALTER TABLE images ADD COLUMN moderation_score REAL;
+   ALTER TABLE images ADD COLUMN moderation_label TEXT;
+   ALTER TABLE images ADD COLUMN moderation_action TEXT
+     CHECK (moderation_action IN ('none', 'spoiler', 'blur', 'withhold'));
+   ALTER TABLE images ADD COLUMN released_by TEXT;
+   ALTER TABLE images ADD COLUMN released_at INTEGER;
+   CREATE INDEX images_withheld ON images (job_id, idx)
+     WHERE moderation_action = 'withhold' AND released_at IS NULL AND deleted_at IS NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -302,6 +324,22 @@ const optional = <T>(value: T | null): T | undefined => (value === null ? undefi
 /** A rectangle's four fields only, as the images table keeps it. */
 const rectOf = ({ x, y, width, height }: Rect): Rect => ({ x, y, width, height });
 
+/** An image row's moderation decision, when it has one (rows from before moderation, or with it off, have none). */
+function moderationOf(row: ImageRow): { moderation?: ImageModeration } {
+  if (row.moderation_action === null) return {};
+  return {
+    moderation: {
+      flagged: row.moderation_flagged === 1,
+      score: row.moderation_score ?? 0,
+      label: row.moderation_label ?? "",
+      action: row.moderation_action,
+      ...(row.released_at !== null
+        ? { released: { byUserId: row.released_by as UserId, at: row.released_at } }
+        : {}),
+    },
+  };
+}
+
 export class JobStore {
   private readonly statements;
 
@@ -337,8 +375,10 @@ export class JobStore {
          WHERE id = @id AND status = 'running'`,
       ),
       image: db.prepare(
-        `INSERT OR REPLACE INTO images (job_id, idx, path, seed, mime, width, height, source)
-         VALUES (@jobId, @index, @path, @seed, @mime, @width, @height, @source)`,
+        `INSERT OR REPLACE INTO images (job_id, idx, path, seed, mime, width, height, source,
+                                        moderation_flagged, moderation_score, moderation_label, moderation_action)
+         VALUES (@jobId, @index, @path, @seed, @mime, @width, @height, @source,
+                 @flagged, @score, @label, @action)`,
       ),
       failed: db.prepare(
         `UPDATE jobs SET status = 'failed', finished_at = @at, error_code = @code, error_message = @message
@@ -476,15 +516,43 @@ export class JobStore {
     this.statements.requeue.run(id);
   }
 
+  /**
+   * Records a finished job and its images. Images output moderation flagged are written to the
+   * audit trail in the same transaction (`moderate`, by `audit.actor`: the user who asked).
+   */
   markDone(
     id: string,
     result: { seeds: string[]; timings: GenerateTimings; images: FinishedImage[] },
     at: number,
+    audit?: { actor: UserId; place: string },
   ): void {
     this.db.transaction(() => {
-      for (const [index, { path, seed, mime, width, height, source }] of result.images.entries()) {
-        const placed = source ? JSON.stringify(rectOf(source)) : null;
-        this.statements.image.run({ jobId: id, index, path, seed, mime, width, height, source: placed });
+      for (const [index, image] of result.images.entries()) {
+        const { path, seed, mime, width, height, source, moderation } = image;
+        this.statements.image.run({
+          jobId: id,
+          index,
+          path,
+          seed,
+          mime,
+          width,
+          height,
+          source: source ? JSON.stringify(rectOf(source)) : null,
+          flagged: moderation ? Number(moderation.flagged) : null,
+          score: moderation?.score ?? null,
+          label: moderation?.label ?? null,
+          action: moderation?.action ?? null,
+        });
+        if (audit && moderation?.flagged) {
+          this.addAction({
+            at,
+            actor: audit.actor,
+            action: "moderate",
+            target: `${id}-${index}`,
+            detail: `${moderation.action}: unsafe score ${moderation.score} (${moderation.label})`,
+            place: audit.place,
+          });
+        }
       }
       this.statements.done.run({
         id,
@@ -600,6 +668,18 @@ export class JobStore {
     ).run(action.at, action.actor, action.action, action.target, action.detail ?? null, action.place ?? null);
   }
 
+  /** The audit trail's latest row id (0 when empty): where a watch for new actions starts. */
+  lastActionId(): number {
+    return (this.sql("SELECT COALESCE(MAX(id), 0) AS id FROM admin_actions").get() as { id: number }).id;
+  }
+
+  /** Releases of withheld images recorded after row `afterId`, oldest first, from any process. */
+  releasesAfter(afterId: number): Array<{ id: number; at: number; actor: UserId; target: string }> {
+    return this.sql(
+      "SELECT id, at, actor, target FROM admin_actions WHERE id > ? AND action = 'release' ORDER BY id",
+    ).all(afterId) as Array<{ id: number; at: number; actor: UserId; target: string }>;
+  }
+
   actionsSince(since: number): StoredAction[] {
     const rows = this.sql("SELECT * FROM admin_actions WHERE at >= ? ORDER BY id").all(since) as ActionRow[];
     return rows.map((row) => ({
@@ -636,6 +716,75 @@ export class JobStore {
       this.sql("UPDATE images SET deleted_at = ? WHERE job_id = ? AND deleted_at IS NULL").run(at, jobId);
       this.addAction({ at, actor: byUserId, action: "delete", target: jobId, ...(place ? { place } : {}) });
       return paths;
+    })();
+  }
+
+  /**
+   * Withheld images no admin has released whose files are still kept, oldest first, with who asked
+   * for them and where.
+   */
+  withheldImages(): WithheldImage[] {
+    const rows = this.sql(
+      `SELECT images.job_id, images.idx, images.moderation_score, images.moderation_label,
+              jobs.request, jobs.finished_at, jobs.created_at
+       FROM images JOIN jobs ON jobs.id = images.job_id
+       WHERE images.moderation_action = 'withhold' AND images.released_at IS NULL AND images.deleted_at IS NULL
+       ORDER BY jobs.finished_at, jobs.seq, images.idx`,
+    ).all() as Array<{
+      job_id: string;
+      idx: number;
+      moderation_score: number;
+      moderation_label: string;
+      request: string;
+      finished_at: number | null;
+      created_at: number;
+    }>;
+    return rows.map((row) => {
+      const { requester, prompt } = JSON.parse(row.request) as GenerationRequest;
+      return {
+        imageId: `${row.job_id}-${row.idx}`,
+        jobId: row.job_id,
+        index: row.idx,
+        userId: requester.userId,
+        ...(requester.userName ? { userName: requester.userName } : {}),
+        place: placeOf(requester),
+        prompt,
+        score: row.moderation_score,
+        label: row.moderation_label,
+        at: row.finished_at ?? row.created_at,
+      };
+    });
+  }
+
+  /** Releases a withheld image and records the action, in one transaction. */
+  releaseImage(
+    jobId: string,
+    index: number,
+    byUserId: UserId,
+    at: number,
+    place: string | undefined,
+  ): ReleaseOutcome {
+    return this.db.transaction((): ReleaseOutcome => {
+      const row = this.sql(
+        "SELECT moderation_action, released_at, deleted_at FROM images WHERE job_id = ? AND idx = ?",
+      ).get(jobId, index) as Pick<ImageRow, "moderation_action" | "released_at" | "deleted_at"> | undefined;
+      if (!row) return "not_found";
+      if (row.moderation_action !== "withhold" || row.deleted_at !== null) return "not_withheld";
+      if (row.released_at !== null) return "already_released";
+      this.sql("UPDATE images SET released_by = ?, released_at = ? WHERE job_id = ? AND idx = ?").run(
+        byUserId,
+        at,
+        jobId,
+        index,
+      );
+      this.addAction({
+        at,
+        actor: byUserId,
+        action: "release",
+        target: `${jobId}-${index}`,
+        ...(place ? { place } : {}),
+      });
+      return "released";
     })();
   }
 
@@ -750,6 +899,7 @@ export class JobStore {
         height: image.height,
         deleted: image.deleted_at !== null,
         ...(image.source ? { source: JSON.parse(image.source) as Rect } : {}),
+        ...moderationOf(image),
       })),
       submitter: {
         kind: row.submitter_kind ?? "service",

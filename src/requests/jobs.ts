@@ -27,6 +27,21 @@ export function mimeOfExtension(extension: string): EncodedImage["mime"] | undef
   return found?.[0] as EncodedImage["mime"] | undefined;
 }
 
+export const MODERATION_ACTIONS = ["none", "spoiler", "blur", "withhold"] as const;
+export type ModerationAction = (typeof MODERATION_ACTIONS)[number];
+export interface ImageModeration {
+  /** score ≥ threshold: threshold 0 flags every image, 1 flags none. */
+  flagged: boolean;
+  /** The classifier's unsafe score in [0, 1]. */
+  score: number;
+  /** The classifier's top class (nsfwjs: Drawing, Hentai, Neutral, Porn, Sexy). */
+  label: string;
+  /** What is done with the image, decided once when it was made: "none" when not flagged, moderation off, or an exempt NSFW channel. */
+  action: ModerationAction;
+  /** A withheld image an admin released: shown like any since. */
+  released?: { byUserId: UserId; at: number };
+}
+
 /** A finished image, as the job record and `done` events list it. */
 export interface ImageRef {
   /** `<jobId>-<index>`: what the image store is asked for. */
@@ -41,6 +56,7 @@ export interface ImageRef {
   deleted: boolean;
   /** Zoom out, pan, repaint: where the source image's pixels were placed in this image. */
   source?: Rect;
+  moderation?: ImageModeration;
 }
 
 /** What the queue keeps of a job: the request, its status and its result's metadata. */
@@ -94,6 +110,12 @@ export interface JobQueueEvents {
   /** `message` is safe to show the user; `detail` is for the operator's logs only. */
   failed: JobEvent & { code: ErrorCode; message: string; detail?: string };
   cancelled: JobEvent & { byUserId: UserId | undefined };
+  /**
+   * An admin released a withheld image (output moderation): from any process on the job store
+   * (`/easel release`, `easel admin release`), seen within about a second by the service's queue.
+   * Adapters may now show it where the result was posted.
+   */
+  released: JobEvent & { imageIndex: number; byUserId: UserId };
   /**
    * After a restart: a job that was queued or running when the process stopped. Requeued jobs run
    * again (their earlier messages may no longer be editable, so adapters may post a new one);

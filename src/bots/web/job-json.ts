@@ -7,7 +7,12 @@ import { Buffer } from "node:buffer";
 import type { ButtonAction, ButtonSpec } from "../../commands/buttons.js";
 import type { JobSettings, JobView } from "../../commands/chat.js";
 import type { Rect } from "../../pipeline/types.js";
-import { IMAGE_EXTENSIONS, type ImageRef, type JobStatus } from "../../requests/jobs.js";
+import {
+  IMAGE_EXTENSIONS,
+  type ImageModeration,
+  type ImageRef,
+  type JobStatus,
+} from "../../requests/jobs.js";
 import type { ActionBody } from "./schemas.js";
 
 export interface ImageJson {
@@ -18,6 +23,25 @@ export interface ImageJson {
   height: number;
   /** Zoom out, pan, repaint: where the source image's pixels were placed in this one (the seam). */
   source?: Rect;
+  /**
+   * What output moderation decided for the image (absent = moderation was off when it was made):
+   * its unsafe score, the classifier's top class, whether it was flagged and what is done with it.
+   */
+  moderation?: ImageModerationJson;
+}
+
+export interface ImageModerationJson {
+  flagged: boolean;
+  score: number;
+  label: string;
+  action: ImageModeration["action"];
+  /** A withheld image an admin released, and when (milliseconds since the epoch). */
+  released?: { byUserId: string; at: number };
+}
+
+function moderationJson(moderation: ImageModeration): ImageModerationJson {
+  const { flagged, score, label, action, released } = moderation;
+  return { flagged, score, label, action, ...(released ? { released: { ...released } } : {}) };
 }
 
 /** A button as the page shows it, and what pressing it calls. */
@@ -115,6 +139,7 @@ export function jobJson(view: JobView): JobJson {
         width: image.width,
         height: image.height,
         ...(image.source ? { source: { ...image.source } } : {}),
+        ...(image.moderation ? { moderation: moderationJson(image.moderation) } : {}),
       })),
     buttons: view.buttons.map((row) => row.map(buttonJson)).filter((row) => row.length > 0),
     final: view.final,
