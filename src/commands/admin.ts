@@ -11,9 +11,17 @@ import type { JobQueue, JobRecord } from "../requests/jobs.js";
 import { type OperatorLedger, placeOf, type Stats } from "../requests/operator.js";
 import { qualifiedUserId, type UserId, type Where } from "../requests/request.js";
 import { utcDayStart } from "./access.js";
-import { adminTexts, type ListedJob, truncate } from "./texts.js";
+import { adminTexts, type ListedJob, type ListedWithheld, moderationTexts, truncate } from "./texts.js";
 
-export type AdminSubcommandName = "queue" | "cancel" | "ban" | "unban" | "stats";
+export type AdminSubcommandName =
+  | "queue"
+  | "cancel"
+  | "ban"
+  | "unban"
+  | "stats"
+  | "withheld"
+  | "show"
+  | "release";
 
 export interface AdminArgument {
   name: string;
@@ -90,6 +98,27 @@ export const adminCommand: {
         },
       ],
     },
+    {
+      name: "withheld",
+      description: "Images the content filter withheld, waiting for a decision",
+      args: [],
+    },
+    {
+      name: "show",
+      description: "Look at a moderated image privately",
+      args: [
+        { name: "job", description: "The job id", required: true, kind: "job" },
+        { name: "image", description: "The image number (1, 2, …)", required: true, kind: "integer" },
+      ],
+    },
+    {
+      name: "release",
+      description: "Show a withheld image to everyone, in its result",
+      args: [
+        { name: "job", description: "The job id", required: true, kind: "job" },
+        { name: "image", description: "The image number (1, 2, …)", required: true, kind: "integer" },
+      ],
+    },
   ],
 };
 
@@ -97,7 +126,12 @@ export const adminCommand: {
 export interface AdminAnswer {
   text: string;
   code?: ErrorCode;
+  /** A withheld image was released (0-based index): adapters post it where its result was. */
+  released?: { jobId: string; imageIndex: number };
 }
+
+/** What the queue answers to a release of a withheld image. */
+export type ReleaseOutcome = "released" | "not_withheld" | "no_such_image";
 
 export type CancelOutcome = { outcome: "cancelled" | "stopping"; how?: string };
 
@@ -110,6 +144,10 @@ export interface AdminServiceOptions {
   cancelJob: (jobId: string, byUserId: UserId) => Promise<CancelOutcome>;
   /** A waiting job's place in line, where the process knows it. */
   position?: (jobId: string) => Promise<number | undefined>;
+  /** The images output moderation withheld and no admin released yet, oldest first. */
+  withheld: () => Promise<ListedWithheld[]>;
+  /** Releases a withheld image (0-based index), recorded in the audit trail by the queue. */
+  release: (jobId: string, imageIndex: number, byUserId: UserId) => Promise<ReleaseOutcome>;
   now?: () => number;
 }
 
@@ -177,6 +215,19 @@ export class AdminService {
       : adminTexts.notBanned(target);
   }
 
+  /** Releases image `number` (1-based) of a job; rejects with an EaselError whose message is for the admin. */
+  async release(jobId: string, number: number, actor: UserId): Promise<string> {
+    if (!JOB_ID.test(jobId)) throw new EaselError("invalid_input", adminTexts.badJobId(jobId));
+    const job = await this.options.job(jobId);
+    if (!job) throw new EaselError("not_found", adminTexts.noSuchJob(jobId));
+    const outcome = await this.options.release(jobId, number - 1, actor);
+    if (outcome === "no_such_image")
+      throw new EaselError("not_found", moderationTexts.noSuchImage(jobId, number));
+    if (outcome === "not_withheld")
+      throw new EaselError("invalid_input", moderationTexts.notWithheld(jobId, number));
+    return moderationTexts.released(jobId, number);
+  }
+
   /** The last `days` UTC days, today included. */
   stats(days = 7): Promise<Stats> {
     const now = this.now();
@@ -225,6 +276,17 @@ export class AdminService {
           const days = parseDays(args["days"]);
           if (days === undefined) return refused(adminTexts.badDays(args["days"] ?? "", MAX_STATS_DAYS));
           return done(adminTexts.stats(await this.stats(days), days));
+        }
+        case "withheld":
+          return done(moderationTexts.withheldListing(await this.options.withheld(), this.now()));
+        case "release": {
+          const jobId = args["job"]?.trim();
+          const given = args["image"]?.trim();
+          if (!jobId || !given) return refused(moderationTexts.missingImage("release"));
+          const number = /^[1-9]\d?$/.test(given) ? Number(given) : undefined;
+          if (number === undefined) return refused(moderationTexts.badImageNumber(given));
+          const text = await this.release(jobId, number, actor);
+          return { text, released: { jobId, imageIndex: number - 1 } };
         }
         default:
           return refused(adminTexts.unknownSubcommand(subcommand));

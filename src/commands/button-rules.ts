@@ -64,6 +64,7 @@ export const BUTTON_RULES: Readonly<Record<ButtonKind, Readonly<Record<ButtonJob
   vary: IMAGE_BUTTON,
   refine: IMAGE_BUTTON,
   upscale: IMAGE_BUTTON,
+  show: IMAGE_BUTTON,
 };
 
 export function buttonJobState(job: Pick<JobRecord, "status" | "deleted">): ButtonJobState {

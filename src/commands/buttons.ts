@@ -7,6 +7,7 @@
  *   easel:1:reroll:<jobId>              easel:1:cancel:<jobId>         easel:1:delete:<jobId>
  *   easel:1:vary:<jobId>:<i>:subtle     easel:1:vary:<jobId>:<i>:strong
  *   easel:1:refine:<jobId>:<i>          easel:1:upscale:<jobId>:<i>
+ *   easel:1:show:<jobId>:<i>            (a moderated image's original, privately to its requester)
  * `1` is the format version; jobId is 1-64 characters of [A-Za-z0-9_-]; i is the 0-based image
  * index (0-99, no leading zeros). Every id has exactly one spelling, so decode(encode(a)) is a.
  */
@@ -24,11 +25,12 @@ export type ButtonAction =
   | { kind: "delete"; jobId: string }
   | { kind: "vary"; jobId: string; imageIndex: number; strength: "subtle" | "strong" }
   | { kind: "refine"; jobId: string; imageIndex: number }
-  | { kind: "upscale"; jobId: string; imageIndex: number };
+  | { kind: "upscale"; jobId: string; imageIndex: number }
+  | { kind: "show"; jobId: string; imageIndex: number };
 
 export type ButtonKind = ButtonAction["kind"];
-/** Actions that start a new job (cancel is the queue's business, delete the ledger's). */
-export type FollowUpAction = Exclude<ButtonAction, { kind: "cancel" | "delete" }>;
+/** Actions that start a new job (cancel is the queue's business, delete the ledger's; show posts nothing). */
+export type FollowUpAction = Exclude<ButtonAction, { kind: "cancel" | "delete" | "show" }>;
 
 /** A button id that is not ours, malformed, or from another format version. */
 export class InvalidButtonError extends InvalidInputError {
@@ -55,7 +57,7 @@ const UPSCALE_FACTORS: readonly UpscaleFactor[] = LIMITS.upscaleFactors
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const INDEX = /^(0|[1-9]\d?)$/;
-const KINDS: readonly ButtonKind[] = ["reroll", "cancel", "delete", "vary", "refine", "upscale"];
+const KINDS: readonly ButtonKind[] = ["reroll", "cancel", "delete", "vary", "refine", "upscale", "show"];
 
 /** Whether an id is one of ours (any version), so adapters can route it here. */
 export function isEaselButtonId(id: string): boolean {
@@ -67,7 +69,7 @@ export function encodeButton(action: ButtonAction): string {
     throw new InvalidButtonError(buttonErrors.invalid());
   }
   const parts: string[] = [BUTTON_PREFIX, String(BUTTON_VERSION), action.kind, action.jobId];
-  if (action.kind === "vary" || action.kind === "refine" || action.kind === "upscale") {
+  if (action.kind === "vary" || action.kind === "refine" || action.kind === "upscale" || action.kind === "show") {
     if (
       !Number.isInteger(action.imageIndex) ||
       action.imageIndex < 0 ||
@@ -101,7 +103,11 @@ export function decodeButton(id: string): ButtonAction {
   if ((kind === "reroll" || kind === "cancel" || kind === "delete") && parts.length === 4) {
     return { kind, jobId: jobId! };
   }
-  if ((kind === "refine" || kind === "upscale") && parts.length === 5 && imageIndex !== undefined) {
+  if (
+    (kind === "refine" || kind === "upscale" || kind === "show") &&
+    parts.length === 5 &&
+    imageIndex !== undefined
+  ) {
     return { kind, jobId: jobId!, imageIndex };
   }
   if (kind === "vary" && parts.length === 6 && imageIndex !== undefined) {
@@ -114,7 +120,8 @@ export function decodeButton(id: string): ButtonAction {
  * Whether `presser` may press a button on `author`'s result, per config (`author` or `anyone`).
  * Pass the action's kind to apply the exceptions: cancel and delete are always the author's alone
  * (and the admins', which the chat service checks), since they throw away someone else's work,
- * while the other buttons start a new job owned by the presser.
+ * and so is show (a moderated image's original is its requester's to see); the other buttons
+ * start a new job owned by the presser.
  */
 export function mayPress(
   config: Pick<Config, "buttons">,
@@ -123,7 +130,7 @@ export function mayPress(
   kind?: ButtonKind,
 ): boolean {
   if (authorUserId === presserUserId) return true;
-  return config.buttons === "anyone" && kind !== "cancel" && kind !== "delete";
+  return config.buttons === "anyone" && kind !== "cancel" && kind !== "delete" && kind !== "show";
 }
 
 const addToSeed = (seed: string, offset: number): string =>
@@ -164,7 +171,8 @@ export function requestForButton(
       requester: presser,
     };
   }
-  if ((action.kind as ButtonKind) === "cancel" || (action.kind as ButtonKind) === "delete")
+  const kind = action.kind as ButtonKind;
+  if (kind === "cancel" || kind === "delete" || kind === "show")
     throw new InvalidButtonError(buttonErrors.notAFollowUp());
   if (action.imageIndex >= original.count) {
     throw new InvalidInputError(buttonErrors.noSuchImage(action.imageIndex + 1, original.count), "button");

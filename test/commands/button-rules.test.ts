@@ -63,7 +63,7 @@ const ALL_KINDS: readonly ButtonKind[] = ["cancel", "delete", "reroll", "vary", 
 
 function action(kind: ButtonKind, jobId: string): ButtonAction {
   if (kind === "vary") return { kind, jobId, imageIndex: 0, strength: "subtle" };
-  if (kind === "refine" || kind === "upscale") return { kind, jobId, imageIndex: 0 };
+  if (kind === "refine" || kind === "upscale" || kind === "show") return { kind, jobId, imageIndex: 0 };
   return { kind, jobId };
 }
 

@@ -133,6 +133,7 @@ test("job JSON turns image refs into URLs, buttons into API calls, and hides swe
           width: 1344,
           height: 768,
           deleted: false,
+          display: "plain",
         },
         {
           id: "job1-1",
@@ -143,6 +144,7 @@ test("job JSON turns image refs into URLs, buttons into API calls, and hides swe
           width: 1344,
           height: 768,
           deleted: true,
+          display: "plain",
         },
       ],
       buttons: [

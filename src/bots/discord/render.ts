@@ -8,13 +8,14 @@ import {
   type APIButtonComponentWithCustomId,
   ButtonStyle,
   ComponentType,
+  MessageFlags,
   type RawFile,
 } from "discord.js";
 import type { ButtonSpec } from "../../commands/buttons.js";
 import type { JobView } from "../../commands/chat.js";
 import type { EncodedImage } from "../../pipeline/types.js";
 import { IMAGE_EXTENSIONS } from "../../requests/jobs.js";
-import { attachmentBaseName, fitImage } from "./images.js";
+import { attachmentBaseName, blurredAttachmentName, fitImage, spoilerName } from "./images.js";
 import { discordTexts } from "./texts.js";
 
 /** Discord's limits on a message. */
@@ -81,6 +82,8 @@ function clip(text: string): string {
 export interface RenderOptions {
   /** A finished image's bytes (undefined once swept). */
   image(imageId: string): Promise<EncodedImage | undefined>;
+  /** A blurred image's blurred copy (undefined once swept). */
+  blurredImage(imageId: string): Promise<EncodedImage | undefined>;
   /** Largest file Discord accepts here, in bytes. */
   attachmentSizeLimit: number;
   /** Discord user id to mention (and notify) at the top of the message. */
@@ -94,11 +97,17 @@ export async function renderView(view: JobView, options: RenderOptions): Promise
   if (view.state === "done") {
     const formats = new Set<string>();
     for (const ref of view.images) {
-      const image = await options.image(ref.id);
+      // Moderation: a withheld image is not posted; a blurred one is posted as its blurred copy
+      // (its requester gets the original from the Show button); a spoiler is Discord's own.
+      if (ref.display === "withheld") continue;
+      const blurred = ref.display === "blur";
+      const image = blurred ? await options.blurredImage(ref.id) : await options.image(ref.id);
       if (!image) continue;
-      const fitted = await fitImage(image, attachmentBaseName(ref), options.attachmentSizeLimit);
-      if (fitted.reencoded) formats.add(fitted.file.contentType === "image/webp" ? "WebP" : "JPEG");
-      files.push({ name: fitted.file.name, data: fitted.file.data, contentType: fitted.file.contentType });
+      const name = blurred ? blurredAttachmentName(ref) : attachmentBaseName(ref);
+      const fitted = await fitImage(image, name, options.attachmentSizeLimit);
+      if (fitted.reencoded && !blurred) formats.add(fitted.file.contentType === "image/webp" ? "WebP" : "JPEG");
+      const fileName = ref.display === "spoiler" ? spoilerName(fitted.file.name) : fitted.file.name;
+      files.push({ name: fileName, data: fitted.file.data, contentType: fitted.file.contentType });
     }
     if (formats.size > 0) lines.push(discordTexts.reencoded([...formats]));
   } else if (view.preview && !view.final) {
@@ -129,4 +138,21 @@ export function textMessage(text: string, flags?: number): MessageDraft {
     },
     files: [],
   };
+}
+
+/**
+ * A private message carrying one image (a "show" press, `/easel show`): ephemeral, so only the
+ * asker sees the original; fitted to the upload limit like a result's images.
+ */
+export async function privateImageMessage(
+  text: string,
+  original: { image: { jobId: string; index: number }; bytes: EncodedImage },
+  attachmentSizeLimit: number,
+  flags: number | undefined = MessageFlags.Ephemeral,
+): Promise<MessageDraft> {
+  const fitted = await fitImage(original.bytes, attachmentBaseName(original.image), attachmentSizeLimit);
+  const draft = textMessage(text, flags);
+  draft.files = [{ name: fitted.file.name, data: fitted.file.data, contentType: fitted.file.contentType }];
+  draft.body.attachments = [{ id: 0, filename: fitted.file.name }];
+  return draft;
 }
