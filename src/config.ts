@@ -5,6 +5,7 @@
 import { basename, join, resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
+import { DEFAULT_CLASSIFIER, MODERATION_MODES, type ModerationConfig } from "./moderation/settings.js";
 import {
   DEVICE_NAME,
   DEVICE_NAMES_HINT,
@@ -149,6 +150,15 @@ const envSchema = z.object({
   EASEL_RETENTION_HOURS: numberBetween(24, 0),
   /** Accept a typed `!` as an ordinary character (open_clip); false = transformers' id 0 quirk. */
   EASEL_OPENCLIP_EXCLAMATION: boolFrom(true),
+
+  /** Output moderation: off, or what a flagged image becomes (spoiler, blur, withhold until an admin releases it). */
+  EASEL_MODERATION: z.enum(MODERATION_MODES).default("off"),
+  /** Unsafe score (Porn + Hentai + Sexy, 0 to 1) from which an image is flagged: 0 flags all, 1 none. */
+  EASEL_MODERATION_THRESHOLD: numberFrom(0.5, 0, 1),
+  /** on: moderate channels marked NSFW too; off: images made there are exempt. */
+  EASEL_MODERATION_NSFW_CHANNELS: z.enum(["on", "off"]).default("off"),
+  /** The classifier: MobileNetV2Mid, MobileNetV2, InceptionV3 (shipped with nsfwjs) or a TensorFlow.js model folder. */
+  EASEL_MODERATION_MODEL: z.string().default(DEFAULT_CLASSIFIER),
 
   /** Discord bot token; the Discord adapter runs when it is set. */
   DISCORD_TOKEN: z.string().default(""),
@@ -333,6 +343,8 @@ export interface Config {
     safetyNegative: string;
   };
   buttons: "author" | "anyone";
+  /** Output moderation (src/moderation): classify each image before it is posted. */
+  moderation: ModerationConfig;
   retentionHours: number;
   /** Set when DISCORD_TOKEN is. */
   discord: DiscordConfig | undefined;
@@ -591,6 +603,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       safetyNegative: e.EASEL_SAFETY_NEGATIVE,
     },
     buttons: e.EASEL_BUTTONS,
+    moderation: {
+      mode: e.EASEL_MODERATION,
+      threshold: e.EASEL_MODERATION_THRESHOLD,
+      nsfwChannels: e.EASEL_MODERATION_NSFW_CHANNELS === "on",
+      model: e.EASEL_MODERATION_MODEL,
+    },
     retentionHours: e.EASEL_RETENTION_HOURS,
     discord,
     slack,

@@ -11,7 +11,7 @@ import type { JobQueue, JobRecord } from "../requests/jobs.js";
 import { type OperatorLedger, placeOf, type Stats } from "../requests/operator.js";
 import { qualifiedUserId, type UserId, type Where } from "../requests/request.js";
 import { utcDayStart } from "./access.js";
-import { adminTexts, type ListedJob, type ListedWithheld, moderationTexts, truncate } from "./texts.js";
+import { adminTexts, type ListedJob, moderationTexts, truncate } from "./texts.js";
 
 export type AdminSubcommandName =
   | "queue"
@@ -130,8 +130,6 @@ export interface AdminAnswer {
   released?: { jobId: string; imageIndex: number };
 }
 
-/** What the queue answers to a release of a withheld image. */
-export type ReleaseOutcome = "released" | "not_withheld" | "no_such_image";
 
 export type CancelOutcome = { outcome: "cancelled" | "stopping"; how?: string };
 
@@ -144,10 +142,6 @@ export interface AdminServiceOptions {
   cancelJob: (jobId: string, byUserId: UserId) => Promise<CancelOutcome>;
   /** A waiting job's place in line, where the process knows it. */
   position?: (jobId: string) => Promise<number | undefined>;
-  /** The images output moderation withheld and no admin released yet, oldest first. */
-  withheld: () => Promise<ListedWithheld[]>;
-  /** Releases a withheld image (0-based index), recorded in the audit trail by the queue. */
-  release: (jobId: string, imageIndex: number, byUserId: UserId) => Promise<ReleaseOutcome>;
   now?: () => number;
 }
 
@@ -216,16 +210,21 @@ export class AdminService {
   }
 
   /** Releases image `number` (1-based) of a job; rejects with an EaselError whose message is for the admin. */
-  async release(jobId: string, number: number, actor: UserId): Promise<string> {
+  async release(jobId: string, number: number, actor: UserId, place: string): Promise<AdminAnswer> {
     if (!JOB_ID.test(jobId)) throw new EaselError("invalid_input", adminTexts.badJobId(jobId));
     const job = await this.options.job(jobId);
     if (!job) throw new EaselError("not_found", adminTexts.noSuchJob(jobId));
-    const outcome = await this.options.release(jobId, number - 1, actor);
-    if (outcome === "no_such_image")
-      throw new EaselError("not_found", moderationTexts.noSuchImage(jobId, number));
-    if (outcome === "not_withheld")
-      throw new EaselError("invalid_input", moderationTexts.notWithheld(jobId, number));
-    return moderationTexts.released(jobId, number);
+    const outcome = await this.options.ledger.release(jobId, number - 1, actor, place, this.now());
+    switch (outcome) {
+      case "released":
+        return { text: moderationTexts.released(jobId, number), released: { jobId, imageIndex: number - 1 } };
+      case "already_released":
+        return { text: moderationTexts.alreadyReleased(jobId, number) };
+      case "not_withheld":
+        throw new EaselError("invalid_input", moderationTexts.notWithheld(jobId, number));
+      case "not_found":
+        throw new EaselError("not_found", moderationTexts.noSuchImage(jobId, number));
+    }
   }
 
   /** The last `days` UTC days, today included. */
@@ -278,15 +277,14 @@ export class AdminService {
           return done(adminTexts.stats(await this.stats(days), days));
         }
         case "withheld":
-          return done(moderationTexts.withheldListing(await this.options.withheld(), this.now()));
+          return done(moderationTexts.withheldListing(await this.options.ledger.withheld(), this.now()));
         case "release": {
           const jobId = args["job"]?.trim();
           const given = args["image"]?.trim();
           if (!jobId || !given) return refused(moderationTexts.missingImage("release"));
           const number = /^[1-9]\d?$/.test(given) ? Number(given) : undefined;
           if (number === undefined) return refused(moderationTexts.badImageNumber(given));
-          const text = await this.release(jobId, number, actor);
-          return { text, released: { jobId, imageIndex: number - 1 } };
+          return await this.release(jobId, number, actor, place);
         }
         default:
           return refused(adminTexts.unknownSubcommand(subcommand));

@@ -6,6 +6,7 @@
 import type { Config } from "../config.js";
 import { LIMITS } from "../pipeline/validate.js";
 import { type GenerationRequest, isUploadSource } from "../requests/request.js";
+import type { WithheldImage } from "../requests/operator.js";
 import { wellFormed } from "../requests/values.js";
 import { imagineOptions } from "./options.js";
 
@@ -417,20 +418,6 @@ export const adminTexts = {
 
 // ── Output moderation ──────────────────────────────────────────────────────────────────────────
 
-/** A withheld image as `/easel withheld` lists it. */
-export interface ListedWithheld {
-  jobId: string;
-  /** 0-based. */
-  imageIndex: number;
-  userId: string;
-  userName?: string;
-  score: number;
-  label: string;
-  /** When the image was made (ms since the epoch). */
-  at: number;
-  prompt: string;
-}
-
 const MAX_LISTED_WITHHELD = 20;
 
 export const moderationTexts = {
@@ -465,18 +452,20 @@ export const moderationTexts = {
     `/easel ${subcommand} needs JOB and IMAGE, e.g. \`/easel ${subcommand} 3f9c2a1b7d4e5f60 1\`.`,
   notWithheld: (jobId: string, imageNumber: number): string =>
     `Image ${imageNumber} of job \`${jobId}\` is not withheld; there is nothing to release.`,
+  alreadyReleased: (jobId: string, imageNumber: number): string =>
+    `Image ${imageNumber} of job \`${jobId}\` was already released.`,
   released: (jobId: string, imageNumber: number): string =>
     `Released image ${imageNumber} of job \`${jobId}\`: it is shown in its result now.`,
   /** The public line over a released image, posted where its result was. */
   releasedPost: (imageNumber: number): string =>
     `Image ${imageNumber} of this result was released by an admin.`,
-  withheldListing: (items: readonly ListedWithheld[], now: number): string => {
+  withheldListing: (items: readonly WithheldImage[], now: number): string => {
     if (items.length === 0) return "No image is withheld.";
     const lines = [`**Withheld** (${items.length})`];
     for (const item of items.slice(0, MAX_LISTED_WITHHELD)) {
       const who = item.userName ? `${item.userId} (${echo(item.userName)})` : item.userId;
       lines.push(
-        `\`${item.jobId}\` image ${item.imageIndex + 1} · ${item.label} ${item.score.toFixed(2)} · ${who} · ${spanText(now - item.at)} ago · ${echo(truncate(item.prompt, MAX_LISTED_PROMPT))}`,
+        `\`${item.jobId}\` image ${item.index + 1} · ${item.label} ${item.score.toFixed(2)} · ${who} in ${item.place} · ${spanText(now - item.at)} ago · ${echo(truncate(item.prompt, MAX_LISTED_PROMPT))}`,
       );
     }
     if (items.length > MAX_LISTED_WITHHELD) lines.push(`… and ${items.length - MAX_LISTED_WITHHELD} more`);

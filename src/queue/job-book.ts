@@ -167,6 +167,7 @@ export function jobRecordOf(stored: StoredJob): JobRecord {
         width: image.width,
         height: image.height,
         deleted: image.deleted,
+        ...(image.moderation ? { moderation: image.moderation } : {}),
       }),
     ),
   };

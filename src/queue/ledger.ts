@@ -12,8 +12,10 @@ import {
   type CancelRequest,
   type OperatorLedger,
   placeOf,
+  type ReleaseOutcome,
   type Stats,
   type Usage,
+  type WithheldImage,
 } from "../requests/operator.js";
 import type { UserId } from "../requests/request.js";
 import type { JobStore } from "./store.js";
@@ -73,6 +75,20 @@ export class StoreLedger implements OperatorLedger {
         ...(job.status === "running" && job.startedAt !== undefined ? { startedAt: job.startedAt } : {}),
       };
     });
+  }
+
+  async withheld(): Promise<WithheldImage[]> {
+    return this.store.withheldImages();
+  }
+
+  async release(
+    jobId: string,
+    imageIndex: number,
+    byUserId: UserId,
+    place?: string,
+    at: number = Date.now(),
+  ): Promise<ReleaseOutcome> {
+    return this.store.releaseImage(jobId, imageIndex, byUserId, at, place);
   }
 
   async stats(since: number, until: number): Promise<Stats> {

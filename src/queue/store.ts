@@ -9,6 +9,8 @@ import Database from "better-sqlite3";
 import { ConfigError, EaselError, type ErrorCode } from "../errors.js";
 import { describeFileError } from "../files.js";
 import type { EncodedImage, GenerateTimings } from "../pipeline/types.js";
+import type { ImageModeration, ModerationAction } from "../requests/jobs.js";
+import { placeOf, type ReleaseOutcome, type WithheldImage } from "../requests/operator.js";
 import type { GenerationRequest, Platform, UserId } from "../requests/request.js";
 import type { JobRecord, JobStatus } from "./job-queue.js";
 import type { ProcessKind, Submitter } from "./submitter.js";
@@ -25,6 +27,8 @@ export interface StoredImage {
   height: number;
   /** The file was swept from disk (posted, or kept past the retention time). */
   deleted: boolean;
+  /** Output moderation's decision; absent when moderation was off. */
+  moderation?: ImageModeration;
 }
 
 /**
@@ -52,6 +56,8 @@ export interface FinishedImage {
   mime: EncodedImage["mime"];
   width: number;
   height: number;
+  /** Output moderation's decision; absent when moderation is off. */
+  moderation?: ImageModeration;
 }
 
 /** An image file the sweep may delete. */
@@ -97,6 +103,12 @@ interface ImageRow {
   width: number;
   height: number;
   deleted_at: number | null;
+  moderation_flagged: number | null;
+  moderation_score: number | null;
+  moderation_label: string | null;
+  moderation_action: ModerationAction | null;
+  released_by: string | null;
+  released_at: number | null;
 }
 
 export interface StoredBan {
@@ -109,7 +121,7 @@ export interface StoredBan {
 export interface StoredAction {
   at: number;
   actor: UserId;
-  action: "cancel" | "ban" | "unban" | "delete";
+  action: "cancel" | "ban" | "unban" | "delete" | "moderate" | "release";
   target: string;
   detail?: string;
   place?: string;
@@ -234,6 +246,16 @@ const MIGRATIONS: readonly string[] = [
      outcome TEXT
    );
    CREATE INDEX admin_requests_pending ON admin_requests (id) WHERE handled_at IS NULL;`,
+  // Output moderation: each image's score, top class, flag and action, and who released a withheld one.
+  `ALTER TABLE images ADD COLUMN moderation_flagged INTEGER;
+   ALTER TABLE images ADD COLUMN moderation_score REAL;
+   ALTER TABLE images ADD COLUMN moderation_label TEXT;
+   ALTER TABLE images ADD COLUMN moderation_action TEXT
+     CHECK (moderation_action IN ('none', 'spoiler', 'blur', 'withhold'));
+   ALTER TABLE images ADD COLUMN released_by TEXT;
+   ALTER TABLE images ADD COLUMN released_at INTEGER;
+   CREATE INDEX images_withheld ON images (job_id, idx)
+     WHERE moderation_action = 'withhold' AND released_at IS NULL AND deleted_at IS NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -291,6 +313,22 @@ const kindOfPlatform = (request: GenerationRequest): ProcessKind =>
 
 const optional = <T>(value: T | null): T | undefined => (value === null ? undefined : value);
 
+/** An image row's moderation decision, when it has one (rows from before moderation, or with it off, have none). */
+function moderationOf(row: ImageRow): { moderation?: ImageModeration } {
+  if (row.moderation_action === null) return {};
+  return {
+    moderation: {
+      flagged: row.moderation_flagged === 1,
+      score: row.moderation_score ?? 0,
+      label: row.moderation_label ?? "",
+      action: row.moderation_action,
+      ...(row.released_at !== null
+        ? { released: { byUserId: row.released_by as UserId, at: row.released_at } }
+        : {}),
+    },
+  };
+}
+
 export class JobStore {
   private readonly statements;
 
@@ -326,8 +364,10 @@ export class JobStore {
          WHERE id = @id AND status = 'running'`,
       ),
       image: db.prepare(
-        `INSERT OR REPLACE INTO images (job_id, idx, path, seed, mime, width, height)
-         VALUES (@jobId, @index, @path, @seed, @mime, @width, @height)`,
+        `INSERT OR REPLACE INTO images (job_id, idx, path, seed, mime, width, height,
+                                        moderation_flagged, moderation_score, moderation_label, moderation_action)
+         VALUES (@jobId, @index, @path, @seed, @mime, @width, @height,
+                 @flagged, @score, @label, @action)`,
       ),
       failed: db.prepare(
         `UPDATE jobs SET status = 'failed', finished_at = @at, error_code = @code, error_message = @message
@@ -471,8 +511,20 @@ export class JobStore {
     at: number,
   ): void {
     this.db.transaction(() => {
-      for (const [index, { path, seed, mime, width, height }] of result.images.entries()) {
-        this.statements.image.run({ jobId: id, index, path, seed, mime, width, height });
+      for (const [index, { path, seed, mime, width, height, moderation }] of result.images.entries()) {
+        this.statements.image.run({
+          jobId: id,
+          index,
+          path,
+          seed,
+          mime,
+          width,
+          height,
+          flagged: moderation ? Number(moderation.flagged) : null,
+          score: moderation?.score ?? null,
+          label: moderation?.label ?? null,
+          action: moderation?.action ?? null,
+        });
       }
       this.statements.done.run({
         id,
@@ -627,6 +679,75 @@ export class JobStore {
     })();
   }
 
+  /**
+   * Withheld images no admin has released whose files are still kept, oldest first, with who asked
+   * for them and where.
+   */
+  withheldImages(): WithheldImage[] {
+    const rows = this.sql(
+      `SELECT images.job_id, images.idx, images.moderation_score, images.moderation_label,
+              jobs.request, jobs.finished_at, jobs.created_at
+       FROM images JOIN jobs ON jobs.id = images.job_id
+       WHERE images.moderation_action = 'withhold' AND images.released_at IS NULL AND images.deleted_at IS NULL
+       ORDER BY jobs.finished_at, jobs.seq, images.idx`,
+    ).all() as Array<{
+      job_id: string;
+      idx: number;
+      moderation_score: number;
+      moderation_label: string;
+      request: string;
+      finished_at: number | null;
+      created_at: number;
+    }>;
+    return rows.map((row) => {
+      const { requester, prompt } = JSON.parse(row.request) as GenerationRequest;
+      return {
+        imageId: `${row.job_id}-${row.idx}`,
+        jobId: row.job_id,
+        index: row.idx,
+        userId: requester.userId,
+        ...(requester.userName ? { userName: requester.userName } : {}),
+        place: placeOf(requester),
+        prompt,
+        score: row.moderation_score,
+        label: row.moderation_label,
+        at: row.finished_at ?? row.created_at,
+      };
+    });
+  }
+
+  /** Releases a withheld image and records the action, in one transaction. */
+  releaseImage(
+    jobId: string,
+    index: number,
+    byUserId: UserId,
+    at: number,
+    place: string | undefined,
+  ): ReleaseOutcome {
+    return this.db.transaction((): ReleaseOutcome => {
+      const row = this.sql(
+        "SELECT moderation_action, released_at, deleted_at FROM images WHERE job_id = ? AND idx = ?",
+      ).get(jobId, index) as Pick<ImageRow, "moderation_action" | "released_at" | "deleted_at"> | undefined;
+      if (!row) return "not_found";
+      if (row.moderation_action !== "withhold" || row.deleted_at !== null) return "not_withheld";
+      if (row.released_at !== null) return "already_released";
+      this.sql("UPDATE images SET released_by = ?, released_at = ? WHERE job_id = ? AND idx = ?").run(
+        byUserId,
+        at,
+        jobId,
+        index,
+      );
+      this.addAction({
+        at,
+        actor: byUserId,
+        action: "release",
+        target: `${jobId}-${index}`,
+        ...(place ? { place } : {}),
+      });
+      return "released";
+    })();
+  }
+
   /** Cancels a queued or running job in the store alone (no process runs it); false when it had ended. */
   cancelUnfinished(jobId: string, byUserId: UserId, at: number): boolean {
     return (
@@ -737,6 +858,7 @@ export class JobStore {
         width: image.width,
         height: image.height,
         deleted: image.deleted_at !== null,
+        ...moderationOf(image),
       })),
       submitter: {
         kind: row.submitter_kind ?? "service",

@@ -27,6 +27,21 @@ export function mimeOfExtension(extension: string): EncodedImage["mime"] | undef
   return found?.[0] as EncodedImage["mime"] | undefined;
 }
 
+export const MODERATION_ACTIONS = ["none", "spoiler", "blur", "withhold"] as const;
+export type ModerationAction = (typeof MODERATION_ACTIONS)[number];
+export interface ImageModeration {
+  /** score ≥ threshold: threshold 0 flags every image, 1 flags none. */
+  flagged: boolean;
+  /** The classifier's unsafe score in [0, 1]. */
+  score: number;
+  /** The classifier's top class (nsfwjs: Drawing, Hentai, Neutral, Porn, Sexy). */
+  label: string;
+  /** What is done with the image, decided once when it was made: "none" when not flagged, moderation off, or an exempt NSFW channel. */
+  action: ModerationAction;
+  /** A withheld image an admin released: shown like any since. */
+  released?: { byUserId: UserId; at: number };
+}
+
 /** A finished image, as the job record and `done` events list it. */
 export interface ImageRef {
   /** `<jobId>-<index>`: what the image store is asked for. */
@@ -39,6 +54,7 @@ export interface ImageRef {
   height: number;
   /** The image's bytes are gone (swept after posting or past the retention time). */
   deleted: boolean;
+  moderation?: ImageModeration;
 }
 
 /** What the queue keeps of a job: the request, its status and its result's metadata. */

@@ -37,7 +37,12 @@ export interface Ban {
   reason?: string;
 }
 
-export type AdminActionKind = "cancel" | "ban" | "unban" | "delete";
+/**
+ * `moderate`: output moderation flagged an image (the actor is the user who asked for it, the
+ * target the image id, the detail the score, class and action); `release`: an admin released a
+ * withheld image.
+ */
+export type AdminActionKind = "cancel" | "ban" | "unban" | "delete" | "moderate" | "release";
 
 /** One line of the audit trail: who did what to what, when, and where they typed it. */
 export interface AdminAction {
@@ -92,6 +97,30 @@ export interface Stats {
   meanDeviceMs: number | undefined;
 }
 
+/** A withheld image no admin has released yet, as `easel admin withheld` and `/easel withheld` list it. */
+export interface WithheldImage {
+  /** `<jobId>-<index>`: what the image store is asked for. */
+  imageId: string;
+  jobId: string;
+  index: number;
+  userId: UserId;
+  userName?: string;
+  /** Where it was asked: `discord:<guild>/<channel>`, `web`, … */
+  place: string;
+  prompt: string;
+  /** The classifier's unsafe score and top class. */
+  score: number;
+  label: string;
+  /** When the image was made (its job finished). */
+  at: number;
+}
+
+/**
+ * `released`: done, and recorded in the audit trail; `already_released`: an admin did before;
+ * `not_withheld`: the image was not withheld (or its file is gone); `not_found`: no such image.
+ */
+export type ReleaseOutcome = "released" | "already_released" | "not_withheld" | "not_found";
+
 /** `easel admin cancel` asked the running service to cancel a job. */
 export interface CancelRequest {
   id: number;
@@ -119,6 +148,22 @@ export interface OperatorLedger {
   deleteResult(jobId: string, byUserId: UserId, at: number, place?: string): Promise<boolean>;
   /** Queued and running jobs in arrival order. */
   activeJobs(): Promise<ActiveJob[]>;
+  /**
+   * Withheld images (EASEL_MODERATION=withhold) that no admin has released and whose files are
+   * still kept, oldest first. Until released, only admins may see them.
+   */
+  withheld(): Promise<WithheldImage[]>;
+  /**
+   * Releases a withheld image: shown like any image from then on (`ImageRef.moderation.released`),
+   * recorded in the audit trail. `at` defaults to now.
+   */
+  release(
+    jobId: string,
+    imageIndex: number,
+    byUserId: UserId,
+    place?: string,
+    at?: number,
+  ): Promise<ReleaseOutcome>;
   stats(since: number, until: number): Promise<Stats>;
   /** Cancel requests from `easel admin cancel` that no process has answered yet. */
   pendingCancels(): Promise<CancelRequest[]>;

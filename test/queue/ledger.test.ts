@@ -14,6 +14,11 @@ import { request, tempDir } from "./support.js";
 
 const TIMINGS = { totalMs: 400, sessionMs: 8, textEncodeMs: 1, denoiseMs: 7, vaeMs: 1, encodeImageMs: 1 };
 const DAY = 86_400_000;
+/** Undoes the output-moderation migration (the fourth), for tests that roll a store back further. */
+const dropModerationMigration = `DROP INDEX images_withheld;
+  ALTER TABLE images DROP COLUMN moderation_flagged; ALTER TABLE images DROP COLUMN moderation_score;
+  ALTER TABLE images DROP COLUMN moderation_label; ALTER TABLE images DROP COLUMN moderation_action;
+  ALTER TABLE images DROP COLUMN released_by; ALTER TABLE images DROP COLUMN released_at;`;
 const T0 = Date.UTC(2026, 11, 6, 12);
 
 function withCount(base: GenerationRequest, count: number): GenerationRequest {
@@ -169,14 +174,15 @@ describe("the operator ledger in the job store", () => {
     const v1 = JobStore.open(file);
     v1.insert({ id: "j1", request: request("alice"), tier: 0, createdAt: T0 });
     v1.close();
-    // Roll the file back to the schema before the operator migration (the last one), as an easel
-    // from before it left it.
+    // Roll the file back to the schema before the operator migration (the third), as an easel
+    // from before it left it: the later moderation migration goes first.
     const db = new Database(file);
-    db.exec(`DROP TABLE bans; DROP TABLE admin_actions; DROP TABLE admin_requests;
+    db.exec(`${dropModerationMigration}
+             DROP TABLE bans; DROP TABLE admin_actions; DROP TABLE admin_requests;
              DROP INDEX jobs_by_user_time; DROP INDEX jobs_by_time;
              ALTER TABLE jobs DROP COLUMN server_id; ALTER TABLE jobs DROP COLUMN channel_id;
              ALTER TABLE jobs DROP COLUMN deleted_by; ALTER TABLE jobs DROP COLUMN deleted_at;
-             UPDATE schema_version SET version = ${SCHEMA_VERSION - 1};`);
+             UPDATE schema_version SET version = 2;`);
     db.close();
     const upgraded = JobStore.open(file);
     assert.equal(upgraded.schemaVersion, SCHEMA_VERSION);

@@ -6,7 +6,12 @@
 import { Buffer } from "node:buffer";
 import type { JobSettings, JobView } from "../../commands/chat.js";
 import type { ImageDisplay, ViewImage } from "../../commands/moderated-images.js";
-import { IMAGE_EXTENSIONS, type ImageRef, type JobStatus } from "../../requests/jobs.js";
+import {
+  IMAGE_EXTENSIONS,
+  type ImageModeration,
+  type ImageRef,
+  type JobStatus,
+} from "../../requests/jobs.js";
 import type { ActionBody } from "./schemas.js";
 
 export interface ImageJson {
@@ -23,6 +28,25 @@ export interface ImageJson {
   seed: string;
   width: number;
   height: number;
+  /**
+   * What output moderation decided for the image (absent = moderation was off when it was made):
+   * its unsafe score, the classifier's top class, whether it was flagged and what is done with it.
+   */
+  moderation?: ImageModerationJson;
+}
+
+export interface ImageModerationJson {
+  flagged: boolean;
+  score: number;
+  label: string;
+  action: ImageModeration["action"];
+  /** A withheld image an admin released, and when (milliseconds since the epoch). */
+  released?: { byUserId: string; at: number };
+}
+
+function moderationJson(moderation: ImageModeration): ImageModerationJson {
+  const { flagged, score, label, action, released } = moderation;
+  return { flagged, score, label, action, ...(released ? { released: { ...released } } : {}) };
 }
 
 /** A button as the page shows it, and what pressing it calls. */
@@ -93,6 +117,7 @@ function imageJson(image: ViewImage): ImageJson {
     seed: image.seed,
     width: image.width,
     height: image.height,
+    ...(image.moderation ? { moderation: moderationJson(image.moderation) } : {}),
   };
 }
 
