@@ -130,7 +130,6 @@ export interface AdminAnswer {
   released?: { jobId: string; imageIndex: number };
 }
 
-
 export type CancelOutcome = { outcome: "cancelled" | "stopping"; how?: string };
 
 export interface AdminServiceOptions {

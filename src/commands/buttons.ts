@@ -69,7 +69,12 @@ export function encodeButton(action: ButtonAction): string {
     throw new InvalidButtonError(buttonErrors.invalid());
   }
   const parts: string[] = [BUTTON_PREFIX, String(BUTTON_VERSION), action.kind, action.jobId];
-  if (action.kind === "vary" || action.kind === "refine" || action.kind === "upscale" || action.kind === "show") {
+  if (
+    action.kind === "vary" ||
+    action.kind === "refine" ||
+    action.kind === "upscale" ||
+    action.kind === "show"
+  ) {
     if (
       !Number.isInteger(action.imageIndex) ||
       action.imageIndex < 0 ||

@@ -6,6 +6,7 @@
 import type { Config } from "../config.js";
 import { EaselError, type ErrorCode, isEaselError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
+import { blurredCopy } from "../moderation/blur.js";
 import type { EncodedImage } from "../pipeline/types.js";
 import type { ImageRef, JobQueue, JobQueueEvents, JobRecord } from "../requests/jobs.js";
 import { placeOf } from "../requests/operator.js";
@@ -72,7 +73,6 @@ import {
   resultCaption,
 } from "./texts.js";
 import { attachUpload, postedImage } from "./upload.js";
-import { blurredCopy } from "../moderation/blur.js";
 
 export interface ChatServiceOptions {
   config: Config;
@@ -399,7 +399,9 @@ class QueueChatService implements ChatService {
     if (!mayHaveOriginal(image.display, job.userId, who?.userId, admin)) {
       return refusal(
         "forbidden",
-        image.display === "withheld" ? moderationTexts.withheldForAdmins(number) : moderationTexts.notYourImage(),
+        image.display === "withheld"
+          ? moderationTexts.withheldForAdmins(number)
+          : moderationTexts.notYourImage(),
       );
     }
     const bytes = image.deleted || job.deleted ? undefined : await this.queue.images.get(image.id);
@@ -658,7 +660,9 @@ class QueueChatService implements ChatService {
       state: "done",
       requester: request.requester,
       text:
-        withheld.length > 0 ? `${caption}\n${moderationTexts.withheldLine(withheld, images.length)}` : caption,
+        withheld.length > 0
+          ? `${caption}\n${moderationTexts.withheldLine(withheld, images.length)}`
+          : caption,
       images,
       ...(withheld.length > 0
         ? { notice: moderationTexts.withheldNote(withheld, images.length, jobId) }

@@ -76,7 +76,12 @@ export function moderatedButtons(
 
 export function showButton(jobId: string, imageIndex: number, single: boolean): ButtonSpec {
   const action: ButtonAction = { kind: "show", jobId, imageIndex };
-  return { id: encodeButton(action), action, label: moderationTexts.showLabel(imageIndex + 1, single), style: "secondary" };
+  return {
+    id: encodeButton(action),
+    action,
+    label: moderationTexts.showLabel(imageIndex + 1, single),
+    style: "secondary",
+  };
 }
 
 /**

@@ -5,8 +5,8 @@
  */
 import type { Config } from "../config.js";
 import { LIMITS } from "../pipeline/validate.js";
-import { type GenerationRequest, isUploadSource } from "../requests/request.js";
 import type { WithheldImage } from "../requests/operator.js";
+import { type GenerationRequest, isUploadSource } from "../requests/request.js";
 import { wellFormed } from "../requests/values.js";
 import { imagineOptions } from "./options.js";
 

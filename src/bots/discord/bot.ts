@@ -424,7 +424,10 @@ export class DiscordBot {
       draft.body.allowed_mentions = user ? { parse: [], users: [user] } : { parse: [] };
       await this.client.rest.post(Routes.channelMessages(channelId), request(draft, true));
     } catch (error) {
-      this.logger.warn({ jobId: view.jobId, ...describeError(error) }, "discord: could not post a released image");
+      this.logger.warn(
+        { jobId: view.jobId, ...describeError(error) },
+        "discord: could not post a released image",
+      );
     }
   }
 

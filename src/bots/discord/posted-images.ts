@@ -39,7 +39,8 @@ export function discordPostedImages(rest: REST, logger: Logger): PostedImageSour
       const name = attachmentBaseName(image);
       // A spoiler is the image itself under Discord's prefix; a blurred copy is not the image.
       const attachment = message.attachments?.find(
-        (each) => each.filename?.startsWith(`${name}.`) || each.filename?.startsWith(`${SPOILER_PREFIX}${name}.`),
+        (each) =>
+          each.filename?.startsWith(`${name}.`) || each.filename?.startsWith(`${SPOILER_PREFIX}${name}.`),
       );
       if (!attachment?.url) return undefined;
       return downloadPostedImage(attachment.url, image, { posted, platform: "discord", logger });

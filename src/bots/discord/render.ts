@@ -105,7 +105,8 @@ export async function renderView(view: JobView, options: RenderOptions): Promise
       if (!image) continue;
       const name = blurred ? blurredAttachmentName(ref) : attachmentBaseName(ref);
       const fitted = await fitImage(image, name, options.attachmentSizeLimit);
-      if (fitted.reencoded && !blurred) formats.add(fitted.file.contentType === "image/webp" ? "WebP" : "JPEG");
+      if (fitted.reencoded && !blurred)
+        formats.add(fitted.file.contentType === "image/webp" ? "WebP" : "JPEG");
       const fileName = ref.display === "spoiler" ? spoilerName(fitted.file.name) : fitted.file.name;
       files.push({ name: fileName, data: fitted.file.data, contentType: fitted.file.contentType });
     }
@@ -118,12 +119,26 @@ export async function renderView(view: JobView, options: RenderOptions): Promise
   return {
     body: {
       content: clip(mention + lines.join("\n")),
-      components: actionRows(view.buttons),
+      components: actionRows(discordButtons(view)),
       attachments: files.map((file, id) => ({ id, filename: file.name })),
       allowed_mentions: options.mention ? { parse: [], users: [options.mention] } : { parse: [] },
     },
     files,
   };
+}
+
+/**
+ * The view's buttons as Discord needs them: a spoilered image is revealed by a click on the
+ * spoiler itself, so its "show" button is left out.
+ */
+function discordButtons(view: JobView): ButtonSpec[][] {
+  const spoilers = new Set(
+    view.images.filter((image) => image.display === "spoiler").map((image) => image.index),
+  );
+  if (spoilers.size === 0) return view.buttons;
+  return view.buttons.map((group) =>
+    group.filter((button) => !(button.action.kind === "show" && spoilers.has(button.action.imageIndex))),
+  );
 }
 
 /** A text-only message (private answers, notes). */

@@ -23,10 +23,10 @@ import { removeDeletedResult } from "../remove-result.js";
 import { parseAdminText, slackUserArgument } from "./admin-text.js";
 import { fileIdsOf, textMessage } from "./blocks.js";
 import { boltLogger } from "./bolt-logger.js";
-import { toMrkdwn } from "./mrkdwn.js";
-import { sendImageByDirectMessage } from "./private-images.js";
 import { SlackJobMessages, type SlackPlace, type TellPrivately } from "./job-messages.js";
+import { toMrkdwn } from "./mrkdwn.js";
 import { slackPostedImages } from "./posted-images.js";
+import { sendImageByDirectMessage } from "./private-images.js";
 import { signedRequestReceiver } from "./receiver.js";
 import { neededScope, operatorHint, slackErrorCode } from "./slack-errors.js";
 import { slackTexts } from "./texts.js";
@@ -134,7 +134,8 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
 
   const answer = async (reply: ChatReply, place: SlackPlace, tell: TellPrivately, prefix?: string) => {
     if (reply.kind === "job") await messages.follow(reply.view, place, tell);
-    else if (reply.kind === "info" && reply.original) await showPrivately(reply.original, reply.text, place, tell);
+    else if (reply.kind === "info" && reply.original)
+      await showPrivately(reply.original, reply.text, place, tell);
     else await tell(prefix ? `${prefix}\n${reply.text}` : reply.text);
   };
 
