@@ -11,6 +11,7 @@ import type { JobQueue, JobRecord } from "../requests/jobs.js";
 import { type OperatorLedger, placeOf, type Stats } from "../requests/operator.js";
 import { qualifiedUserId, type UserId, type Where } from "../requests/request.js";
 import { utcDayStart } from "./access.js";
+import { MAX_IMAGE_INDEX } from "./buttons.js";
 import { adminTexts, type ListedJob, moderationTexts, truncate } from "./texts.js";
 
 export type AdminSubcommandName =
@@ -29,6 +30,8 @@ export interface AdminArgument {
   required: boolean;
   /** `user`: a platform-qualified id or a mention; `rest`: free text to the end (Slack). */
   kind: "job" | "user" | "integer" | "rest";
+  /** An integer's largest value (from 1). */
+  max?: number;
 }
 
 export interface AdminSubcommand {
@@ -108,7 +111,13 @@ export const adminCommand: {
       description: "Look at a moderated image privately",
       args: [
         { name: "job", description: "The job id", required: true, kind: "job" },
-        { name: "image", description: "The image number (1, 2, …)", required: true, kind: "integer" },
+        {
+          name: "image",
+          description: "The image number (1, 2, …)",
+          required: true,
+          kind: "integer",
+          max: MAX_IMAGE_INDEX + 1,
+        },
       ],
     },
     {
@@ -116,7 +125,13 @@ export const adminCommand: {
       description: "Show a withheld image to everyone, in its result",
       args: [
         { name: "job", description: "The job id", required: true, kind: "job" },
-        { name: "image", description: "The image number (1, 2, …)", required: true, kind: "integer" },
+        {
+          name: "image",
+          description: "The image number (1, 2, …)",
+          required: true,
+          kind: "integer",
+          max: MAX_IMAGE_INDEX + 1,
+        },
       ],
     },
   ],
