@@ -17,6 +17,8 @@ export type ErrorCode =
   /** Writing the data dir failed (images, the job store): a full disk, a read-only mount. */
   | "storage"
   | "config"
+  /** Output moderation could not classify an image: the job fails rather than post it unchecked. */
+  | "moderation"
   /** Something failed on our side that no other code names (logged with its cause). */
   | "internal";
 

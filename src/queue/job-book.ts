@@ -13,8 +13,11 @@ import { join } from "node:path";
 import type { Config } from "../config.js";
 import { CancelledError, EaselError, type ErrorCode, InvalidInputError, userMessageOf } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
+import { type Moderator, moderatorFor } from "../moderation/moderator.js";
 import type { EncodedImage, GenerateTimings } from "../pipeline/types.js";
+import type { ImageModeration } from "../requests/jobs.js";
 import { modelNamed } from "../requests/models.js";
+import { placeOf } from "../requests/operator.js";
 import type { GenerationRequest, UserId } from "../requests/request.js";
 import { DataDirLock } from "./data-dir-lock.js";
 import type { EngineSpec } from "./engine.js";
@@ -188,6 +191,8 @@ export class JobBook<J extends BookedJob> implements JobQueue {
   readonly now: () => number;
   readonly onInternalError: (error: unknown, where: string) => void;
   protected readonly runner: JobRunner<J>;
+  /** Output moderation (EASEL_MODERATION); undefined when it is off. */
+  private readonly moderator: Moderator | undefined;
   private readonly events: QueueEventEmitter;
   private readonly ownsStore: boolean;
   private readonly maxAttempts: number;
@@ -234,6 +239,7 @@ export class JobBook<J extends BookedJob> implements JobQueue {
       putUpload: (image) => this.files.keepUpload(image),
     };
     this.events = new QueueEventEmitter((error, event) => this.onInternalError(error, `listener:${event}`));
+    this.moderator = moderatorFor(config.moderation, { logger: this.logger });
     this.runner = makeRunner(this);
   }
 
@@ -251,11 +257,14 @@ export class JobBook<J extends BookedJob> implements JobQueue {
   }
 
   /**
-   * Takes the data dir (a service queue: a second service on it is refused), arranges the sweep
-   * and starts the runner; rejects when a device cannot load or Redis cannot be reached.
+   * Takes the data dir (a service queue: a second service on it is refused), loads the moderation
+   * classifier when moderation is on, arranges the sweep and starts the runner; rejects when the
+   * classifier or a device cannot load or Redis cannot be reached.
    */
   async start(): Promise<void> {
     this.lock?.acquire(this.submitter);
+    // Before any device: with moderation on, no job may finish without a classifier to look at it.
+    await this.moderator?.start();
     const every = this.options.sweepEveryMs ?? 3_600_000;
     if (every > 0 && !this.sweepTimer) {
       this.sweepTimer = setInterval(() => {
@@ -514,6 +523,8 @@ export class JobBook<J extends BookedJob> implements JobQueue {
       // Expired images go now rather than at the next start's first sweep.
       await this.sweep().catch((error: unknown) => this.onInternalError(error, "sweep"));
     } finally {
+      // After the runner: the results it was still finishing have been classified.
+      await this.moderator?.stop();
       if (this.ownsStore) this.store.close();
       this.releaseSubmitter();
       this.lock?.release();
@@ -571,8 +582,10 @@ export class JobBook<J extends BookedJob> implements JobQueue {
   }
 
   /**
-   * Writes a finished job's images, records it and tells the adapters; a job cancelled meanwhile
-   * ends cancelled (nothing written). Never rejects: what goes wrong fails the job.
+   * Classifies a finished job's images when moderation is on, writes them, records them with their
+   * decisions (flagged ones in the audit trail too) and tells the adapters; a job cancelled
+   * meanwhile ends cancelled (nothing written). Never rejects: what goes wrong fails the job, an
+   * image that cannot be classified included (nothing unchecked is ever announced).
    */
   async finish(
     job: J,
@@ -584,6 +597,7 @@ export class JobBook<J extends BookedJob> implements JobQueue {
       const files: FinishedImage[] = [];
       for (const [index, image] of result.images.entries()) {
         const data = typeof image.data === "function" ? await image.data() : image.data;
+        const moderation = await this.moderate(job, index, data);
         const path = imageFilePath(this.files.imagesDir, job.id, index, image.mime);
         try {
           await writeFileAtomically(path, data);
@@ -591,11 +605,15 @@ export class JobBook<J extends BookedJob> implements JobQueue {
           throw this.storageError("image", path, error);
         }
         const { seed, mime, width, height } = image;
-        files.push({ path, seed, mime, width, height });
+        files.push({ path, seed, mime, width, height, ...(moderation ? { moderation } : {}) });
       }
       const seeds = files.map((image) => image.seed);
+      const { requester } = job.request;
       this.recordOrThrow("done", () =>
-        this.store.markDone(job.id, { seeds, timings: result.timings, images: files }, this.now()),
+        this.store.markDone(job.id, { seeds, timings: result.timings, images: files }, this.now(), {
+          actor: requester.userId,
+          place: placeOf(requester),
+        }),
       );
       this.release(job);
       const durationMs = times.clock !== undefined ? performance.now() - times.clock : times.deviceMs;
@@ -620,6 +638,7 @@ export class JobBook<J extends BookedJob> implements JobQueue {
           width: file.width,
           height: file.height,
           deleted: false,
+          ...(file.moderation ? { moderation: file.moderation } : {}),
         })),
         seeds,
         timings: result.timings,
@@ -672,6 +691,16 @@ export class JobBook<J extends BookedJob> implements JobQueue {
   }
 
   // ---- inside ----
+
+  /** One image's moderation decision (undefined with moderation off); rejects with a ClassificationError. */
+  private async moderate(job: J, index: number, image: Uint8Array): Promise<ImageModeration | undefined> {
+    if (!this.moderator) return undefined;
+    const decision = await this.moderator.moderate(image, job.request.requester);
+    const fields = { jobId: job.id, index, ...decision };
+    if (decision.flagged) this.logger.info(fields, `image flagged by moderation: ${decision.action}`);
+    else this.logger.debug(fields, "image passed moderation");
+    return decision;
+  }
 
   private enqueue(job: J): number {
     this.hold(job);

@@ -505,10 +505,15 @@ export class JobStore {
     this.statements.requeue.run(id);
   }
 
+  /**
+   * Records a finished job and its images. Images output moderation flagged are written to the
+   * audit trail in the same transaction (`moderate`, by `audit.actor`: the user who asked).
+   */
   markDone(
     id: string,
     result: { seeds: string[]; timings: GenerateTimings; images: FinishedImage[] },
     at: number,
+    audit?: { actor: UserId; place: string },
   ): void {
     this.db.transaction(() => {
       for (const [index, { path, seed, mime, width, height, moderation }] of result.images.entries()) {
@@ -525,6 +530,16 @@ export class JobStore {
           label: moderation?.label ?? null,
           action: moderation?.action ?? null,
         });
+        if (audit && moderation?.flagged) {
+          this.addAction({
+            at,
+            actor: audit.actor,
+            action: "moderate",
+            target: `${id}-${index}`,
+            detail: `${moderation.action}: unsafe score ${moderation.score} (${moderation.label})`,
+            place: audit.place,
+          });
+        }
       }
       this.statements.done.run({
         id,

@@ -44,6 +44,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   model_folder: 503,
   stopping: 503,
   device_failure: 503,
+  moderation: 503,
   timeout: 504,
   // 507 rather than 503: operators tell a full disk from a restart or a device in the access log.
   storage: 507,

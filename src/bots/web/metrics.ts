@@ -104,6 +104,12 @@ export function createQueueMetrics(queue: Pick<JobQueue, "on">, probe: StatusPro
     labelNames: ["code"],
     registers: [registry],
   });
+  const moderation = new Counter({
+    name: "easel_moderation_decisions_total",
+    help: "Images output moderation classified, by action (none, spoiler, blur, withhold) and whether the score was flagged (an exempt NSFW channel's flagged image: action none).",
+    labelNames: ["action", "flagged"],
+    registers: [registry],
+  });
   for (const outcome of ["done", "failed", "cancelled"]) jobs.inc({ outcome }, 0);
 
   // Where and since when each job runs: `done` carries its own timings, failures do not.
@@ -128,6 +134,9 @@ export function createQueueMetrics(queue: Pick<JobQueue, "on">, probe: StatusPro
       durations.observe({ outcome: "done" }, event.durationMs / 1000);
       waits.observe(event.waitedMs / 1000);
       if (device !== undefined) busy.inc({ device }, event.deviceMs / 1000);
+      for (const { moderation: decision } of event.images) {
+        if (decision) moderation.inc({ action: decision.action, flagged: String(decision.flagged) });
+      }
     }),
     queue.on("failed", (event) => {
       failures.inc({ code: event.code });
