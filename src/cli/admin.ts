@@ -1,5 +1,5 @@
 /**
- * `easel admin queue|cancel|ban|unban|stats`: the operator's hands on the box. It opens the same
+ * `easel admin queue|cancel|ban|unban|stats|withheld|release`: the operator's hands on the box. It opens the same
  * SQLite job store as the running service (WAL lets both work at once): bans and the audit trail
  * are written directly (the service reads bans at each request); a cancel is a request that the
  * running service answers within its next poll (about half a second). When no running process
@@ -16,6 +16,7 @@ import { ConfigError, EaselError, InvalidInputError } from "../errors.js";
 import { jobRecordOf } from "../queue/embedded.js";
 import { StoreLedger } from "../queue/ledger.js";
 import { JobStore } from "../queue/store.js";
+import type { ReleaseOutcome, WithheldImage } from "../requests/operator.js";
 import type { UserId } from "../requests/request.js";
 import { plainText } from "./imagine.js";
 
@@ -100,6 +101,43 @@ async function withAdmin<T>(body: (admin: AdminService, ledger: StoreLedger) => 
   }
 }
 
+/** A 1-based image number as typed (`1`…`99`), or undefined. */
+function imageNumber(given: string): number | undefined {
+  return /^[1-9]\d?$/.test(given.trim()) ? Number(given.trim()) : undefined;
+}
+
+/** `easel admin withheld`: one line per image, oldest first, with what releases it. */
+function withheldListing(images: readonly WithheldImage[], now: number): string {
+  if (images.length === 0) return "No withheld images are waiting.";
+  const lines = images.map((image) => {
+    const minutes = Math.max(0, Math.round((now - image.at) / 60_000));
+    const who = image.userName ? `${image.userId} (${image.userName})` : image.userId;
+    const prompt = image.prompt.length > 80 ? `${image.prompt.slice(0, 79)}…` : image.prompt;
+    return `${image.jobId} image ${image.index + 1}: unsafe ${image.score.toFixed(2)} (${image.label}), ${who} in ${image.place}, ${minutes} min ago: "${prompt}"`;
+  });
+  return [
+    `${images.length} withheld image${images.length === 1 ? "" : "s"} (release one with: easel admin release <job> <image>):`,
+    ...lines,
+  ].join("\n");
+}
+
+function releaseAnswer(outcome: ReleaseOutcome, jobId: string, number: number): string {
+  const image = `Image ${number} of job ${jobId}`;
+  switch (outcome) {
+    case "released":
+      return `${image} is released: everyone sees it from now on.`;
+    case "already_released":
+      return `${image} was already released.`;
+    case "not_withheld":
+      throw new InvalidInputError(
+        `${image} is not withheld (or its file is gone); there is nothing to release.`,
+        "image",
+      );
+    case "not_found":
+      throw new EaselError("not_found", `${image} does not exist.`);
+  }
+}
+
 const print = (text: string): void => {
   process.stdout.write(`${plainText(text)}\n`);
 };
@@ -147,6 +185,37 @@ export function registerAdminCommand(program: Command): void {
     .description("lift a ban")
     .action((user: string) =>
       withAdmin(async (service) => print(await service.unban(targetUser(user), operator(), "cli"))),
+    );
+  admin
+    .command("withheld")
+    .description("images output moderation withheld, waiting for an admin (EASEL_MODERATION=withhold)")
+    .option("--json", "print JSON")
+    .action((options: { json?: boolean }) =>
+      withAdmin(async (_service, ledger) => {
+        const images = await ledger.withheld();
+        if (options.json) printJson(images);
+        else print(withheldListing(images, Date.now()));
+      }),
+    );
+  admin
+    .command("release")
+    .argument("<job>", "the job id")
+    .argument("<image>", "the image number (1, 2, …)")
+    .description("release a withheld image: everyone sees it from then on (kept in the audit trail)")
+    .action((jobId: string, given: string) =>
+      withAdmin(async (_service, ledger) => {
+        const number = imageNumber(given);
+        if (number === undefined) {
+          throw new InvalidInputError(`"${given}" is not an image number (1, 2, …).`, "image");
+        }
+        print(
+          releaseAnswer(
+            await ledger.release(jobId.trim(), number - 1, operator(), "cli"),
+            jobId.trim(),
+            number,
+          ),
+        );
+      }),
     );
   admin
     .command("stats")

@@ -15,6 +15,7 @@ import { type GpuQuery, queryGpus } from "./gpu-info.js";
 import { checkLoras } from "./loras.js";
 import { memoryPlanChecks, memoryPlanFor } from "./memory-plan.js";
 import { checkModelFolder, type ModelCheckOptions } from "./model-checks.js";
+import { checkModeration } from "./moderation.js";
 import { checkNodeVersion, readEaselPackage } from "./node-version.js";
 import { checkOperators } from "./operators.js";
 import { checkRedis } from "./redis.js";
@@ -125,6 +126,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     if (plan) memoryPlanChecks(plan).forEach(add);
   }
   for (const result of await checkLoras(config)) add(result);
+  add(await checkModeration(config));
   for (const result of checkChatSettings(config)) add(result);
   add(await checkListenHost("EASEL_WEB_HOST", config.web.host, config.web.port));
   if (config.slack && !config.slack.appToken)

@@ -45,6 +45,27 @@ function inputSideOf(json: TensorFlowModelJson): number | undefined {
   return Number.isInteger(side) && side > 0 ? side : undefined;
 }
 
+/** Bytes per value of each stored dtype (a quantized weight is stored in its quantization dtype). */
+const DTYPE_BYTES: Record<string, number> = {
+  float32: 4,
+  int32: 4,
+  bool: 1,
+  uint8: 1,
+  uint16: 2,
+  float16: 2,
+};
+
+/** What a manifest's weights take on disk; undefined when one has a size that cannot be known (strings). */
+function expectedWeightBytes(specs: readonly TensorFlow.io.WeightsManifestEntry[]): number | undefined {
+  let total = 0;
+  for (const spec of specs) {
+    const bytes = DTYPE_BYTES[spec.quantization?.dtype ?? spec.dtype];
+    if (bytes === undefined) return undefined;
+    total += spec.shape.reduce((count, side) => count * side, 1) * bytes;
+  }
+  return total;
+}
+
 /** A TensorFlow.js model folder read from disk: model.json and its weight files, in the manifest's order. */
 async function folderHandler(
   tf: typeof TensorFlow,
@@ -68,9 +89,17 @@ async function folderHandler(
     for (const path of group.paths) parts.push(await readFile(join(folder, path)));
   }
   const weightData = Buffer.concat(parts);
+  const specs = json.weightsManifest.flatMap((group) => group.weights);
+  const expected = expectedWeightBytes(specs);
+  if (expected !== undefined && weightData.byteLength !== expected) {
+    const files = json.weightsManifest.flatMap((group) => group.paths).join(", ");
+    throw new Error(
+      `the weight files (${files}) in ${folder} hold ${weightData.byteLength} bytes; model.json's manifest needs ${expected}: a file is cut short or belongs to another model`,
+    );
+  }
   const handler = tf.io.fromMemory({
     modelTopology: json.modelTopology as TensorFlow.io.ModelJSON["modelTopology"],
-    weightSpecs: json.weightsManifest.flatMap((group) => group.weights),
+    weightSpecs: specs,
     weightData: weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.byteLength),
     ...(json.format ? { format: json.format } : {}),
   });

@@ -264,7 +264,12 @@ export class JobBook<J extends BookedJob> implements JobQueue {
   async start(): Promise<void> {
     this.lock?.acquire(this.submitter);
     // Before any device: with moderation on, no job may finish without a classifier to look at it.
-    await this.moderator?.start();
+    try {
+      await this.moderator?.start();
+    } catch (error) {
+      this.logger.error({ err: error }, error instanceof Error ? error.message : String(error));
+      throw error;
+    }
     const every = this.options.sweepEveryMs ?? 3_600_000;
     if (every > 0 && !this.sweepTimer) {
       this.sweepTimer = setInterval(() => {
