@@ -196,3 +196,17 @@ test("withhold mode, threshold 1: the image is posted and nobody is told anythin
   assert.doesNotMatch(message.content, /withheld/);
   assert.ok(![...h.fake.messages.values()].some((m) => /withheld/.test(m.content)));
 });
+
+test("a channel marked NSFW is exempt unless EASEL_MODERATION_NSFW_CHANNELS=on", async (t) => {
+  const h = await startHarness(t, { env: moderated("spoiler", "0") });
+  const nsfw = h.fake.addChannel(h.guild, { name: "after-dark", nsfw: true });
+  const exempt = await result(h, imagine(h, "a lighthouse", {}, { channel: nsfw }));
+  assert.match(exempt.attachments[0]!.filename, /^easel-/);
+
+  const strict = await startHarness(t, {
+    env: moderated("spoiler", "0", { EASEL_MODERATION_NSFW_CHANNELS: "on" }),
+  });
+  const strictNsfw = strict.fake.addChannel(strict.guild, { name: "after-dark", nsfw: true });
+  const moderatedThere = await result(strict, imagine(strict, "a lighthouse", {}, { channel: strictNsfw }));
+  assert.match(moderatedThere.attachments[0]!.filename, /^SPOILER_easel-/);
+});
