@@ -344,6 +344,10 @@ class QueueChatService implements ChatService {
   async blurredImage(imageId: string): Promise<EncodedImage | undefined> {
     const found = await this.imageOf(imageId);
     if (!found || (found.image.display !== "blur" && found.image.display !== "spoiler")) return undefined;
+    if (found.image.deleted || found.job.deleted) {
+      this.blurred.delete(imageId); // a deleted result's copy goes with it
+      return undefined;
+    }
     let copy = this.blurred.get(imageId);
     if (!copy) {
       copy = this.queue.images.get(imageId).then((bytes) => (bytes ? blurredCopy(bytes) : undefined));
@@ -360,7 +364,7 @@ class QueueChatService implements ChatService {
 
   async imageFor(imageId: string, who: Who | undefined): Promise<ImageAnswer> {
     const found = await this.imageOf(imageId);
-    if (!found) return { kind: "refusal", code: "not_found", text: moderationTexts.imageGone(1) };
+    if (!found) return { kind: "refusal", code: "not_found", text: chatTexts.jobGone() };
     const reply = await this.originalFor(found.job, found.image, who);
     if (reply.kind === "info" && reply.original) return { kind: "image", image: reply.original.bytes };
     return reply.kind === "refusal"

@@ -64,6 +64,11 @@ test("blur mode, threshold 0: everyone gets the blurred copy; the original is th
   assert.match(refused.json.error.message, /Only the person who made this image/);
   assert.deepEqual(new Uint8Array(await author.bytes(image.original)), stored!.data);
   assert.deepEqual(new Uint8Array(await adminClient(web).bytes(image.original)), stored!.data);
+
+  // Deleted by its author: neither the copy nor the original is served any more.
+  assert.equal((await author.post(`/api/v1/jobs/${job.id}/actions`, { action: "delete" })).status, 200);
+  assert.equal((await other.get(image.url)).status, 404);
+  assert.equal((await author.get(image.original)).status, 404);
 });
 
 test("spoiler mode: the blurred copy is shown first, and anyone may load the original", async (t) => {
