@@ -70,7 +70,14 @@ export async function startEasel(config: Config, options: StartOptions = {}): Pr
       logger.info(recovered, "jobs from the last run recovered");
     }
     // `easel admin cancel` from the box reaches this process through the shared job store.
-    const adminRequests = watchAdminRequests({ config, queue, logger, ...(now ? { now } : {}) });
+    // So does `easel admin release`: the image is posted where its result was, as a chat release is.
+    const adminRequests = watchAdminRequests({
+      config,
+      queue,
+      logger,
+      onReleased: (jobId, imageIndex) => chat.releasedElsewhere(jobId, imageIndex),
+      ...(now ? { now } : {}),
+    });
     let stopping: Promise<void> | undefined;
     return {
       config,

@@ -341,7 +341,17 @@ export interface AdminRequestWatcherOptions {
   everyMs?: number;
   /** How often the audit trail past its keeping time is swept (default hourly; also at start). */
   auditSweepEveryMs?: number;
+  /**
+   * A withheld image was released by anyone (`easel admin release` on the box included): the
+   * audit trail's releases are read every `releasesEveryMs` (default 2 s) and passed here, the
+   * same one possibly more than once (the chat service posts each image once, where its result was).
+   */
+  onReleased?: (jobId: string, imageIndex: number) => Promise<void>;
+  releasesEveryMs?: number;
 }
+
+/** How far back each look for releases reaches besides its interval: other processes' clocks. */
+const RELEASE_CLOCK_MARGIN_MS = 5000;
 
 /** How long the audit trail is kept: EASEL_AUDIT_DAYS, and never less than the retention. */
 export function auditKeepMs(config: Pick<Config, "retentionHours" | "access">): number {
@@ -360,6 +370,24 @@ export function watchAdminRequests(options: AdminRequestWatcherOptions): { stop(
   const auditEvery = options.auditSweepEveryMs ?? 3_600_000;
   let lastAuditSweep = Number.NEGATIVE_INFINITY;
   let ticking: Promise<void> | undefined;
+  const releasesEvery = options.releasesEveryMs ?? 2000;
+  let lastReleaseCheck = Number.NEGATIVE_INFINITY;
+  /** Releases from before this process started were posted (or not) by the one that ran then. */
+  const startedAt = now();
+
+  /**
+   * Releases in the audit trail since the last look (with a margin for the clocks of the processes
+   * writing it), passed on; the receiver announces each image once.
+   */
+  const checkReleases = async (onReleased: NonNullable<AdminRequestWatcherOptions["onReleased"]>) => {
+    const since = Math.max(startedAt, now() - releasesEvery - RELEASE_CLOCK_MARGIN_MS);
+    for (const action of await queue.ledger.actions(since)) {
+      if (action.action !== "release") continue;
+      const cut = action.target.lastIndexOf("-");
+      const index = Number(action.target.slice(cut + 1));
+      if (cut > 0 && Number.isInteger(index)) await onReleased(action.target.slice(0, cut), index);
+    }
+  };
 
   const answer = async (request: { id: number; jobId: string; byUserId: UserId }): Promise<string> => {
     try {
@@ -380,6 +408,10 @@ export function watchAdminRequests(options: AdminRequestWatcherOptions): { stop(
         { jobId: request.jobId, by: request.byUserId, outcome },
         "admin cancel from the command line",
       );
+    }
+    if (options.onReleased && performance.now() - lastReleaseCheck >= releasesEvery) {
+      lastReleaseCheck = performance.now();
+      await checkReleases(options.onReleased);
     }
     if (now() - lastAuditSweep >= auditEvery) {
       lastAuditSweep = now();

@@ -122,6 +122,8 @@ class QueueChatService implements ChatService {
   /** Blurred copies made lately, by image id: a result's copy is asked for by every viewer. */
   private readonly blurred = new Map<string, Promise<EncodedImage | undefined>>();
   private readonly releasedListeners = new Set<(released: ReleasedImage) => void>();
+  /** Released images already announced (a release typed here is seen again by the store's watcher). */
+  private readonly announced = new Set<string>();
 
   constructor(options: ChatServiceOptions) {
     this.config = options.config;
@@ -173,7 +175,7 @@ class QueueChatService implements ChatService {
     try {
       if (subcommand.toLowerCase() === "show") return await this.adminShow(args, who);
       const answer = await this.adminService.run(subcommand, args, who.userId, where);
-      if (answer.released) await this.announceRelease(answer.released.jobId, answer.released.imageIndex, who);
+      if (answer.released) await this.announceRelease(answer.released.jobId, answer.released.imageIndex);
       return answer.code ? refusal(answer.code, answer.text) : info(answer.text);
     } catch (error) {
       return this.refusal(error, "admin");
@@ -425,14 +427,25 @@ class QueueChatService implements ChatService {
     return this.show(job, number - 1, who, true);
   }
 
-  /** Tells the adapters a withheld image is released, so they post it where its result was. */
-  private async announceRelease(jobId: string, imageIndex: number, who: Who): Promise<void> {
+  async releasedElsewhere(jobId: string, imageIndex: number): Promise<void> {
+    await this.announceRelease(jobId, imageIndex);
+  }
+
+  /**
+   * Tells the adapters a withheld image is released, so they post it where its result was: once
+   * per image, whether the release was typed here or came from the box.
+   */
+  private async announceRelease(jobId: string, imageIndex: number): Promise<void> {
     const view = await this.view(jobId);
     const image = view?.images.find((each) => each.index === imageIndex);
-    if (!view || !image) return;
+    const released = image?.moderation?.released;
+    if (!view || !image || !released || image.display !== "plain") return;
+    if (this.announced.has(image.id)) return;
+    this.announced.add(image.id);
+    if (this.announced.size > ANNOUNCED_KEPT) this.announced.delete(this.announced.values().next().value!);
     for (const listener of this.releasedListeners) {
       try {
-        listener({ view, image, byUserId: who.userId });
+        listener({ view, image, byUserId: released.byUserId });
       } catch (error) {
         this.logger.error({ err: error, jobId }, "a release listener threw");
       }
@@ -712,6 +725,9 @@ function runOf(request: GenerationRequest): Pick<JobView, "model" | "loras" | "s
     settings: { steps, guidance, scheduler, width, height },
   };
 }
+
+/** How many announced releases the service remembers: far more than can happen between two polls. */
+const ANNOUNCED_KEPT = 1000;
 
 /** How many blurred copies the service keeps at hand. */
 const BLURRED_COPIES_KEPT = 32;

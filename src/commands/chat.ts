@@ -180,8 +180,16 @@ export interface ChatService {
    * the admins; `not_found` for an unknown or swept image.
    */
   imageFor(imageId: string, who: Who | undefined): Promise<ImageAnswer>;
-  /** Calls `listener` when an admin releases a withheld image here; returns the unsubscribe function. */
+  /**
+   * Calls `listener` once for each withheld image an admin releases, with `/easel release` here or
+   * `easel admin release` on the box (see `releasedElsewhere`); returns the unsubscribe function.
+   */
   onReleased(listener: (released: ReleasedImage) => void): () => void;
+  /**
+   * A withheld image released outside this service (`easel admin release`, seen in the job store
+   * by `watchAdminRequests`): announced to `onReleased` like one released here, once.
+   */
+  releasedElsewhere(jobId: string, imageIndex: number): Promise<void>;
   /**
    * Records where a job's result was posted (`<platform>:…`, e.g. `discord:<channel>/<message>`):
    * what the adapter's PostedImageSource needs to fetch the images back.

@@ -186,6 +186,34 @@ test("withhold mode: no image is posted, the requester is told privately, and an
   assert.deepEqual(new Uint8Array(posted.files.get(posted.attachments[0]!.id)!.data), stored!.data);
   const again = await callbackOf(h, easel(h, admin, "release", { job: job!.id, image: 1 }));
   assert.match(again.data?.content ?? "", /already released/);
+  // The store's watcher sees the release too (every 2 s): it is not posted a second time.
+  await new Promise((resolve) => setTimeout(resolve, 4500));
+  const releasedPosts = h.fake
+    .channelMessages(h.channel.id)
+    .slice(before)
+    .filter((m) => m.attachments.length > 0);
+  assert.equal(releasedPosts.length, 1);
+});
+
+test("withhold mode: a release on the box (easel admin release, through the job store) is posted in the channel too", async (t) => {
+  const h = await startHarness(t, { env: moderated("withhold", "0") });
+  const message = await result(h, imagine(h, "a lighthouse", { count: 2 }));
+  assert.equal(message.attachments.length, 0);
+  const [job] = await h.easel.queue.history(`discord:${h.user.id}`);
+  const before = h.fake.channelMessages(h.channel.id).length;
+  // What `easel admin release JOB 2` does, from another process: a write to the shared store.
+  assert.equal(await h.easel.queue.ledger.release(job!.id, 1, "cli:operator", "cli"), "released");
+  const posted = await h.fake.waitFor(
+    () =>
+      h.fake
+        .channelMessages(h.channel.id)
+        .slice(before)
+        .find((m) => m.attachments.length > 0),
+    15_000,
+    "the released image in the channel",
+  );
+  assert.match(posted.attachments[0]!.filename, /^easel-[\w-]+-2\.png$/);
+  assert.match(posted.content, /Image 2 of this result was released/);
 });
 
 test("withhold mode, threshold 1: the image is posted and nobody is told anything", async (t) => {
