@@ -61,6 +61,8 @@ export interface JobBookOptions {
   engineFor?: (device: string) => EngineSpec;
   cancelGraceMs?: number;
   shutdownGraceMs?: number;
+  /** How long one image's classification may take before its job fails (output moderation; default 60 s). */
+  moderationTimeoutMs?: number;
   /**
    * Where errors nobody else can handle go: a listener that threw (`where` is "listener:<event>"),
    * a failed background sweep ("sweep"), or a store write about a job's end that failed
@@ -239,7 +241,10 @@ export class JobBook<J extends BookedJob> implements JobQueue {
       putUpload: (image) => this.files.keepUpload(image),
     };
     this.events = new QueueEventEmitter((error, event) => this.onInternalError(error, `listener:${event}`));
-    this.moderator = moderatorFor(config.moderation, { logger: this.logger });
+    this.moderator = moderatorFor(config.moderation, {
+      logger: this.logger,
+      ...(options.moderationTimeoutMs !== undefined ? { timeoutMs: options.moderationTimeoutMs } : {}),
+    });
     this.runner = makeRunner(this);
   }
 
