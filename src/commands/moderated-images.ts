@@ -1,5 +1,5 @@
 /**
- * How a result's images are shown once output moderation has looked at them (issue 25): the one
+ * How a result's images are shown once output moderation has looked at them: the one
  * place that turns an image's stored decision into what a view says, which buttons an image keeps,
  * and who may see an original. Platforms decide how a display looks (bots/); nothing here names one.
  */
