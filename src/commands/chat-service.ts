@@ -356,8 +356,11 @@ class QueueChatService implements ChatService {
       this.blurred.set(imageId, copy);
       // A handful of recent copies: the newest results are the ones being looked at.
       if (this.blurred.size > BLURRED_COPIES_KEPT) this.blurred.delete(this.blurred.keys().next().value!);
+      // A copy that could not be made is not kept: the next viewer tries again.
       copy.then(
-        (made) => made ?? this.blurred.delete(imageId),
+        (made) => {
+          if (!made) this.blurred.delete(imageId);
+        },
         () => this.blurred.delete(imageId),
       );
     }

@@ -43,7 +43,7 @@ import {
 } from "./commands.js";
 import { describeError, JobMessage, type MessageTarget, request } from "./job-message.js";
 import { discordPostedImages } from "./posted-images.js";
-import { type MessageDraft, privateImageMessage, renderView, textMessage } from "./render.js";
+import { imageMessage, type MessageDraft, renderView, textMessage } from "./render.js";
 import { discordUserArgument, discordUserId, missingPermissions, whereOf, whoOf } from "./requester.js";
 import { discordTexts } from "./texts.js";
 
@@ -297,7 +297,7 @@ export class DiscordBot {
         Routes.webhookMessage(this.applicationId!, interaction.token, "@original"),
         request(
           original
-            ? await privateImageMessage(note, original, this.limitOf(interaction), undefined)
+            ? await imageMessage(note, original, this.limitOf(interaction), undefined)
             : textMessage(note),
           false,
         ),
@@ -322,7 +322,7 @@ export class DiscordBot {
         await this.callback(
           interaction,
           original
-            ? await privateImageMessage(first.reply.text, original, this.limitOf(interaction))
+            ? await imageMessage(first.reply.text, original, this.limitOf(interaction))
             : textMessage(first.reply.text, MessageFlags.Ephemeral),
         );
       } finally {
@@ -420,7 +420,7 @@ export class DiscordBot {
       if (!bytes) return;
       const user = discordUserId(view.requester.userId);
       const text = `${user ? `<@${user}> ` : ""}${moderationTexts.releasedPost(image.index + 1)}`;
-      const draft = await privateImageMessage(text, { image, bytes }, DEFAULT_ATTACHMENT_LIMIT, undefined);
+      const draft = await imageMessage(text, { image, bytes }, DEFAULT_ATTACHMENT_LIMIT, undefined);
       draft.body.allowed_mentions = user ? { parse: [], users: [user] } : { parse: [] };
       await this.client.rest.post(Routes.channelMessages(channelId), request(draft, true));
     } catch (error) {

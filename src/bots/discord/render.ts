@@ -156,10 +156,11 @@ export function textMessage(text: string, flags?: number): MessageDraft {
 }
 
 /**
- * A private message carrying one image (a "show" press, `/easel show`): ephemeral, so only the
- * asker sees the original; fitted to the upload limit like a result's images.
+ * A message carrying one image, fitted to the upload limit like a result's images: ephemeral by
+ * default, so only the asker sees it (a "show" press, `/easel show`); with `flags` undefined, a
+ * public one (a released image posted in its channel, a deferred answer's edit).
  */
-export async function privateImageMessage(
+export async function imageMessage(
   text: string,
   original: { image: { jobId: string; index: number }; bytes: EncodedImage },
   attachmentSizeLimit: number,
