@@ -6,6 +6,8 @@
  * `/easel release` posts it.
  */
 import assert from "node:assert/strict";
+import { readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { test } from "node:test";
 import sharp from "sharp";
 import type { FakeUser, InteractionRecord, StoredMessage } from "./fake-discord.js";
@@ -237,4 +239,31 @@ test("a channel marked NSFW is exempt unless EASEL_MODERATION_NSFW_CHANNELS=on",
   const strictNsfw = strict.fake.addChannel(strict.guild, { name: "after-dark", nsfw: true });
   const moderatedThere = await result(strict, imagine(strict, "a lighthouse", {}, { channel: strictNsfw }));
   assert.match(moderatedThere.attachments[0]!.filename, /^SPOILER_easel-/);
+});
+
+test("past the retention time, Refine fetches a spoiler back from its SPOILER_ attachment, never from a blurred copy", async (t) => {
+  for (const [mode, fetched] of [
+    ["spoiler", true],
+    ["blur", false],
+  ] as const) {
+    const h = await startHarness(t, { env: moderated(mode, "0") });
+    const first = await result(h, imagine(h, "a lighthouse", { steps: 2 }));
+    const jobId = buttonId(first, /Re-roll/).split(":")[3]!;
+    // Recorded once the result message is up (just after the fake shows it).
+    for (let tries = 0; tries < 500 && !(await h.easel.queue.job(jobId))?.postedTo; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await h.restart();
+    for (const name of await readdir(join(h.dataDir, "images"))) await rm(join(h.dataDir, "images", name));
+    const it = h.fake.pressButton({ user: h.user, message: first, customId: buttonId(first, /^Refine$/) });
+    const answer = await callbackOf(h, it);
+    if (fetched) {
+      assert.equal((answer.data?.flags ?? 0) & EPHEMERAL, 0, `${mode}: ${answer.data?.content}`);
+      const refined = await result(h, it);
+      assert.match(refined.content, /refined from image 1/);
+    } else {
+      assert.equal((answer.data?.flags ?? 0) & EPHEMERAL, EPHEMERAL);
+      assert.match(String(answer.data?.content), /no longer kept/);
+    }
+  }
 });
