@@ -12,7 +12,7 @@ const sections = args.includes("--unet-only")
   ? ["bench/convert.ts"]
   : args.includes("--full-size")
     ? ["bench/full-size.ts", "bench/convert.ts"]
-    : ["bench/pipeline.ts", "bench/queue.ts", "bench/redis.ts"];
+    : ["bench/pipeline.ts", "bench/queue.ts", "bench/redis.ts", "bench/moderation.ts"];
 for (const file of sections) {
   // Each section in its own process, so peak RSS and event-loop numbers are its own.
   const result = spawnSync(process.execPath, ["--import", "tsx", file, ...args], { stdio: "inherit" });

@@ -5,7 +5,6 @@
 import { basename, join, resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
-import { DEFAULT_CLASSIFIER, MODERATION_MODES, type ModerationConfig } from "./moderation/settings.js";
 import {
   DEVICE_NAME,
   DEVICE_NAMES_HINT,
@@ -27,6 +26,10 @@ const list = (value: string | undefined): string[] =>
     .split(",")
     .map((item) => item.trim())
     .filter((item) => item.length > 0);
+
+/** EASEL_MODERATION: off, or what a flagged image becomes (the `ImageModeration.action` it gets). */
+export const MODERATION_MODES = ["off", "spoiler", "blur", "withhold"] as const;
+export type ModerationMode = (typeof MODERATION_MODES)[number];
 
 /** setTimeout fires at once for delays above 2^31 - 1 ms, so a job timeout must stay below that. */
 const MAX_JOB_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
@@ -158,7 +161,7 @@ const envSchema = z.object({
   /** on: moderate channels marked NSFW too; off: images made there are exempt. */
   EASEL_MODERATION_NSFW_CHANNELS: z.enum(["on", "off"]).default("off"),
   /** The classifier: MobileNetV2Mid, MobileNetV2, InceptionV3 (shipped with nsfwjs) or a TensorFlow.js model folder. */
-  EASEL_MODERATION_MODEL: z.string().default(DEFAULT_CLASSIFIER),
+  EASEL_MODERATION_MODEL: z.string().default("MobileNetV2Mid"),
 
   /** Discord bot token; the Discord adapter runs when it is set. */
   DISCORD_TOKEN: z.string().default(""),
@@ -249,6 +252,20 @@ const DEFAULT_AT_MOST_MAX: readonly [NumericSettingName, NumericSettingName][] =
 export type PriorityRule =
   | { kind: "user"; id: UserId; tier: number }
   | { kind: "role"; id: RoleId; tier: number };
+
+export interface ModerationConfig {
+  /** EASEL_MODERATION: what happens to a flagged image; "off" classifies nothing. */
+  mode: ModerationMode;
+  /** EASEL_MODERATION_THRESHOLD: an image whose unsafe score is at least this is flagged (1 flags none). */
+  threshold: number;
+  /** EASEL_MODERATION_NSFW_CHANNELS: also act on images made in channels marked NSFW (else they are exempt). */
+  nsfwChannels: boolean;
+  /**
+   * EASEL_MODERATION_MODEL: a built-in classifier's name (src/moderation/settings.ts), or the folder
+   * of a TensorFlow.js model (`model.json` and its weight files) with nsfwjs' five classes.
+   */
+  model: string;
+}
 
 export interface DiscordConfig {
   token: string;

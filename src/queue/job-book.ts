@@ -252,8 +252,16 @@ export class JobBook<J extends BookedJob> implements JobQueue {
     return this.events.on(name, listener);
   }
 
-  /** For runners: queued and progress events. */
+  /**
+   * For runners: queued and progress events. With moderation on, a progress event goes out without
+   * its preview: a preview is a picture of the image to come that no classifier has looked at.
+   */
   emit<E extends JobQueueEventName>(name: E, event: JobQueueEvents[E]): void {
+    if (this.moderator && name === "progress" && "preview" in event) {
+      const { preview: _unchecked, ...rest } = event as JobQueueEvents["progress"];
+      this.events.emit("progress", rest);
+      return;
+    }
     this.events.emit(name, event);
   }
 

@@ -28,16 +28,17 @@ import {
 async function moderatedQueue(
   t: TestContext,
   moderation: Partial<ModerationConfig>,
-  options: { moderationTimeoutMs?: number } = {},
+  options: { moderationTimeoutMs?: number; previewEvery?: number } = {},
 ): Promise<{ queue: TestQueue; config: Config }> {
   const dir = await mkdtemp(join(tmpdir(), "easel-moderation-queue-"));
   onCleanup(t, () => rm(dir, { recursive: true, force: true }));
-  const base = testConfig(dir);
+  const { previewEvery, ...queueOptions } = options;
+  const base = testConfig(dir, previewEvery !== undefined ? { previewEvery } : {});
   const config: Config = {
     ...base,
     moderation: { ...base.moderation, mode: "withhold", threshold: 0.5, ...moderation },
   };
-  const queue = await openQueue(t, { config, engineFor: () => FAST_ENGINE, ...options });
+  const queue = await openQueue(t, { config, engineFor: () => FAST_ENGINE, ...queueOptions });
   return { queue, config };
 }
 
@@ -156,6 +157,21 @@ describe("output moderation in the queue", () => {
     const moderated = (await doneEvent(strict.queue, (await strict.queue.submit(nsfw("dave"))).jobId))
       .images[0]!;
     assert.equal(moderated.moderation?.action, "spoiler");
+  });
+
+  it("sends progress without previews while moderation is on (no unchecked picture leaves the queue)", async (t) => {
+    const previewsWith = async (mode: ModerationConfig["mode"]) => {
+      const { queue } = await moderatedQueue(t, { mode, threshold: 0.5 }, { previewEvery: 1 });
+      const steps: boolean[] = [];
+      queue.on("progress", (event) => steps.push(event.preview !== undefined));
+      await doneEvent(queue, (await queue.submit(request("gina", { steps: 3 }))).jobId);
+      return steps;
+    };
+    const off = await previewsWith("off");
+    assert.ok(off.includes(true), `previews are sent with moderation off: ${off}`);
+    const on = await previewsWith("blur");
+    assert.ok(on.length > 0, "progress is still sent");
+    assert.ok(!on.includes(true), `no preview with moderation on: ${on}`);
   });
 
   it("moderation off: images carry no decision", async (t) => {
