@@ -71,6 +71,13 @@ export async function startEasel(config: Config, options: StartOptions = {}): Pr
     }
     // `easel admin cancel` from the box reaches this process through the shared job store.
     const adminRequests = watchAdminRequests({ config, queue, logger, ...(now ? { now } : {}) });
+    // A release from anywhere (`/easel release`, `easel admin release` on the box) is posted where
+    // its result was; the chat service posts each image once.
+    const stopReleases = queue.on("released", ({ jobId, imageIndex }) => {
+      chat.releasedElsewhere(jobId, imageIndex).catch((error: unknown) => {
+        logger.error({ err: error, jobId }, "posting a released image failed");
+      });
+    });
     let stopping: Promise<void> | undefined;
     return {
       config,
@@ -81,6 +88,7 @@ export async function startEasel(config: Config, options: StartOptions = {}): Pr
       recovered,
       stop: () => {
         stopping ??= (async () => {
+          stopReleases();
           await stopAdapters();
           await adminRequests.stop();
           await queue.stop();

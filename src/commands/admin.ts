@@ -11,9 +11,18 @@ import type { JobQueue, JobRecord } from "../requests/jobs.js";
 import { type OperatorLedger, placeOf, type Stats } from "../requests/operator.js";
 import { qualifiedUserId, type UserId, type Where } from "../requests/request.js";
 import { utcDayStart } from "./access.js";
-import { adminTexts, type ListedJob, truncate } from "./texts.js";
+import { MAX_IMAGE_INDEX } from "./buttons.js";
+import { adminTexts, type ListedJob, moderationTexts, truncate } from "./texts.js";
 
-export type AdminSubcommandName = "queue" | "cancel" | "ban" | "unban" | "stats";
+export type AdminSubcommandName =
+  | "queue"
+  | "cancel"
+  | "ban"
+  | "unban"
+  | "stats"
+  | "withheld"
+  | "show"
+  | "release";
 
 export interface AdminArgument {
   name: string;
@@ -21,6 +30,8 @@ export interface AdminArgument {
   required: boolean;
   /** `user`: a platform-qualified id or a mention; `rest`: free text to the end (Slack). */
   kind: "job" | "user" | "integer" | "rest";
+  /** An integer's largest value (from 1). */
+  max?: number;
 }
 
 export interface AdminSubcommand {
@@ -90,6 +101,39 @@ export const adminCommand: {
         },
       ],
     },
+    {
+      name: "withheld",
+      description: "Images the content filter withheld, waiting for a decision",
+      args: [],
+    },
+    {
+      name: "show",
+      description: "Look at a moderated image privately",
+      args: [
+        { name: "job", description: "The job id", required: true, kind: "job" },
+        {
+          name: "image",
+          description: "The image number (1, 2, …)",
+          required: true,
+          kind: "integer",
+          max: MAX_IMAGE_INDEX + 1,
+        },
+      ],
+    },
+    {
+      name: "release",
+      description: "Show a withheld image to everyone, in its result",
+      args: [
+        { name: "job", description: "The job id", required: true, kind: "job" },
+        {
+          name: "image",
+          description: "The image number (1, 2, …)",
+          required: true,
+          kind: "integer",
+          max: MAX_IMAGE_INDEX + 1,
+        },
+      ],
+    },
   ],
 };
 
@@ -97,6 +141,8 @@ export const adminCommand: {
 export interface AdminAnswer {
   text: string;
   code?: ErrorCode;
+  /** A withheld image was released (0-based index): adapters post it where its result was. */
+  released?: { jobId: string; imageIndex: number };
 }
 
 export type CancelOutcome = { outcome: "cancelled" | "stopping"; how?: string };
@@ -177,6 +223,24 @@ export class AdminService {
       : adminTexts.notBanned(target);
   }
 
+  /** Releases image `number` (1-based) of a job; rejects with an EaselError whose message is for the admin. */
+  async release(jobId: string, number: number, actor: UserId, place: string): Promise<AdminAnswer> {
+    if (!JOB_ID.test(jobId)) throw new EaselError("invalid_input", adminTexts.badJobId(jobId));
+    const job = await this.options.job(jobId);
+    if (!job) throw new EaselError("not_found", adminTexts.noSuchJob(jobId));
+    const outcome = await this.options.ledger.release(jobId, number - 1, actor, place, this.now());
+    switch (outcome) {
+      case "released":
+        return { text: moderationTexts.released(jobId, number), released: { jobId, imageIndex: number - 1 } };
+      case "already_released":
+        return { text: moderationTexts.alreadyReleased(jobId, number) };
+      case "not_withheld":
+        throw new EaselError("invalid_input", moderationTexts.notWithheld(jobId, number));
+      case "not_found":
+        throw new EaselError("not_found", moderationTexts.noSuchImage(jobId, number));
+    }
+  }
+
   /** The last `days` UTC days, today included. */
   stats(days = 7): Promise<Stats> {
     const now = this.now();
@@ -225,6 +289,16 @@ export class AdminService {
           const days = parseDays(args["days"]);
           if (days === undefined) return refused(adminTexts.badDays(args["days"] ?? "", MAX_STATS_DAYS));
           return done(adminTexts.stats(await this.stats(days), days));
+        }
+        case "withheld":
+          return done(moderationTexts.withheldListing(await this.options.ledger.withheld(), this.now()));
+        case "release": {
+          const jobId = args["job"]?.trim();
+          const given = args["image"]?.trim();
+          if (!jobId || !given) return refused(moderationTexts.missingImage("release"));
+          const number = /^[1-9]\d?$/.test(given) ? Number(given) : undefined;
+          if (number === undefined) return refused(moderationTexts.badImageNumber(given));
+          return await this.release(jobId, number, actor, place);
         }
         default:
           return refused(adminTexts.unknownSubcommand(subcommand));

@@ -73,6 +73,7 @@ export const BUTTON_RULES: Readonly<Record<ActionKind, Readonly<Record<ButtonJob
   zoom: IMAGE_BUTTON,
   pan: IMAGE_BUTTON,
   repaint: IMAGE_BUTTON,
+  show: IMAGE_BUTTON,
 };
 
 export function buttonJobState(job: Pick<JobRecord, "status" | "deleted">): ButtonJobState {

@@ -8,6 +8,7 @@
  *   easel:1:vary:<jobId>:<i>:subtle     easel:1:vary:<jobId>:<i>:strong
  *   easel:1:refine:<jobId>:<i>          easel:1:upscale:<jobId>:<i>
  *   easel:1:zoom:<jobId>:<i>:<factor>   easel:1:pan:<jobId>:<i>:<left|right|up|down>
+ *   easel:1:show:<jobId>:<i>            (a moderated image's original, privately to its requester)
  * `1` is the format version; jobId is 1-64 characters of [A-Za-z0-9_-]; i is the 0-based image
  * index (0-99, no leading zeros); a zoom factor is 1-2 in at most two decimals, written as
  * JavaScript writes the number (`2`, `1.5`, `1.25`: no trailing zeros). Every id has exactly one
@@ -34,11 +35,13 @@ export type ButtonAction =
   /** Zoom out image i: the same size, the image scaled by 1/factor in the middle, the border new. */
   | { kind: "zoom"; jobId: string; imageIndex: number; factor: number }
   /** Pan image i: the canvas extended towards `direction`, the new strip drawn. */
-  | { kind: "pan"; jobId: string; imageIndex: number; direction: PanDirection };
+  | { kind: "pan"; jobId: string; imageIndex: number; direction: PanDirection }
+  /** A moderated image's original, privately to its requester. */
+  | { kind: "show"; jobId: string; imageIndex: number };
 
 export type ButtonKind = ButtonAction["kind"];
-/** Actions that start a new job (cancel is the queue's business, delete the ledger's). */
-export type FollowUpAction = Exclude<ButtonAction, { kind: "cancel" | "delete" }>;
+/** Actions that start a new job (cancel is the queue's business, delete the ledger's; show posts nothing). */
+export type FollowUpAction = Exclude<ButtonAction, { kind: "cancel" | "delete" | "show" }>;
 
 /** A button id that is not ours, malformed, or from another format version. */
 export class InvalidButtonError extends InvalidInputError {
@@ -74,9 +77,10 @@ const KINDS: readonly ButtonKind[] = [
   "upscale",
   "zoom",
   "pan",
+  "show",
 ];
 /** Kinds that act on one image of the result: their ids carry its index. */
-const IMAGE_KINDS: readonly ButtonKind[] = ["vary", "refine", "upscale", "zoom", "pan"];
+const IMAGE_KINDS: readonly ButtonKind[] = ["vary", "refine", "upscale", "zoom", "pan", "show"];
 /** A zoom factor as ids spell it: `1`, `2`, or 1.x with one or two decimals and no trailing zero. */
 const ZOOM_SPELLING = /^(1|2|1\.\d?[1-9])$/;
 
@@ -135,7 +139,11 @@ export function decodeButton(id: string): ButtonAction {
   if ((kind === "reroll" || kind === "cancel" || kind === "delete") && parts.length === 4) {
     return { kind, jobId: jobId! };
   }
-  if ((kind === "refine" || kind === "upscale") && parts.length === 5 && imageIndex !== undefined) {
+  if (
+    (kind === "refine" || kind === "upscale" || kind === "show") &&
+    parts.length === 5 &&
+    imageIndex !== undefined
+  ) {
     return { kind, jobId: jobId!, imageIndex };
   }
   if (parts.length === 6 && imageIndex !== undefined && last !== undefined) {
@@ -155,7 +163,8 @@ export function decodeButton(id: string): ButtonAction {
  * Whether `presser` may press a button on `author`'s result, per config (`author` or `anyone`).
  * Pass the action's kind to apply the exceptions: cancel and delete are always the author's alone
  * (and the admins', which the chat service checks), since they throw away someone else's work,
- * while the other buttons start a new job owned by the presser.
+ * and so is show (a moderated image's original is its requester's to see); the other buttons
+ * start a new job owned by the presser.
  */
 export function mayPress(
   config: Pick<Config, "buttons">,
@@ -164,7 +173,7 @@ export function mayPress(
   kind?: ButtonKind | "repaint",
 ): boolean {
   if (authorUserId === presserUserId) return true;
-  return config.buttons === "anyone" && kind !== "cancel" && kind !== "delete";
+  return config.buttons === "anyone" && kind !== "cancel" && kind !== "delete" && kind !== "show";
 }
 
 const addToSeed = (seed: string, offset: number): string =>
@@ -213,7 +222,8 @@ export function requestForButton(
       requester: presser,
     };
   }
-  if ((action.kind as ButtonKind) === "cancel" || (action.kind as ButtonKind) === "delete")
+  const kind = action.kind as ButtonKind;
+  if (kind === "cancel" || kind === "delete" || kind === "show")
     throw new InvalidButtonError(buttonErrors.notAFollowUp());
   if (action.imageIndex >= original.count) {
     throw new InvalidInputError(buttonErrors.noSuchImage(action.imageIndex + 1, original.count), "button");

@@ -6,6 +6,7 @@
 import type { Config } from "../config.js";
 import { EaselError, type ErrorCode, isEaselError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
+import { blurredCopy } from "../moderation/blur.js";
 import type { EncodedImage } from "../pipeline/types.js";
 import type { ImageRef, JobQueue, JobQueueEvents, JobRecord } from "../requests/jobs.js";
 import { placeOf } from "../requests/operator.js";
@@ -40,13 +41,23 @@ import { canvasRequest, checkRepaintRects, maskUpload, repaintPrompt } from "./c
 import type {
   ChatReply,
   ChatService,
+  ImageAnswer,
   ImagineInput,
   JobView,
   PostedImageSource,
+  ReleasedImage,
   RepaintEdit,
   WatchOptions,
 } from "./chat.js";
 import { isHelpRequest, parseImagine, type RandomSeed } from "./imagine.js";
+import {
+  displayOf,
+  mayHaveOriginal,
+  moderatedButtons,
+  type ViewImage,
+  viewImages,
+  withheldNumbers,
+} from "./moderated-images.js";
 import {
   accessTexts,
   adminTexts,
@@ -57,6 +68,7 @@ import {
   deletedText,
   failedText,
   helpText,
+  moderationTexts,
   progressText,
   queuedText,
   resultCaption,
@@ -111,6 +123,11 @@ class QueueChatService implements ChatService {
   private readonly userTurns = new Map<UserId, Promise<unknown>>();
   /** Where posted images are fetched back from, by the platform that posted them. */
   private readonly postedSources = new Map<Platform, PostedImageSource>();
+  /** Blurred copies made lately, by image id: a result's copy is asked for by every viewer. */
+  private readonly blurred = new Map<string, Promise<EncodedImage | undefined>>();
+  private readonly releasedListeners = new Set<(released: ReleasedImage) => void>();
+  /** Released images already announced (a release typed here is seen again by the store's watcher). */
+  private readonly announced = new Set<string>();
 
   constructor(options: ChatServiceOptions) {
     this.config = options.config;
@@ -161,7 +178,9 @@ class QueueChatService implements ChatService {
   ): Promise<ChatReply> {
     if (!isAdmin(this.config.access.admins, who)) return refusal("forbidden", adminTexts.notAdmin());
     try {
+      if (subcommand.toLowerCase() === "show") return await this.adminShow(args, who);
       const answer = await this.adminService.run(subcommand, args, who.userId, where);
+      if (answer.released) await this.announceRelease(answer.released.jobId, answer.released.imageIndex);
       return answer.code ? refusal(answer.code, answer.text) : info(answer.text);
     } catch (error) {
       return this.refusal(error, "admin");
@@ -192,6 +211,12 @@ class QueueChatService implements ChatService {
       const job = await this.queue.job(action.jobId);
       if (!job) return refusal("not_found", chatTexts.jobGone());
       const admin = isAdmin(this.config.access.admins, who);
+      if (action.kind === "show") {
+        // Who may see an original depends on how the image is shown, not on the buttons setting.
+        const rule = buttonRule(action.kind, job);
+        if (rule.kind === "refusal") return refusal(rule.code, rule.text());
+        return await this.show(job, action.imageIndex, who, admin);
+      }
       if (!admin && !mayPress(this.config, job.userId, who.userId, action.kind)) {
         const text =
           action.kind === "cancel"
@@ -374,6 +399,118 @@ class QueueChatService implements ChatService {
     return this.queue.images.get(imageId);
   }
 
+  async blurredImage(imageId: string): Promise<EncodedImage | undefined> {
+    const found = await this.imageOf(imageId);
+    if (!found || (found.image.display !== "blur" && found.image.display !== "spoiler")) return undefined;
+    if (found.image.deleted || found.job.deleted) {
+      this.blurred.delete(imageId); // a deleted result's copy goes with it
+      return undefined;
+    }
+    let copy = this.blurred.get(imageId);
+    if (!copy) {
+      copy = this.queue.images.get(imageId).then((bytes) => (bytes ? blurredCopy(bytes) : undefined));
+      this.blurred.set(imageId, copy);
+      // A handful of recent copies: the newest results are the ones being looked at.
+      if (this.blurred.size > BLURRED_COPIES_KEPT) this.blurred.delete(this.blurred.keys().next().value!);
+      // A copy that could not be made is not kept: the next viewer tries again.
+      copy.then(
+        (made) => {
+          if (!made) this.blurred.delete(imageId);
+        },
+        () => this.blurred.delete(imageId),
+      );
+    }
+    return copy;
+  }
+
+  async imageFor(imageId: string, who: Who | undefined): Promise<ImageAnswer> {
+    const found = await this.imageOf(imageId);
+    if (!found) return { kind: "refusal", code: "not_found", text: chatTexts.jobGone() };
+    const reply = await this.originalFor(found.job, found.image, who);
+    if (reply.kind === "info" && reply.original) return { kind: "image", image: reply.original.bytes };
+    return reply.kind === "refusal"
+      ? { kind: "refusal", code: reply.code, text: reply.text }
+      : { kind: "refusal", code: "internal", text: chatTexts.internalError() };
+  }
+
+  onReleased(listener: (released: ReleasedImage) => void): () => void {
+    this.releasedListeners.add(listener);
+    return () => this.releasedListeners.delete(listener);
+  }
+
+  /** A result's image by its id (`<jobId>-<index>`), with how it is shown. */
+  private async imageOf(imageId: string): Promise<{ job: JobRecord; image: ViewImage } | undefined> {
+    const cut = imageId.lastIndexOf("-");
+    if (cut <= 0) return undefined;
+    const job = await this.queue.job(imageId.slice(0, cut));
+    const ref = job?.images.find((image) => image.id === imageId);
+    return job && ref ? { job, image: { ...ref, display: displayOf(ref) } } : undefined;
+  }
+
+  /** The "show" button: image i's original, privately, for whoever may see it. */
+  private async show(job: JobRecord, imageIndex: number, who: Who, admin: boolean): Promise<ChatReply> {
+    const ref = job.images[imageIndex];
+    if (!ref) return refusal("not_found", moderationTexts.noSuchImage(job.id, imageIndex + 1));
+    return this.originalFor(job, { ...ref, display: displayOf(ref) }, who, admin);
+  }
+
+  private async originalFor(
+    job: JobRecord,
+    image: ViewImage,
+    who: Who | undefined,
+    admin = who !== undefined && isAdmin(this.config.access.admins, who),
+  ): Promise<ChatReply> {
+    const number = image.index + 1;
+    if (!mayHaveOriginal(image.display, job.userId, who?.userId, admin)) {
+      return refusal(
+        "forbidden",
+        image.display === "withheld"
+          ? moderationTexts.withheldForAdmins(number)
+          : moderationTexts.notYourImage(),
+      );
+    }
+    const bytes = image.deleted || job.deleted ? undefined : await this.queue.images.get(image.id);
+    if (!bytes) return refusal("not_found", moderationTexts.imageGone(number));
+    return { kind: "info", text: moderationTexts.shown(number), original: { image, bytes } };
+  }
+
+  /** `/easel show JOB IMAGE`: an admin's private look at any image (withheld ones included). */
+  private async adminShow(args: Readonly<Record<string, string>>, who: Who): Promise<ChatReply> {
+    const jobId = args["job"]?.trim();
+    const given = args["image"]?.trim();
+    if (!jobId || !given) return refusal("invalid_input", moderationTexts.missingImage("show"));
+    const number = parseImageNumber(given);
+    if (number === undefined) return refusal("invalid_input", moderationTexts.badImageNumber(given));
+    const job = await this.queue.job(jobId);
+    if (!job) return refusal("not_found", adminTexts.noSuchJob(jobId));
+    return this.show(job, number - 1, who, true);
+  }
+
+  async releasedElsewhere(jobId: string, imageIndex: number): Promise<void> {
+    await this.announceRelease(jobId, imageIndex);
+  }
+
+  /**
+   * Tells the adapters a withheld image is released, so they post it where its result was: once
+   * per image, whether the release was typed here or came from the box.
+   */
+  private async announceRelease(jobId: string, imageIndex: number): Promise<void> {
+    const view = await this.view(jobId);
+    const image = view?.images.find((each) => each.index === imageIndex);
+    const released = image?.moderation?.released;
+    if (!view || !image || !released || image.display !== "plain") return;
+    if (this.announced.has(image.id)) return;
+    this.announced.add(image.id);
+    if (this.announced.size > ANNOUNCED_KEPT) this.announced.delete(this.announced.values().next().value!);
+    for (const listener of this.releasedListeners) {
+      try {
+        listener({ view, image, byUserId: released.byUserId });
+      } catch (error) {
+        this.logger.error({ err: error, jobId }, "a release listener threw");
+      }
+    }
+  }
+
   posted(jobId: string, where: string): Promise<void> {
     return this.queue.markPosted(jobId, where);
   }
@@ -464,6 +601,10 @@ class QueueChatService implements ChatService {
   ): Promise<GenerationRequest | ChatReply> {
     if (imageIndex === undefined) return request;
     const image = job.images[imageIndex];
+    // A withheld image stays unseen until an admin releases it: nothing is made from it either.
+    if (image && displayOf(image) === "withheld") {
+      return refusal("forbidden", moderationTexts.withheldForAdmins(imageIndex + 1));
+    }
     if (!image || !request.source || isUploadSource(request.source)) return request;
     if (!image.deleted && (await this.queue.images.get(image.id))) return request;
     const fetched = await this.fetchPosted(job, image);
@@ -563,27 +704,45 @@ class QueueChatService implements ChatService {
             deleted: { byUserId: record.deleted.byUserId, byAuthor },
           };
         }
-        return {
-          jobId,
-          state: "done",
-          requester: request.requester,
-          text: resultCaption(
-            request,
-            {
-              seeds: record.seeds ?? [],
-              durationMs: Math.max(0, (record.finishedAt ?? 0) - (record.startedAt ?? record.createdAt)),
-            },
-            this.config.models.models.length > 1,
-          ),
-          images: record.images,
-          buttons: resultButtons(jobId, request),
-          final: true,
-        };
+        return this.resultView(record);
       case "failed":
         return this.endedView(record, "failed", record.error?.message ?? chatTexts.internalError());
       case "cancelled":
         return this.endedView(record, "cancelled");
     }
+  }
+
+  /**
+   * A kept result: its caption, its images with how each is shown, and its buttons; images the
+   * content filter withheld are named in the caption, and their requester gets a private note.
+   */
+  private resultView(record: JobRecord): JobView {
+    const { id: jobId, request } = record;
+    const images = viewImages(record.images);
+    const withheld = withheldNumbers(images);
+    const caption = resultCaption(
+      request,
+      {
+        seeds: record.seeds ?? [],
+        durationMs: Math.max(0, (record.finishedAt ?? 0) - (record.startedAt ?? record.createdAt)),
+      },
+      this.config.models.models.length > 1,
+    );
+    return {
+      jobId,
+      state: "done",
+      requester: request.requester,
+      text:
+        withheld.length > 0
+          ? `${caption}\n${moderationTexts.withheldLine(withheld, images.length)}`
+          : caption,
+      images,
+      ...(withheld.length > 0
+        ? { notice: moderationTexts.withheldNote(withheld, images.length, jobId) }
+        : {}),
+      buttons: moderatedButtons(resultButtons(jobId, request), images, jobId),
+      final: true,
+    };
   }
 
   private queuedView(jobId: string, request: GenerationRequest, position: number): JobView {
@@ -621,6 +780,17 @@ function runOf(request: GenerationRequest): Pick<JobView, "model" | "loras" | "s
     ...(request.loras?.length ? { loras: request.loras.map(({ name, scale }) => ({ name, scale })) } : {}),
     settings: { steps, guidance, scheduler, width, height },
   };
+}
+
+/** How many announced releases the service remembers: far more than can happen between two polls. */
+const ANNOUNCED_KEPT = 1000;
+
+/** How many blurred copies the service keeps at hand. */
+const BLURRED_COPIES_KEPT = 32;
+
+/** "2" → 2: a 1-based image number as typed; undefined for anything else. */
+export function parseImageNumber(given: string): number | undefined {
+  return /^[1-9]\d?$/.test(given.trim()) ? Number(given.trim()) : undefined;
 }
 
 /** For callers that need the typed refusal of a reply (the CLI's exit status). */

@@ -8,6 +8,7 @@ import type { EncodedImage, Rect, SchedulerName } from "../pipeline/types.js";
 import type { ImageRef, JobStatus } from "../requests/jobs.js";
 import type { Platform, Requester, UserId, Where, Who } from "../requests/request.js";
 import type { ButtonAction, ButtonSpec } from "./buttons.js";
+import type { ViewImage } from "./moderated-images.js";
 
 export interface JobSettings {
   steps: number;
@@ -38,8 +39,17 @@ export interface JobView {
   total?: number;
   /** Running: the latest live preview (a small JPEG of image 0), when there is one. */
   preview?: EncodedImage;
-  /** Done: the images, in order; fetch their bytes with `ChatService.image`. */
-  images: ImageRef[];
+  /**
+   * Done: the images, in order, each with how it is shown (`display`: plain, spoiler, blur or
+   * withheld, after output moderation). Fetch a plain or spoilered image's bytes with
+   * `ChatService.image`, a blurred one's copy with `blurredImage`; a withheld one is not posted.
+   */
+  images: ViewImage[];
+  /**
+   * Done: a private note for the requester only, delivered once beside the result (e.g. that the
+   * content filter withheld some of its images). Never part of the public message.
+   */
+  notice?: string;
   /** Rows of buttons: cancel only while queued or running; result buttons when done. */
   buttons: ButtonSpec[][];
   /** The job has ended: no further view will follow. */
@@ -74,6 +84,12 @@ export type ChatReply =
        * set). Adapters remove the result's message, or edit it to this view, and answer `text`.
        */
       deleted?: JobView;
+      /**
+       * A "show" press (or `/easel show`): an image's original for the asker's eyes only. Adapters
+       * deliver it privately (Discord: an ephemeral reply with the file; Slack: a direct message;
+       * the web: the page loads it), with `text`.
+       */
+      original?: { image: ViewImage; bytes: EncodedImage };
     }
   /** A new job was queued: post its first view publicly, then follow `watch(jobId)`. */
   | { kind: "job"; jobId: string; view: JobView };
@@ -130,6 +146,19 @@ export interface PostedImageSource {
   fetch(posted: string, image: ImageRef): Promise<EncodedImage | undefined>;
 }
 
+/** An image's original as one viewer may have it (the web's image route). */
+export type ImageAnswer =
+  | { kind: "image"; image: EncodedImage }
+  | { kind: "refusal"; code: ErrorCode; text: string };
+
+/** A withheld image an admin released: where its result was, it is posted now. */
+export interface ReleasedImage {
+  /** The job's view since the release (the image is plain in it). */
+  view: JobView;
+  image: ViewImage;
+  byUserId: UserId;
+}
+
 export interface ChatService {
   /** `/imagine`: help, a private error (nothing queued), or the accepted job's first view. */
   imagine(input: ImagineInput, who: Who, where: Where): Promise<ChatReply>;
@@ -155,8 +184,29 @@ export interface ChatService {
    * `watch`), or a failed one's final view; its old message may no longer be editable.
    */
   onRecovered(listener: (view: JobView) => void): () => void;
-  /** A finished image's bytes (PNG with its parameters), or undefined once swept. */
+  /**
+   * A finished image's bytes (PNG with its parameters), or undefined once swept. For adapters
+   * rendering a view's plain and spoilered images; a viewer's request goes through `imageFor`.
+   */
   image(imageId: string): Promise<EncodedImage | undefined>;
+  /** The blurred copy of a spoilered or blurred image; undefined for any other or once swept. */
+  blurredImage(imageId: string): Promise<EncodedImage | undefined>;
+  /**
+   * An image's original for `who` (undefined: an anonymous viewer): refused (`forbidden`) for a
+   * blurred image to anyone but its requester and the admins, and for a withheld one to all but
+   * the admins; `not_found` for an unknown or swept image.
+   */
+  imageFor(imageId: string, who: Who | undefined): Promise<ImageAnswer>;
+  /**
+   * Calls `listener` once for each withheld image an admin releases, with `/easel release` here or
+   * `easel admin release` on the box (see `releasedElsewhere`); returns the unsubscribe function.
+   */
+  onReleased(listener: (released: ReleasedImage) => void): () => void;
+  /**
+   * A withheld image released outside this service (`easel admin release`, seen in the job store
+   * as the queue's `released` event): announced to `onReleased` like one released here, once.
+   */
+  releasedElsewhere(jobId: string, imageIndex: number): Promise<void>;
   /**
    * Records where a job's result was posted (`<platform>:…`, e.g. `discord:<channel>/<message>`):
    * what the adapter's PostedImageSource needs to fetch the images back.

@@ -6,6 +6,7 @@
 import type { Config } from "../config.js";
 import type { PanDirection } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
+import type { WithheldImage } from "../requests/operator.js";
 import { type GenerationRequest, isUploadSource } from "../requests/request.js";
 import { wellFormed } from "../requests/values.js";
 import { imagineOptions } from "./options.js";
@@ -385,9 +386,12 @@ export const adminTexts = {
       "`ban USER [reason]` refuse a user's requests (e.g. discord:123, slack:T1:U2, or a mention)",
       "`unban USER` lift a ban",
       "`stats [DAYS]` jobs and images per day and platform, failures, mean wait and device time",
+      "`withheld` images the content filter withheld, waiting for a decision",
+      "`show JOB IMAGE` look at a moderated image privately",
+      "`release JOB IMAGE` show a withheld image to everyone, in its result",
     ].join("\n"),
   unknownSubcommand: (given: string): string =>
-    `There is no /easel ${echo(given)}. The subcommands are queue, cancel, ban, unban and stats.`,
+    `There is no /easel ${echo(given)}. The subcommands are queue, cancel, ban, unban, stats, withheld, show and release.`,
   missingArgument: (subcommand: string, argument: string): string =>
     `/easel ${subcommand} needs ${argument}, e.g. \`/easel ${subcommand} ${argument === "JOB" ? "3f9c2a1b7d4e5f60" : "discord:123456789"}\`.`,
   badJobId: (given: string): string => `${echo(given)} is not a job id.`,
@@ -451,3 +455,67 @@ export const adminTexts = {
     return lines.join("\n");
   },
 };
+
+// ── Output moderation ──────────────────────────────────────────────────────────────────────────
+
+const MAX_LISTED_WITHHELD = 20;
+
+export const moderationTexts = {
+  showLabel: (imageNumber: number, single: boolean): string => (single ? "👁️ Show" : `👁️ Show ${imageNumber}`),
+  /** The line a result's caption gains when the content filter withheld some of its images. */
+  withheldLine: (numbers: readonly number[], count: number): string =>
+    numbers.length === count
+      ? count === 1
+        ? "The image was withheld by the content filter."
+        : "The images were withheld by the content filter."
+      : `${numbers.length === 1 ? "Image" : "Images"} ${listText(numbers)} ${numbers.length === 1 ? "was" : "were"} withheld by the content filter.`,
+  /** The private note a requester gets with a result the content filter withheld images of. */
+  withheldNote: (numbers: readonly number[], count: number, jobId: string): string => {
+    const one = count === 1 || numbers.length === 1;
+    const what =
+      count === 1
+        ? "Your image"
+        : `${numbers.length === 1 ? "Image" : "Images"} ${listText(numbers)} of your result`;
+    return `${what} (job \`${jobId}\`) ${one ? "was" : "were"} withheld by the content filter and ${one ? "is" : "are"} not shown. An admin can look at ${one ? "it" : "them"} and release ${one ? "it" : "them"}.`;
+  },
+  /** The private answer that carries an original. */
+  shown: (imageNumber: number): string => `Image ${imageNumber}, shown only to you.`,
+  notYourImage: (): string => "Only the person who made this image (or an admin) can see it unblurred.",
+  withheldForAdmins: (imageNumber: number): string =>
+    `Image ${imageNumber} was withheld by the content filter: only an admin can look at it or release it.`,
+  imageGone: (imageNumber: number): string =>
+    `Image ${imageNumber} is no longer kept by the bot (results are kept for a while, then swept).`,
+  noSuchImage: (jobId: string, imageNumber: number): string =>
+    `Job \`${jobId}\` has no image ${imageNumber}.`,
+  badImageNumber: (given: string): string => `${echo(given)} is not an image number (1, 2, …).`,
+  missingImage: (subcommand: string): string =>
+    `/easel ${subcommand} needs JOB and IMAGE, e.g. \`/easel ${subcommand} 3f9c2a1b7d4e5f60 1\`.`,
+  notWithheld: (jobId: string, imageNumber: number): string =>
+    `Image ${imageNumber} of job \`${jobId}\` is not withheld; there is nothing to release.`,
+  alreadyReleased: (jobId: string, imageNumber: number): string =>
+    `Image ${imageNumber} of job \`${jobId}\` was already released.`,
+  released: (jobId: string, imageNumber: number): string =>
+    `Released image ${imageNumber} of job \`${jobId}\`: it is shown in its result now.`,
+  /** The public line over a released image, posted where its result was. */
+  releasedPost: (imageNumber: number): string =>
+    `Image ${imageNumber} of this result was released by an admin.`,
+  withheldListing: (items: readonly WithheldImage[], now: number): string => {
+    if (items.length === 0) return "No image is withheld.";
+    const lines = [`**Withheld** (${items.length})`];
+    for (const item of items.slice(0, MAX_LISTED_WITHHELD)) {
+      const who = item.userName ? `${item.userId} (${echo(item.userName)})` : item.userId;
+      lines.push(
+        `\`${item.jobId}\` image ${item.index + 1} · ${item.label} ${item.score.toFixed(2)} · ${who} in ${item.place} · ${spanText(now - item.at)} ago · ${echo(truncate(item.prompt, MAX_LISTED_PROMPT))}`,
+      );
+    }
+    if (items.length > MAX_LISTED_WITHHELD) lines.push(`… and ${items.length - MAX_LISTED_WITHHELD} more`);
+    lines.push("Look with `/easel show JOB IMAGE`, release with `/easel release JOB IMAGE`.");
+    return lines.join("\n");
+  },
+};
+
+/** "1", "1 and 3", "1, 2 and 4". */
+function listText(numbers: readonly number[]): string {
+  if (numbers.length <= 1) return numbers.join("");
+  return `${numbers.slice(0, -1).join(", ")} and ${numbers.at(-1)}`;
+}

@@ -72,7 +72,7 @@ const ALL_KINDS: readonly ButtonKind[] = [
 
 function action(kind: ButtonKind, jobId: string): ButtonAction {
   if (kind === "vary") return { kind, jobId, imageIndex: 0, strength: "subtle" };
-  if (kind === "refine" || kind === "upscale") return { kind, jobId, imageIndex: 0 };
+  if (kind === "refine" || kind === "upscale" || kind === "show") return { kind, jobId, imageIndex: 0 };
   if (kind === "zoom") return { kind, jobId, imageIndex: 0, factor: 2 };
   if (kind === "pan") return { kind, jobId, imageIndex: 0, direction: "left" };
   return { kind, jobId };

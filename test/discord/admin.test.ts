@@ -208,6 +208,9 @@ test("/easel is registered beside /imagine and /help with its subcommands, open 
       [1, "ban"],
       [1, "unban"],
       [1, "stats"],
+      [1, "withheld"],
+      [1, "show"],
+      [1, "release"],
     ],
   );
   const options = (name: string) =>
@@ -219,6 +222,11 @@ test("/easel is registered beside /imagine and /help with its subcommands, open 
   ]);
   const days = subcommands.find((s) => s.name === "stats")!.options[0]!;
   assert.deepEqual([days.type, days.required, days.min_value, days.max_value], [4, false, 1, 90]);
+  for (const name of ["show", "release"]) {
+    const [job, image] = subcommands.find((s) => s.name === name)!.options;
+    assert.deepEqual([job!.name, job!.type, job!.required], ["job", 3, true]);
+    assert.deepEqual([image!.name, image!.type, image!.min_value, image!.max_value], ["image", 4, 1, 100]);
+  }
 
   // Discord gives them back without `required: false` and empty option lists, with fields of its own.
   const trimmed = (options: unknown): unknown =>

@@ -202,6 +202,8 @@ export class FakeDiscord {
   readonly requests: RecordedRequest[] = [];
   readonly messages = new Map<string, StoredMessage>();
   readonly channels = new Map<string, FakeChannel>();
+  /** The bot's direct-message channels, by the user's id. */
+  readonly directMessages = new Map<string, FakeChannel>();
   readonly guilds = new Map<string, FakeGuild>();
   /** Registered commands: "global" or a guild id → definitions. */
   readonly commands = new Map<string, Array<CommandDefinition & { id: string }>>();
@@ -602,6 +604,18 @@ export class FakeDiscord {
     if (method === "GET" && route === "/users/@me") {
       this.requireBot(r);
       return [200, { id: this.botUser.id, username: this.botUser.username, discriminator: "0", bot: true }];
+    }
+    if (method === "POST" && route === "/users/@me/channels") {
+      // The bot's direct message with a user: one channel per user, opened on first use.
+      this.requireBot(r);
+      const recipient = String((r.json as { recipient_id?: unknown } | undefined)?.recipient_id ?? "");
+      if (!/^\d+$/.test(recipient)) throw new HttpError(400, { message: "Invalid Form Body", code: 50035 });
+      let dm = this.directMessages.get(recipient);
+      if (!dm) {
+        dm = this.addChannel(undefined, { name: `dm-${recipient}` });
+        this.directMessages.set(recipient, dm);
+      }
+      return [200, { ...this.channelPayload(dm), recipients: [{ id: recipient }] }];
     }
     if (commands) {
       const m = commands;

@@ -114,6 +114,8 @@ export class FakeSlack {
   readonly messages: PostedMessage[] = [];
   readonly uploads = new Map<string, Upload>();
   readonly ephemerals: Ephemeral[] = [];
+  /** Direct-message channels the bot opened (conversations.open), by user id. */
+  readonly directMessages = new Map<string, string>();
   /** Messages removed with chat.delete. */
   readonly deleted: PostedMessage[] = [];
   /** Downloads of files' private URLs: which file, and whether the bot token came with it. */
@@ -398,6 +400,14 @@ export class FakeSlack {
           via: "chat.postEphemeral",
         });
         return { ok: true, message_ts: this.ts() };
+      }
+      case "conversations.open": {
+        // The bot's direct message with one user (`users`), opened once and kept.
+        const users = String(params.users ?? "");
+        if (!/^[UW][A-Z0-9]+$/.test(users)) return { ok: false, error: "user_not_found" };
+        const channel = `D${users.slice(1)}`;
+        this.directMessages.set(users, channel);
+        return { ok: true, channel: { id: channel } };
       }
       case "files.getUploadURLExternal": {
         const length = Number(params.length);

@@ -29,5 +29,6 @@ test("slack-manifest.yml declares /imagine and /easel, interactivity, Socket Mod
     "commands",
     "files:read",
     "files:write",
+    "im:write",
   ]);
 });

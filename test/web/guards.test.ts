@@ -133,6 +133,7 @@ test("job JSON turns image refs into URLs, buttons into API calls, and hides swe
           width: 1344,
           height: 768,
           deleted: false,
+          display: "plain",
         },
         {
           id: "job1-1",
@@ -143,6 +144,7 @@ test("job JSON turns image refs into URLs, buttons into API calls, and hides swe
           width: 1344,
           height: 768,
           deleted: true,
+          display: "plain",
         },
       ],
       buttons: [
@@ -172,7 +174,7 @@ test("job JSON turns image refs into URLs, buttons into API calls, and hides swe
     }),
   );
   assert.deepEqual(json.images, [
-    { url: "/api/v1/images/job1-0.png", index: 0, seed: "7", width: 1344, height: 768 },
+    { url: "/api/v1/images/job1-0.png", display: "plain", index: 0, seed: "7", width: 1344, height: 768 },
   ]);
   assert.equal(json.caption, "a fox\nseed 7");
   assert.deepEqual(

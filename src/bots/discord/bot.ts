@@ -23,8 +23,8 @@ import {
 } from "discord.js";
 import type { Logger } from "pino";
 import { isEaselButtonId } from "../../commands/buttons.js";
-import type { ChatReply, ChatService, ImagineInput, JobView } from "../../commands/chat.js";
-import { chatTexts } from "../../commands/texts.js";
+import type { ChatReply, ChatService, ImagineInput, JobView, ReleasedImage } from "../../commands/chat.js";
+import { chatTexts, moderationTexts } from "../../commands/texts.js";
 import { MAX_UPLOAD_BYTES } from "../../commands/upload.js";
 import type { Config, DiscordConfig } from "../../config.js";
 import type { AdapterContext } from "../adapter.js";
@@ -43,7 +43,7 @@ import {
 } from "./commands.js";
 import { describeError, JobMessage, type MessageTarget, request } from "./job-message.js";
 import { discordPostedImages } from "./posted-images.js";
-import { type MessageDraft, renderView, textMessage } from "./render.js";
+import { imageMessage, type MessageDraft, renderView, textMessage } from "./render.js";
 import { discordUserArgument, discordUserId, missingPermissions, whereOf, whoOf } from "./requester.js";
 import { discordTexts } from "./texts.js";
 
@@ -82,6 +82,7 @@ export class DiscordBot {
   private applicationId: string | undefined;
   private readonly readyViews: JobView[] = [];
   private stopRecovered: (() => void) | undefined;
+  private stopReleased: (() => void) | undefined;
   private stopPostedImages: (() => void) | undefined;
   private stopping = false;
 
@@ -110,6 +111,7 @@ export class DiscordBot {
   async start(): Promise<void> {
     // Subscribe before the queue's recovery runs; views that come before the gateway is up wait.
     this.stopRecovered = this.chat.onRecovered((view) => this.onRecovered(view));
+    this.stopReleased = this.chat.onReleased((released) => void this.onReleased(released));
     // Buttons on results whose images the bot no longer keeps fetch them back from the message.
     this.stopPostedImages = this.chat.addPostedImageSource(
       discordPostedImages(this.client.rest, this.logger),
@@ -139,6 +141,7 @@ export class DiscordBot {
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopRecovered?.();
+    this.stopReleased?.();
     this.stopPostedImages?.();
     // Edits in flight and waiting views go out (briefly); the jobs stay in the queue.
     await this.followers.stop(5000);
@@ -288,10 +291,18 @@ export class DiscordBot {
             : result.reply.text;
       if ("error" in result)
         this.logger.error({ ...describeError(result.error) }, "discord: the chat service failed");
+      // The deferral was private: a "show" answer's edit shows the original to the asker alone.
+      const original = "reply" in result && result.reply.kind === "info" ? result.reply.original : undefined;
       await this.client.rest.patch(
         Routes.webhookMessage(this.applicationId!, interaction.token, "@original"),
-        request(textMessage(note), false),
+        request(
+          original
+            ? await imageMessage(note, original, this.limitOf(interaction), undefined)
+            : textMessage(note),
+          false,
+        ),
       );
+      if (original) return;
       if ("reply" in result && result.reply.kind === "job")
         this.follow(interaction, result.reply.view, undefined);
       if ("reply" in result && result.reply.kind === "info" && result.reply.deleted)
@@ -306,20 +317,30 @@ export class DiscordBot {
     if (first.reply.kind !== "job") {
       // The answer first (Discord's 3 s), then a deleted result's message goes (its images already did).
       const deleted = first.reply.kind === "info" ? first.reply.deleted : undefined;
+      const original = first.reply.kind === "info" ? first.reply.original : undefined;
       try {
-        await this.callback(interaction, textMessage(first.reply.text, MessageFlags.Ephemeral));
+        await this.callback(
+          interaction,
+          original
+            ? await imageMessage(first.reply.text, original, this.limitOf(interaction))
+            : textMessage(first.reply.text, MessageFlags.Ephemeral),
+        );
       } finally {
         if (deleted) await this.removeResult(interaction, deleted);
       }
       return;
     }
     const view = first.reply.view;
-    const limit = interaction.attachmentSizeLimit ?? DEFAULT_ATTACHMENT_LIMIT;
+    const limit = this.limitOf(interaction);
     let target: MessageTarget | undefined;
     try {
       await this.callback(
         interaction,
-        await renderView(view, { image: (id) => this.chat.image(id), attachmentSizeLimit: limit }),
+        await renderView(view, {
+          image: (id) => this.chat.image(id),
+          blurredImage: (id) => this.chat.blurredImage(id),
+          attachmentSizeLimit: limit,
+        }),
       );
       target = { kind: "interaction", token: interaction.token, createdAt: interaction.createdTimestamp };
     } catch (error) {
@@ -330,6 +351,10 @@ export class DiscordBot {
       );
     }
     this.follow(interaction, view, target);
+  }
+
+  private limitOf(interaction: Answerable): number {
+    return interaction.attachmentSizeLimit ?? DEFAULT_ATTACHMENT_LIMIT;
   }
 
   /** Answers an interaction: a message (type 4), or a private deferral (type 5, ephemeral). */
@@ -382,6 +407,28 @@ export class DiscordBot {
       target,
     );
     void this.followers.follow(view, message, shown);
+  }
+
+  // ── Moderation ───────────────────────────────────────────────────────────────────────────────
+
+  /** A withheld image an admin released: posted in its result's channel, naming the requester. */
+  private async onReleased({ view, image }: ReleasedImage): Promise<void> {
+    const { platform, channelId } = view.requester;
+    if (platform !== "discord" || !channelId || this.stopping) return;
+    try {
+      const bytes = await this.chat.image(image.id);
+      if (!bytes) return;
+      const user = discordUserId(view.requester.userId);
+      const text = `${user ? `<@${user}> ` : ""}${moderationTexts.releasedPost(image.index + 1)}`;
+      const draft = await imageMessage(text, { image, bytes }, DEFAULT_ATTACHMENT_LIMIT, undefined);
+      draft.body.allowed_mentions = user ? { parse: [], users: [user] } : { parse: [] };
+      await this.client.rest.post(Routes.channelMessages(channelId), request(draft, true));
+    } catch (error) {
+      this.logger.warn(
+        { jobId: view.jobId, ...describeError(error) },
+        "discord: could not post a released image",
+      );
+    }
   }
 
   // ── After a restart ──────────────────────────────────────────────────────────────────────────

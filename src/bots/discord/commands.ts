@@ -118,7 +118,7 @@ function adminOption(argument: AdminArgument): DiscordCommandOption {
   };
   if (argument.kind === "integer") {
     option.min_value = 1;
-    option.max_value = MAX_STATS_DAYS;
+    option.max_value = argument.max ?? MAX_STATS_DAYS;
   }
   return option;
 }

@@ -26,6 +26,18 @@ export function attachmentBaseName(image: { jobId: string; index: number }): str
   return `easel-${image.jobId}-${image.index + 1}`;
 }
 
+/** A blurred copy's attachment name (no extension): never taken for the image itself when fetched back. */
+export function blurredAttachmentName(image: { jobId: string; index: number }): string {
+  return `${attachmentBaseName(image)}-blurred`;
+}
+
+/** Discord shows an attachment as a spoiler (hidden until clicked) when its name starts with `SPOILER_`. */
+export const SPOILER_PREFIX = "SPOILER_";
+
+export function spoilerName(fileName: string): string {
+  return `${SPOILER_PREFIX}${fileName}`;
+}
+
 export interface FittedImage {
   file: AttachmentFile;
   /** The image was re-encoded to fit (it no longer carries the PNG's parameters). */

@@ -5,7 +5,7 @@
  * posted with the bot token that mentions the user. A finished result is followed by a
  * short ping, since edits notify no one, and recorded as posted.
  */
-import { DiscordAPIError, HTTPError, type REST, type RequestData, Routes } from "discord.js";
+import { DiscordAPIError, HTTPError, MessageFlags, type REST, type RequestData, Routes } from "discord.js";
 import type { Logger } from "pino";
 import type { ChatService, JobView } from "../../commands/chat.js";
 import type { JobSink } from "../follow.js";
@@ -92,6 +92,7 @@ export class JobMessage implements JobSink {
     const render = (mention?: string) =>
       renderView(view, {
         image: (id) => chat.image(id),
+        blurredImage: (id) => chat.blurredImage(id),
         attachmentSizeLimit: this.attachmentSizeLimit,
         ...(mention ? { mention } : {}),
       });
@@ -132,7 +133,32 @@ export class JobMessage implements JobSink {
     }
     if (view.state === "done") {
       if (!pinged) await this.ping();
+      if (view.notice) await this.tellPrivately(view.notice);
       await chat.posted(this.jobId, postedPlace(sent.channel_id, sent.id));
+    }
+  }
+
+  /**
+   * A note for the requester's eyes only (images the content filter withheld): an ephemeral
+   * follow-up while the interaction token lives, else a direct message. Best effort: logged.
+   */
+  private async tellPrivately(text: string): Promise<void> {
+    if (!this.userId) return;
+    try {
+      const target = this.target;
+      if (target && this.tokenAlive(target)) {
+        await this.context.rest.post(
+          Routes.webhook(this.context.applicationId, target.token),
+          request(textMessage(text, MessageFlags.Ephemeral), false),
+        );
+        return;
+      }
+      await sendDirectMessage(this.context.rest, this.userId, textMessage(text));
+    } catch (error) {
+      this.context.logger.warn(
+        { jobId: this.jobId, ...describeError(error) },
+        "discord: could not tell the requester privately",
+      );
     }
   }
 
@@ -155,6 +181,14 @@ export class JobMessage implements JobSink {
       this.context.logger.warn({ jobId: this.jobId, ...describeError(error) }, "discord result ping failed");
     }
   }
+}
+
+/** Posts `draft` in a direct message to a user (the bot opens, or reuses, the DM channel). */
+export async function sendDirectMessage(rest: REST, userId: string, draft: MessageDraft): Promise<void> {
+  const channel = (await rest.post(Routes.userChannels(), { body: { recipient_id: userId } })) as {
+    id: string;
+  };
+  await rest.post(Routes.channelMessages(channel.id), request(draft, true));
 }
 
 /** A REST request for a draft; interaction-token routes go without the bot token. */

@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import type { PostedImageSource } from "../../commands/chat.js";
 import type { ImageRef } from "../../requests/jobs.js";
 import { downloadPostedImage } from "../download.js";
-import { attachmentBaseName } from "./images.js";
+import { attachmentBaseName, SPOILER_PREFIX } from "./images.js";
 
 const PLACE = /^discord:(\d+)\/(\d+)$/;
 
@@ -37,7 +37,11 @@ export function discordPostedImages(rest: REST, logger: Logger): PostedImageSour
         return undefined;
       }
       const name = attachmentBaseName(image);
-      const attachment = message.attachments?.find((each) => each.filename?.startsWith(`${name}.`));
+      // A spoiler is the image itself under Discord's prefix; a blurred copy is not the image.
+      const attachment = message.attachments?.find(
+        (each) =>
+          each.filename?.startsWith(`${name}.`) || each.filename?.startsWith(`${SPOILER_PREFIX}${name}.`),
+      );
       if (!attachment?.url) return undefined;
       return downloadPostedImage(attachment.url, image, { posted, platform: "discord", logger });
     },

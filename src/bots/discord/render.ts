@@ -8,13 +8,14 @@ import {
   type APIButtonComponentWithCustomId,
   ButtonStyle,
   ComponentType,
+  MessageFlags,
   type RawFile,
 } from "discord.js";
 import { type ButtonSpec, isCanvasGroup } from "../../commands/buttons.js";
 import type { JobView } from "../../commands/chat.js";
 import type { EncodedImage } from "../../pipeline/types.js";
 import { IMAGE_EXTENSIONS } from "../../requests/jobs.js";
-import { attachmentBaseName, fitImage } from "./images.js";
+import { attachmentBaseName, blurredAttachmentName, fitImage, spoilerName } from "./images.js";
 import { discordTexts } from "./texts.js";
 
 /** Discord's limits on a message. */
@@ -87,6 +88,8 @@ function clip(text: string): string {
 export interface RenderOptions {
   /** A finished image's bytes (undefined once swept). */
   image(imageId: string): Promise<EncodedImage | undefined>;
+  /** A blurred image's blurred copy (undefined once swept). */
+  blurredImage(imageId: string): Promise<EncodedImage | undefined>;
   /** Largest file Discord accepts here, in bytes. */
   attachmentSizeLimit: number;
   /** Discord user id to mention (and notify) at the top of the message. */
@@ -100,11 +103,18 @@ export async function renderView(view: JobView, options: RenderOptions): Promise
   if (view.state === "done") {
     const formats = new Set<string>();
     for (const ref of view.images) {
-      const image = await options.image(ref.id);
+      // Moderation: a withheld image is not posted; a blurred one is posted as its blurred copy
+      // (its requester gets the original from the Show button); a spoiler is Discord's own.
+      if (ref.display === "withheld") continue;
+      const blurred = ref.display === "blur";
+      const image = blurred ? await options.blurredImage(ref.id) : await options.image(ref.id);
       if (!image) continue;
-      const fitted = await fitImage(image, attachmentBaseName(ref), options.attachmentSizeLimit);
-      if (fitted.reencoded) formats.add(fitted.file.contentType === "image/webp" ? "WebP" : "JPEG");
-      files.push({ name: fitted.file.name, data: fitted.file.data, contentType: fitted.file.contentType });
+      const name = blurred ? blurredAttachmentName(ref) : attachmentBaseName(ref);
+      const fitted = await fitImage(image, name, options.attachmentSizeLimit);
+      if (fitted.reencoded && !blurred)
+        formats.add(fitted.file.contentType === "image/webp" ? "WebP" : "JPEG");
+      const fileName = ref.display === "spoiler" ? spoilerName(fitted.file.name) : fitted.file.name;
+      files.push({ name: fileName, data: fitted.file.data, contentType: fitted.file.contentType });
     }
     if (formats.size > 0) lines.push(discordTexts.reencoded([...formats]));
   } else if (view.preview && !view.final) {
@@ -115,12 +125,26 @@ export async function renderView(view: JobView, options: RenderOptions): Promise
   return {
     body: {
       content: clip(mention + lines.join("\n")),
-      components: actionRows(view.buttons),
+      components: actionRows(discordButtons(view)),
       attachments: files.map((file, id) => ({ id, filename: file.name })),
       allowed_mentions: options.mention ? { parse: [], users: [options.mention] } : { parse: [] },
     },
     files,
   };
+}
+
+/**
+ * The view's buttons as Discord needs them: a spoilered image is revealed by a click on the
+ * spoiler itself, so its "show" button is left out.
+ */
+function discordButtons(view: JobView): ButtonSpec[][] {
+  const spoilers = new Set(
+    view.images.filter((image) => image.display === "spoiler").map((image) => image.index),
+  );
+  if (spoilers.size === 0) return view.buttons;
+  return view.buttons.map((group) =>
+    group.filter((button) => !(button.action.kind === "show" && spoilers.has(button.action.imageIndex))),
+  );
 }
 
 /** A text-only message (private answers, notes). */
@@ -135,4 +159,22 @@ export function textMessage(text: string, flags?: number): MessageDraft {
     },
     files: [],
   };
+}
+
+/**
+ * A message carrying one image, fitted to the upload limit like a result's images: ephemeral by
+ * default, so only the asker sees it (a "show" press, `/easel show`); with `flags` undefined, a
+ * public one (a released image posted in its channel, a deferred answer's edit).
+ */
+export async function imageMessage(
+  text: string,
+  original: { image: { jobId: string; index: number }; bytes: EncodedImage },
+  attachmentSizeLimit: number,
+  flags: number | undefined = MessageFlags.Ephemeral,
+): Promise<MessageDraft> {
+  const fitted = await fitImage(original.bytes, attachmentBaseName(original.image), attachmentSizeLimit);
+  const draft = textMessage(text, flags);
+  draft.files = [{ name: fitted.file.name, data: fitted.file.data, contentType: fitted.file.contentType }];
+  draft.body.attachments = [{ id: 0, filename: fitted.file.name }];
+  return draft;
 }

@@ -13,9 +13,10 @@ import type { Logger } from "pino";
 import { adminCommand } from "../../commands/admin.js";
 import type { ChatReply, ChatService, JobView } from "../../commands/chat.js";
 import { isHelpRequest } from "../../commands/imagine.js";
-import { chatTexts } from "../../commands/texts.js";
+import { chatTexts, moderationTexts } from "../../commands/texts.js";
 import type { SlackConfig } from "../../config.js";
 import { ConfigError } from "../../errors.js";
+import { IMAGE_EXTENSIONS } from "../../requests/jobs.js";
 import { userId, type Where, type Who } from "../../requests/request.js";
 import { RecentIds } from "../recent-ids.js";
 import { removeDeletedResult } from "../remove-result.js";
@@ -23,9 +24,12 @@ import { parseAdminText, slackUserArgument } from "./admin-text.js";
 import { fileIdsOf, textMessage } from "./blocks.js";
 import { boltLogger } from "./bolt-logger.js";
 import { SlackJobMessages, type SlackPlace, type TellPrivately } from "./job-messages.js";
+import { toMrkdwn } from "./mrkdwn.js";
 import { slackPostedImages } from "./posted-images.js";
+import { sendImageByDirectMessage } from "./private-images.js";
 import { signedRequestReceiver } from "./receiver.js";
 import { neededScope, operatorHint, slackErrorCode } from "./slack-errors.js";
+import { slackTexts } from "./texts.js";
 
 /**
  * WebClient's retries, for server errors and 429s alike (a 429 first waits its Retry-After):
@@ -130,7 +134,29 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
 
   const answer = async (reply: ChatReply, place: SlackPlace, tell: TellPrivately, prefix?: string) => {
     if (reply.kind === "job") await messages.follow(reply.view, place, tell);
+    else if (reply.kind === "info" && reply.original)
+      await showPrivately(reply.original, reply.text, place, tell);
     else await tell(prefix ? `${prefix}\n${reply.text}` : reply.text);
+  };
+
+  /** An original for the asker alone: into their direct message with the bot (private-images.ts). */
+  const showPrivately = async (
+    original: NonNullable<Extract<ChatReply, { kind: "info" }>["original"]>,
+    text: string,
+    place: SlackPlace,
+    tell: TellPrivately,
+  ) => {
+    try {
+      await sendImageByDirectMessage(app.client, place.userId, text, original);
+      await tell(slackTexts.sentByDirectMessage(original.image.index + 1));
+    } catch (error) {
+      const code = slackErrorCode(error);
+      logger.warn(
+        { code, jobId: original.image.jobId },
+        `Slack refused to send an image by direct message (${code}): ${operatorHint(code, neededScope(error))}`,
+      );
+      await tell(slackTexts.couldNotSendPrivately());
+    }
   };
 
   /**
@@ -242,6 +268,33 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
   // Buttons on results whose images the bot no longer keeps fetch them back from Slack.
   const offPostedImages = chat.addPostedImageSource(slackPostedImages(app.client, config.botToken, logger));
 
+  // A withheld image an admin released: posted in its result's channel, naming the requester.
+  const offReleased = chat.onReleased(({ view, image }) => {
+    const place = placeOf(view);
+    if (!place) return;
+    void (async () => {
+      const bytes = await chat.image(image.id);
+      if (!bytes) return;
+      await app.client.filesUploadV2({
+        channel_id: place.channelId,
+        initial_comment: `<@${place.userId}> ${toMrkdwn(moderationTexts.releasedPost(image.index + 1))}`,
+        file_uploads: [
+          {
+            file: Buffer.from(bytes.data.buffer, bytes.data.byteOffset, bytes.data.byteLength),
+            filename: `easel-${image.jobId}-${image.index + 1}.${IMAGE_EXTENSIONS[bytes.mime]}`,
+            title: `Image ${image.index + 1} · seed ${image.seed}`,
+          },
+        ],
+      });
+    })().catch((error: unknown) => {
+      const code = slackErrorCode(error);
+      logger.warn(
+        { code, jobId: view.jobId },
+        `Slack refused the upload of a released image (${code}): ${operatorHint(code, neededScope(error))}`,
+      );
+    });
+  });
+
   // After a restart, jobs that were queued or running get a new message: the old one may be
   // hours old or gone.
   const offRecovered = chat.onRecovered((view: JobView) => {
@@ -261,6 +314,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     }
   } catch (error) {
     offRecovered();
+    offReleased();
     offPostedImages();
     throw error;
   }
@@ -274,6 +328,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     messages,
     stop: async () => {
       offRecovered();
+      offReleased();
       offPostedImages();
       await messages.stop();
       const stopping = app.stop();

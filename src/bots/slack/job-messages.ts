@@ -133,18 +133,30 @@ class SlackJobSink implements JobSink {
   private async deliverResult(view: JobView): Promise<void> {
     const { client, chat } = this.options;
     const files: Array<{ file: Buffer; filename: string; title: string }> = [];
-    const indexes: number[] = [];
+    /** Per uploaded file: the image's index, and whether the file is the image itself (not a blurred copy). */
+    const uploads: Array<{ index: number; original: boolean }> = [];
     for (const ref of view.images) {
-      const image = await chat.image(ref.id);
+      // Moderation: a withheld image is not posted. Slack has no spoilers: a spoilered or blurred
+      // image is posted as its blurred copy, and its Show button sends the original privately.
+      if (ref.display === "withheld") continue;
+      const original = ref.display === "plain";
+      const image = original ? await chat.image(ref.id) : await chat.blurredImage(ref.id);
       if (!image) continue;
-      indexes.push(ref.index);
+      uploads.push({ index: ref.index, original });
       files.push({
         file: Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength),
-        filename: `easel-${this.jobId}-${ref.index + 1}.${IMAGE_EXTENSIONS[image.mime]}`,
-        title: `Image ${ref.index + 1} · seed ${ref.seed}`,
+        filename: `easel-${this.jobId}-${ref.index + 1}${original ? "" : "-blurred"}.${IMAGE_EXTENSIONS[image.mime]}`,
+        title: `Image ${ref.index + 1}${original ? "" : " (blurred)"} · seed ${ref.seed}`,
       });
     }
+    if (view.notice) await this.tellRequester(view.notice);
     if (files.length === 0) {
+      if (view.images.every((image) => image.display === "withheld")) {
+        // Nothing to post: the caption says the images were withheld; the job's buttons stay.
+        await this.update(jobMessage(view));
+        await this.recordPosted(this.ts, []);
+        return;
+      }
       this.log.error(
         { images: view.images.length },
         "a finished job's images are gone before they were posted",
@@ -198,19 +210,44 @@ class SlackJobSink implements JobSink {
         await this.update(textMessage(view.text));
       }
     }
+    // With the files by image, so a button can fetch an image back once the bot's copy is gone;
+    // a blurred copy is not the image, so it is not recorded.
+    const uploaded = fileIds.length === uploads.length ? fileIds : [];
+    await this.recordPosted(
+      resultTs,
+      uploaded
+        .map((fileId, k) => ({ ...uploads[k]!, fileId }))
+        .filter((each) => each.original)
+        .map(({ index, fileId }) => ({ index, fileId })),
+    );
+  }
+
+  private async recordPosted(
+    ts: string | undefined,
+    files: ReadonlyArray<{ index: number; fileId: string }>,
+  ): Promise<void> {
     try {
-      // With the files by image, so a button can fetch an image back once the bot's copy is gone.
-      const uploaded = fileIds.length === indexes.length ? fileIds : [];
-      const where = { teamId: this.place.teamId, channelId: this.place.channelId, ts: resultTs };
-      await chat.posted(
-        this.jobId,
-        postedPlace(
-          where,
-          uploaded.map((fileId, k) => ({ index: indexes[k]!, fileId })),
-        ),
-      );
+      const where = { teamId: this.place.teamId, channelId: this.place.channelId, ts };
+      await this.options.chat.posted(this.jobId, postedPlace(where, files));
     } catch (error) {
       this.log.error({ err: error }, "could not record where a job's images were posted");
+    }
+  }
+
+  /** A note for the requester alone (images the content filter withheld): an ephemeral message. */
+  private async tellRequester(text: string): Promise<void> {
+    try {
+      await this.options.client.chat.postEphemeral({
+        channel: this.place.channelId,
+        user: this.place.userId,
+        ...textMessage(text),
+      });
+    } catch (error) {
+      const code = slackErrorCode(error);
+      this.log.warn(
+        { code },
+        `Slack refused chat.postEphemeral (${code}): ${operatorHint(code, neededScope(error))}; the requester was not told`,
+      );
     }
   }
 

@@ -17,7 +17,7 @@ import { JobFollower } from "../follow.js";
 import { SESSION_COOKIE, sameSecret, sessionValue, setCookie } from "./cookies.js";
 import { ApiError, httpMessages } from "./http-errors.js";
 import { eventSignature, eventStreamSink } from "./job-events.js";
-import { IMAGE_FILE, jobJson } from "./job-json.js";
+import { BLURRED_FILE, IMAGE_FILE, jobJson } from "./job-json.js";
 import {
   type ActionBody,
   actionBody,
@@ -235,13 +235,34 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
     return { jobs: views.map(jobJson) };
   });
 
+  /**
+   * A result's image as this browser may have it (output moderation: a blurred image's original
+   * only for its requester and the admins, a withheld one only for the admins), or a moderated
+   * image's blurred copy, for anyone.
+   */
   app.get("/api/v1/images/:file", async (request, reply) => {
     const { file } = request.params as { file?: string };
+    const blurredMatch = BLURRED_FILE.exec(file ?? "");
+    if (blurredMatch) {
+      const [, jobId, index] = blurredMatch;
+      const copy = await chat.blurredImage(`${jobId}-${index}`);
+      if (!copy) throw new ApiError("not_found", httpMessages.noSuchImage);
+      reply
+        .type(copy.mime)
+        .header("cache-control", "private, max-age=3600")
+        .header("content-disposition", `inline; filename="easel-${jobId}-${index}-blurred.jpg"`)
+        .header("x-content-type-options", "nosniff");
+      return Buffer.from(copy.data.buffer, copy.data.byteOffset, copy.data.byteLength);
+    }
     const match = IMAGE_FILE.exec(file ?? "");
     if (!match) throw new ApiError("not_found", httpMessages.noSuchImage);
     const [, jobId, index, extension] = match;
-    const image = await chat.image(`${jobId}-${index}`);
-    if (!image || image.mime !== mimeOfExtension(extension!)) {
+    const answer = await chat.imageFor(`${jobId}-${index}`, who(request));
+    if (answer.kind === "refusal") {
+      throw new ApiError(answer.code, answer.code === "not_found" ? httpMessages.noSuchImage : answer.text);
+    }
+    const image = answer.image;
+    if (image.mime !== mimeOfExtension(extension!)) {
       throw new ApiError("not_found", httpMessages.noSuchImage);
     }
     reply

@@ -6,6 +6,7 @@
 import { Buffer } from "node:buffer";
 import type { ButtonAction, ButtonSpec } from "../../commands/buttons.js";
 import type { JobSettings, JobView } from "../../commands/chat.js";
+import type { ImageDisplay, ViewImage } from "../../commands/moderated-images.js";
 import type { Rect } from "../../pipeline/types.js";
 import {
   IMAGE_EXTENSIONS,
@@ -16,7 +17,15 @@ import {
 import type { ActionBody } from "./schemas.js";
 
 export interface ImageJson {
-  url: string;
+  /**
+   * What everyone may load: the image, or for a spoilered or blurred one (output moderation) its
+   * blurred copy; absent for a withheld one.
+   */
+  url?: string;
+  /** How the image is shown (`plain`, `spoiler`, `blur`, `withheld`). */
+  display: ImageDisplay;
+  /** Not plain: the original's URL, served to whoever may see it (its requester, the admins). */
+  original?: string;
   index: number;
   seed: string;
   width: number;
@@ -52,7 +61,11 @@ export interface ButtonJson {
    * `cancel`: `DELETE /api/v1/jobs/{id}`; otherwise `POST /api/v1/jobs/{id}/actions` with `action`
    * (`delete` removes a finished result: the page asks for a confirmation first).
    */
-  press: { kind: "cancel" } | { kind: "action"; action: ActionBody };
+  press:
+    | { kind: "cancel" }
+    | { kind: "action"; action: ActionBody }
+    /** `show`: load `url` (the original of image `index`) in place of its blurred copy. */
+    | { kind: "show"; index: number; url: string };
 }
 
 export interface JobJson {
@@ -76,21 +89,25 @@ export interface JobJson {
   caption?: string;
   /** Done, then deleted by its author or an admin: no images, no buttons; `text` says by whom. */
   deleted?: { byAuthor: boolean };
+  /** Done: a note for the requester (images the content filter withheld). */
+  notice?: string;
   /** Failed: what went wrong, for the user. */
   error?: { code: "job_failed"; message: string };
   buttons: ButtonJson[][];
   final: boolean;
 }
 
-/** `<jobId>-<index>.<ext>`: the only file names the image route serves. */
+/** `<jobId>-<index>.<ext>`: the only file names the image route serves, besides blurred copies. */
 export const IMAGE_FILE = /^([A-Za-z0-9_-]{1,64})-(0|[1-9]\d?)\.(png|webp|jpg)$/;
+/** `<jobId>-<index>-blurred.jpg`: a moderated image's blurred copy. */
+export const BLURRED_FILE = /^([A-Za-z0-9_-]{1,64})-(0|[1-9]\d?)-blurred\.jpg$/;
 
 export function imageUrl(image: Pick<ImageRef, "id" | "mime">): string {
   return `/api/v1/images/${image.id}.${IMAGE_EXTENSIONS[image.mime]}`;
 }
 
 /** The API call a button stands for. */
-function pressOf(action: ButtonAction): ButtonJson["press"] {
+function pressOf(action: Exclude<ButtonAction, { kind: "show" }>): ButtonJson["press"] {
   switch (action.kind) {
     case "cancel":
       return { kind: "cancel" };
@@ -118,8 +135,34 @@ function pressOf(action: ButtonAction): ButtonJson["press"] {
   }
 }
 
-function buttonJson(spec: ButtonSpec): ButtonJson {
-  return { label: spec.label, style: spec.style, press: pressOf(spec.action) };
+export function blurredUrl(image: Pick<ImageRef, "id">): string {
+  return `/api/v1/images/${image.id}-blurred.jpg`;
+}
+
+function imageJson(image: ViewImage): ImageJson {
+  const { display } = image;
+  const hidden = display === "spoiler" || display === "blur";
+  return {
+    ...(display === "withheld" ? {} : { url: hidden ? blurredUrl(image) : imageUrl(image) }),
+    display,
+    ...(display === "plain" ? {} : { original: imageUrl(image) }),
+    index: image.index,
+    seed: image.seed,
+    width: image.width,
+    height: image.height,
+    ...(image.source ? { source: { ...image.source } } : {}),
+    ...(image.moderation ? { moderation: moderationJson(image.moderation) } : {}),
+  };
+}
+
+function buttonJson(spec: ButtonSpec, images: readonly ViewImage[]): ButtonJson {
+  const { action } = spec;
+  if (action.kind === "show") {
+    const image = images.find((each) => each.index === action.imageIndex);
+    const url = image ? imageUrl(image) : `/api/v1/images/${action.jobId}-${action.imageIndex}.png`;
+    return { label: spec.label, style: spec.style, press: { kind: "show", index: action.imageIndex, url } };
+  }
+  return { label: spec.label, style: spec.style, press: pressOf(action) };
 }
 
 export function jobJson(view: JobView): JobJson {
@@ -130,18 +173,10 @@ export function jobJson(view: JobView): JobJson {
     ...(view.model !== undefined ? { model: view.model } : {}),
     ...(view.loras ? { loras: view.loras.map((lora) => ({ ...lora })) } : {}),
     ...(view.settings ? { settings: { ...view.settings } } : {}),
-    images: view.images
-      .filter((image) => !image.deleted)
-      .map((image) => ({
-        url: imageUrl(image),
-        index: image.index,
-        seed: image.seed,
-        width: image.width,
-        height: image.height,
-        ...(image.source ? { source: { ...image.source } } : {}),
-        ...(image.moderation ? { moderation: moderationJson(image.moderation) } : {}),
-      })),
-    buttons: view.buttons.map((row) => row.map(buttonJson)).filter((row) => row.length > 0),
+    images: view.images.filter((image) => !image.deleted).map(imageJson),
+    buttons: view.buttons
+      .map((row) => row.map((button) => buttonJson(button, view.images)))
+      .filter((row) => row.length > 0),
     final: view.final,
   };
   if (view.position !== undefined) json.position = view.position;
@@ -150,6 +185,7 @@ export function jobJson(view: JobView): JobJson {
   if (view.preview && view.state === "running") {
     json.preview = `data:${view.preview.mime};base64,${Buffer.from(view.preview.data).toString("base64")}`;
   }
+  if (view.notice) json.notice = view.notice;
   if (view.deleted) json.deleted = { byAuthor: view.deleted.byAuthor };
   else if (view.state === "done") json.caption = view.text;
   if (view.state === "failed") json.error = { code: "job_failed", message: view.text };

@@ -223,9 +223,11 @@ function renderJob(entry, job) {
     body.querySelector(".images")?.remove();
     body.querySelector(".caption")?.remove();
   } else if (job.status === "done" && !body.querySelector(".images")) {
-    const images = el("div", { class: "images", "data-count": String(job.images.length) });
+    // A withheld image (output moderation) has no URL: the caption says so.
+    const shown = job.images.filter((image) => image.url);
+    const images = el("div", { class: "images", "data-count": String(shown.length) });
     const total = job.images.length;
-    for (const image of job.images) {
+    for (const image of shown) {
       const n = image.index + 1;
       const label = `Open image ${n} of ${total} full size (seed ${image.seed}, ${image.width}×${image.height})`;
       const img = el("img", {
@@ -239,11 +241,14 @@ function renderJob(entry, job) {
       const thumb = el("button", { type: "button", class: "thumb", "aria-label": label }, img);
       const seam = seamOutline(image);
       if (seam) thumb.append(seam);
+      thumb.dataset.index = String(image.index);
+      if (image.display !== "plain") thumb.dataset.display = image.display;
       if (total > 1) thumb.append(el("span", { class: "badge", "aria-hidden": "true", text: `${n}` }));
       thumb.addEventListener("click", () => openViewer(job, image));
       images.append(thumb);
     }
     body.append(images, el("p", { class: "caption" }, markup(job.caption ?? job.text)));
+    if (job.notice) body.append(el("p", { class: "notice", role: "note" }, markup(job.notice)));
   }
 
   // Buttons from the service's view: cancel while queued/running, result buttons when done.
@@ -269,11 +274,15 @@ function renderJob(entry, job) {
 
 /** A button the service described; pressing it calls the API (delete asks twice). */
 function actionButton(entry, button) {
-  const kind = button.press.kind === "cancel" ? "cancel" : button.press.action.action;
+  const kind = button.press.kind === "action" ? button.press.action.action : button.press.kind;
   const node = el("button", { type: "button", class: button.style, "data-action": kind }, button.label);
   if (button.press.kind === "action") describeAction(node, button.press.action);
   node.addEventListener("click", () =>
-    kind === "delete" ? confirmDelete(entry, button, node) : press(entry, button, node),
+    kind === "delete"
+      ? confirmDelete(entry, button, node)
+      : kind === "show"
+        ? showOriginal(entry, button, node)
+        : press(entry, button, node),
   );
   return node;
 }
@@ -344,6 +353,42 @@ function showCardError(entry, message) {
   const body = entry.card.querySelector(".card-body");
   body.querySelector(".card-error")?.remove();
   body.append(el("p", { class: "error card-error", role: "alert" }, markup(message)));
+}
+
+/**
+ * "Show" on a blurred image (output moderation): the original, which the server gives only to its
+ * requester and the admins, in place of the blurred copy, for this page only.
+ */
+async function showOriginal(entry, button, node) {
+  node.disabled = true;
+  entry.card.querySelector(".card-error")?.remove();
+  try {
+    const response = await fetch(button.press.url, { credentials: "same-origin" });
+    if (!response.ok) {
+      let data;
+      try {
+        data = await response.json();
+      } catch {
+        data = undefined;
+      }
+      showCardError(entry, errorText({ status: response.status, data }));
+      return;
+    }
+    const url = URL.createObjectURL(await response.blob());
+    const image = entry.job.images.find((each) => each.index === button.press.index);
+    if (image) image.url = url;
+    const thumb = entry.card.querySelector(`.thumb[data-index="${button.press.index}"]`);
+    if (thumb) {
+      thumb.querySelector("img").src = url;
+      delete thumb.dataset.display;
+    }
+    node.remove();
+    announce(`Image ${button.press.index + 1} shown.`);
+  } catch {
+    showCardError(entry, "The image could not be loaded. Please try again.");
+  } finally {
+    node.disabled = false;
+  }
 }
 
 /** How long a delete button waits for its second, confirming press. */
