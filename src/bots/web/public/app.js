@@ -312,6 +312,8 @@ function addRepaintButtons(entry, actions) {
   const { job } = entry;
   const rows = [...actions.querySelectorAll(".actions-row")];
   for (const image of job.images) {
+    // A withheld image has nothing to draw on, and the server refuses to make anything from it.
+    if (image.display === "withheld") continue;
     const label = job.images.length === 1 ? "🖌️ Repaint region" : `🖌️ Repaint ${image.index + 1}`;
     const node = el("button", { type: "button", class: "secondary", "data-action": "repaint" }, label);
     node.dataset.index = String(image.index);
