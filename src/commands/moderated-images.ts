@@ -56,6 +56,8 @@ export function moderatedButtons(
 ): ButtonSpec[][] {
   const byIndex = new Map(images.map((image) => [image.index, image.display]));
   const single = images.length === 1;
+  /** An image's Show goes in its first group only (an image may have several: canvas rows). */
+  const shown = new Set<number>();
   const out: ButtonSpec[][] = [];
   for (const group of groups) {
     const indexes = new Set(group.map((button) => imageIndexOf(button.action)));
@@ -66,7 +68,8 @@ export function moderatedButtons(
       const each = imageIndexOf(button.action);
       return each === undefined || byIndex.get(each) !== "withheld";
     });
-    if (index !== undefined && (display === "spoiler" || display === "blur")) {
+    if (index !== undefined && (display === "spoiler" || display === "blur") && !shown.has(index)) {
+      shown.add(index);
       kept.push(showButton(jobId, index, single));
     }
     if (kept.length > 0) out.push(kept);

@@ -103,6 +103,9 @@ describe("the /easel command", () => {
         ["ban", ["user", "reason?"]],
         ["unban", ["user"]],
         ["stats", ["days?"]],
+        ["withheld", []],
+        ["show", ["job", "image"]],
+        ["release", ["job", "image"]],
       ],
     );
     assert.equal(parseDays(undefined), 7);

@@ -75,10 +75,15 @@ test("a result's buttons: a withheld image loses its group, a hidden one gains S
   const labels = moderatedButtons(groups, images, "job1").map((group) => group.map((button) => button.label));
   assert.deepEqual(labels, [
     ["V1 subtle", "V1 strong", "Refine 1", "Upscale 1"],
+    ["Zoom Out 2× (1)", "Zoom Out 1.5× (1)"],
+    ["⬅️ 1", "➡️ 1", "⬆️ 1", "⬇️ 1"],
+    // Show once per image, in its first group; the canvas groups of a hidden image stay.
     ["V2 subtle", "V2 strong", "Refine 2", "Upscale 2", "👁️ Show 2"],
+    ["Zoom Out 2× (2)", "Zoom Out 1.5× (2)"],
+    ["⬅️ 2", "➡️ 2", "⬆️ 2", "⬇️ 2"],
     ["🔄 Re-roll", "🗑️ Delete"],
   ]);
-  const show = moderatedButtons(groups, images, "job1")[1]!.at(-1)!;
+  const show = moderatedButtons(groups, images, "job1")[3]!.at(-1)!;
   assert.deepEqual(show.action, { kind: "show", jobId: "job1", imageIndex: 1 });
   assert.equal(show.id, "easel:1:show:job1:1");
   // Unmoderated results keep their buttons exactly.
