@@ -237,7 +237,7 @@ class QueueChatService implements ChatService {
       return await this.inTurn(who, request, async () => {
         const imageIndex =
           IMAGE_ACTIONS.has(action.kind) && "imageIndex" in action ? action.imageIndex : undefined;
-        const sourced = await this.withSourceImage(job, imageIndex, request);
+        const sourced = await this.withSourceImage(job, imageIndex, request, who.userId, admin);
         return "kind" in sourced ? sourced : this.submit(sourced);
       });
     } catch (error) {
@@ -283,7 +283,7 @@ class QueueChatService implements ChatService {
         choices,
       );
       return await this.inTurn(who, draft, async () => {
-        const sourced = await this.withSourceImage(job, edit.imageIndex, draft);
+        const sourced = await this.withSourceImage(job, edit.imageIndex, draft, who.userId, admin);
         if ("kind" in sourced) return sourced;
         if (!mask) return this.submit(sourced);
         const maskUploadId = await this.queue.images.putUpload(mask);
@@ -593,17 +593,25 @@ class QueueChatService implements ChatService {
    * gone (past the retention time), the adapter that posted the result fetches them back from the
    * post, and the request works on that copy, kept like an upload. Only when that fails too is the
    * image gone: a refusal saying so. Re-roll and vary (no `imageIndex`) need no image.
+   * A moderated image is worked on only by whoever may see its original: the new job is the
+   * presser's, so its result (and Show on it) would otherwise hand them a picture they may not see.
    */
   private async withSourceImage(
     job: JobRecord,
     imageIndex: number | undefined,
     request: GenerationRequest,
+    presserId: UserId,
+    admin: boolean,
   ): Promise<GenerationRequest | ChatReply> {
     if (imageIndex === undefined) return request;
     const image = job.images[imageIndex];
+    const display = image ? displayOf(image) : "plain";
     // A withheld image stays unseen until an admin releases it: nothing is made from it either.
-    if (image && displayOf(image) === "withheld") {
+    if (display === "withheld") {
       return refusal("forbidden", moderationTexts.withheldForAdmins(imageIndex + 1));
+    }
+    if (!mayHaveOriginal(display, job.userId, presserId, admin)) {
+      return refusal("forbidden", moderationTexts.notYourImageToChange(imageIndex + 1));
     }
     if (!image || !request.source || isUploadSource(request.source)) return request;
     if (!image.deleted && (await this.queue.images.get(image.id))) return request;

@@ -13,12 +13,18 @@ import { Client, finished, startWebEasel, type WebEasel } from "./support.js";
 /** A browser id of the form the server hands out, named as an admin. */
 const ADMIN_BROWSER = "admin-browser-00000000";
 
-async function moderatedWeb(t: TestContext, mode: string, threshold: string): Promise<WebEasel> {
+async function moderatedWeb(
+  t: TestContext,
+  mode: string,
+  threshold: string,
+  env: Record<string, string> = {},
+): Promise<WebEasel> {
   return startWebEasel(t, {
     env: {
       EASEL_MODERATION: mode,
       EASEL_MODERATION_THRESHOLD: threshold,
       EASEL_ADMINS: `web:${ADMIN_BROWSER}`,
+      ...env,
     },
   });
 }
@@ -39,7 +45,8 @@ function adminClient(web: WebEasel): Client {
 }
 
 test("blur mode, threshold 0: everyone gets the blurred copy; the original is the requester's and the admins'", async (t) => {
-  const web = await moderatedWeb(t, "blur", "0");
+  // Anyone may press a result's buttons here: the original must stay the requester's all the same.
+  const web = await moderatedWeb(t, "blur", "0", { EASEL_BUTTONS: "anyone" });
   const author = new Client(web.url);
   const job = await result(author, "a lighthouse");
   const [image] = job.images;
@@ -64,6 +71,24 @@ test("blur mode, threshold 0: everyone gets the blurred copy; the original is th
   assert.match(refused.json.error.message, /Only the person who made this image/);
   assert.deepEqual(new Uint8Array(await author.bytes(image.original)), stored!.data);
   assert.deepEqual(new Uint8Array(await adminClient(web).bytes(image.original)), stored!.data);
+
+  // Nor is anything made from it for them: the new job would be theirs, and so would its original.
+  const actionsUrl = `/api/v1/jobs/${job.id}/actions`;
+  for (const body of [
+    { action: "refine", index: 0 },
+    { action: "upscale", index: 0 },
+    { action: "zoom_out", index: 0, factor: 2 },
+    { action: "pan", index: 0, direction: "left" },
+    { action: "repaint", index: 0, rects: [{ x: 0, y: 0, width: 4, height: 4 }] },
+  ]) {
+    const refusedAction = await other.post(actionsUrl, body);
+    assert.equal(refusedAction.status, 403, `${body.action}: ${refusedAction.text}`);
+    assert.match(refusedAction.json.error.message, /only the person who made it/);
+  }
+  // A variation needs no pixels of the image (its seed and prompt): it is theirs to make.
+  const varied = await other.post(actionsUrl, { action: "vary", index: 0, strength: "subtle" });
+  assert.equal(varied.status, 202, varied.text);
+  await finished(other, varied.json.jobId);
 
   // Deleted by its author: neither the copy nor the original is served any more.
   assert.equal((await author.post(`/api/v1/jobs/${job.id}/actions`, { action: "delete" })).status, 200);
