@@ -1,7 +1,8 @@
 /**
  * Canvas jobs on the scale-out backend: a real redis-server, the gateway with a worker in-process
  * on the fixture SDXL pipeline (CPU). A repaint's mask travels to the worker beside the source
- * image, and each result's placement comes back with its metadata into the job store.
+ * image, and each result's placement comes back with its metadata into the job store, beside the
+ * gateway's moderation decision.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -29,7 +30,10 @@ test("zoom out and a masked repaint through Redis keep their placements and read
 }, async (t) => {
   const server = await redisServer(t);
   const { base } = await fixtureModels();
-  const config = { ...redisConfig(await tempDir(t), server.url), modelDir: base, demoModel: false };
+  const plain = redisConfig(await tempDir(t), server.url);
+  // Moderation flags every image (threshold 0): a canvas result comes back classified too.
+  const moderation = { ...plain.moderation, mode: "spoiler" as const, threshold: 0 };
+  const config = { ...plain, modelDir: base, demoModel: false, moderation };
   const queue = await gateway(t, config, {
     devices: ["cpu"],
     engineFor: (device) => sdxlEngineFor(config, device),
@@ -50,6 +54,9 @@ test("zoom out and a masked repaint through Redis keep their placements and read
     zoomed.images[0]!.source,
     canvasLayout(512, 512, { kind: "zoom_out", factor: 2 }).placement,
   );
+  // The placement and the gateway's decision side by side in the store.
+  assert.equal(zoomed.images[0]!.moderation?.flagged, true);
+  assert.equal(zoomed.images[0]!.moderation?.action, "spoiler");
 
   const mask = await sharp({ create: { width: 512, height: 512, channels: 3, background: "#000" } })
     .composite([
