@@ -46,6 +46,18 @@ const MAX_REASON = 200;
 /** Longest span `stats` reports, in days. */
 export const MAX_STATS_DAYS = 90;
 
+/** `show` and `release` name one image of a job: its id and the image's 1-based number. */
+const IMAGE_ARGS: AdminArgument[] = [
+  { name: "job", description: "The job id", required: true, kind: "job" },
+  {
+    name: "image",
+    description: "The image number (1, 2, …)",
+    required: true,
+    kind: "integer",
+    max: MAX_IMAGE_INDEX + 1,
+  },
+];
+
 /**
  * `/easel` as every platform renders it: Discord registers these as subcommands with string
  * options (integer for `days`), Slack reads `/easel <subcommand> <args…>` (bots/slack/admin-text.ts).
@@ -109,30 +121,12 @@ export const adminCommand: {
     {
       name: "show",
       description: "Look at a moderated image privately",
-      args: [
-        { name: "job", description: "The job id", required: true, kind: "job" },
-        {
-          name: "image",
-          description: "The image number (1, 2, …)",
-          required: true,
-          kind: "integer",
-          max: MAX_IMAGE_INDEX + 1,
-        },
-      ],
+      args: IMAGE_ARGS,
     },
     {
       name: "release",
       description: "Show a withheld image to everyone, in its result",
-      args: [
-        { name: "job", description: "The job id", required: true, kind: "job" },
-        {
-          name: "image",
-          description: "The image number (1, 2, …)",
-          required: true,
-          kind: "integer",
-          max: MAX_IMAGE_INDEX + 1,
-        },
-      ],
+      args: IMAGE_ARGS,
     },
   ],
 };
@@ -296,7 +290,7 @@ export class AdminService {
           const jobId = args["job"]?.trim();
           const given = args["image"]?.trim();
           if (!jobId || !given) return refused(moderationTexts.missingImage("release"));
-          const number = /^[1-9]\d?$/.test(given) ? Number(given) : undefined;
+          const number = parseImageNumber(given);
           if (number === undefined) return refused(moderationTexts.badImageNumber(given));
           return await this.release(jobId, number, actor, place);
         }
@@ -308,6 +302,13 @@ export class AdminService {
       throw error;
     }
   }
+}
+
+/** "2" → 2: a 1-based image number as typed (1 to MAX_IMAGE_INDEX + 1); undefined for anything else. */
+export function parseImageNumber(given: string): number | undefined {
+  if (!/^[1-9]\d{0,2}$/.test(given.trim())) return undefined;
+  const number = Number(given.trim());
+  return number <= MAX_IMAGE_INDEX + 1 ? number : undefined;
 }
 
 /** `days` as given (default 7), or undefined when it is not 1..MAX_STATS_DAYS. */

@@ -27,7 +27,7 @@ import {
   rateRefusal,
   utcDayStart,
 } from "./access.js";
-import { type AdminService, queueAdminService } from "./admin.js";
+import { type AdminService, parseImageNumber, queueAdminService } from "./admin.js";
 import { buttonRule } from "./button-rules.js";
 import {
   type ButtonAction,
@@ -795,11 +795,6 @@ const ANNOUNCED_KEPT = 1000;
 
 /** How many blurred copies the service keeps at hand. */
 const BLURRED_COPIES_KEPT = 32;
-
-/** "2" → 2: a 1-based image number as typed; undefined for anything else. */
-export function parseImageNumber(given: string): number | undefined {
-  return /^[1-9]\d?$/.test(given.trim()) ? Number(given.trim()) : undefined;
-}
 
 /** For callers that need the typed refusal of a reply (the CLI's exit status). */
 export function errorOfReply(reply: ChatReply): EaselError | undefined {

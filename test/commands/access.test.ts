@@ -9,7 +9,7 @@ import {
   rateRefusal,
   utcDayStart,
 } from "../../src/commands/access.js";
-import { adminCommand, auditKeepMs, parseDays } from "../../src/commands/admin.js";
+import { adminCommand, auditKeepMs, parseDays, parseImageNumber } from "../../src/commands/admin.js";
 import { loadConfig } from "../../src/config.js";
 import { ConfigError } from "../../src/errors.js";
 import { qualifiedUserId } from "../../src/requests/request.js";
@@ -112,6 +112,18 @@ describe("the /easel command", () => {
     assert.equal(parseDays("90"), 90);
     assert.equal(parseDays("0"), undefined);
     assert.equal(parseDays("1e3"), undefined);
+  });
+
+  it("reads show's and release's image numbers as the image option allows them: 1 to 100", () => {
+    const image = adminCommand.subcommands.find((sub) => sub.name === "release")?.args[1];
+    assert.equal(image?.max, 100);
+    assert.deepEqual(
+      ["1", " 7 ", "99", "100"].map(parseImageNumber),
+      [1, 7, 99, 100],
+      "every number Discord's option lets through",
+    );
+    for (const bad of ["0", "101", "01", "1.5", "-1", "two", ""])
+      assert.equal(parseImageNumber(bad), undefined, bad);
   });
 
   it("keeps the audit trail for EASEL_AUDIT_DAYS, never less than the retention", () => {
