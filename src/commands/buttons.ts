@@ -17,11 +17,12 @@
  */
 import type { Config } from "../config.js";
 import { InvalidInputError } from "../errors.js";
+import { BUTTON_ZOOM_FACTORS } from "../pipeline/canvas/index.js";
 import { PAN_DIRECTIONS, type PanDirection } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
 import type { GenerationRequest, Requester } from "../requests/request.js";
 import { isValidSide } from "./aspect.js";
-import { CANVAS_BUTTON_FACTORS, canvasRequest, isZoomFactor } from "./canvas.js";
+import { canvasRequest, isZoomFactor } from "./canvas.js";
 import { randomSeedFor } from "./seeds.js";
 import { buttonErrors, buttonLabels } from "./texts.js";
 
@@ -301,7 +302,7 @@ export function resultButtons(jobId: string, request: GenerationRequest): Button
     if (canUpscale) row.push(button({ kind: "upscale", jobId, imageIndex }, buttonLabels.upscale(n, single)));
     rows.push(row);
     rows.push(
-      CANVAS_BUTTON_FACTORS.map((factor) =>
+      BUTTON_ZOOM_FACTORS.map((factor) =>
         button({ kind: "zoom", jobId, imageIndex, factor }, buttonLabels.zoom(factor, n, single)),
       ),
       PAN_DIRECTIONS.map((direction) =>

@@ -7,13 +7,7 @@
 import sharp from "sharp";
 import type { Config } from "../config.js";
 import { InvalidInputError } from "../errors.js";
-import {
-  BUTTON_ZOOM_FACTORS,
-  CANVAS_STRENGTH,
-  canvasLayout,
-  MAX_REPAINT_RECTS,
-  ZOOM_FACTORS,
-} from "../pipeline/canvas/index.js";
+import { CANVAS_STRENGTH, canvasLayout, MAX_REPAINT_RECTS, ZOOM_FACTORS } from "../pipeline/canvas/index.js";
 import { sniffImageFormat } from "../pipeline/image/format.js";
 import type { CanvasAction, EncodedImage, Rect } from "../pipeline/types.js";
 import { promptWithTriggers } from "../requests/loras.js";
@@ -22,8 +16,6 @@ import { imagineOptions, MAX_PROMPT_LENGTH } from "./options.js";
 import { assertPromptAllowed } from "./policy.js";
 import { canvasErrors, inputErrors } from "./texts.js";
 import { readText } from "./validate.js";
-
-export { BUTTON_ZOOM_FACTORS as CANVAS_BUTTON_FACTORS };
 
 /** Largest mask file a repaint accepts: a white-on-black PNG of any SDXL size is far smaller. */
 export const MAX_MASK_UPLOAD_BYTES = 4 * 1024 * 1024;

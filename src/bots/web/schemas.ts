@@ -3,6 +3,8 @@
  * refused rather than ignored, so a typo in a field name is an error, not a silent default.
  */
 import { z } from "zod";
+import { MAX_IMAGE_INDEX } from "../../commands/buttons.js";
+import { MAX_MASK_UPLOAD_BYTES } from "../../commands/canvas.js";
 import { MAX_PROMPT_LENGTH } from "../../commands/options.js";
 import { MAX_RECT_COORDINATE, MAX_REPAINT_RECTS, ZOOM_FACTORS } from "../../pipeline/canvas/index.js";
 import { PAN_DIRECTIONS } from "../../pipeline/types.js";
@@ -56,7 +58,7 @@ export const imagineBody = z.strictObject({
 });
 export type ImagineBody = z.infer<typeof imagineBody>;
 
-const imageIndex = z.number().int().min(0).max(99).optional();
+const imageIndex = z.number().int().min(0).max(MAX_IMAGE_INDEX).optional();
 const coordinate = z.number().int().min(0).max(MAX_RECT_COORDINATE);
 const rect = z.strictObject({
   x: coordinate,
@@ -65,18 +67,18 @@ const rect = z.strictObject({
   height: coordinate.min(1),
 });
 
-/** Longest `mask` accepted: a 4 MB image in base64, with room for a data: URL's head. */
-export const MAX_MASK_TEXT_LENGTH = Math.ceil((4 * 1024 * 1024) / 3) * 4 + 100;
+/** Longest `mask` accepted: the largest mask file a repaint takes, in base64, with room for a data: URL's head. */
+export const MAX_MASK_TEXT_LENGTH = Math.ceil(MAX_MASK_UPLOAD_BYTES / 3) * 4 + 100;
 
 export const actionBody = z.discriminatedUnion("action", [
   z.strictObject({ action: z.literal("reroll") }),
   z.strictObject({
     action: z.literal("vary"),
-    index: z.number().int().min(0).max(99).optional(),
+    index: imageIndex,
     strength: z.enum(["subtle", "strong"]).optional(),
   }),
-  z.strictObject({ action: z.literal("upscale"), index: z.number().int().min(0).max(99).optional() }),
-  z.strictObject({ action: z.literal("refine"), index: z.number().int().min(0).max(99).optional() }),
+  z.strictObject({ action: z.literal("upscale"), index: imageIndex }),
+  z.strictObject({ action: z.literal("refine"), index: imageIndex }),
   z.strictObject({ action: z.literal("delete") }),
   z.strictObject({
     action: z.literal("zoom_out"),
