@@ -16,13 +16,13 @@ import { isHelpRequest } from "../../commands/imagine.js";
 import { chatTexts, moderationTexts } from "../../commands/texts.js";
 import type { SlackConfig } from "../../config.js";
 import { ConfigError } from "../../errors.js";
-import { IMAGE_EXTENSIONS } from "../../requests/jobs.js";
 import { userId, type Where, type Who } from "../../requests/request.js";
 import { RecentIds } from "../recent-ids.js";
 import { removeDeletedResult } from "../remove-result.js";
 import { parseAdminText, slackUserArgument } from "./admin-text.js";
 import { fileIdsOf, textMessage } from "./blocks.js";
 import { boltLogger } from "./bolt-logger.js";
+import { slackImageFile } from "./image-files.js";
 import { SlackJobMessages, type SlackPlace, type TellPrivately } from "./job-messages.js";
 import { toMrkdwn } from "./mrkdwn.js";
 import { slackPostedImages } from "./posted-images.js";
@@ -278,13 +278,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
       await app.client.filesUploadV2({
         channel_id: place.channelId,
         initial_comment: `<@${place.userId}> ${toMrkdwn(moderationTexts.releasedPost(image.index + 1))}`,
-        file_uploads: [
-          {
-            file: Buffer.from(bytes.data.buffer, bytes.data.byteOffset, bytes.data.byteLength),
-            filename: `easel-${image.jobId}-${image.index + 1}.${IMAGE_EXTENSIONS[bytes.mime]}`,
-            title: `Image ${image.index + 1} · seed ${image.seed}`,
-          },
-        ],
+        file_uploads: [slackImageFile(image, bytes)],
       });
     })().catch((error: unknown) => {
       const code = slackErrorCode(error);

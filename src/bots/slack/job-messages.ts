@@ -9,9 +9,9 @@
 import type { webApi } from "@slack/bolt";
 import type { Logger } from "pino";
 import type { ChatService, JobView } from "../../commands/chat.js";
-import { IMAGE_EXTENSIONS } from "../../requests/jobs.js";
 import { Followers, type JobSink } from "../follow.js";
 import { jobMessage, type SlackMessage, textMessage, withFileIds } from "./blocks.js";
+import { type SlackImageFile, slackImageFile } from "./image-files.js";
 import { postedPlace } from "./posted-images.js";
 import {
   cannotPostText,
@@ -132,7 +132,7 @@ class SlackJobSink implements JobSink {
 
   private async deliverResult(view: JobView): Promise<void> {
     const { client, chat } = this.options;
-    const files: Array<{ file: Buffer; filename: string; title: string }> = [];
+    const files: SlackImageFile[] = [];
     /** Per uploaded file: the image's index, and whether the file is the image itself (not a blurred copy). */
     const uploads: Array<{ index: number; original: boolean }> = [];
     for (const ref of view.images) {
@@ -143,11 +143,7 @@ class SlackJobSink implements JobSink {
       const image = original ? await chat.image(ref.id) : await chat.blurredImage(ref.id);
       if (!image) continue;
       uploads.push({ index: ref.index, original });
-      files.push({
-        file: Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength),
-        filename: `easel-${this.jobId}-${ref.index + 1}${original ? "" : "-blurred"}.${IMAGE_EXTENSIONS[image.mime]}`,
-        title: `Image ${ref.index + 1}${original ? "" : " (blurred)"} · seed ${ref.seed}`,
-      });
+      files.push(slackImageFile(ref, image, !original));
     }
     if (view.notice) await this.tellRequester(view.notice);
     if (files.length === 0) {

@@ -8,7 +8,7 @@
 import type { webApi } from "@slack/bolt";
 import type { ViewImage } from "../../commands/moderated-images.js";
 import type { EncodedImage } from "../../pipeline/types.js";
-import { IMAGE_EXTENSIONS } from "../../requests/jobs.js";
+import { slackImageFile } from "./image-files.js";
 import { toMrkdwn } from "./mrkdwn.js";
 
 /** Uploads `bytes` into the direct message between the bot and `slackUserId`, with `text`. */
@@ -25,12 +25,6 @@ export async function sendImageByDirectMessage(
   await client.filesUploadV2({
     channel_id: channel,
     initial_comment: toMrkdwn(text),
-    file_uploads: [
-      {
-        file: Buffer.from(bytes.data.buffer, bytes.data.byteOffset, bytes.data.byteLength),
-        filename: `easel-${image.jobId}-${image.index + 1}.${IMAGE_EXTENSIONS[bytes.mime]}`,
-        title: `Image ${image.index + 1} · seed ${image.seed}`,
-      },
-    ],
+    file_uploads: [slackImageFile(image, bytes)],
   });
 }
