@@ -4,6 +4,7 @@ import { test } from "node:test";
 import { buttonGrid } from "../../src/bots/discord/render.js";
 import { resultButtons } from "../../src/commands/buttons.js";
 import { parseImagine } from "../../src/commands/imagine.js";
+import { moderatedButtons, type ViewImage } from "../../src/commands/moderated-images.js";
 import { alice, config } from "../commands/support.js";
 
 const groupsFor = (count: number) =>
@@ -52,4 +53,31 @@ test("a batch: the canvas rows give way, every image keeps its own row", () => {
       [...Array(count).fill(["vary", "vary", "refine", "upscale"]), ["reroll", "delete"]],
     );
   }
+});
+
+test("blurred images: Show joins its image's row, so one image keeps its canvas rows and a batch of 4 every Show", () => {
+  const blurred = (count: number): ViewImage[] =>
+    Array.from({ length: count }, (_, index) => ({
+      id: `job1-${index}`,
+      jobId: "job1",
+      index,
+      seed: String(7 + index),
+      mime: "image/png" as const,
+      width: 1024,
+      height: 1024,
+      deleted: false,
+      display: "blur" as const,
+    }));
+  const kinds = (count: number) =>
+    buttonGrid(moderatedButtons(groupsFor(count), blurred(count), "job1")).map((row) =>
+      row.map((button) => button.action.kind),
+    );
+  const imageRow = ["vary", "vary", "refine", "upscale", "show"];
+  assert.deepEqual(kinds(1), [
+    imageRow,
+    ["zoom", "zoom"],
+    ["pan", "pan", "pan", "pan"],
+    ["reroll", "delete"],
+  ]);
+  assert.deepEqual(kinds(4), [...Array(4).fill(imageRow), ["reroll", "delete"]]);
 });
