@@ -11,6 +11,7 @@ import { loraListing, modelListing } from "../../commands/options.js";
 import type { Config } from "../../config.js";
 import { type Logger, silentLogger } from "../../logger.js";
 import { BUTTON_ZOOM_FACTORS } from "../../pipeline/canvas/index.js";
+import type { EncodedImage } from "../../pipeline/types.js";
 import { mimeOfExtension } from "../../requests/jobs.js";
 import type { Where, Who } from "../../requests/request.js";
 import { JobFollower } from "../follow.js";
@@ -247,12 +248,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
       const [, jobId, index] = blurredMatch;
       const copy = await chat.blurredImage(`${jobId}-${index}`);
       if (!copy) throw new ApiError("not_found", httpMessages.noSuchImage);
-      reply
-        .type(copy.mime)
-        .header("cache-control", "private, max-age=3600")
-        .header("content-disposition", `inline; filename="easel-${jobId}-${index}-blurred.jpg"`)
-        .header("x-content-type-options", "nosniff");
-      return Buffer.from(copy.data.buffer, copy.data.byteOffset, copy.data.byteLength);
+      return sendImage(reply, copy, `easel-${jobId}-${index}-blurred.jpg`, "private, max-age=3600");
     }
     const match = IMAGE_FILE.exec(file ?? "");
     if (!match) throw new ApiError("not_found", httpMessages.noSuchImage);
@@ -265,13 +261,23 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiDependencies): 
     if (image.mime !== mimeOfExtension(extension!)) {
       throw new ApiError("not_found", httpMessages.noSuchImage);
     }
-    reply
-      .type(image.mime)
-      .header("cache-control", "private, max-age=31536000, immutable")
-      .header("content-disposition", `inline; filename="easel-${jobId}-${index}.${extension}"`)
-      .header("x-content-type-options", "nosniff");
-    return Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
+    return sendImage(
+      reply,
+      image,
+      `easel-${jobId}-${index}.${extension}`,
+      "private, max-age=31536000, immutable",
+    );
   });
+}
+
+/** An image's bytes as the answer, shown inline under `fileName`. */
+function sendImage(reply: FastifyReply, image: EncodedImage, fileName: string, cacheControl: string): Buffer {
+  reply
+    .type(image.mime)
+    .header("cache-control", cacheControl)
+    .header("content-disposition", `inline; filename="${fileName}"`)
+    .header("x-content-type-options", "nosniff");
+  return Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
 }
 
 /** Set-Cookie headers already on a reply (the browser id), to add another beside them. */
