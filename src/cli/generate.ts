@@ -8,6 +8,7 @@ import { mkdir } from "node:fs/promises";
 import { extname, join } from "node:path";
 import type { Command } from "commander";
 import { bucketForAspect } from "../commands/aspect.js";
+import { REFINE_STRENGTH } from "../commands/buttons.js";
 import { type Config, loadConfig, loadConfigFromEnvironment } from "../config.js";
 import { ensureDemoModel } from "../demo-model.js";
 import { InvalidInputError } from "../errors.js";
@@ -307,9 +308,6 @@ async function run(options: SharedOptions, params: GenerateParams, config: Confi
 }
 
 type RefineOptions = SharedOptions & { image: string; strength?: string; upscale: string; zoom?: string };
-
-/** `easel refine`'s strength unless one is given: the last 30% of the schedule, as the chat's refine button. */
-const REFINE_STRENGTH = 0.3;
 
 export function registerGenerateCommands(program: Command): void {
   addSharedOptions(program.command("generate").description("text to image"))

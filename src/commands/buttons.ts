@@ -58,7 +58,7 @@ export const MAX_IMAGE_INDEX = 99;
 
 /** Variation strengths: how much of the subseed's noise is blended into the image's own seed noise. */
 export const VARIATION_STRENGTH = { subtle: 0.15, strong: 0.45 } as const;
-/** img2img strength for refine and upscale: re-runs the last 30% of the schedule. */
+/** img2img strength for refine and upscale (and `easel refine` without --strength): re-runs the last 30% of the schedule. */
 export const REFINE_STRENGTH = 0.3;
 /** An upscale that changes the size: the pipeline's factors above 1. */
 export type UpscaleFactor = Exclude<(typeof LIMITS.upscaleFactors)[number], 1>;
