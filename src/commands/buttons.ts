@@ -22,6 +22,7 @@ import { PAN_DIRECTIONS, type PanDirection } from "../pipeline/types.js";
 import { LIMITS } from "../pipeline/validate.js";
 import type { GenerationRequest, Requester } from "../requests/request.js";
 import { isValidSide } from "./aspect.js";
+import type { ActionKind } from "./button-rules.js";
 import { canvasRequest, isZoomFactor } from "./canvas.js";
 import { randomSeedFor } from "./seeds.js";
 import { buttonErrors, buttonLabels } from "./texts.js";
@@ -163,18 +164,18 @@ export function decodeButton(id: string): ButtonAction {
 /**
  * Whether `presser` may press a button on `author`'s result, per config (`author` or `anyone`).
  * Pass the action's kind to apply the exceptions: cancel and delete are always the author's alone
- * (and the admins', which the chat service checks), since they throw away someone else's work,
- * and so is show (a moderated image's original is its requester's to see); the other buttons
- * start a new job owned by the presser.
+ * (and the admins', which the chat service checks), since they throw away someone else's work;
+ * the other buttons start a new job owned by the presser. Show is not decided here: who may see an
+ * original depends on how the image is shown (moderated-images.ts' mayHaveOriginal).
  */
 export function mayPress(
   config: Pick<Config, "buttons">,
   authorUserId: string,
   presserUserId: string,
-  kind?: ButtonKind | "repaint",
+  kind?: Exclude<ActionKind, "show">,
 ): boolean {
   if (authorUserId === presserUserId) return true;
-  return config.buttons === "anyone" && kind !== "cancel" && kind !== "delete" && kind !== "show";
+  return config.buttons === "anyone" && kind !== "cancel" && kind !== "delete";
 }
 
 const addToSeed = (seed: string, offset: number): string =>
