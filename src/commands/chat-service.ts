@@ -6,7 +6,7 @@
 import type { Config } from "../config.js";
 import { EaselError, type ErrorCode, isEaselError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
-import { blurredCopy } from "../moderation/blur.js";
+import { BlurredCopies } from "../moderation/blurred-copies.js";
 import type { EncodedImage } from "../pipeline/types.js";
 import type { ImageRef, JobQueue, JobQueueEvents, JobRecord } from "../requests/jobs.js";
 import { placeOf } from "../requests/operator.js";
@@ -124,7 +124,7 @@ class QueueChatService implements ChatService {
   /** Where posted images are fetched back from, by the platform that posted them. */
   private readonly postedSources = new Map<Platform, PostedImageSource>();
   /** Blurred copies made lately, by image id: a result's copy is asked for by every viewer. */
-  private readonly blurred = new Map<string, Promise<EncodedImage | undefined>>();
+  private readonly blurred: BlurredCopies;
   private readonly releasedListeners = new Set<(released: ReleasedImage) => void>();
   /** Released images already announced (a release typed here is seen again by the store's watcher). */
   private readonly announced = new Set<string>();
@@ -137,6 +137,7 @@ class QueueChatService implements ChatService {
     this.now = options.now ?? Date.now;
     this.channelRules = accessSettingsOf(this.config).channelRules;
     this.adminService = queueAdminService(this.config, this.queue, this.now);
+    this.blurred = new BlurredCopies((imageId) => this.queue.images.get(imageId));
     // One subscription keeps the latest step and preview of every running job, for view().
     this.queue.on("started", (event) => this.live.set(event.jobId, { step: 0, total: 0 }));
     this.queue.on("progress", (event) => {
@@ -403,24 +404,10 @@ class QueueChatService implements ChatService {
     const found = await this.imageOf(imageId);
     if (!found || (found.image.display !== "blur" && found.image.display !== "spoiler")) return undefined;
     if (found.image.deleted || found.job.deleted) {
-      this.blurred.delete(imageId); // a deleted result's copy goes with it
+      this.blurred.forget(imageId); // a deleted result's copy goes with it
       return undefined;
     }
-    let copy = this.blurred.get(imageId);
-    if (!copy) {
-      copy = this.queue.images.get(imageId).then((bytes) => (bytes ? blurredCopy(bytes) : undefined));
-      this.blurred.set(imageId, copy);
-      // A handful of recent copies: the newest results are the ones being looked at.
-      if (this.blurred.size > BLURRED_COPIES_KEPT) this.blurred.delete(this.blurred.keys().next().value!);
-      // A copy that could not be made is not kept: the next viewer tries again.
-      copy.then(
-        (made) => {
-          if (!made) this.blurred.delete(imageId);
-        },
-        () => this.blurred.delete(imageId),
-      );
-    }
-    return copy;
+    return this.blurred.get(imageId);
   }
 
   async imageFor(imageId: string, who: Who | undefined): Promise<ImageAnswer> {
@@ -792,9 +779,6 @@ function runOf(request: GenerationRequest): Pick<JobView, "model" | "loras" | "s
 
 /** How many announced releases the service remembers: far more than can happen between two polls. */
 const ANNOUNCED_KEPT = 1000;
-
-/** How many blurred copies the service keeps at hand. */
-const BLURRED_COPIES_KEPT = 32;
 
 /** For callers that need the typed refusal of a reply (the CLI's exit status). */
 export function errorOfReply(reply: ChatReply): EaselError | undefined {
