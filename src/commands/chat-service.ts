@@ -235,10 +235,12 @@ class QueueChatService implements ChatService {
       const refused = await this.gate(who, where);
       if (refused) return refused;
       const request = requestForButton(action, job.request, requester, this.randomSeed, this.config);
+      const unseen = await this.unseenSource(request, who.userId, admin);
+      if (unseen) return unseen;
       return await this.inTurn(who, request, async () => {
         const imageIndex =
           IMAGE_ACTIONS.has(action.kind) && "imageIndex" in action ? action.imageIndex : undefined;
-        const sourced = await this.withSourceImage(job, imageIndex, request, who.userId, admin);
+        const sourced = await this.withSourceImage(job, imageIndex, request);
         return "kind" in sourced ? sourced : this.submit(sourced);
       });
     } catch (error) {
@@ -283,8 +285,10 @@ class QueueChatService implements ChatService {
         requester,
         choices,
       );
+      const unseen = await this.unseenSource(draft, who.userId, admin);
+      if (unseen) return unseen;
       return await this.inTurn(who, draft, async () => {
-        const sourced = await this.withSourceImage(job, edit.imageIndex, draft, who.userId, admin);
+        const sourced = await this.withSourceImage(job, edit.imageIndex, draft);
         if ("kind" in sourced) return sourced;
         if (!mask) return this.submit(sourced);
         const maskUploadId = await this.queue.images.putUpload(mask);
@@ -580,26 +584,14 @@ class QueueChatService implements ChatService {
    * gone (past the retention time), the adapter that posted the result fetches them back from the
    * post, and the request works on that copy, kept like an upload. Only when that fails too is the
    * image gone: a refusal saying so. Re-roll and vary (no `imageIndex`) need no image.
-   * A moderated image is worked on only by whoever may see its original: the new job is the
-   * presser's, so its result (and Show on it) would otherwise hand them a picture they may not see.
    */
   private async withSourceImage(
     job: JobRecord,
     imageIndex: number | undefined,
     request: GenerationRequest,
-    presserId: UserId,
-    admin: boolean,
   ): Promise<GenerationRequest | ChatReply> {
     if (imageIndex === undefined) return request;
     const image = job.images[imageIndex];
-    const display = image ? displayOf(image) : "plain";
-    // A withheld image stays unseen until an admin releases it: nothing is made from it either.
-    if (display === "withheld") {
-      return refusal("forbidden", moderationTexts.withheldForAdmins(imageIndex + 1));
-    }
-    if (!mayHaveOriginal(display, job.userId, presserId, admin)) {
-      return refusal("forbidden", moderationTexts.notYourImageToChange(imageIndex + 1));
-    }
     if (!image || !request.source || isUploadSource(request.source)) return request;
     if (!image.deleted && (await this.queue.images.get(image.id))) return request;
     const fetched = await this.fetchPosted(job, image);
@@ -620,6 +612,34 @@ class QueueChatService implements ChatService {
         from: { jobId: job.id, imageIndex },
       },
     };
+  }
+
+  /**
+   * A refusal when the request starts from a result's image the presser may not see: nothing is
+   * made from a withheld image, and a blurred one only for whoever may have its original, since
+   * the new job is the presser's (and so would Show on its result be). This covers the image
+   * actions (refine, upscale, zoom, pan, repaint) and a re-roll or variation of a job made from
+   * such an image, which keeps its source.
+   */
+  private async unseenSource(
+    request: GenerationRequest,
+    presserId: UserId,
+    admin: boolean,
+  ): Promise<ChatReply | undefined> {
+    const source = request.source;
+    const from = source && isUploadSource(source) ? source.from : source;
+    if (!from) return undefined;
+    const job = await this.queue.job(from.jobId);
+    const image = job?.images[from.imageIndex];
+    if (!job || !image) return undefined; // the queue refuses a source that is gone
+    const display = displayOf(image);
+    if (display === "withheld") {
+      return refusal("forbidden", moderationTexts.withheldForAdmins(from.imageIndex + 1));
+    }
+    if (!mayHaveOriginal(display, job.userId, presserId, admin)) {
+      return refusal("forbidden", moderationTexts.notYourImageToChange(from.jobId, from.imageIndex + 1));
+    }
+    return undefined;
   }
 
   /** A result's image from where it was posted, through the adapter that posted it. */

@@ -481,8 +481,8 @@ export const moderationTexts = {
   /** The private answer that carries an original. */
   shown: (imageNumber: number): string => `Image ${imageNumber}, shown only to you.`,
   notYourImage: (): string => "Only the person who made this image (or an admin) can see it unblurred.",
-  notYourImageToChange: (imageNumber: number): string =>
-    `Image ${imageNumber} is blurred by the content filter: only the person who made it (or an admin) can make something from it.`,
+  notYourImageToChange: (jobId: string, imageNumber: number): string =>
+    `Image ${imageNumber} of job \`${jobId}\` is blurred by the content filter: only the person who made it (or an admin) can make something from it.`,
   withheldForAdmins: (imageNumber: number): string =>
     `Image ${imageNumber} was withheld by the content filter: only an admin can look at it or release it.`,
   imageGone: (imageNumber: number): string =>

@@ -89,6 +89,16 @@ test("blur mode, threshold 0: everyone gets the blurred copy; the original is th
   const varied = await other.post(actionsUrl, { action: "vary", index: 0, strength: "subtle" });
   assert.equal(varied.status, 202, varied.text);
   await finished(other, varied.json.jobId);
+  // The author's zoom out starts from the original; its re-roll and variations keep that source,
+  // so they too are the author's alone.
+  const zoom = await author.post(actionsUrl, { action: "zoom_out", index: 0, factor: 2 });
+  assert.equal(zoom.status, 202, zoom.text);
+  await finished(author, zoom.json.jobId);
+  for (const body of [{ action: "reroll" }, { action: "vary", index: 0, strength: "strong" }]) {
+    const refusedAction = await other.post(`/api/v1/jobs/${zoom.json.jobId}/actions`, body);
+    assert.equal(refusedAction.status, 403, `${body.action}: ${refusedAction.text}`);
+    assert.match(refusedAction.json.error.message, new RegExp(`Image 1 of job .${job.id}. is blurred`));
+  }
 
   // Deleted by its author: neither the copy nor the original is served any more.
   assert.equal((await author.post(`/api/v1/jobs/${job.id}/actions`, { action: "delete" })).status, 200);
