@@ -77,7 +77,7 @@ export function moderatedButtons(
   return out;
 }
 
-export function showButton(jobId: string, imageIndex: number, single: boolean): ButtonSpec {
+function showButton(jobId: string, imageIndex: number, single: boolean): ButtonSpec {
   const action: ButtonAction = { kind: "show", jobId, imageIndex };
   return {
     id: encodeButton(action),

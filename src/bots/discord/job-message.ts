@@ -184,7 +184,7 @@ export class JobMessage implements JobSink {
 }
 
 /** Posts `draft` in a direct message to a user (the bot opens, or reuses, the DM channel). */
-export async function sendDirectMessage(rest: REST, userId: string, draft: MessageDraft): Promise<void> {
+async function sendDirectMessage(rest: REST, userId: string, draft: MessageDraft): Promise<void> {
   const channel = (await rest.post(Routes.userChannels(), { body: { recipient_id: userId } })) as {
     id: string;
   };
