@@ -417,11 +417,7 @@ class QueueChatService implements ChatService {
   async imageFor(imageId: string, who: Who | undefined): Promise<ImageAnswer> {
     const found = await this.imageOf(imageId);
     if (!found) return { kind: "refusal", code: "not_found", text: chatTexts.jobGone() };
-    const reply = await this.originalFor(found.job, found.image, who);
-    if (reply.kind === "info" && reply.original) return { kind: "image", image: reply.original.bytes };
-    return reply.kind === "refusal"
-      ? { kind: "refusal", code: reply.code, text: reply.text }
-      : { kind: "refusal", code: "internal", text: chatTexts.internalError() };
+    return this.originalFor(found.job, found.image, who);
   }
 
   onReleased(listener: (released: ReleasedImage) => void): () => void {
@@ -442,27 +438,34 @@ class QueueChatService implements ChatService {
   private async show(job: JobRecord, imageIndex: number, who: Who, admin: boolean): Promise<ChatReply> {
     const ref = job.images[imageIndex];
     if (!ref) return refusal("not_found", moderationTexts.noSuchImage(job.id, imageIndex + 1));
-    return this.originalFor(job, { ...ref, display: displayOf(ref) }, who, admin);
+    const image = { ...ref, display: displayOf(ref) };
+    const answer = await this.originalFor(job, image, who, admin);
+    if (answer.kind === "refusal") return answer;
+    return {
+      kind: "info",
+      text: moderationTexts.shown(imageIndex + 1),
+      original: { image, bytes: answer.image },
+    };
   }
 
+  /** An image's original bytes for `who`, or the refusal saying why they may not have them. */
   private async originalFor(
     job: JobRecord,
     image: ViewImage,
     who: Who | undefined,
     admin = who !== undefined && isAdmin(this.config.access.admins, who),
-  ): Promise<ChatReply> {
+  ): Promise<ImageAnswer> {
     const number = image.index + 1;
     if (!mayHaveOriginal(image.display, job.userId, who?.userId, admin)) {
-      return refusal(
-        "forbidden",
+      const text =
         image.display === "withheld"
           ? moderationTexts.withheldForAdmins(number)
-          : moderationTexts.notYourImage(),
-      );
+          : moderationTexts.notYourImage();
+      return { kind: "refusal", code: "forbidden", text };
     }
     const bytes = image.deleted || job.deleted ? undefined : await this.queue.images.get(image.id);
-    if (!bytes) return refusal("not_found", moderationTexts.imageGone(number));
-    return { kind: "info", text: moderationTexts.shown(number), original: { image, bytes } };
+    if (!bytes) return { kind: "refusal", code: "not_found", text: moderationTexts.imageGone(number) };
+    return { kind: "image", image: bytes };
   }
 
   /** `/easel show JOB IMAGE`: an admin's private look at any image (withheld ones included). */
