@@ -62,6 +62,19 @@ async function callbackOf(h: Harness, it: InteractionRecord) {
   return h.fake.waitFor(() => h.fake.interactions.get(it.id)?.callback, 10_000, "the answer");
 }
 
+/** The channel's messages with an image since the first `before` ones. */
+function postsWithImages(h: Harness, before: number) {
+  return h.fake
+    .channelMessages(h.channel.id)
+    .slice(before)
+    .filter((m) => m.attachments.length > 0);
+}
+
+/** The first message with an image posted in the channel after the first `before` (a release). */
+function releasedPost(h: Harness, before: number) {
+  return h.fake.waitFor(() => postsWithImages(h, before)[0], 15_000, "the released image in the channel");
+}
+
 test("spoiler mode, threshold 0: every attachment of a result is a spoiler, and the job records the scores", async (t) => {
   const h = await startHarness(t, { env: moderated("spoiler", "0") });
   const message = await result(h, imagine(h, "two lighthouses", { count: 2 }));
@@ -173,28 +186,17 @@ test("withhold mode: no image is posted, the requester is told privately, and an
   const before = h.fake.channelMessages(h.channel.id).length;
   const release = await callbackOf(h, easel(h, admin, "release", { job: job!.id, image: 1 }));
   assert.match(release.data?.content ?? "", /Released image 1/);
-  const posted = await h.fake.waitFor(
-    () =>
-      h.fake
-        .channelMessages(h.channel.id)
-        .slice(before)
-        .find((m) => m.attachments.length > 0),
-    10_000,
-    "the released image in the channel",
-  );
+  const posted = await releasedPost(h, before);
   assert.match(posted.attachments[0]!.filename, /^easel-[\w-]+-1\.png$/);
   assert.ok(posted.content.includes(`<@${h.user.id}>`));
   const stored = await h.easel.queue.images.get(job!.images[0]!.id);
   assert.deepEqual(new Uint8Array(posted.files.get(posted.attachments[0]!.id)!.data), stored!.data);
   const again = await callbackOf(h, easel(h, admin, "release", { job: job!.id, image: 1 }));
   assert.match(again.data?.content ?? "", /already released/);
-  // The store's watcher sees the release too (every 2 s): it is not posted a second time.
+  // The service queue sees the release in the store too (about every second): it is not posted
+  // a second time.
   await new Promise((resolve) => setTimeout(resolve, 4500));
-  const releasedPosts = h.fake
-    .channelMessages(h.channel.id)
-    .slice(before)
-    .filter((m) => m.attachments.length > 0);
-  assert.equal(releasedPosts.length, 1);
+  assert.equal(postsWithImages(h, before).length, 1);
 });
 
 test("withhold mode: a release on the box (easel admin release, through the job store) is posted in the channel too", async (t) => {
@@ -205,15 +207,7 @@ test("withhold mode: a release on the box (easel admin release, through the job 
   const before = h.fake.channelMessages(h.channel.id).length;
   // What `easel admin release JOB 2` does, from another process: a write to the shared store.
   assert.equal(await h.easel.queue.ledger.release(job!.id, 1, "cli:operator", "cli"), "released");
-  const posted = await h.fake.waitFor(
-    () =>
-      h.fake
-        .channelMessages(h.channel.id)
-        .slice(before)
-        .find((m) => m.attachments.length > 0),
-    15_000,
-    "the released image in the channel",
-  );
+  const posted = await releasedPost(h, before);
   assert.match(posted.attachments[0]!.filename, /^easel-[\w-]+-2\.png$/);
   assert.match(posted.content, /Image 2 of this result was released/);
 });
