@@ -606,7 +606,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       defaultCount: e.EASEL_DEFAULT_COUNT,
       maxCount: e.EASEL_MAX_COUNT,
       refinerSwitch: e.EASEL_REFINER_SWITCH,
-      previewEvery: e.EASEL_PREVIEW_EVERY,
+      // Previews are pictures no classifier has seen: with moderation on, the devices make none.
+      previewEvery: e.EASEL_MODERATION === "off" ? e.EASEL_PREVIEW_EVERY : 0,
       openClipExclamation: e.EASEL_OPENCLIP_EXCLAMATION,
     },
     queue: {

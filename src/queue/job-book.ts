@@ -263,6 +263,8 @@ export class JobBook<J extends BookedJob> implements JobQueue {
   /**
    * For runners: queued and progress events. With moderation on, a progress event goes out without
    * its preview: a preview is a picture of the image to come that no classifier has looked at.
+   * Local devices make none then (the config's previewEvery is 0); this holds for a Redis worker
+   * started with other settings.
    */
   emit<E extends JobQueueEventName>(name: E, event: JobQueueEvents[E]): void {
     if (this.moderator && name === "progress" && "preview" in event) {

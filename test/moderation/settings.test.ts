@@ -34,6 +34,16 @@ describe("moderation settings", () => {
     assert.equal(loadConfig({ EASEL_MODERATION_THRESHOLD: "1" }).moderation.threshold, 1);
   });
 
+  it("turn live previews off while moderation is on: the devices make no unchecked pictures", () => {
+    assert.equal(loadConfig({ EASEL_PREVIEW_EVERY: "3" }).generation.previewEvery, 3);
+    for (const mode of ["spoiler", "blur", "withhold"] as const) {
+      assert.equal(
+        loadConfig({ EASEL_MODERATION: mode, EASEL_PREVIEW_EVERY: "3" }).generation.previewEvery,
+        0,
+      );
+    }
+  });
+
   it("refuse a mode, threshold or switch outside their values, naming the setting", () => {
     assert.throws(
       () => loadConfig({ EASEL_MODERATION: "nsfw" }),
